@@ -1,0 +1,21 @@
+// Plain JS: Jest loads its global setup outside the TypeScript transform pipeline.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const services = fileURLToPath(new URL('../scripts/services', import.meta.url));
+const servicesEnv = fileURLToPath(new URL('../.local/services.env', import.meta.url));
+
+/**
+ * Makes sure the real Temporal and MLflow servers answer before any test runs: explicit
+ * TEMPORAL_ADDRESS / MLFLOW_TRACKING_URI win; otherwise `scripts/services start` starts or reuses
+ * the local ones. A server that cannot be started fails the run (no test is skipped for it).
+ */
+export default function globalSetup() {
+  if (process.env.TEMPORAL_ADDRESS && process.env.MLFLOW_TRACKING_URI) return;
+  execFileSync('bash', [services, 'start'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (const line of readFileSync(servicesEnv, 'utf8').split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (match) process.env[match[1]] ??= match[2];
+  }
+}
