@@ -1,0 +1,102 @@
+/**
+ * The dataset error family. Every failure of a dataset's load/save/exists surfaces as a
+ * `DatasetError` (or a subclass) naming the catalog entry and the dataset's description, with
+ * the original failure as `cause`. Descriptions never contain credentials.
+ */
+
+/** Operations of the dataset contract that can fail. */
+export type DatasetOperation = 'load' | 'save' | 'exists' | 'release';
+
+/** One validation problem in a dataset's configuration, with its path inside the entry. */
+export interface DatasetConfigIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+export interface DatasetErrorOptions {
+  /** Catalog name of the dataset (e.g. `companies`). */
+  dataset?: string | undefined;
+  /** The dataset's JSON-safe `describe()` output. */
+  description?: Record<string, unknown> | undefined;
+  operation?: DatasetOperation | undefined;
+  cause?: unknown;
+}
+
+/** A dataset failed to load, save, check existence or release its data. */
+export class DatasetError extends Error {
+  override readonly name: string = 'DatasetError';
+  readonly dataset: string | undefined;
+  readonly description: Readonly<Record<string, unknown>> | undefined;
+  readonly operation: DatasetOperation | undefined;
+
+  constructor(message: string, options: DatasetErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.dataset = options.dataset;
+    this.description = options.description;
+    this.operation = options.operation;
+  }
+}
+
+/** No dataset (nor dataset pattern) of that name exists in the catalog. */
+export class DatasetNotFoundError extends DatasetError {
+  override readonly name: string = 'DatasetNotFoundError';
+  /** The closest known name, when one is close enough to be a likely typo. */
+  readonly suggestion: string | undefined;
+
+  constructor(message: string, options: DatasetErrorOptions & { suggestion?: string | undefined } = {}) {
+    super(message, options);
+    this.suggestion = options.suggestion;
+  }
+}
+
+/** A versioned dataset has no version to load (none saved yet, or the pinned one is absent). */
+export class VersionNotFoundError extends DatasetError {
+  override readonly name: string = 'VersionNotFoundError';
+  /** The pinned version asked for; undefined when the latest was asked for. */
+  readonly version: string | undefined;
+  /** Versions that do exist, newest first. */
+  readonly available: readonly string[];
+
+  constructor(
+    message: string,
+    options: DatasetErrorOptions & { version?: string | undefined; available?: readonly string[] } = {},
+  ) {
+    super(message, options);
+    this.version = options.version;
+    this.available = options.available ?? [];
+  }
+}
+
+/** A dataset's configuration is invalid (unknown key, missing `filepath`, wrong option value). */
+export class DatasetConfigError extends DatasetError {
+  override readonly name: string = 'DatasetConfigError';
+  /** The dataset `type:` string, when known. */
+  readonly type: string | undefined;
+  readonly issues: readonly DatasetConfigIssue[];
+
+  constructor(
+    message: string,
+    options: DatasetErrorOptions & { type?: string | undefined; issues?: readonly DatasetConfigIssue[] } = {},
+  ) {
+    super(message, options);
+    this.type = options.type;
+    this.issues = options.issues ?? [{ path: [], message }];
+  }
+}
+
+/** The `type:` string names no registered dataset type (YAML never loads arbitrary modules). */
+export class UnknownDatasetTypeError extends DatasetConfigError {
+  override readonly name: string = 'UnknownDatasetTypeError';
+  /** Every registered type, sorted. */
+  readonly knownTypes: readonly string[];
+  readonly suggestion: string | undefined;
+
+  constructor(
+    message: string,
+    options: DatasetErrorOptions & { type: string; knownTypes: readonly string[]; suggestion?: string | undefined },
+  ) {
+    super(message, { ...options, issues: [{ path: ['type'], message }] });
+    this.knownTypes = options.knownTypes;
+    this.suggestion = options.suggestion;
+  }
+}
