@@ -16,7 +16,11 @@ export default {
       },
     ],
   },
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^temporal-mlflow$': '<rootDir>/src/index.ts',
+    '^temporal-mlflow/workflows$': '<rootDir>/workflows/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 60_000,

@@ -3,6 +3,9 @@
  * workflow code may import it too. Never repeat one of these literals elsewhere.
  */
 
+/** Node.js versions the library and packaged models run on (as package.json's engines). */
+export const NODE_ENGINE = '>=20.3';
+
 /** The package and CLI name. */
 export const PACKAGE_NAME = 'temporal-mlflow';
 
@@ -31,6 +34,9 @@ export const PROJECT_FILE_NAMES = [
 /** MLflow model flavors written to MLmodel. */
 export const MODEL_FLAVOR = 'temporal_mlflow';
 export const PYFUNC_FLAVOR = 'python_function';
+
+/** Version of the `temporal_mlflow` flavor's folder layout (bumped when the layout changes). */
+export const MODEL_FORMAT_VERSION = '1';
 
 /** The default artifact path / LoggedModel name, as in kedro-mlflow. */
 export const DEFAULT_MODEL_NAME = 'model';

@@ -97,3 +97,14 @@ export class MlflowConfigError extends MlflowError {
     this.issues = issues;
   }
 }
+
+/** MLflow is needed (tracking, MLflow datasets, the `mlflow` store) but no server is configured. */
+export class TrackingNotConfiguredError extends MlflowError {
+  constructor(what: string) {
+    super(
+      `${what} needs an MLflow tracking server, and none is configured: set server.mlflow_tracking_uri in ` +
+        `conf/<env>/mlflow.yml or the MLFLOW_TRACKING_URI environment variable.`,
+      { errorCode: 'TRACKING_NOT_CONFIGURED' },
+    );
+  }
+}

@@ -9,7 +9,7 @@
 // Client
 export { MlflowClient, authFromEnv } from './client.js';
 export type { MlflowClientOptions } from './client.js';
-export type { MlflowAuth, RetryOptions } from './http.js';
+export type { MlflowAuth, RetryOptions as MlflowRetryOptions } from './http.js';
 export { ExperimentsApi } from './experiments.js';
 export type {
   CreateExperimentOptions,
@@ -34,7 +34,31 @@ export type {
   SearchModelVersionsOptions,
 } from './registry.js';
 export { tagsToRecord } from './util.js';
-export type * from './types.js';
+export type {
+  KeyValue,
+  LifecycleStage,
+  RunStatus,
+  ViewType,
+  Experiment,
+  Metric,
+  RunInfo as MlflowRunInfo,
+  Dataset as MlflowDataset,
+  DatasetInput,
+  ModelOutput,
+  Run,
+  ArtifactFile,
+  LoggedModelStatus,
+  LoggedModelInfo,
+  LoggedModel,
+  RegisteredModel,
+  ModelVersion,
+  Page,
+  TagsInput,
+  MetricInput,
+  ParamInput,
+  LogBatchInput,
+  PageOptions,
+} from './types.js';
 
 // Validation
 export { MLFLOW_LIMITS, isValidKey, sanitizeKey, validateAlias } from './validation.js';
@@ -76,3 +100,12 @@ export {
 // Params
 export { flattenDict, prepareParams, stringifyParamValue } from './params.js';
 export type { LongParamsStrategy, ParamsLoggingOptions, PreparedParams } from './params.js';
+
+// Active run and tracking hook
+export { activeRun, withActiveRun } from './active-run.js';
+export type { ActiveRunSlot } from './active-run.js';
+export { createMlflowTrackingHook, modelUrl, nodeParams, runUrl } from './tracking-hook.js';
+export type { MlflowTrackingHook, MlflowTrackingHookOptions } from './tracking-hook.js';
+
+// Datasets
+export * from './datasets/index.js';

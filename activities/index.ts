@@ -1,0 +1,8 @@
+/**
+ * Temporal activities of temporal-mlflow: the only place a Temporal run does I/O. Built by
+ * factories that receive their dependencies; workflows import the types only.
+ */
+export { createTrainingActivities } from './training-activities.js';
+export type { TrainingActivities, TrainingActivityDeps } from './training-activities.js';
+export { SessionCache } from './session-cache.js';
+export { classifyFailures, toActivityFailure } from './failures.js';

@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { openSession, type Session } from '../src/session.js';
+
+/**
+ * Sessions by (env, runtime params): node activities of one run share one loaded configuration
+ * and catalog instead of re-reading YAML for every node.
+ */
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<Session>>();
+  constructor(
+    private readonly projectDir: string,
+    private readonly maxEntries = 16,
+  ) {}
+
+  get(env: string, runtimeParams: Record<string, unknown>): Promise<Session> {
+    const key = createHash('sha256').update(JSON.stringify([env, runtimeParams])).digest('hex');
+    let session = this.sessions.get(key);
+    if (!session) {
+      if (this.sessions.size >= this.maxEntries) this.sessions.delete(this.sessions.keys().next().value!);
+      session = openSession({ projectDir: this.projectDir, env, runtimeParams });
+      session.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, session);
+    }
+    return session;
+  }
+}

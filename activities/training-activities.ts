@@ -1,0 +1,189 @@
+import { Context } from '@temporalio/activity';
+import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, TAG_COMMAND, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../src/constants.js';
+import { withActiveRun } from '../src/mlflow/active-run.js';
+import { isPipelineMl } from '../src/model/pipeline-ml.js';
+import { runUrl } from '../src/mlflow/tracking-hook.js';
+import { MissingInputsError } from '../src/runner/errors.js';
+import { runNode as runNodeOnCatalog } from '../src/runner/run-node.js';
+import type { Session } from '../src/session.js';
+import { codeHash } from '../src/temporal/code-hash.js';
+import { IntermediateDataset } from '../src/temporal/intermediate-dataset.js';
+import type { IntermediateStore } from '../src/temporal/intermediate-store.js';
+import type {
+  IntermediateStoreMode,
+  LoggedModelRef,
+  MlflowRunRef,
+  NodePlan,
+  PipelinePlan,
+  RunContext,
+  RunNodeInput,
+  RunNodeResult,
+  TrainingInput,
+} from '../src/temporal/types.js';
+import { classifyFailures } from './failures.js';
+import type { SessionCache } from './session-cache.js';
+
+/** What the training activities need from the worker that hosts them. */
+export interface TrainingActivityDeps {
+  sessions: SessionCache;
+  /** Store of unpersisted datasets for a given session (local folder, or MLflow's artifact proxy). */
+  store: (session: Session) => IntermediateStore;
+  storeMode: IntermediateStoreMode;
+  /** How often a running node heartbeats, so a dead worker is noticed within the heartbeat timeout. */
+  heartbeatIntervalMs: number;
+  /** Packages and logs the inference model of a PipelineML run (the packaging activity). */
+  packageModel?: (session: Session, context: RunContext, heartbeat: () => void) => Promise<LoggedModelRef>;
+}
+
+/**
+ * The activities of the training workflow, built from their dependencies (Temporal samples'
+ * `createActivities(deps)` pattern). Every one is idempotent: Temporal may run it again.
+ */
+export function createTrainingActivities(deps: TrainingActivityDeps) {
+  const sessionFor = (context: Pick<RunContext, 'env' | 'params'>): Promise<Session> =>
+    deps.sessions.get(context.env, context.params);
+
+  return {
+    /** Resolves the pipeline in this worker's project and returns its DAG. */
+    async planPipeline(input: TrainingInput): Promise<PipelinePlan> {
+      return classifyFailures(async () => {
+        const env = input.env ?? DEFAULT_CONFIG_ENV;
+        const session = await sessionFor({ env, params: input.params ?? {} });
+        const name = input.pipeline ?? DEFAULT_PIPELINE_NAME;
+        const pipeline = session.pipeline(name, input.filters);
+        const missing = pipeline.inputs().filter((dataset) => !session.catalog.has(dataset));
+        if (missing.length > 0) throw new MissingInputsError(name, missing);
+        const nodes: NodePlan[] = pipeline.nodes.map((node) => ({
+          name: node.name,
+          inputs: [...node.inputs],
+          outputs: [...node.outputs],
+          tags: [...node.tags],
+          ...(node.retry
+            ? { retry: { ...node.retry, nonRetryableErrorTypes: node.retry.nonRetryableErrorTypes ? [...node.retry.nonRetryableErrorTypes] : undefined } }
+            : {}),
+          ...(node.timeoutMs ? { timeoutMs: node.timeoutMs } : {}),
+        }));
+        return {
+          pipeline: name,
+          env,
+          codeHash: codeHash(pipeline),
+          nodes,
+          isPipelineMl: isPipelineMl(pipeline),
+          tracking: session.isTracked(name),
+          store: deps.storeMode,
+        };
+      });
+    },
+
+    /** Finds the MLflow run of this workflow, or creates it: a retried start never makes a second run. */
+    async startMlflowRun(context: RunContext): Promise<MlflowRunRef> {
+      return classifyFailures(async () => {
+        const session = await sessionFor(context);
+        const client = session.requireMlflow('Tracking a Temporal run');
+        const { experiment: settings, run: runSettings } = session.mlflow.tracking;
+        const experiment = await client.experiments.getOrCreate(settings.name, {
+          ...(settings.artifactLocation ? { artifactLocation: settings.artifactLocation } : {}),
+          tags: settings.tags,
+          restoreIfDeleted: settings.restoreIfDeleted,
+        });
+        const existing = await client.runs.search({
+          experimentIds: [experiment.experiment_id],
+          filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${context.workflowId.replace(/'/g, "\\'")}'`,
+          maxResults: 1,
+        });
+        const run =
+          existing.items[0] ??
+          (await client.runs.create({
+            experimentId: experiment.experiment_id,
+            runName: runSettings.name ?? context.pipeline,
+            tags: {
+              [TAG_WORKFLOW_ID]: context.workflowId,
+              [TAG_PIPELINE_NAME]: context.pipeline,
+              ...(context.command ? { [TAG_COMMAND]: context.command } : {}),
+            },
+          }));
+        const runId = run.info.run_id;
+        return { runId, experimentId: experiment.experiment_id, runUrl: runUrl(client.trackingUri, experiment.experiment_id, runId) };
+      });
+    },
+
+    /** Runs one node: inputs from the catalog or the run's intermediate store, outputs back there. */
+    async runNode(input: RunNodeInput): Promise<RunNodeResult> {
+      const started = Date.now();
+      const activity = Context.current();
+      const heartbeat = setInterval(() => activity.heartbeat(), deps.heartbeatIntervalMs);
+      try {
+        return await classifyFailures(async () => {
+          const { context } = input;
+          const session = await sessionFor(context);
+          const pipeline = session.pipeline(context.pipeline);
+          const node = pipeline.nodes.find((candidate) => candidate.name === input.node);
+          if (!node) throw new MissingNodeError(input.node, context.pipeline);
+          const hash = codeHash(pipeline);
+          if (hash !== context.codeHash) {
+            activity.log.warn('This worker runs other pipeline code than the one that planned the run', {
+              node: node.name,
+              plannedCodeHash: context.codeHash,
+              workerCodeHash: hash,
+            });
+          }
+          const store = deps.store(session);
+          const intermediates: Record<string, IntermediateDataset> = {};
+          for (const dataset of [...node.inputs, ...node.outputs]) {
+            if (!session.catalog.has(dataset)) intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
+          }
+          const catalog = session.catalog.withDatasets(intermediates);
+          const hooks = session.hooks(context.pipeline);
+          const run = session.runInfo(context);
+          const execute = () => runNodeOnCatalog({ node, catalog, hooks, run });
+          await (session.mlflowClient && context.mlflowRunId
+            ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
+            : execute());
+          return { node: node.name, durationMs: Date.now() - started, outputs: [...node.outputs] };
+        });
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    /** Logs the inference pipeline of a PipelineML as an MLflow model (exactly once per run). */
+    async packageModel(context: RunContext): Promise<LoggedModelRef> {
+      const activity = Context.current();
+      const heartbeat = (): void => activity.heartbeat();
+      const timer = setInterval(heartbeat, deps.heartbeatIntervalMs);
+      try {
+        return await classifyFailures(async () => {
+          if (!deps.packageModel) throw new Error('This worker cannot package models: no packager configured.');
+          const session = await sessionFor(context);
+          return deps.packageModel(session, context, heartbeat);
+        });
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** Ends the MLflow run with the workflow's outcome; ending an ended run again is harmless. */
+    async endMlflowRun(args: { context: RunContext; status: 'FINISHED' | 'FAILED' | 'KILLED' }): Promise<void> {
+      return classifyFailures(async () => {
+        if (!args.context.mlflowRunId) return;
+        const session = await sessionFor(args.context);
+        await session.requireMlflow('Ending an MLflow run').runs.end(args.context.mlflowRunId, args.status);
+      });
+    },
+
+    /** Removes the run's intermediate datasets. */
+    async cleanupRun(context: RunContext): Promise<void> {
+      const session = await sessionFor(context);
+      await deps.store(session).clear(context.workflowId);
+    },
+  };
+}
+
+export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+class MissingNodeError extends Error {
+  override readonly name = 'MissingNodeError';
+  constructor(node: string, pipeline: string) {
+    super(`Node '${node}' is not in pipeline '${pipeline}' on this worker: deploy the same project code to every worker.`);
+  }
+}

@@ -1,0 +1,134 @@
+import type { Command } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { parseRuntimeParams } from '../../catalog/runtime-params.js';
+import { CSVDataset } from '../../datasets/csv-dataset.js';
+import { ParquetDataset } from '../../datasets/parquet-dataset.js';
+import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
+import { loadModel } from '../../model/load-model.js';
+import { packageRunModel } from '../../model/package-run.js';
+import { serveModel } from '../../serving/serve.js';
+import { parseJsonRequest } from '../../serving/parse-request.js';
+import { openSession } from '../../session.js';
+import { TAG_COMMAND, TAG_PIPELINE_NAME } from '../../constants.js';
+import { addProjectOptions, runtimeParamsFrom, type ProjectCommandOptions } from '../common.js';
+import { CliUsageError } from '../errors.js';
+
+/** Reads records from a CSV, Parquet or JSON file (records, or any MLflow scoring payload). */
+export async function readRecords(file: string): Promise<Record<string, unknown>[]> {
+  const path = resolve(file);
+  switch (extname(path).toLowerCase()) {
+    case '.csv':
+      return (await new CSVDataset({ filepath: path }).load()) as Record<string, unknown>[];
+    case '.parquet':
+      return (await new ParquetDataset({ filepath: path }).load()) as Record<string, unknown>[];
+    case '.json': {
+      const text = await readFile(path, 'utf8');
+      const parsed = JSON.parse(text) as unknown;
+      return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : parseJsonRequest(text).records;
+    }
+    default:
+      throw new CliUsageError(`Cannot read ${file}: expected a .csv, .parquet or .json file.`);
+  }
+}
+
+interface PredictOptions {
+  modelUri: string;
+  input: string;
+  output?: string;
+  params?: string;
+}
+
+interface ServeCommandOptions {
+  modelUri: string;
+  host: string;
+  port: string;
+  workers: string;
+}
+
+interface ModelifyOptions extends ProjectCommandOptions {
+  inputName: string;
+  modelName?: string;
+  registeredModelName?: string;
+  alias?: string;
+}
+
+export function registerModelCommands(program: Command): void {
+  program
+    .command('predict')
+    .description('predict with a logged model on a CSV, Parquet or JSON file')
+    .requiredOption('-m, --model-uri <uri>', 'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder')
+    .requiredOption('-i, --input <file>', 'input records (.csv, .parquet or .json)')
+    .option('-o, --output <file>', 'where to write the predictions as JSON (default: stdout)')
+    .option('--params <list>', 'inference params for this call, e.g. "min_confidence=0.8"')
+    .action(async (options: PredictOptions) => {
+      const model = await loadModel(options.modelUri);
+      const records = await readRecords(options.input);
+      const params = options.params ? parseRuntimeParams(options.params) : undefined;
+      const predictions = await model.predict(records, params);
+      const json = JSON.stringify(predictions, null, 2);
+      if (options.output) {
+        await mkdir(dirname(resolve(options.output)), { recursive: true });
+        await writeFile(options.output, json + '\n');
+        console.error(`${records.length} records scored; predictions written to ${options.output}`);
+      } else {
+        console.log(json);
+      }
+    });
+
+  program
+    .command('serve')
+    .description("serve a model over HTTP with MLflow's scoring protocol")
+    .requiredOption('-m, --model-uri <uri>', 'model URI or folder')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'port', '5000')
+    .option('--workers <n>', 'worker processes', '1')
+    .action(async (options: ServeCommandOptions) => {
+      const handle = await serveModel(() => loadModel(options.modelUri), {
+        host: options.host,
+        port: Number(options.port),
+        workers: Number(options.workers),
+      });
+      console.error(`serving ${options.modelUri} at ${handle.url}`);
+    });
+
+  const modelify = program
+    .command('modelify')
+    .description('package an existing pipeline as an MLflow model without training (kedro-mlflow modelify)');
+  addProjectOptions(modelify)
+    .requiredOption('--input-name <name>', 'the dataset the served records replace')
+    .option('--model-name <name>', 'logged model name / artifact path', 'model')
+    .option('--registered-model-name <name>', 'also register a version under this name')
+    .option('--alias <alias>', 'move this alias to the new version')
+    .action(async (options: ModelifyOptions) => {
+      const session = await openSession({ projectDir: options.project, env: options.env, runtimeParams: runtimeParamsFrom(options) });
+      const pipelineName = options.pipeline ?? '__default__';
+      const client = session.requireMlflow('modelify');
+      const experiment = await client.experiments.getOrCreate(session.mlflow.tracking.experiment.name);
+      const run = await client.runs.create({
+        experimentId: experiment.experiment_id,
+        runName: `modelify ${pipelineName}`,
+        tags: { [TAG_PIPELINE_NAME]: pipelineName, [TAG_COMMAND]: `temporal-mlflow modelify --pipeline ${pipelineName} --input-name ${options.inputName}` },
+      });
+      const runId = run.info.run_id;
+      try {
+        const model = await packageRunModel(session, {
+          pipelineName,
+          runId,
+          packagingKey: `modelify-${randomUUID()}`,
+          modelify: { inputName: options.inputName, modelName: options.modelName ?? 'model' },
+          ...(options.registeredModelName ? { registeredModelName: options.registeredModelName } : {}),
+          ...(options.alias ? { alias: options.alias } : {}),
+        });
+        await client.runs.end(runId, 'FINISHED');
+        console.log(`Model logged: ${model.modelUri} (${model.runModelUri})`);
+        console.log(`MLflow run:   ${runUrl(client.trackingUri, experiment.experiment_id, runId)}`);
+        console.log(`MLflow model: ${modelUrl(client.trackingUri, experiment.experiment_id, model.modelId)}`);
+        if (model.registeredModelVersion) console.log(`Registered:   ${model.registeredModelName} version ${model.registeredModelVersion}`);
+      } catch (error) {
+        await client.runs.end(runId, 'FAILED');
+        throw error;
+      }
+    });
+}

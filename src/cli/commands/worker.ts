@@ -1,0 +1,85 @@
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Command } from 'commander';
+import { loadProject } from '../../project/load-project.js';
+import { codeHash } from '../../temporal/code-hash.js';
+import { createWorker } from '../../temporal/worker.js';
+import type { IntermediateStoreMode } from '../../temporal/types.js';
+import { addConnectionOptions, connectionOptionsFrom, type ConnectionCommandOptions } from '../connection.js';
+import { CliUsageError } from '../errors.js';
+
+interface WorkerCommandOptions extends ConnectionCommandOptions {
+  project: string;
+  maxConcurrentNodes?: string;
+  store: IntermediateStoreMode;
+  storeDir?: string;
+  metricsPort?: string;
+  shutdownGrace: string;
+  logLevel: LogLevel;
+  buildId?: string;
+}
+
+function positiveInteger(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new CliUsageError(`${flag} must be a positive integer, got '${value}'.`);
+  return parsed;
+}
+
+/** `temporal-mlflow worker`: runs the project's nodes for training workflows until SIGTERM/SIGINT. */
+export function registerWorkerCommand(program: Command): void {
+  const command = program.command('worker').description("run a Temporal worker for the project's pipelines");
+  addConnectionOptions(command)
+    .option('--project <dir>', 'project root', process.cwd())
+    .option('--max-concurrent-nodes <n>', 'nodes this worker runs at once (default: CPU cores)')
+    .option('--store <mode>', "where unpersisted datasets live between nodes: 'local' or 'mlflow' (workers on several hosts)", 'local')
+    .option('--store-dir <dir>', "folder of the 'local' store (default <project>/.local/intermediate)")
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
+    .option('--shutdown-grace <time>', 'on SIGTERM, how long running nodes may finish before they are handed back', '30s')
+    .option('--log-level <level>', 'TRACE, DEBUG, INFO, WARN or ERROR', process.env.TEMPORAL_MLFLOW_LOG_LEVEL ?? 'INFO')
+    .option('--build-id <id>', "this worker's build id (default: the project's code hash)")
+    .action(async (options: WorkerCommandOptions) => {
+      if (options.store !== 'local' && options.store !== 'mlflow') {
+        throw new CliUsageError(`--store must be 'local' or 'mlflow', got '${options.store}'.`);
+      }
+      const metricsPort = positiveInteger('--metrics-port', options.metricsPort);
+      Runtime.install({
+        logger: new DefaultLogger(options.logLevel),
+        ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
+      });
+      const project = await loadProject(options.project);
+      const buildId =
+        options.buildId ?? codeHash(Object.values(project.definition.pipelines).reduce((all, p) => all.plus(p)));
+      const connection = await NativeConnection.connect(connectionOptionsFrom(options));
+      const maxConcurrentNodes = positiveInteger('--max-concurrent-nodes', options.maxConcurrentNodes);
+      const worker = await createWorker({
+        projectDir: project.dir,
+        connection,
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+        ...(maxConcurrentNodes ? { maxConcurrentNodes } : {}),
+        store: options.store,
+        ...(options.storeDir ? { storeDir: options.storeDir } : {}),
+        workerOptions: {
+          shutdownGraceTime: options.shutdownGrace as `${number}s`,
+          identity: `${project.definition.name}@${process.pid}:${buildId}`,
+        },
+      });
+      console.log(
+        JSON.stringify({
+          msg: 'worker started',
+          project: project.definition.name,
+          taskQueue: worker.options.taskQueue,
+          namespace: worker.options.namespace,
+          buildId,
+          store: options.store,
+          ...(metricsPort ? { metrics: `http://0.0.0.0:${metricsPort}/metrics` } : {}),
+        }),
+      );
+      try {
+        await worker.run();
+      } finally {
+        await connection.close();
+      }
+      console.log(JSON.stringify({ msg: 'worker stopped' }));
+    });
+}

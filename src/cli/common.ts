@@ -1,0 +1,105 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseRuntimeParams } from '../catalog/runtime-params.js';
+import type { PipelineFilters } from '../temporal/types.js';
+import type { Command } from 'commander';
+
+/** Options every project command takes. */
+export interface ProjectCommandOptions {
+  project?: string;
+  env?: string;
+  params?: string;
+  pipeline?: string;
+}
+
+export interface FilterCommandOptions {
+  tags?: string;
+  nodes?: string;
+  fromNodes?: string;
+  toNodes?: string;
+  fromInputs?: string;
+  toOutputs?: string;
+}
+
+export function addProjectOptions(command: Command): Command {
+  return command
+    .option('--project <dir>', 'project root (holds temporal-mlflow.config.ts and conf/)', process.cwd())
+    .option('-e, --env <env>', 'configuration environment layered over conf/base', 'local')
+    .option('--params <list>', 'runtime parameter overrides, e.g. "model.alpha=0.1,split.test_ratio=0.2"')
+    .option('-p, --pipeline <name>', 'registered pipeline to run', '__default__');
+}
+
+export function addFilterOptions(command: Command): Command {
+  return command
+    .option('--tags <list>', 'run only nodes with any of these tags (comma-separated)')
+    .option('--nodes <list>', 'run only these nodes')
+    .option('--from-nodes <list>', 'run from these nodes downstream')
+    .option('--to-nodes <list>', 'run up to these nodes')
+    .option('--from-inputs <list>', 'run from the nodes that read these datasets')
+    .option('--to-outputs <list>', 'run up to the nodes that write these datasets');
+}
+
+/** Kedro-style comma lists; node names may contain commas inside brackets, so split at top level. */
+export function splitList(text: string | undefined): string[] | undefined {
+  if (!text) return undefined;
+  const items: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of text) {
+    if (char === '[' || char === '(') depth++;
+    if (char === ']' || char === ')') depth--;
+    if (char === ',' && depth === 0) {
+      items.push(current.trim());
+      current = '';
+    } else current += char;
+  }
+  if (current.trim()) items.push(current.trim());
+  return items;
+}
+
+export function filtersFrom(options: FilterCommandOptions): PipelineFilters {
+  const filters: PipelineFilters = {};
+  const set = (key: keyof PipelineFilters, value: string | undefined): void => {
+    const list = splitList(value);
+    if (list?.length) filters[key] = list;
+  };
+  set('tags', options.tags);
+  set('nodeNames', options.nodes);
+  set('fromNodes', options.fromNodes);
+  set('toNodes', options.toNodes);
+  set('fromInputs', options.fromInputs);
+  set('toOutputs', options.toOutputs);
+  return filters;
+}
+
+export function runtimeParamsFrom(options: ProjectCommandOptions): Record<string, unknown> {
+  return options.params ? parseRuntimeParams(options.params) : {};
+}
+
+/** The command line that reproduces a run (for the resume hint and the MLflow tag), without filters. */
+export function reproduceCommand(command: string, options: ProjectCommandOptions): string {
+  const parts = ['temporal-mlflow', command, '--pipeline', options.pipeline ?? '__default__'];
+  if (options.env && options.env !== 'local') parts.push('--env', options.env);
+  if (options.params) parts.push('--params', JSON.stringify(options.params));
+  if (options.project && resolve(options.project) !== process.cwd()) parts.push('--project', JSON.stringify(options.project));
+  return parts.join(' ');
+}
+
+/**
+ * Fills TEMPORAL_ADDRESS, TEMPORAL_UI_URL and MLFLOW_TRACKING_URI from `.local/services.env`
+ * (written by `scripts/services start`) for variables the environment does not set.
+ */
+export function loadServicesEnv(file: string): boolean {
+  if (!existsSync(file)) return false;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (match) process.env[match[1]!] ??= match[2]!;
+  }
+  return true;
+}
+
+/** The Temporal Web UI page of a workflow. */
+export function temporalWorkflowUrl(workflowId: string, namespace = process.env.TEMPORAL_NAMESPACE ?? 'default'): string {
+  const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
+  return `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,250 @@
+/**
+ * The MLflow tracking hook (kedro-mlflow's `MlflowHook`): starts (or reuses) the run before the
+ * pipeline, logs the `params:*` and `parameters` inputs of every node before it runs, and ends the
+ * run FINISHED after the pipeline or FAILED on error. Pipelines listed in
+ * `tracking.disable_tracking.pipelines` are not tracked at all.
+ *
+ * The hook keeps its per-run state keyed by the pipeline run's id, so one hook object serves
+ * several concurrent runs; the run id is published in the active-run slot (./active-run.ts) for
+ * the MLflow datasets.
+ */
+import { PACKAGE_NAME, TAG_COMMAND, TAG_PIPELINE_NAME } from '../constants.js';
+import type { Hooks, NodeInfo, RunInfo } from '../hooks/types.js';
+import { activeRun } from './active-run.js';
+import type { ActiveRunSlot } from './active-run.js';
+import type { MlflowClient } from './client.js';
+import { isPipelineTracked } from './config.js';
+import type { ResolvedMlflowConfig } from './config.js';
+import { MlflowError, MlflowInvalidParameterError } from './errors.js';
+import { prepareParams } from './params.js';
+import type { KeyValue } from './types.js';
+
+export interface MlflowTrackingHookOptions {
+  client: MlflowClient;
+  /** The resolved mlflow.yml (`resolveMlflowConfig`). */
+  config: ResolvedMlflowConfig;
+  /**
+   * Receives problems that must not fail the run (ending the run FAILED after a pipeline error).
+   * @default process.emitWarning
+   */
+  warn?: (message: string) => void;
+}
+
+type HookArgs<K extends keyof Hooks> = Parameters<NonNullable<Hooks[K]>>[0];
+
+/** The hook `createMlflowTrackingHook` returns: `Hooks` whose methods are always there and async. */
+export interface MlflowTrackingHook extends Hooks {
+  beforePipelineRun(args: HookArgs<'beforePipelineRun'>): Promise<void>;
+  beforeNodeRun(args: HookArgs<'beforeNodeRun'>): Promise<void>;
+  afterPipelineRun(args: HookArgs<'afterPipelineRun'>): Promise<void>;
+  onPipelineError(args: HookArgs<'onPipelineError'>): Promise<void>;
+}
+
+/** The dataset name that loads every parameter, and the prefix of single-parameter inputs (as in Kedro). */
+const PARAMETERS = 'parameters';
+const PARAMS_PREFIX = 'params:';
+/** Tag MLflow uses to link a nested run to its parent. */
+const PARENT_RUN_TAG = 'mlflow.parentRunId';
+/** Runs whose logged params are remembered at most (node activities never see the pipeline end). */
+const MAX_REMEMBERED_RUNS = 1000;
+
+/** What the hook knows about one pipeline run it tracks. */
+interface TrackedRun {
+  mlflowRunId: string;
+  /** True when this hook started the run and so must end it. */
+  owned: boolean;
+  slot: ActiveRunSlot | undefined;
+  /** The slot's run id before this run (the parent of a nested run). */
+  previousSlotRunId: string | undefined;
+}
+
+/** The MLflow UI page of a run. */
+export function runUrl(trackingUri: string, experimentId: string, runId: string): string {
+  return `${trackingUri.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+}
+
+/** The MLflow 3 UI page of a logged model (`m-<hex>`). */
+export function modelUrl(trackingUri: string, experimentId: string, modelId: string): string {
+  return `${trackingUri.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}/models/${encodeURIComponent(modelId)}`;
+}
+
+/**
+ * The parameter values a node receives: `params:a.b` → `a.b`, and each top-level key of
+ * `parameters`. Runtime `--params` overrides reach MLflow only this way (they are already merged
+ * into the parameters), as in Kedro; credentials never do, since they are never node inputs.
+ */
+export function nodeParams(
+  node: Pick<NodeInfo, 'inputs'>,
+  inputs: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const name of node.inputs) {
+    const value = inputs[name];
+    if (name === PARAMETERS && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      Object.assign(values, value);
+    } else if (name.startsWith(PARAMS_PREFIX)) {
+      values[name.slice(PARAMS_PREFIX.length)] = value;
+    }
+  }
+  return values;
+}
+
+/** Creates the tracking hook; one instance may serve any number of (concurrent) runs. */
+export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): MlflowTrackingHook {
+  const { client, config } = options;
+  const warn = options.warn ?? ((message: string) => process.emitWarning(message, { code: 'TEMPORAL_MLFLOW_TRACKING' }));
+  const tracked = new Map<string, TrackedRun>();
+  /** MLflow run id → param key → value already logged by this process. */
+  const loggedParams = new Map<string, Map<string, string>>();
+
+  const isTracked = (run: RunInfo): boolean => isPipelineTracked(config, run.pipelineName);
+
+  const rememberedParams = (mlflowRunId: string): Map<string, string> => {
+    let memory = loggedParams.get(mlflowRunId);
+    if (!memory) {
+      if (loggedParams.size >= MAX_REMEMBERED_RUNS) {
+        loggedParams.delete(loggedParams.keys().next().value!);
+      }
+      memory = new Map();
+      loggedParams.set(mlflowRunId, memory);
+    }
+    return memory;
+  };
+
+  const startRun = async (run: RunInfo, slot: ActiveRunSlot | undefined): Promise<TrackedRun> => {
+    const previousSlotRunId = slot?.runId;
+    if (run.mlflowRunId) {
+      // Temporal created the run (and ends it).
+      return { mlflowRunId: run.mlflowRunId, owned: false, slot, previousSlotRunId };
+    }
+    const { experiment, run: runConfig } = config.tracking;
+    const exp = await client.experiments.getOrCreate(experiment.name, {
+      ...(experiment.artifactLocation ? { artifactLocation: experiment.artifactLocation } : {}),
+      ...(Object.keys(experiment.tags).length ? { tags: experiment.tags } : {}),
+      restoreIfDeleted: experiment.restoreIfDeleted,
+    });
+    if (slot) slot.experimentId = exp.experiment_id;
+    if (runConfig.id) {
+      // kedro-mlflow resumes the configured run (mlflow.start_run(run_id=...)) and ends it afterwards.
+      const existing = await client.runs.get(runConfig.id);
+      await client.runs.update(runConfig.id, { status: 'RUNNING' });
+      if (slot) slot.experimentId = existing.info.experiment_id;
+      return { mlflowRunId: runConfig.id, owned: true, slot, previousSlotRunId };
+    }
+    if (previousSlotRunId && !runConfig.nested) {
+      throw new MlflowError(
+        `Pipeline '${run.pipelineName}' starts while MLflow run '${previousSlotRunId}' is active and ` +
+          `tracking.run.nested is false in mlflow.yml. Set it to true to record a nested run, or run the pipeline outside the active run.`,
+        { errorCode: 'INVALID_STATE' },
+      );
+    }
+    const tags: KeyValue[] = [
+      { key: TAG_PIPELINE_NAME, value: run.pipelineName },
+      { key: 'mlflow.source.name', value: PACKAGE_NAME },
+      { key: 'mlflow.source.type', value: 'LOCAL' },
+      // kedro-mlflow tags the run with Kedro's run params.
+      { key: 'pipeline_name', value: run.pipelineName },
+      { key: 'env', value: run.env },
+      { key: 'session_id', value: run.runId },
+      { key: 'project_path', value: run.projectDir },
+    ];
+    if (run.command) tags.push({ key: TAG_COMMAND, value: run.command });
+    if (previousSlotRunId) tags.push({ key: PARENT_RUN_TAG, value: previousSlotRunId });
+    const created = await client.runs.create({
+      experimentId: exp.experiment_id,
+      runName: runConfig.name ?? run.pipelineName,
+      tags,
+    });
+    return { mlflowRunId: created.info.run_id, owned: true, slot, previousSlotRunId };
+  };
+
+  const endRun = async (run: RunInfo, status: 'FINISHED' | 'FAILED'): Promise<void> => {
+    const state = tracked.get(run.runId);
+    if (!state) return;
+    tracked.delete(run.runId);
+    // The slot keeps the run's id for the caller (e.g. to print its URL); a nested run gives the parent back.
+    if (state.slot && state.previousSlotRunId) state.slot.runId = state.previousSlotRunId;
+    if (!state.owned) return;
+    loggedParams.delete(state.mlflowRunId);
+    await client.runs.end(state.mlflowRunId, status);
+  };
+
+  return {
+    async beforePipelineRun({ run }) {
+      if (!isTracked(run)) return;
+      if (tracked.has(run.runId)) {
+        throw new MlflowError(
+          `Pipeline run '${run.runId}' is already being tracked by this hook: every run needs its own RunInfo.runId.`,
+          { errorCode: 'INVALID_STATE' },
+        );
+      }
+      const slot = activeRun();
+      const state = await startRun(run, slot);
+      tracked.set(run.runId, state);
+      if (slot) slot.runId = state.mlflowRunId;
+    },
+
+    async beforeNodeRun({ run, node, inputs }) {
+      if (!isTracked(run)) return;
+      const values = nodeParams(node, inputs);
+      if (Object.keys(values).length === 0) return;
+      const mlflowRunId = tracked.get(run.runId)?.mlflowRunId ?? run.mlflowRunId ?? activeRun()?.runId;
+      if (!mlflowRunId) {
+        throw new MlflowError(
+          `No MLflow run to log the parameters of node '${node.name}' to: pipeline run '${run.runId}' was not started ` +
+            `by the tracking hook (beforePipelineRun), RunInfo.mlflowRunId is unset and no active run is set (withActiveRun).`,
+          { errorCode: 'INVALID_STATE' },
+        );
+      }
+      const { params, tags } = prepareParams(values, config.tracking.params);
+      const memory = rememberedParams(mlflowRunId);
+      // A node may receive one value twice (`params:a` and `parameters`): log each key once.
+      const batch = new Map<string, string>();
+      for (const param of params) {
+        const inBatch = batch.get(param.key);
+        const previous = inBatch ?? memory.get(param.key);
+        if (previous !== undefined && previous !== param.value) {
+          const where = inBatch === undefined ? `was already logged to MLflow run '${mlflowRunId}'` : 'comes from another input of the node';
+          throw new MlflowInvalidParameterError(
+            `Parameter '${param.key}' of node '${node.name}' has the value ${JSON.stringify(shorten(param.value))}, but ` +
+              `${JSON.stringify(shorten(previous))} ${where}; MLflow never changes a logged parameter. Give the parameters distinct names.`,
+            { errorCode: 'INVALID_PARAMETER_VALUE' },
+          );
+        }
+        if (previous === undefined) batch.set(param.key, param.value);
+      }
+      const fresh: KeyValue[] = [...batch].map(([key, value]) => ({ key, value }));
+      const tagRecord = Object.fromEntries(tags.map((tag) => [tag.key, tag.value]));
+      if (fresh.length === 0 && tags.length === 0) return;
+      try {
+        await client.runs.logBatch(mlflowRunId, { params: fresh, tags: tagRecord });
+      } catch (error) {
+        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined) throw error;
+        const names = fresh.map((p) => `'${p.key}'`).sort().join(', ');
+        throw new MlflowInvalidParameterError(
+          `MLflow refused parameters ${names} of node '${node.name}' for run '${mlflowRunId}' ` +
+            `(a parameter already logged with another value cannot change): ${error.message}`,
+          { errorCode: error.errorCode, httpStatus: error.httpStatus, endpoint: error.endpoint, cause: error },
+        );
+      }
+      for (const param of fresh) memory.set(param.key, param.value);
+    },
+
+    async afterPipelineRun({ run }) {
+      await endRun(run, 'FINISHED');
+    },
+
+    async onPipelineError({ run }) {
+      try {
+        await endRun(run, 'FAILED');
+      } catch (error) {
+        // Never hide the pipeline's own failure behind a tracking failure.
+        warn(`Could not mark the MLflow run of pipeline '${run.pipelineName}' FAILED: ${(error as Error).message}`);
+      }
+    },
+  };
+}
+
+function shorten(value: string): string {
+  return value.length > 80 ? `${value.slice(0, 80)}…` : value;
+}

@@ -1,0 +1,141 @@
+import { build, type Plugin } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { builtinModules } from 'node:module';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RUNTIME_MODULE = fileURLToPath(new URL('./runtime.ts', import.meta.url));
+const STDIO_MODULE = fileURLToPath(new URL('./pyfunc/stdio-server.ts', import.meta.url));
+
+/** The inference code of a model as one file, and the native packages it needs installed. */
+export interface InferenceBundle {
+  /** File name inside `code/`, content-hashed: `pipeline-<sha256 prefix>.mjs`. */
+  fileName: string;
+  sha256: string;
+  bytes: number;
+  /** Native packages left external, with their exact installed versions. */
+  externals: Record<string, string>;
+}
+
+function packageRoot(resolvedPath: string): { dir: string; manifest: { name?: string; version?: string; gypfile?: boolean } } | undefined {
+  let dir = dirname(resolvedPath);
+  while (dir !== dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string; gypfile?: boolean };
+      if (manifest.name && manifest.version) return { dir, manifest };
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** A package with compiled code (node-gyp or prebuilt `.node` files) cannot be bundled. */
+function isNativePackage(dir: string, manifest: { gypfile?: boolean }): boolean {
+  if (manifest.gypfile || existsSync(join(dir, 'binding.gyp'))) return true;
+  for (const sub of ['', 'build/Release', 'prebuilds', 'lib']) {
+    const folder = join(dir, sub);
+    if (existsSync(folder) && readdirSync(folder).some((file) => file.endsWith('.node'))) return true;
+  }
+  return false;
+}
+
+/**
+ * Packages the inference path never runs (Temporal's worker and client, the bundler, the HTTP
+ * server): left external so esbuild need not parse them; tree shaking then drops their imports.
+ * Any that still appear in the output are real dependencies and are listed in the environment.
+ */
+const NEVER_BUNDLED = ['@temporalio/*', '@swc/*', 'esbuild', 'tsx', 'fastify', 'commander', 'cli-progress'];
+
+/** The package a bare import names (`@scope/name/sub` → `@scope/name`). */
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+function installedVersion(name: string, fromDir: string): string | undefined {
+  let dir = fromDir;
+  while (dir !== dirname(dir)) {
+    const manifest = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function nativeExternals(externals: Record<string, string>): Plugin {
+  return {
+    name: 'temporal-mlflow-native-externals',
+    setup(esbuild) {
+      esbuild.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === 'resolving' || args.path.startsWith('node:')) return undefined;
+        const resolved = await esbuild.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+        if (resolved.errors.length > 0 || !resolved.path || resolved.external) return undefined;
+        const root = packageRoot(resolved.path);
+        if (!root || !isNativePackage(root.dir, root.manifest)) return undefined;
+        externals[root.manifest.name!] = root.manifest.version!;
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * Bundles a project's inference pipeline with esbuild: the project definition, the model runtime
+ * and the stdio server of the python_function shim, tree-shaken into one ES module that exports
+ * `load(modelDir)` and `runStdioServer`. Native packages stay external.
+ */
+export async function bundleInferenceCode(options: { projectFile: string; codeDir: string }): Promise<InferenceBundle> {
+  const externals: Record<string, string> = {};
+  const entry = [
+    `import project from ${JSON.stringify(options.projectFile)};`,
+    `import { loadPipelineModel } from ${JSON.stringify(RUNTIME_MODULE)};`,
+    `export { runStdioServer } from ${JSON.stringify(STDIO_MODULE)};`,
+    `export function load(modelDir) { return loadPipelineModel(project, modelDir); }`,
+  ].join('\n');
+  const result = await build({
+    stdin: { contents: entry, resolveDir: dirname(options.projectFile), sourcefile: 'model-entry.js', loader: 'js' },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    treeShaking: true,
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // CommonJS dependencies may `require` Node built-ins: give the ES module a require.
+    banner: { js: "import { createRequire as __tmCreateRequire } from 'node:module'; const require = __tmCreateRequire(import.meta.url);" },
+    external: NEVER_BUNDLED,
+    metafile: true,
+    plugins: [nativeExternals(externals)],
+  });
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const imported of output.imports) {
+      if (!imported.external || imported.path.startsWith('node:') || builtinModules.includes(imported.path)) continue;
+      const name = packageName(imported.path);
+      externals[name] ??= installedVersion(name, dirname(options.projectFile)) ?? '*';
+    }
+  }
+  const code = result.outputFiles[0]!.contents;
+  const sha256 = createHash('sha256').update(code).digest('hex');
+  const fileName = `pipeline-${sha256.slice(0, 16)}.mjs`;
+  await mkdir(options.codeDir, { recursive: true });
+  await writeFile(join(options.codeDir, fileName), code);
+  await writeFile(
+    join(options.codeDir, 'serve-stdio.mjs'),
+    [
+      `// Started by the python_function shim: answers predict requests as JSON lines on stdin/stdout.`,
+      `import { fileURLToPath } from 'node:url';`,
+      `import { load, runStdioServer } from './${fileName}';`,
+      `const modelDir = process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url));`,
+      `await runStdioServer(await load(modelDir));`,
+      '',
+    ].join('\n'),
+  );
+  return { fileName, sha256, bytes: code.byteLength, externals };
+}

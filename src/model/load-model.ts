@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { MlflowClient } from '../mlflow/client.js';
+import { readMLmodel } from './mlmodel.js';
+import { ModelLoadError } from './errors.js';
+import type { PipelineModel } from './runtime.js';
+import { loadBundledModel } from './save-model.js';
+
+export interface LoadModelOptions {
+  /** Client for `runs:/` and `models:/` URIs. @default MlflowClient.fromEnv() */
+  client?: MlflowClient;
+  /** Where downloaded models are kept (by model id, so each downloads once). @default ~/.cache/temporal-mlflow/models */
+  cacheDir?: string;
+}
+
+/** A parsed model URI: `runs:/<run>/<name>`, `models:/<model_id>`, `models:/<name>/<version>`, `models:/<name>@<alias>` or a folder. */
+export type ModelUri =
+  | { kind: 'local'; path: string }
+  | { kind: 'run'; runId: string; name: string }
+  | { kind: 'model-id'; modelId: string }
+  | { kind: 'version'; name: string; version: string }
+  | { kind: 'alias'; name: string; alias: string };
+
+export function parseModelUri(uri: string): ModelUri {
+  const run = /^runs:\/([^/]+)\/(.+)$/.exec(uri);
+  if (run) return { kind: 'run', runId: run[1]!, name: run[2]!.replace(/\/+$/, '') };
+  if (uri.startsWith('models:/')) {
+    const rest = uri.slice('models:/'.length);
+    const alias = /^([^/@]+)@([^/@]+)$/.exec(rest);
+    if (alias) return { kind: 'alias', name: alias[1]!, alias: alias[2]! };
+    const version = /^([^/]+)\/(\d+)$/.exec(rest);
+    if (version) return { kind: 'version', name: version[1]!, version: version[2]! };
+    if (/^m-[0-9a-f]+$/.test(rest)) return { kind: 'model-id', modelId: rest };
+    throw new ModelLoadError(uri, 'expected models:/<model_id>, models:/<name>/<version> or models:/<name>@<alias>.');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\//i.test(uri) && !uri.startsWith('file:')) {
+    throw new ModelLoadError(uri, 'unsupported scheme: use runs:/, models:/ or a local folder.');
+  }
+  return { kind: 'local', path: resolve(uri.replace(/^file:\/\//, '')) };
+}
+
+/** The LoggedModel id a remote URI points to. */
+export async function resolveModelId(uri: ModelUri, client: MlflowClient, text: string): Promise<string> {
+  switch (uri.kind) {
+    case 'model-id':
+      return uri.modelId;
+    case 'version':
+    case 'alias': {
+      const version =
+        uri.kind === 'version'
+          ? await client.registry.getModelVersion(uri.name, uri.version)
+          : await client.registry.getModelVersionByAlias(uri.name, uri.alias);
+      const modelId = version.model_id ?? /^models:\/(m-[0-9a-f]+)$/.exec(version.source)?.[1];
+      if (!modelId) throw new ModelLoadError(text, `registry version ${version.version} has no logged model (source ${version.source}).`);
+      return modelId;
+    }
+    case 'run': {
+      const run = await client.runs.get(uri.runId);
+      const escaped = uri.name.replace(/'/g, "\\'");
+      for await (const model of client.loggedModels.searchAll({ experimentIds: [run.info.experiment_id], filter: `name = '${escaped}'` })) {
+        if (model.info.source_run_id === uri.runId && model.info.status === 'LOGGED_MODEL_READY') return model.info.model_id;
+      }
+      throw new ModelLoadError(text, `run ${uri.runId} has no ready logged model named '${uri.name}'.`);
+    }
+    case 'local':
+      throw new ModelLoadError(text, 'a local folder has no model id.');
+  }
+}
+
+/** Downloads a logged model's folder once into the cache; returns the local folder. */
+async function downloadModel(client: MlflowClient, modelId: string, cacheDir: string): Promise<string> {
+  const target = join(cacheDir, modelId);
+  if (existsSync(join(target, 'MLmodel'))) return target;
+  const model = await client.loggedModels.get(modelId);
+  if (model.info.status !== 'LOGGED_MODEL_READY') {
+    throw new ModelLoadError(`models:/${modelId}`, `the logged model is ${model.info.status}, not ready.`);
+  }
+  await mkdir(cacheDir, { recursive: true });
+  const partial = `${target}.${process.pid}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  await client.artifacts.downloadDirectory(model.info.artifact_uri, undefined, partial);
+  await rename(partial, target).catch(async (error: unknown) => {
+    // Another process finished the same download first: keep theirs.
+    await rm(partial, { recursive: true, force: true });
+    if (!existsSync(join(target, 'MLmodel'))) throw error;
+  });
+  return target;
+}
+
+/** The local folder of a model URI, downloading it when remote. */
+export async function resolveModelDir(uri: string, options: LoadModelOptions = {}): Promise<string> {
+  const parsed = parseModelUri(uri);
+  if (parsed.kind === 'local') {
+    const isDir = await stat(parsed.path).then((s) => s.isDirectory(), () => false);
+    if (!isDir || !existsSync(join(parsed.path, 'MLmodel'))) {
+      throw new ModelLoadError(uri, `no MLflow model folder there (expected ${join(parsed.path, 'MLmodel')}).`);
+    }
+    return parsed.path;
+  }
+  const client = options.client ?? MlflowClient.fromEnv();
+  const modelId = await resolveModelId(parsed, client, uri);
+  return downloadModel(client, modelId, options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'));
+}
+
+/**
+ * Loads a packaged pipeline model from any URI form (see `ModelUri`) and returns it ready to
+ * `predict`. Remote models are downloaded once to a local cache.
+ */
+export async function loadModel(uri: string, options: LoadModelOptions = {}): Promise<PipelineModel> {
+  const dir = await resolveModelDir(uri, options);
+  const mlmodel = await readMLmodel(dir);
+  const flavor = mlmodel.flavors?.temporal_mlflow;
+  if (!flavor) throw new ModelLoadError(uri, 'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.');
+  const model = await loadBundledModel(dir, flavor.bundle.replace(/^code\//, ''));
+  model.metadata.modelUri = uri;
+  return model;
+}

@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_FLAVOR, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../constants.js';
+import type { MlflowClient } from '../mlflow/client.js';
+import type { LoggedModel, ModelVersion } from '../mlflow/types.js';
+import { tagsToRecord } from '../mlflow/util.js';
+import type { Session } from '../session.js';
+import type { LoggedModelRef } from '../temporal/types.js';
+import { ModelVerificationError } from './errors.js';
+import type { PipelineML } from './pipeline-ml.js';
+import { savePipelineModel } from './save-model.js';
+
+/** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
+export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
+const TAG_FAILURE = 'temporal_mlflow.failure';
+
+export type PackagingStage = 'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';
+
+export interface LogPipelineModelOptions {
+  session: Session;
+  client: MlflowClient;
+  pipelineName: string;
+  pipelineMl: PipelineML;
+  runId: string;
+  /** Identifies this packaging across retries (the workflow id, or the local run id). */
+  packagingKey: string;
+  /** Overrides of the PipelineML's `logModel` options (e.g. from the `modelify` CLI). */
+  registeredModelName?: string;
+  alias?: string;
+  /** Reports each stage once done, with its duration. */
+  onStage?: (stage: PackagingStage, durationMs: number) => void;
+  /** Called while uploading, so an activity can heartbeat. */
+  onUploadProgress?: () => void;
+}
+
+/** A LoggedModel of this run already created by an earlier attempt, if any. */
+async function findPrevious(client: MlflowClient, experimentId: string, name: string, runId: string, key: string): Promise<LoggedModel | undefined> {
+  const escaped = name.replace(/'/g, "\\'");
+  for await (const model of client.loggedModels.searchAll({ experimentIds: [experimentId], filter: `name = '${escaped}'` })) {
+    if (model.info.source_run_id === runId && tagsToRecord(model.info.tags)[TAG_PACKAGING_KEY] === key) return model;
+  }
+  return undefined;
+}
+
+/** The registry version made from `modelId`, if an earlier attempt registered it already. */
+async function findVersion(client: MlflowClient, registeredName: string, modelId: string): Promise<ModelVersion | undefined> {
+  const escaped = registeredName.replace(/'/g, "\\'");
+  for await (const version of client.registry.searchAllModelVersions({ filter: `name = '${escaped}'` })) {
+    if (version.model_id === modelId || version.source === `models:/${modelId}`) return version;
+  }
+  return undefined;
+}
+
+/**
+ * Logs the inference pipeline of a PipelineML to MLflow as MLflow 3 does: a LoggedModel with
+ * `source_run_id`, its folder uploaded to the model's artifact location, linked to the run with
+ * `runs/outputs`, finalized READY, then registered and aliased when asked. Idempotent: a retry
+ * (after a crash at any point) finds the LoggedModel and registry version of the earlier attempt,
+ * so one packaging key yields one model and at most one registry version.
+ */
+export async function logPipelineModel(options: LogPipelineModelOptions): Promise<LoggedModelRef> {
+  const { client, pipelineMl, runId } = options;
+  const name = pipelineMl.logModel.name;
+  const registeredName = options.registeredModelName ?? pipelineMl.logModel.registeredModelName;
+  const alias = options.alias ?? pipelineMl.logModel.alias;
+  const stage = async <T>(label: PackagingStage, body: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const result = await body();
+    options.onStage?.(label, performance.now() - started);
+    return result;
+  };
+
+  const run = await client.runs.get(runId);
+  const experimentId = run.info.experiment_id;
+  let model = await stage('create', async () => {
+    const previous = await findPrevious(client, experimentId, name, runId, options.packagingKey);
+    return (
+      previous ??
+      (await client.loggedModels.create({
+        experimentId,
+        name,
+        sourceRunId: runId,
+        modelType: MODEL_FLAVOR,
+        tags: { [TAG_PACKAGING_KEY]: options.packagingKey, [TAG_PIPELINE_NAME]: options.pipelineName, [TAG_WORKFLOW_ID]: options.packagingKey },
+      }))
+    );
+  });
+  const modelId = model.info.model_id;
+
+  if (model.info.status !== 'LOGGED_MODEL_READY') {
+    const modelDir = await mkdtemp(join(tmpdir(), 'temporal-mlflow-model-'));
+    try {
+      await savePipelineModel({
+        session: options.session,
+        pipelineName: options.pipelineName,
+        pipelineMl,
+        modelDir,
+        modelId,
+        runId,
+        onStage: (label, ms) => options.onStage?.(label, ms),
+      });
+      await stage('upload', async () => {
+        await client.artifacts.uploadDirectory(model.info.artifact_uri, modelDir, undefined, { concurrency: 4 });
+        options.onUploadProgress?.();
+      });
+      await stage('finalize', async () => {
+        await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
+        model = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
+      });
+    } catch (error) {
+      if (error instanceof ModelVerificationError) {
+        await client.loggedModels.setTags(modelId, { [TAG_FAILURE]: (error as Error).message.slice(0, 5000) });
+        await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_UPLOAD_FAILED');
+      }
+      throw error;
+    } finally {
+      await rm(modelDir, { recursive: true, force: true });
+    }
+  }
+
+  const ref: LoggedModelRef = { modelId, modelUri: `models:/${modelId}`, runModelUri: `runs:/${runId}/${name}` };
+  if (registeredName) {
+    await stage('register', async () => {
+      await client.registry.getOrCreateRegisteredModel(registeredName);
+      const version =
+        (await findVersion(client, registeredName, modelId)) ??
+        (await client.registry.createModelVersion({ name: registeredName, source: `models:/${modelId}`, runId, modelId }));
+      if (alias) await client.registry.setAlias(registeredName, alias, version.version);
+      ref.registeredModelName = registeredName;
+      ref.registeredModelVersion = version.version;
+    });
+  }
+  return ref;
+}

@@ -1,0 +1,40 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The python_function flavor's `loader_module`, copied into the model's `code/` folder. */
+export const PYFUNC_LOADER_MODULE = 'temporal_mlflow_loader';
+const LOADER_SOURCE = fileURLToPath(new URL(`./pyfunc/${PYFUNC_LOADER_MODULE}.py`, import.meta.url));
+
+/** Python needs only MLflow (and pandas, which it brings) to serve the shim; node does the work. */
+const REQUIREMENTS = ['mlflow>=3.1,<4', 'pandas'];
+const PYTHON_VERSION = '3.11';
+
+/**
+ * Writes what MLflow's python_function flavor needs beside our code: the loader module, and the
+ * Python environment files `mlflow models serve` reads (requirements.txt, python_env.yaml, conda.yaml).
+ */
+export async function writePyfuncFiles(modelDir: string): Promise<void> {
+  await mkdir(join(modelDir, 'code'), { recursive: true });
+  await copyFile(LOADER_SOURCE, join(modelDir, 'code', `${PYFUNC_LOADER_MODULE}.py`));
+  await writeFile(join(modelDir, 'requirements.txt'), REQUIREMENTS.join('\n') + '\n');
+  await writeFile(
+    join(modelDir, 'python_env.yaml'),
+    [`python: ${PYTHON_VERSION}`, 'build_dependencies:', '- pip', 'dependencies:', '- -r requirements.txt', ''].join('\n'),
+  );
+  await writeFile(
+    join(modelDir, 'conda.yaml'),
+    [
+      'channels:',
+      '- conda-forge',
+      'dependencies:',
+      `- python=${PYTHON_VERSION}`,
+      '- nodejs>=20.3',
+      '- pip',
+      '- pip:',
+      ...REQUIREMENTS.map((requirement) => `  - ${requirement}`),
+      'name: temporal_mlflow_env',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,178 @@
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { MODEL_FLAVOR, MODEL_FORMAT_VERSION, NODE_ENGINE, PYFUNC_FLAVOR } from '../constants.js';
+import type { Session } from '../session.js';
+import { extractPipelineArtifacts } from './artifacts.js';
+import { bundleInferenceCode } from './bundle.js';
+import { ModelVerificationError } from './errors.js';
+import { writeMLmodel, type MLmodel } from './mlmodel.js';
+import type { PipelineML } from './pipeline-ml.js';
+import { PYFUNC_LOADER_MODULE, writePyfuncFiles } from './pyfunc-files.js';
+import type { PipelineModel } from './runtime.js';
+import { inferParamsSchema, inferSchema, signatureToMlmodel, type ColSpec, type ModelSignature } from './signature.js';
+
+/** Rows of the example kept in `input_example.json`. */
+const INPUT_EXAMPLE_ROWS = 5;
+/** Training rows the output schema is inferred from. */
+const OUTPUT_SCHEMA_ROWS = 1_000;
+
+export interface SavePipelineModelOptions {
+  session: Session;
+  /** Registered name of the PipelineML in the project. */
+  pipelineName: string;
+  pipelineMl: PipelineML;
+  /** A new, empty folder. */
+  modelDir: string;
+  modelId?: string;
+  runId?: string;
+  /** Reports each stage's duration (bundle, artifacts, verify), for progress and benchmarks. */
+  onStage?: (stage: 'artifacts' | 'bundle' | 'verify', durationMs: number) => void;
+}
+
+export interface SavedPipelineModel {
+  mlmodel: MLmodel;
+  /** The model loaded from its own folder, already run once on the input example. */
+  model: PipelineModel;
+  inputExample: unknown;
+}
+
+/** Records for signature inference: arrays of plain objects as they are; Arrow tables as rows. */
+function toRecords(value: unknown): Record<string, unknown>[] | undefined {
+  if (Array.isArray(value)) return value.every((row) => row && typeof row === 'object' && !Array.isArray(row)) ? (value as Record<string, unknown>[]) : undefined;
+  const table = value as { toArray?: () => { toJSON(): Record<string, unknown> }[] } | null;
+  if (table && typeof table.toArray === 'function') return table.toArray().map((row) => row.toJSON());
+  return undefined;
+}
+
+/** The value at a dotted path of the parameters (`params:a.b`). */
+function parameterAt(parameters: Readonly<Record<string, unknown>>, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], parameters);
+}
+
+/**
+ * Writes the inference pipeline of a PipelineML as an MLflow Model folder (see DESIGN.md, "MLflow
+ * model format"), then loads it from that folder and predicts the input example: a model that
+ * cannot serve is never logged as ready.
+ */
+export async function savePipelineModel(options: SavePipelineModelOptions): Promise<SavedPipelineModel> {
+  const { session, pipelineMl, modelDir } = options;
+  const timed = async <T>(stage: 'artifacts' | 'bundle' | 'verify', body: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const result = await body();
+    options.onStage?.(stage, performance.now() - started);
+    return result;
+  };
+  await mkdir(modelDir, { recursive: true });
+
+  const { catalog: catalogEntries, parameters } = await timed('artifacts', async () => {
+    const artifacts = extractPipelineArtifacts(pipelineMl, session.catalog, session.config.catalog);
+    const entries: Record<string, Record<string, unknown>> = {};
+    for (const artifact of artifacts) {
+      const target = join('artifacts', artifact.name, basename(artifact.localPath));
+      await cp(artifact.localPath, join(modelDir, target), { recursive: true });
+      entries[artifact.name] = { ...artifact.entry, filepath: target };
+    }
+    const params: Record<string, unknown> = {};
+    for (const input of pipelineMl.paramInputs()) {
+      if (input === 'parameters') Object.assign(params, session.catalog.parameters);
+      else setPath(params, input.slice('params:'.length), parameterAt(session.catalog.parameters, input.slice('params:'.length)));
+    }
+    await mkdir(join(modelDir, 'artifacts'), { recursive: true });
+    await writeFile(join(modelDir, 'artifacts', 'parameters.json'), JSON.stringify(params, null, 2));
+    return { catalog: entries, parameters: params };
+  });
+
+  const bundle = await timed('bundle', () => bundleInferenceCode({ projectFile: session.project.file, codeDir: join(modelDir, 'code') }));
+  await mkdir(join(modelDir, 'environment'), { recursive: true });
+  await writeFile(
+    join(modelDir, 'environment', 'package.json'),
+    JSON.stringify(
+      { name: 'temporal-mlflow-model', private: true, type: 'module', engines: { node: NODE_ENGINE }, dependencies: bundle.externals },
+      null,
+      2,
+    ) + '\n',
+  );
+
+  const inputName = pipelineMl.inputName;
+  const trainingInput = await session.catalog.load(inputName);
+  const records = toRecords(trainingInput);
+  const inputExample = records ? records.slice(0, INPUT_EXAMPLE_ROWS) : trainingInput;
+  const paramDefaults = Object.fromEntries(
+    pipelineMl.paramInputs().filter((input) => input !== 'parameters').map((input) => {
+      const name = input.slice('params:'.length);
+      return [name, parameterAt(parameters, name)];
+    }),
+  );
+  const signature: ModelSignature | undefined = records
+    ? { inputs: inferSchema(records), ...(Object.keys(paramDefaults).length ? { params: inferParamsSchema(paramDefaults) } : {}) }
+    : undefined;
+
+  const mlmodel: MLmodel = {
+    artifact_path: pipelineMl.logModel.name,
+    flavors: {
+      [PYFUNC_FLAVOR]: { loader_module: PYFUNC_LOADER_MODULE, code: 'code', data: '.', env: { virtualenv: 'python_env.yaml', conda: 'conda.yaml' }, python_version: '3.11' },
+      [MODEL_FLAVOR]: {
+        temporal_mlflow_version: MODEL_FORMAT_VERSION,
+        bundle: `code/${bundle.fileName}`,
+        bundle_sha256: bundle.sha256,
+        pipeline: options.pipelineName,
+        input_name: inputName,
+        outputs: [...pipelineMl.inferenceOutputs()],
+        catalog: catalogEntries,
+        parameters,
+        node_version: process.version,
+        environment: 'environment/package.json',
+      },
+    },
+    ...(options.modelId ? { model_id: options.modelId } : {}),
+    ...(options.runId ? { run_id: options.runId } : {}),
+    utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', ''),
+    model_uuid: randomUUID().replace(/-/g, ''),
+    ...(signature ? { signature: { ...signatureToMlmodel(signature) } } : {}),
+  } as MLmodel;
+  if (records) {
+    const columns = [...new Set(records.flatMap((row) => Object.keys(row)))];
+    const split = { columns, data: (inputExample as Record<string, unknown>[]).map((row) => columns.map((column) => row[column] ?? null)) };
+    await writeFile(join(modelDir, 'input_example.json'), JSON.stringify(split));
+    await writeFile(
+      join(modelDir, 'serving_input_example.json'),
+      JSON.stringify({ dataframe_split: split, ...(Object.keys(paramDefaults).length ? { params: paramDefaults } : {}) }, null, 2),
+    );
+    mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', type: 'dataframe', pandas_orient: 'split', serving_input_path: 'serving_input_example.json' };
+  }
+  await writePyfuncFiles(modelDir);
+  await writeMLmodel(modelDir, mlmodel);
+
+  const model = await timed('verify', async () => {
+    try {
+      const loaded = await loadBundledModel(modelDir, bundle.fileName);
+      await loaded.predict(inputExample);
+      // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
+      const outputRecords = toRecords(await loaded.predict(records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample));
+      if (signature && outputRecords) signature.outputs = inferSchema(outputRecords) as ColSpec[];
+      return loaded;
+    } catch (error) {
+      throw new ModelVerificationError(modelDir, error);
+    }
+  });
+  if (signature?.outputs) {
+    mlmodel.signature = { ...signatureToMlmodel(signature) };
+    await writeMLmodel(modelDir, mlmodel);
+  }
+  return { mlmodel, model, inputExample };
+}
+
+/** Imports a model folder's bundle and loads the model with it, as any consumer would. */
+export async function loadBundledModel(modelDir: string, bundleFile: string): Promise<PipelineModel> {
+  const module = (await import(pathToFileURL(join(modelDir, 'code', bundleFile)).href)) as { load(dir: string): Promise<PipelineModel> };
+  return module.load(modelDir);
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys.at(-1)!] = value;
+}

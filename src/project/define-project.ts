@@ -1,0 +1,46 @@
+import type { DatasetFactory } from '../datasets/types.js';
+import type { Hooks } from '../hooks/types.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+
+/** What a project's `temporal-mlflow.config.ts` declares (Kedro's settings + pipeline registry). */
+export interface ProjectOptions {
+  /** Project name: the default MLflow experiment name. */
+  name: string;
+  /**
+   * Pipelines by name; `__default__` runs when no `--pipeline` is given. A function is called
+   * once, when the project is loaded (Kedro's `register_pipelines`).
+   */
+  pipelines: Record<string, Pipeline> | (() => Record<string, Pipeline>);
+  /** Lifecycle hooks, run in order, after the built-in ones (MLflow tracking). */
+  hooks?: Hooks[];
+  /** Dataset types this project adds to the registry, keyed by their `type:` string. */
+  datasets?: Record<string, DatasetFactory>;
+}
+
+/** A project as loaded: pipelines resolved, defaults applied. */
+export interface ProjectDefinition {
+  readonly name: string;
+  readonly pipelines: Readonly<Record<string, Pipeline>>;
+  readonly hooks: readonly Hooks[];
+  readonly datasets: Readonly<Record<string, DatasetFactory>>;
+}
+
+const PROJECT_BRAND = Symbol.for('temporal-mlflow.ProjectDefinition');
+
+/** Declares a project; default-export the result from `temporal-mlflow.config.ts`. */
+export function defineProject(options: ProjectOptions): ProjectDefinition {
+  const pipelines = typeof options.pipelines === 'function' ? options.pipelines() : options.pipelines;
+  const project: ProjectDefinition = {
+    name: options.name,
+    pipelines: Object.freeze({ ...pipelines }),
+    hooks: Object.freeze([...(options.hooks ?? [])]),
+    datasets: Object.freeze({ ...(options.datasets ?? {}) }),
+  };
+  Object.defineProperty(project, PROJECT_BRAND, { value: true });
+  return Object.freeze(project);
+}
+
+/** True for values made by `defineProject` (works across duplicate module instances). */
+export function isProjectDefinition(value: unknown): value is ProjectDefinition {
+  return typeof value === 'object' && value !== null && PROJECT_BRAND in value;
+}

@@ -1,0 +1,27 @@
+import type { ModelSignature } from '../model/signature.js';
+
+/** What the scoring server and the python_function stdio bridge need from a loaded model. */
+export interface ScoringModel {
+  /**
+   * Runs the inference pipeline on records (one object per row); returns JSON-serialisable
+   * predictions (an array of rows, or, when the pipeline has several outputs, an object keyed by
+   * output name).
+   */
+  predict(records: Record<string, unknown>[], params?: Record<string, unknown>): Promise<unknown>;
+  readonly signature?: ModelSignature;
+  readonly metadata: ScoringModelMetadata;
+}
+
+export interface ScoringModelMetadata {
+  modelUri?: string;
+  modelId?: string;
+  runId?: string;
+  /** Version of the `temporal_mlflow` flavor the model was packaged with. */
+  flavorVersion: string;
+}
+
+/** A scoring request once parsed: records (one object per row) and the raw params, if any. */
+export interface ParsedRequest {
+  records: Record<string, unknown>[];
+  params?: Record<string, unknown>;
+}

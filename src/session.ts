@@ -1,0 +1,124 @@
+import { loadProjectConfig, type ProjectConfig } from './catalog/config-loader.js';
+import { DataCatalog } from './catalog/data-catalog.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from './constants.js';
+import { DatasetRegistry } from './datasets/registry.js';
+import type { Hooks, RunInfo } from './hooks/types.js';
+import { MlflowClient } from './mlflow/client.js';
+import { isPipelineTracked, mlflowClientOptions, resolveMlflowConfig, type ResolvedMlflowConfig } from './mlflow/config.js';
+import { registerMlflowDatasets } from './mlflow/datasets/index.js';
+import { TrackingNotConfiguredError } from './mlflow/errors.js';
+import { createMlflowTrackingHook } from './mlflow/tracking-hook.js';
+import type { Pipeline } from './pipeline/pipeline.js';
+import { getPipeline, loadProject, type LoadedProject } from './project/load-project.js';
+import type { PipelineFilters, RunContext } from './temporal/types.js';
+
+export interface SessionOptions {
+  /** Project root. @default process.cwd() */
+  projectDir?: string;
+  /** @default 'local' */
+  env?: string;
+  /** Runtime parameter overrides (`--params`). */
+  runtimeParams?: Record<string, unknown>;
+  /** Environment variables for `${oc.env:...}` and MLflow settings. @default process.env */
+  environment?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Everything a run needs, loaded once: the project, its configuration for one environment, the
+ * catalog built from it, and the MLflow settings and client. The CLI, the local runner and the
+ * worker's activities all start from a session, so they resolve pipelines and data the same way.
+ */
+export class Session {
+  private constructor(
+    readonly project: LoadedProject,
+    readonly env: string,
+    readonly runtimeParams: Readonly<Record<string, unknown>>,
+    readonly config: ProjectConfig,
+    readonly catalog: DataCatalog,
+    readonly mlflow: ResolvedMlflowConfig,
+    /** Undefined when no tracking URI is configured. */
+    readonly mlflowClient: MlflowClient | undefined,
+  ) {}
+
+  static async open(options: SessionOptions = {}): Promise<Session> {
+    const env = options.env ?? DEFAULT_CONFIG_ENV;
+    const runtimeParams = options.runtimeParams ?? {};
+    const environment = options.environment ?? process.env;
+    const project = await loadProject(options.projectDir);
+    const config = await loadProjectConfig({
+      projectDir: project.dir,
+      env,
+      runtimeParams,
+      environment,
+      allowEnvIn: ['mlflow'],
+    });
+    const mlflow = resolveMlflowConfig(config.mlflow, {
+      projectName: project.definition.name,
+      env: environment,
+      credentials: config.credentials,
+      file: config.files.mlflow.at(-1),
+    });
+    const clientOptions = mlflowClientOptions(mlflow);
+    const mlflowClient = clientOptions ? new MlflowClient(clientOptions) : undefined;
+    const registry = new DatasetRegistry();
+    registerMlflowDatasets(registry, () => mlflowClient);
+    for (const [type, factory] of Object.entries(project.definition.datasets)) registry.register(type, factory);
+    const catalog = DataCatalog.fromConfig({
+      catalog: config.catalog,
+      credentials: config.credentials,
+      parameters: config.parameters,
+      projectDir: project.dir,
+      registry,
+    });
+    return new Session(project, env, runtimeParams, config, catalog, mlflow, mlflowClient);
+  }
+
+  get projectName(): string {
+    return this.project.definition.name;
+  }
+
+  /** A registered pipeline (default `__default__`), with Kedro-style filters applied. */
+  pipeline(name: string = DEFAULT_PIPELINE_NAME, filters?: PipelineFilters): Pipeline {
+    const registered = getPipeline(this.project.definition, name);
+    return filters && Object.values(filters).some((value) => Array.isArray(value) && value.length > 0)
+      ? registered.filter(filters)
+      : registered;
+  }
+
+  /** True when runs of `pipelineName` are tracked in MLflow. */
+  isTracked(pipelineName: string): boolean {
+    return this.mlflowClient !== undefined && isPipelineTracked(this.mlflow, pipelineName);
+  }
+
+  /** The MLflow client, or an error saying how to configure one; `what` names the feature needing it. */
+  requireMlflow(what: string): MlflowClient {
+    if (!this.mlflowClient) throw new TrackingNotConfiguredError(what);
+    return this.mlflowClient;
+  }
+
+  /** The hooks of a run of `pipelineName`: MLflow tracking first (when tracked), then the project's. */
+  hooks(pipelineName: string): Hooks[] {
+    const tracking = this.isTracked(pipelineName)
+      ? [createMlflowTrackingHook({ client: this.mlflowClient!, config: this.mlflow })]
+      : [];
+    return [...tracking, ...this.project.definition.hooks];
+  }
+
+  /** The RunInfo hooks see for a Temporal run. */
+  runInfo(context: RunContext): RunInfo {
+    return {
+      runId: context.workflowId,
+      pipelineName: context.pipeline,
+      env: this.env,
+      projectDir: this.project.dir,
+      runtimeParams: this.runtimeParams,
+      ...(context.command ? { command: context.command } : {}),
+      ...(context.mlflowRunId ? { mlflowRunId: context.mlflowRunId } : {}),
+    };
+  }
+}
+
+/** Opens a session (see `Session`). */
+export function openSession(options: SessionOptions = {}): Promise<Session> {
+  return Session.open(options);
+}

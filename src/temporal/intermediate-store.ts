@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { MlflowClient } from '../mlflow/client.js';
+import type { IntermediateStoreMode } from './types.js';
+import { decodeValue, encodeValue } from './value-codec.js';
+
+/**
+ * Where a Temporal run keeps its unpersisted datasets between node activities: values never
+ * travel through Temporal payloads. Keyed by the run (workflow id) and the dataset name.
+ */
+export interface IntermediateStore {
+  readonly mode: IntermediateStoreMode;
+  save(runId: string, dataset: string, value: unknown): Promise<void>;
+  load(runId: string, dataset: string): Promise<unknown>;
+  exists(runId: string, dataset: string): Promise<boolean>;
+  /** Removes everything the run stored; safe to call twice. */
+  clear(runId: string): Promise<void>;
+  describe(): Record<string, unknown>;
+}
+
+/** File names safe on every file system, and distinct for distinct names. */
+export function safeSegment(name: string): string {
+  return encodeURIComponent(name).replace(/\*/g, '%2A').replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
+}
+
+/** A folder on the worker's disk: fast, and enough when every worker of a run shares that disk. */
+export class LocalIntermediateStore implements IntermediateStore {
+  readonly mode = 'local' as const;
+  constructor(readonly dir: string = join(tmpdir(), 'temporal-mlflow-intermediate')) {}
+
+  private path(runId: string, dataset: string): string {
+    return join(this.dir, safeSegment(runId), `${safeSegment(dataset)}.bin`);
+  }
+
+  async save(runId: string, dataset: string, value: unknown): Promise<void> {
+    const target = this.path(runId, dataset);
+    await mkdir(join(this.dir, safeSegment(runId)), { recursive: true });
+    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(temp, encodeValue(value));
+    await rename(temp, target);
+  }
+
+  async load(runId: string, dataset: string): Promise<unknown> {
+    return decodeValue(await readFile(this.path(runId, dataset)));
+  }
+
+  async exists(runId: string, dataset: string): Promise<boolean> {
+    return stat(this.path(runId, dataset)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async clear(runId: string): Promise<void> {
+    await rm(join(this.dir, safeSegment(runId)), { recursive: true, force: true });
+  }
+
+  describe(): Record<string, unknown> {
+    return { mode: this.mode, dir: this.dir };
+  }
+}
+
+/** Artifact folder (under the MLflow server's artifact root) that holds intermediate values. */
+export const MLFLOW_INTERMEDIATE_ROOT = 'temporal-mlflow-intermediate';
+
+/**
+ * The MLflow server's artifact store, through its proxy: works when consecutive nodes run on
+ * workers on different hosts with no shared disk, since every worker talks to MLflow already.
+ */
+export class MlflowIntermediateStore implements IntermediateStore {
+  readonly mode = 'mlflow' as const;
+  constructor(
+    private readonly client: MlflowClient,
+    private readonly scratchDir: string = join(tmpdir(), 'temporal-mlflow-intermediate-cache'),
+  ) {}
+
+  private root(runId: string): string {
+    return `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(runId)}`;
+  }
+
+  private async scratchFile(runId: string, dataset: string): Promise<string> {
+    const dir = join(this.scratchDir, `${safeSegment(runId)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    return join(dir, `${safeSegment(dataset)}.bin`);
+  }
+
+  async save(runId: string, dataset: string, value: unknown): Promise<void> {
+    const file = await this.scratchFile(runId, dataset);
+    try {
+      await writeFile(file, encodeValue(value));
+      await this.client.artifacts.uploadFile(this.root(runId), file);
+    } finally {
+      await rm(dirname(file), { recursive: true, force: true });
+    }
+  }
+
+  async load(runId: string, dataset: string): Promise<unknown> {
+    const file = await this.scratchFile(runId, dataset);
+    try {
+      await this.client.artifacts.downloadFile(this.root(runId), `${safeSegment(dataset)}.bin`, file);
+      return decodeValue(await readFile(file));
+    } finally {
+      await rm(dirname(file), { recursive: true, force: true });
+    }
+  }
+
+  async exists(runId: string, dataset: string): Promise<boolean> {
+    const listed = await this.client.artifacts.listArtifacts(this.root(runId));
+    return listed.some((file) => file.path === `${safeSegment(dataset)}.bin`);
+  }
+
+  async clear(runId: string): Promise<void> {
+    await this.client.artifacts.delete(this.root(runId));
+  }
+
+  describe(): Record<string, unknown> {
+    return { mode: this.mode, root: `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}` };
+  }
+}

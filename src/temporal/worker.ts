@@ -1,0 +1,135 @@
+import { SimplePlugin } from '@temporalio/plugin';
+import { NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SessionCache } from '../../activities/session-cache.js';
+import { createTrainingActivities } from '../../activities/training-activities.js';
+import { DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
+import { packageRunModel } from '../model/package-run.js';
+import type { LoadedProject } from '../project/load-project.js';
+import { LocalIntermediateStore, MlflowIntermediateStore, type IntermediateStore } from './intermediate-store.js';
+import type { IntermediateStoreMode } from './types.js';
+
+/** The workflows module of this package, for workers whose user has no workflows of their own. */
+export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/** Options of the plugin that adds temporal-mlflow's activities (and workflows) to a worker. */
+export interface TemporalMlflowPluginOptions {
+  /**
+   * Where unpersisted datasets live between nodes: `local` (a folder; every worker of a run must
+   * share it) or `mlflow` (the MLflow server's artifact proxy; workers on different hosts).
+   * @default 'local'
+   */
+  store?: IntermediateStoreMode;
+  /** Folder of the `local` store. @default `<project>/.local/intermediate` */
+  storeDir?: string;
+  /** Heartbeat period of running nodes. @default 5000 */
+  heartbeatIntervalMs?: number;
+}
+
+/** Plain, normalised plugin options (Temporal's options → compiled pattern). */
+interface CompiledPluginOptions {
+  projectDir: string;
+  store: IntermediateStoreMode;
+  storeDir: string;
+  heartbeatIntervalMs: number;
+}
+
+function compilePluginOptions(project: string | LoadedProject, options: TemporalMlflowPluginOptions): CompiledPluginOptions {
+  const projectDir = typeof project === 'string' ? project : project.dir;
+  const store = options.store ?? 'local';
+  if (store !== 'local' && store !== 'mlflow') {
+    throw new TypeError(`store must be 'local' or 'mlflow', got ${JSON.stringify(store)}.`);
+  }
+  if (store === 'mlflow' && options.storeDir) {
+    throw new TypeError(`storeDir applies to the 'local' store only; remove it or set store: 'local'.`);
+  }
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  if (!(heartbeatIntervalMs > 0)) throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
+  return {
+    projectDir,
+    store,
+    storeDir: options.storeDir ?? join(projectDir, '.local', 'intermediate'),
+    heartbeatIntervalMs,
+  };
+}
+
+/** Builds the training activities for a project (for users composing their own worker). */
+export function createProjectActivities(project: string | LoadedProject, options: TemporalMlflowPluginOptions = {}) {
+  const compiled = compilePluginOptions(project, options);
+  const local = new LocalIntermediateStore(compiled.storeDir);
+  const mlflowStores = new WeakMap<object, IntermediateStore>();
+  return createTrainingActivities({
+    sessions: new SessionCache(compiled.projectDir),
+    storeMode: compiled.store,
+    heartbeatIntervalMs: compiled.heartbeatIntervalMs,
+    store: (session) => {
+      if (compiled.store === 'local') return local;
+      const client = session.requireMlflow("The 'mlflow' intermediate store");
+      let store = mlflowStores.get(client);
+      if (!store) mlflowStores.set(client, (store = new MlflowIntermediateStore(client)));
+      return store;
+    },
+    packageModel: (session, context, heartbeat) =>
+      packageRunModel(session, {
+        pipelineName: context.pipeline,
+        runId: context.mlflowRunId!,
+        packagingKey: context.workflowId,
+        onStage: heartbeat,
+        onUploadProgress: heartbeat,
+      }),
+  });
+}
+
+/**
+ * A Temporal worker plugin that registers temporal-mlflow's activities for a project and, when
+ * the worker has no workflows of its own, temporal-mlflow's workflows.
+ */
+export function temporalMlflowPlugin(project: string | LoadedProject, options: TemporalMlflowPluginOptions = {}): SimplePlugin {
+  const activities = createProjectActivities(project, options);
+  return new SimplePlugin({
+    name: PACKAGE_NAME,
+    activities: (existing) => ({ ...(existing as object | undefined), ...activities }),
+    workflowsPath: (existing) => existing ?? workflowsPath,
+  });
+}
+
+export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
+  /** Project root. @default process.cwd() */
+  projectDir?: string;
+  /** An open connection; otherwise one is made from `connectionOptions` / TEMPORAL_ADDRESS. */
+  connection?: NativeConnection;
+  connectionOptions?: NativeConnectionOptions;
+  /** @default process.env.TEMPORAL_NAMESPACE ?? 'default' */
+  namespace?: string;
+  /** @default 'temporal-mlflow' */
+  taskQueue?: string;
+  /** Nodes this worker runs at once. @default number of CPU cores */
+  maxConcurrentNodes?: number;
+  /** Anything else Temporal's `WorkerOptions` accepts (interceptors, shutdownGraceTime, ...). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+/** A ready worker for users without their own: the project's activities and our workflows. */
+export async function createWorker(options: CreateWorkerOptions = {}): Promise<Worker> {
+  const projectDir = options.projectDir ?? process.cwd();
+  const connection =
+    options.connection ??
+    (await NativeConnection.connect({
+      address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+      ...options.connectionOptions,
+    }));
+  const maxConcurrentNodes = options.maxConcurrentNodes ?? cpus().length;
+  if (!Number.isInteger(maxConcurrentNodes) || maxConcurrentNodes < 1) {
+    throw new TypeError(`maxConcurrentNodes must be a positive integer, got ${maxConcurrentNodes}.`);
+  }
+  return Worker.create({
+    connection,
+    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
+    ...options.workerOptions,
+    plugins: [temporalMlflowPlugin(projectDir, options), ...(options.workerOptions?.plugins ?? [])],
+  });
+}

@@ -1,0 +1,189 @@
+/** The MLflow tracking hook, called directly, against the real MLflow server. */
+import { DataCatalog } from '../../src/catalog/data-catalog.js';
+import type { NodeInfo, RunInfo } from '../../src/hooks/types.js';
+import {
+  MlflowError,
+  MlflowInvalidParameterError,
+  activeRun,
+  createMlflowTrackingHook,
+  modelUrl,
+  nodeParams,
+  resolveMlflowConfig,
+  runUrl,
+  tagsToRecord,
+  withActiveRun,
+} from '../../src/mlflow/index.js';
+import type { ActiveRunSlot, MlflowTrackingHook } from '../../src/mlflow/index.js';
+import { realClient, trackingUri, uniqueName } from './support.js';
+
+const client = realClient();
+const catalog = new DataCatalog();
+
+function configFor(tracking: Record<string, unknown> = {}) {
+  return resolveMlflowConfig({ tracking }, { projectName: 'hook-tests', env: { MLFLOW_TRACKING_URI: trackingUri() } });
+}
+
+function runInfo(overrides: Partial<RunInfo> = {}): RunInfo {
+  return { runId: uniqueName('session'), pipelineName: 'training', env: 'local', projectDir: '/tmp/p', runtimeParams: {}, ...overrides };
+}
+
+function nodeInfo(inputs: string[], name = 'fit'): NodeInfo {
+  return { name, inputs, outputs: [], tags: [] };
+}
+
+/** beforePipelineRun, the given nodes' beforeNodeRun, then afterPipelineRun. */
+async function track(hook: MlflowTrackingHook, run: RunInfo, nodes: [string[], Record<string, unknown>][] = []): Promise<void> {
+  await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
+  for (const [inputs, values] of nodes) await hook.beforeNodeRun({ run, node: nodeInfo(inputs), inputs: values, catalog });
+  await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
+}
+
+describe('nodeParams', () => {
+  test.each([
+    [['params:alpha', 'data'], { 'params:alpha': 0.5, data: [1] }, { alpha: 0.5 }],
+    [['params:model.depth'], { 'params:model.depth': 3 }, { 'model.depth': 3 }],
+    [['parameters'], { parameters: { a: 1, b: { c: 2 } } }, { a: 1, b: { c: 2 } }],
+    [['data'], { data: 'x' }, {}],
+  ])('takes %j from the node inputs', (inputs, values, expected) => {
+    expect(nodeParams({ inputs }, values)).toEqual(expected);
+  });
+});
+
+describe('MLflow UI links', () => {
+  test('runUrl and modelUrl point at the MLflow 3 UI routes', () => {
+    expect(runUrl('http://h:5000/', '3', 'abc')).toBe('http://h:5000/#/experiments/3/runs/abc');
+    expect(modelUrl('http://h:5000', '3', 'm-123')).toBe('http://h:5000/#/experiments/3/models/m-123');
+  });
+});
+
+describe('the tracking hook', () => {
+  test('names the run from tracking.run.name and creates the experiment with its kwargs', async () => {
+    const name = uniqueName('hook-exp');
+    const hook = createMlflowTrackingHook({
+      client,
+      config: configFor({ experiment: { name, create_experiment_kwargs: { tags: { team: 'ds' } } }, run: { name: 'nightly' } }),
+    });
+    const slot: ActiveRunSlot = { client };
+    await withActiveRun(slot, () => track(hook, runInfo()));
+    const experiment = (await client.experiments.getByName(name))!;
+    expect(tagsToRecord(experiment.tags)).toMatchObject({ team: 'ds' });
+    const run = await client.runs.get(slot.runId!);
+    expect(run.info.run_name).toBe('nightly');
+    expect(run.info.experiment_id).toBe(experiment.experiment_id);
+    expect(run.info.status).toBe('FINISHED');
+  });
+
+  test('restores a deleted experiment before starting the run', async () => {
+    const name = uniqueName('hook-deleted');
+    const id = await client.experiments.create(name);
+    await client.experiments.delete(id);
+    const hook = createMlflowTrackingHook({ client, config: configFor({ experiment: { name } }) });
+    await withActiveRun({ client }, () => track(hook, runInfo()));
+    expect((await client.experiments.get(id)).lifecycle_stage).toBe('active');
+    expect((await client.runs.search({ experimentIds: [id] })).items).toHaveLength(1);
+  });
+
+  test('logs to the run Temporal created and leaves ending it to Temporal', async () => {
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-temporal'))).experiment_id;
+    const created = await client.runs.create({ experimentId, runName: 'workflow' });
+    const hook = createMlflowTrackingHook({ client, config: configFor() });
+    const run = runInfo({ mlflowRunId: created.info.run_id });
+    // A node activity scope: the run id is known, beforePipelineRun never ran in this process.
+    await withActiveRun({ client, runId: created.info.run_id }, () =>
+      hook.beforeNodeRun({ run, node: nodeInfo(['params:alpha']), inputs: { 'params:alpha': 0.3 }, catalog }),
+    );
+    await track(hook, run);
+    const after = await client.runs.get(created.info.run_id);
+    expect(after.info.status).toBe('RUNNING');
+    expect(tagsToRecord(after.data.params)).toEqual({ alpha: '0.3' });
+  });
+
+  test('reuses the run of tracking.run.id and ends it', async () => {
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-reuse'))).experiment_id;
+    const existing = await client.runs.create({ experimentId, runName: 'kept' });
+    await client.runs.end(existing.info.run_id, 'FINISHED');
+    const hook = createMlflowTrackingHook({ client, config: configFor({ run: { id: existing.info.run_id } }) });
+    const slot: ActiveRunSlot = { client };
+    await withActiveRun(slot, () => track(hook, runInfo(), [[['params:beta'], { 'params:beta': 'b' }]]));
+    expect(slot.runId).toBe(existing.info.run_id);
+    const run = await client.runs.get(existing.info.run_id);
+    expect(run.info.status).toBe('FINISHED');
+    expect(run.info.run_name).toBe('kept');
+    expect(tagsToRecord(run.data.params)).toEqual({ beta: 'b' });
+  });
+
+  test('logs each param once, sanitises names, and refuses a changed value naming the param', async () => {
+    const hook = createMlflowTrackingHook({ client, config: configFor({ experiment: { name: uniqueName('hook-params') } }) });
+    const run = runInfo();
+    const slot: ActiveRunSlot = { client };
+    await withActiveRun(slot, async () => {
+      await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
+      const before = (inputs: Record<string, unknown>) => hook.beforeNodeRun({ run, node: nodeInfo(Object.keys(inputs), 'n'), inputs, catalog });
+      await before({ 'params:learning rate%': 0.1, 'params:depth': 3, parameters: { depth: 3 } });
+      await before({ 'params:learning rate%': 0.1 });
+      await expect(before({ 'params:learning rate%': 0.2 })).rejects.toThrow(
+        /Parameter 'learning rate_' of node 'n' has the value "0\.2", but "0\.1" was already logged/,
+      );
+      await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
+    });
+    expect(tagsToRecord((await client.runs.get(slot.runId!)).data.params)).toEqual({ 'learning rate_': '0.1', depth: '3' });
+
+    // Another process (no memory of what was logged): the server refuses, and the error names the param.
+    const other = createMlflowTrackingHook({ client, config: configFor() });
+    const error = await other
+      .beforeNodeRun!({ run: runInfo({ mlflowRunId: slot.runId! }), node: nodeInfo(['params:depth'], 'm'), inputs: { 'params:depth': 4 }, catalog })
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(MlflowInvalidParameterError);
+    expect((error as Error).message).toMatch(/MLflow refused parameters 'depth' of node 'm'/);
+  });
+
+  test('starts a nested run under the active one and gives the parent back afterwards', async () => {
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-nested'))).experiment_id;
+    const parent = await client.runs.create({ experimentId, runName: 'parent' });
+    const slot: ActiveRunSlot = { client, runId: parent.info.run_id };
+    let childId: string | undefined;
+    const hook = createMlflowTrackingHook({ client, config: configFor() });
+    const run = runInfo();
+    await withActiveRun(slot, async () => {
+      await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
+      childId = activeRun()!.runId;
+      await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
+    });
+    expect(childId).not.toBe(parent.info.run_id);
+    expect(slot.runId).toBe(parent.info.run_id);
+    expect(tagsToRecord((await client.runs.get(childId!)).data.tags)['mlflow.parentRunId']).toBe(parent.info.run_id);
+
+    const flat = createMlflowTrackingHook({ client, config: configFor({ run: { nested: false } }) });
+    await expect(withActiveRun(slot, () => flat.beforePipelineRun({ run: runInfo(), pipeline: undefined, catalog }))).rejects.toThrow(
+      /tracking\.run\.nested is false/,
+    );
+  });
+
+  test('refuses to log params when there is no run, saying why', async () => {
+    const hook = createMlflowTrackingHook({ client, config: configFor() });
+    const error = await hook
+      .beforeNodeRun!({ run: runInfo(), node: nodeInfo(['params:a']), inputs: { 'params:a': 1 }, catalog })
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(MlflowError);
+    expect((error as Error).message).toMatch(/No MLflow run to log the parameters of node 'fit'/);
+  });
+
+  test('a failure to end the run FAILED is a warning, never hiding the pipeline error', async () => {
+    const flaky = realClient();
+    Object.assign(flaky.runs, {
+      end: () => Promise.reject(new MlflowError('tracking server went away')),
+    });
+    const warnings: string[] = [];
+    const hook = createMlflowTrackingHook({
+      client: flaky,
+      config: configFor({ experiment: { name: uniqueName('hook-warn') } }),
+      warn: (message) => warnings.push(message),
+    });
+    const run = runInfo();
+    await withActiveRun({ client: flaky }, async () => {
+      await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
+      await hook.onPipelineError({ run, pipeline: undefined, catalog, error: new Error('node failed') });
+    });
+    expect(warnings).toEqual([expect.stringMatching(/Could not mark the MLflow run of pipeline 'training' FAILED: tracking server went away/)]);
+  });
+});

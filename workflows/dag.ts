@@ -1,0 +1,119 @@
+import { CancellationScope, proxyActivities } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { TrainingActivities } from '../activities/index.js';
+import type { NodeActivityDefaults, NodePlan, RunContext, RunNodeResult } from '../src/temporal/types.js';
+
+/** Callbacks through which the DAG scheduler reports node state to its workflow. */
+export interface DagObserver {
+  started(node: NodePlan): void;
+  completed(node: NodePlan, result: RunNodeResult): void;
+  failed(node: NodePlan, error: unknown): void;
+}
+
+/** Thrown when a node activity fails; carries the node's name for the workflow's failure. */
+export class NodeFailure extends Error {
+  override readonly name = 'NodeFailure';
+  constructor(
+    readonly node: string,
+    override readonly cause: unknown,
+  ) {
+    super(`Node '${node}' failed: ${describeFailure(cause)}`);
+  }
+}
+
+/** The deepest message of a Temporal failure chain (ActivityFailure → ApplicationFailure → ...). */
+export function describeFailure(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  let message = String(error);
+  while (current && typeof current === 'object') {
+    if (current.message) message = current.message;
+    current = current.cause as typeof current;
+  }
+  return message;
+}
+
+const { runNode } = proxyActivities<TrainingActivities>({ startToCloseTimeout: '1 hour' });
+
+const SUMMARY_LIMIT = 400;
+
+/** Per-call activity options of one node: its summary in the UI, timeout, retry and queue. */
+export function nodeActivityOptions(node: NodePlan, defaults: NodeActivityDefaults): ActivityOptions {
+  const retry = { ...defaults.retry, ...node.retry };
+  return {
+    summary: node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name,
+    startToCloseTimeout: node.timeoutMs ?? defaults.startToCloseTimeoutMs,
+    heartbeatTimeout: defaults.heartbeatTimeoutMs,
+    ...(node.taskQueue ? { taskQueue: node.taskQueue } : {}),
+    retry: {
+      maximumAttempts: retry.maximumAttempts,
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: retry.maximumIntervalMs,
+      nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+    },
+  };
+}
+
+/**
+ * Runs the nodes (topologically sorted) as activities, each as soon as the nodes producing its
+ * inputs have completed, all ready nodes at once (the workers' slots bound real concurrency). The
+ * first failure cancels the nodes still running and rejects with a `NodeFailure`.
+ */
+export async function runDag(
+  nodes: readonly NodePlan[],
+  context: RunContext,
+  defaults: NodeActivityDefaults,
+  observer: DagObserver,
+): Promise<void> {
+  const producerOf = new Map<string, NodePlan>();
+  for (const node of nodes) for (const output of node.outputs) producerOf.set(output, node);
+  const waitingOn = new Map<string, number>();
+  const downstream = new Map<string, NodePlan[]>();
+  for (const node of nodes) {
+    const producers = new Set<NodePlan>();
+    for (const input of node.inputs) {
+      const producer = producerOf.get(input);
+      if (producer && producer !== node) producers.add(producer);
+    }
+    waitingOn.set(node.name, producers.size);
+    for (const producer of producers) {
+      const list = downstream.get(producer.name) ?? [];
+      list.push(node);
+      downstream.set(producer.name, list);
+    }
+  }
+  if (nodes.length === 0) return;
+
+  const scope = new CancellationScope();
+  await scope.run(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        let completed = 0;
+        let failed = false;
+        const start = (node: NodePlan): void => {
+          observer.started(node);
+          runNode.executeWithOptions(nodeActivityOptions(node, defaults), [{ context, node: node.name }]).then(
+            (result) => {
+              if (failed) return;
+              observer.completed(node, result);
+              completed++;
+              if (completed === nodes.length) return resolve();
+              for (const next of downstream.get(node.name) ?? []) {
+                const left = waitingOn.get(next.name)! - 1;
+                waitingOn.set(next.name, left);
+                if (left === 0) start(next);
+              }
+            },
+            (error: unknown) => {
+              if (failed) return;
+              failed = true;
+              observer.failed(node, error);
+              scope.cancel();
+              reject(new NodeFailure(node.name, error));
+            },
+          );
+        };
+        for (const node of nodes) if (waitingOn.get(node.name) === 0) start(node);
+      }),
+  );
+}

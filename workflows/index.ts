@@ -1,0 +1,7 @@
+/**
+ * temporal-mlflow's workflows, safe to bundle into Temporal's deterministic sandbox. Re-export
+ * them from your own workflows module (`export * from 'temporal-mlflow/workflows'`), or give the
+ * worker `workflowsPath` from `temporal-mlflow` when you have none.
+ */
+export { trainingWorkflow, pipelineChunkWorkflow, progressQuery, pipelineNameKey, mlflowRunIdKey, NODES_PER_HISTORY } from './training.js';
+export type { TrainingWorkflowInput } from './training.js';
