@@ -135,7 +135,9 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           const catalog = session.catalog.withDatasets(intermediates);
           const hooks = session.hooks(context.pipeline);
           const run = session.runInfo(context);
-          const execute = () => runNodeOnCatalog({ node, catalog, hooks, run });
+          // Cancellation arrives with a heartbeat; the node's function cannot be stopped, but the
+          // activity reports the cancellation at once instead of waiting for it.
+          const execute = () => Promise.race([runNodeOnCatalog({ node, catalog, hooks, run }), activity.cancelled]);
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());

@@ -156,7 +156,9 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     progress.state = cancelled ? 'cancelled' : 'failed';
     progress.error = describeFailure(error);
     if (error instanceof NodeFailure) progress.failedNode = error.node;
-    if (error instanceof NodeFailure && !cancelled) {
+    // A cancelled run surfaces as Temporal's CancelledFailure, so the workflow is marked cancelled.
+    if (error instanceof NodeFailure && cancelled) throw error.cause;
+    if (error instanceof NodeFailure) {
       throw ApplicationFailure.create({
         type: 'NodeFailed',
         message: error.message,

@@ -353,6 +353,32 @@ describe('the codec server', () => {
     expect(response.status).toBe(status);
     expect(((await response.json()) as { error: string }).error).toMatch(message);
   });
+
+  it('asks the authorize hook with the namespace and headers, and answers 403 when it refuses', async () => {
+    const asked: Array<string | undefined> = [];
+    const guarded = await serveCodec({
+      codec,
+      port: 0,
+      authorize: ({ namespace, headers }) => {
+        asked.push(namespace);
+        return headers.authorization === 'Bearer good';
+      },
+    });
+    try {
+      const call = (authorization: string) =>
+        fetch(`${guarded.url}/ml-prod/decode`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: authorization },
+          body: JSON.stringify({ payloads: [] }),
+        });
+      expect((await call('Bearer good')).status).toBe(200);
+      expect((await call('Bearer bad')).status).toBe(403);
+      expect(asked).toEqual(['ml-prod', 'ml-prod']);
+      expect(await (await fetch(`${guarded.url}/health`)).json()).toEqual({ status: 'ok' });
+    } finally {
+      await guarded.close();
+    }
+  });
 });
 
 describe('payload encryption against the real Temporal server', () => {
