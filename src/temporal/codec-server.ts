@@ -165,11 +165,9 @@ export function createCodecServer(options: CodecServerOptions = {}): FastifyInst
       const issues = body.error.issues.map(
         (issue) => `✖ ${issue.message} → at ${issue.path.join('.') || '(body)'}`,
       );
-      return reply
-        .code(400)
-        .send({
-          error: `Expected {"payloads":[{"metadata":{...},"data":"<base64>"}]}.\n${issues.join('\n')}`,
-        });
+      return reply.code(400).send({
+        error: `Expected {"payloads":[{"metadata":{...},"data":"<base64>"}]}.\n${issues.join('\n')}`,
+      });
     }
     const payloads = body.data.payloads.map(payloadFromJson);
     try {
