@@ -117,8 +117,8 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           const { context } = input;
           const session = await sessionFor(context);
           const pipeline = session.pipeline(context.pipeline);
-          const node = pipeline.nodes.find((candidate) => candidate.name === input.node);
-          if (!node) throw new MissingNodeError(input.node, context.pipeline);
+          if (!pipeline.hasNode(input.node)) throw new MissingNodeError(input.node, context.pipeline);
+          const node = pipeline.node(input.node);
           const hash = codeHash(pipeline);
           if (hash !== context.codeHash) {
             activity.log.warn('This worker runs other pipeline code than the one that planned the run', {

@@ -98,11 +98,13 @@ export class Session {
 
   /** The hooks of a run of `pipelineName`: MLflow tracking first (when tracked), then the project's. */
   hooks(pipelineName: string): Hooks[] {
-    const tracking = this.isTracked(pipelineName)
-      ? [createMlflowTrackingHook({ client: this.mlflowClient!, config: this.mlflow })]
-      : [];
-    return [...tracking, ...this.project.definition.hooks];
+    if (!this.isTracked(pipelineName)) return [...this.project.definition.hooks];
+    // One tracking hook per session: it remembers the params it logged for each run.
+    this.trackingHook ??= createMlflowTrackingHook({ client: this.mlflowClient!, config: this.mlflow });
+    return [this.trackingHook, ...this.project.definition.hooks];
   }
+
+  private trackingHook: Hooks | undefined;
 
   /** The RunInfo hooks see for a Temporal run. */
   runInfo(context: RunContext): RunInfo {

@@ -5,6 +5,7 @@ import {
   executeChild,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -41,7 +42,8 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
   retry: { maximumAttempts: 3, initialIntervalMs: 1_000, backoffCoefficient: 2 },
 };
 
-const { planPipeline, startMlflowRun } = proxyActivities<TrainingActivities>({
+// Short, idempotent steps run as local activities: no extra task round trip before the first node.
+const { planPipeline, startMlflowRun } = proxyLocalActivities<TrainingActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 5 },
 });

@@ -6,6 +6,15 @@ import type { Pipeline } from '../pipeline/pipeline.js';
  * source. Two workers agree on it exactly when they would run the same pipeline.
  */
 export function codeHash(pipeline: Pipeline): string {
+  let cached = hashes.get(pipeline);
+  if (cached === undefined) hashes.set(pipeline, (cached = computeCodeHash(pipeline)));
+  return cached;
+}
+
+// Pipelines are immutable: hash each once (node activities ask for it on every node).
+const hashes = new WeakMap<Pipeline, string>();
+
+function computeCodeHash(pipeline: Pipeline): string {
   const hash = createHash('sha256');
   for (const node of pipeline.nodes) {
     hash.update(JSON.stringify([node.name, node.inputs, node.outputs]));

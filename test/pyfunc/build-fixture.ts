@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { PYFUNC_CODE_DIR, PYFUNC_LOADER_MODULE, PYFUNC_LOADER_SOURCE, STDIO_BUNDLE_FILE } from '../../src/model/pyfunc/index.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export const REPO_ROOT = here('../../');
@@ -14,12 +15,12 @@ export const PYTHON = join(REPO_ROOT, '.venv/bin/python');
 export const MLFLOW = join(REPO_ROOT, '.venv/bin/mlflow');
 
 export async function buildFixtureModel(dir = mkdtempSync(join(tmpdir(), 'tm-pyfunc-'))): Promise<string> {
-  mkdirSync(join(dir, 'code'), { recursive: true });
+  mkdirSync(join(dir, PYFUNC_CODE_DIR), { recursive: true });
   copyFileSync(here('./fixtures/model/MLmodel'), join(dir, 'MLmodel'));
-  copyFileSync(join(REPO_ROOT, 'src/model/pyfunc/temporal_mlflow_loader.py'), join(dir, 'code/temporal_mlflow_loader.py'));
+  copyFileSync(PYFUNC_LOADER_SOURCE, join(dir, PYFUNC_CODE_DIR, `${PYFUNC_LOADER_MODULE}.py`));
   await build({
     entryPoints: [here('./fixtures/serve-stdio-entry.ts')],
-    outfile: join(dir, 'code/serve-stdio.mjs'),
+    outfile: join(dir, PYFUNC_CODE_DIR, STDIO_BUNDLE_FILE),
     bundle: true,
     platform: 'node',
     format: 'esm',

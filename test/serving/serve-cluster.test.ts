@@ -22,13 +22,18 @@ describe('serveModel with workers', () => {
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    while ((out.match(/loaded in/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const answers = await Promise.all(
-      Array.from({ length: 8 }, () => send(base, 'POST', '/invocations', { 'content-type': 'application/json' }, '{"inputs": [{"x": 2}]}')),
-    );
-    expect(answers.map((a) => a.text)).toEqual(Array(8).fill('{"predictions":[{"y":4}]}'));
-    child.kill('SIGTERM');
+    try {
+      const deadline = Date.now() + 30_000;
+      const up = async () => (out.match(/loaded in/g) ?? []).length === 2 && (await send(base, 'GET', '/ping').catch(() => ({ status: 0 }))).status === 200;
+      while (!(await up()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200)); // let the second worker start listening too
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => send(base, 'POST', '/invocations', { 'content-type': 'application/json' }, '{"inputs": [{"x": 2}]}')),
+      );
+      expect(answers.map((a) => a.text)).toEqual(Array(8).fill('{"predictions":[{"y":4}]}'));
+    } finally {
+      child.kill('SIGTERM');
+    }
     expect(await exited).toBe(0);
     expect(out).toMatch(/^primary \d+ http:\/\/127\.0\.0\.1:\d+$/m);
     expect((out.match(/loaded in (\d+)/g) ?? []).length).toBe(2);

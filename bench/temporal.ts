@@ -1,0 +1,101 @@
+/**
+ * Orchestration overhead on Temporal versus the local runner: no-op chains (50, 200, 1,000 nodes)
+ * and a 200-node fan-out, plus 64 nodes sleeping 200 ms on 16 node slots. Needs the local servers
+ * (`npm run services start`). Writes bench/results/temporal.json.
+ *   node --import tsx bench/temporal.ts
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataCatalog } from '../src/catalog/data-catalog.js';
+import { getPipeline, loadProject } from '../src/project/load-project.js';
+import { runPipelineLocally } from '../src/runner/local-runner.js';
+import { startTraining } from '../src/temporal/client.js';
+import { createWorker } from '../src/temporal/worker.js';
+import { writeResults } from './support.js';
+
+const projectDir = fileURLToPath(new URL('./fixtures/bench-project/', import.meta.url));
+const env = Object.fromEntries(
+  readFileSync(fileURLToPath(new URL('../.local/services.env', import.meta.url)), 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=/.test(line))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+);
+const address = process.env.TEMPORAL_ADDRESS ?? env.TEMPORAL_ADDRESS!;
+// Benchmarks measure orchestration, not MLflow: no tracking.
+delete process.env.MLFLOW_TRACKING_URI;
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const project = await loadProject(projectDir);
+
+async function onTemporal(pipeline: string, maxConcurrentNodes: number): Promise<number> {
+  const taskQueue = `bench-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const worker = await createWorker({
+    projectDir,
+    connection: nativeConnection,
+    taskQueue,
+    maxConcurrentNodes,
+    storeDir: mkdtempSync(join(tmpdir(), 'bench-store-')),
+    workerOptions: { maxConcurrentActivityTaskPolls: Number(process.env.POLLS ?? 5) },
+  });
+  const client = new Client({ connection });
+  try {
+    return await worker.runUntil(async () => {
+      const started = performance.now();
+      const handle = await startTraining(client, { pipeline, taskQueue });
+      await handle.result();
+      return performance.now() - started;
+    });
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
+async function locally(pipeline: string, maxConcurrency: number): Promise<number> {
+  const started = performance.now();
+  await runPipelineLocally({
+    pipeline: getPipeline(project.definition, pipeline),
+    catalog: new DataCatalog({}, { seed: 1 }),
+    run: { runId: 'bench', pipelineName: pipeline, env: 'local', projectDir, runtimeParams: {} },
+    maxConcurrency,
+  });
+  return performance.now() - started;
+}
+
+const rows = [];
+for (const [pipeline, nodes] of [
+  ['chain_50', 50],
+  ['chain_200', 200],
+  ['fanout_200', 200],
+  ['chain_1000', 1000],
+] as const) {
+  if (process.env.ONLY && process.env.ONLY !== pipeline) continue;
+  const temporalMs = await onTemporal(pipeline, 16);
+  const localMs = await locally(pipeline, 16);
+  rows.push({
+    pipeline,
+    nodes,
+    temporalMsPerNode: Number((temporalMs / nodes).toFixed(2)),
+    localMsPerNode: Number((localMs / nodes).toFixed(4)),
+    wallTimeRatio: Number((temporalMs / localMs).toFixed(1)),
+  });
+  console.table(rows.slice(-1));
+}
+const sleepersMs = await onTemporal('sleepers_64', 16);
+const ideal = (64 / 16) * 200;
+const sleepers = { nodes: 64, sleepMs: 200, slots: 16, wallMs: Math.round(sleepersMs), idealMs: ideal, ratioToIdeal: Number((sleepersMs / ideal).toFixed(2)) };
+console.table(rows);
+console.table([sleepers]);
+writeResults('temporal', {
+  note: 'per-node figures are whole-workflow wall time / nodes, including workflow start and the plan activity',
+  targets: { chainMsPerNode: '≤ 10, flat from 50 to 1,000', sleepers: '≤ 1.3 × ideal 0.8 s' },
+  rows,
+  sleepers,
+});
