@@ -40,6 +40,19 @@ export { startTraining, trainingHandle } from './temporal/client.js';
 export type { StartTrainingOptions, TrainingHandle } from './temporal/client.js';
 export type * from './temporal/types.js';
 
+// Payload encryption
+export {
+  createEncryptionCodec,
+  encryptionDataConverter,
+  dataConverterFromEnv,
+  generateCodecKey,
+  CodecKeyError,
+  CodecDecryptError,
+} from './temporal/codec.js';
+export type { EncryptionCodec, EncryptionCodecOptions } from './temporal/codec.js';
+export { createCodecServer, serveCodec } from './temporal/codec-server.js';
+export type { CodecServerOptions, ServeCodecOptions, CodecServerHandle } from './temporal/codec-server.js';
+
 // Serving
 export * from './serving/index.js';
 

@@ -6,6 +6,7 @@ import { registerWorkerCommand } from './commands/worker.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerMlflowCommands } from './commands/mlflow.js';
 import { registerQuickstartCommand } from './commands/quickstart.js';
+import { registerCodecCommands } from './commands/codec.js';
 
 export function buildProgram(): Command {
   const program = new Command(PACKAGE_NAME)
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerMlflowCommands(program);
   registerQuickstartCommand(program);
+  registerCodecCommands(program);
   return program;
 }
 

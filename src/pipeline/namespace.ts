@@ -6,7 +6,7 @@
 import { InvalidNodeDefinitionError, NamespaceError, quoteList } from './errors.js';
 import { checkNamespace, isParameter, renameSpec } from './node-options.js';
 import type { Node } from './node.js';
-import { closest } from './suggest.js';
+import { closestMatch } from '../utils/suggest.js';
 
 /** A dataset remapping: a name (kept as is), an array of names, or `{ innerName: outerName }`. */
 export type DatasetMapping = string | readonly string[] | Readonly<Record<string, string>>;
@@ -83,7 +83,7 @@ const asParameter = (d: string): string => (isParameter(d) ? d : `params:${d}`);
 
 function suggestion(names: readonly string[], candidates: readonly string[]): string | undefined {
   const hints = names.flatMap((name) => {
-    const near = closest(name, candidates);
+    const near = closestMatch(name, candidates);
     return near ? [`'${name}' -> did you mean '${near}'?`] : [];
   });
   return hints.length ? hints.join('; ') : undefined;

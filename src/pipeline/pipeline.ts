@@ -27,7 +27,7 @@ import {
   upstreamOf,
 } from './selection.js';
 import type { GraphIndex, PipelineFilterOptions } from './selection.js';
-import { suggestAll } from './suggest.js';
+import { suggestAll } from '../utils/suggest.js';
 import { layer } from './toposort.js';
 
 export type { PipelineFilterOptions };

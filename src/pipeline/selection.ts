@@ -10,7 +10,7 @@ import {
   quoteList,
 } from './errors.js';
 import type { Node } from './node.js';
-import { suggestAll } from './suggest.js';
+import { suggestAll } from '../utils/suggest.js';
 
 /** Criteria of `Pipeline.filter()`; the result is the intersection of every criterion given. */
 export interface PipelineFilterOptions {

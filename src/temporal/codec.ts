@@ -304,3 +304,11 @@ function checkKeyId(id: string, envVar?: string): string {
 function utf8(text: string): Uint8Array {
   return Buffer.from(text, 'utf8');
 }
+
+/**
+ * The encrypting data converter when `TEMPORAL_MLFLOW_CODEC_KEY` is set (and not empty), else
+ * undefined: workers and clients of this package use it so both sides agree without code.
+ */
+export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
+  return env[CODEC_KEY_ENV] ? encryptionDataConverter({ env }) : undefined;
+}

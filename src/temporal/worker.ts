@@ -10,6 +10,7 @@ import { packageRunModel } from '../model/package-run.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { LocalIntermediateStore, MlflowIntermediateStore, type IntermediateStore } from './intermediate-store.js';
 import type { IntermediateStoreMode } from './types.js';
+import { dataConverterFromEnv } from './codec.js';
 
 /** The workflows module of this package, for workers whose user has no workflows of their own. */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -124,8 +125,10 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
   if (!Number.isInteger(maxConcurrentNodes) || maxConcurrentNodes < 1) {
     throw new TypeError(`maxConcurrentNodes must be a positive integer, got ${maxConcurrentNodes}.`);
   }
+  const dataConverter = dataConverterFromEnv();
   return Worker.create({
     connection,
+    ...(dataConverter ? { dataConverter } : {}),
     namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     maxConcurrentActivityTaskExecutions: maxConcurrentNodes,

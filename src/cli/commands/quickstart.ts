@@ -7,6 +7,7 @@ import { MlflowClient } from '../../mlflow/client.js';
 import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
 import { createWorker } from '../../temporal/worker.js';
+import { dataConverterFromEnv } from '../../temporal/codec.js';
 import { temporalWorkflowUrl } from '../common.js';
 import { ensureServices, packageRoot } from '../local-services.js';
 import { followTraining } from './train.js';
@@ -39,7 +40,8 @@ export function registerQuickstartCommand(program: Command): void {
       const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
       try {
         const worker = await createWorker({ projectDir: options.project, connection: nativeConnection, taskQueue: QUICKSTART_TASK_QUEUE });
-        const client = new Client({ connection });
+        const dataConverter = dataConverterFromEnv();
+        const client = new Client({ connection, ...(dataConverter ? { dataConverter } : {}) });
         console.log('training the support-ticket router as a Temporal workflow...');
         const result = await worker.runUntil(
           followTraining(client, {

@@ -4,6 +4,7 @@ import { DEFAULT_TASK_QUEUE } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
 import { startTraining } from '../../temporal/client.js';
+import { dataConverterFromEnv } from '../../temporal/codec.js';
 import type { TrainingResult } from '../../temporal/types.js';
 import {
   addFilterOptions,
@@ -83,7 +84,8 @@ export function registerTrainCommand(program: Command): void {
     .action(async (options: TrainOptions) => {
       const connection = await Connection.connect(connectionOptionsFrom(options));
       try {
-        const client = new Client({ connection, namespace: options.namespace ?? 'default' });
+        const dataConverter = dataConverterFromEnv();
+        const client = new Client({ connection, namespace: options.namespace ?? 'default', ...(dataConverter ? { dataConverter } : {}) });
         const result = await followTraining(client, {
           pipeline: options.pipeline ?? '__default__',
           env: options.env ?? 'local',
