@@ -60,6 +60,8 @@ const { endMlflowRun, cleanupRun } = proxyActivities<TrainingActivities>({
 /** Input of the training workflow; `nodeDefaults` overrides the activity options of nodes. */
 export interface TrainingWorkflowInput extends TrainingInput {
   nodeDefaults?: Partial<NodeActivityDefaults>;
+  /** Nodes per workflow history before the plan is split into child workflows. @default 500 */
+  nodesPerHistory?: number;
 }
 
 /**
@@ -131,10 +133,11 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
   try {
-    if (plan.nodes.length <= NODES_PER_HISTORY) {
+    const nodesPerHistory = Math.max(1, input.nodesPerHistory ?? NODES_PER_HISTORY);
+    if (plan.nodes.length <= nodesPerHistory) {
       await runDag(plan.nodes, context, defaults, observer);
     } else {
-      await runInChunks(plan.nodes, context, defaults, progress, showDetails);
+      await runInChunks(plan.nodes, nodesPerHistory, context, defaults, progress, showDetails);
     }
     let model: LoggedModelRef | undefined;
     // A PipelineML logs its model to the run; without MLflow tracking there is nowhere to log it.
@@ -183,13 +186,14 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
 /** Runs a big plan as consecutive child workflows, each a topologically closed prefix slice. */
 async function runInChunks(
   nodes: readonly NodePlan[],
+  chunkSize: number,
   context: RunContext,
   defaults: NodeActivityDefaults,
   progress: TrainingProgress,
   showDetails: () => void,
 ): Promise<void> {
-  for (let start = 0, chunk = 0; start < nodes.length; start += NODES_PER_HISTORY, chunk++) {
-    const slice = nodes.slice(start, start + NODES_PER_HISTORY);
+  for (let start = 0, chunk = 0; start < nodes.length; start += chunkSize, chunk++) {
+    const slice = nodes.slice(start, start + chunkSize);
     for (const node of slice) progress.nodes[node.name] = 'running';
     progress.running = [`chunk ${chunk + 1} (${slice.length} nodes)`];
     showDetails();

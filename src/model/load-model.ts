@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MlflowClient } from '../mlflow/client.js';
+import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { readMLmodel } from './mlmodel.js';
 import { ModelLoadError } from './errors.js';
 import type { PipelineModel } from './runtime.js';
@@ -100,8 +101,16 @@ export async function resolveModelDir(uri: string, options: LoadModelOptions = {
     return parsed.path;
   }
   const client = options.client ?? MlflowClient.fromEnv();
-  const modelId = await resolveModelId(parsed, client, uri);
-  return downloadModel(client, modelId, options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'));
+  try {
+    const modelId = await resolveModelId(parsed, client, uri);
+    return await downloadModel(client, modelId, options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'));
+  } catch (error) {
+    // The server's 404 names an endpoint and an id; say which URI the user asked for.
+    if (error instanceof MlflowResourceNotFoundError) {
+      throw new ModelLoadError(uri, `it does not exist on ${client.trackingUri} (${error.message})`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /**

@@ -23,6 +23,8 @@ export interface StartTrainingOptions {
   nodeDefaults?: Partial<NodeActivityDefaults>;
   /** The command line that started the run, recorded as an MLflow tag. */
   command?: string;
+  /** Nodes per workflow history before the run is split into child workflows. @default 500 */
+  nodesPerHistory?: number;
 }
 
 /** A started training workflow. */
@@ -53,6 +55,7 @@ export async function startTraining(client: Client, options: StartTrainingOption
         ...(options.filters ? { filters: options.filters } : {}),
         ...(options.nodeDefaults ? { nodeDefaults: options.nodeDefaults } : {}),
         ...(options.command ? { command: options.command } : {}),
+        ...(options.nodesPerHistory ? { nodesPerHistory: options.nodesPerHistory } : {}),
       },
     ],
     staticSummary: `Train pipeline '${pipeline}' (env ${env})`,

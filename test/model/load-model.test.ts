@@ -1,0 +1,171 @@
+/**
+ * Loading and calling a packaged model: params override the signature defaults for one predict call
+ * only, unknown params are refused by name, and URIs or folders that hold no model fail with the
+ * URI in the message. The model is the example's inference pipeline, packaged into a local folder
+ * by savePipelineModel after the training pipeline fitted its artifacts in this process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MlflowClient } from '../../src/mlflow/client.js';
+import { MlflowResourceNotFoundError } from '../../src/mlflow/errors.js';
+import { ModelLoadError } from '../../src/model/errors.js';
+import { loadModel } from '../../src/model/load-model.js';
+import { isPipelineMl } from '../../src/model/pipeline-ml.js';
+import type { PipelineModel } from '../../src/model/runtime.js';
+import { savePipelineModel } from '../../src/model/save-model.js';
+import { runPipelineLocally } from '../../src/runner/local-runner.js';
+import { Session } from '../../src/session.js';
+import { repoRoot, services } from '../support/services.js';
+
+const exampleDir = join(repoRoot, 'examples', 'support-tickets');
+
+interface Answer {
+  ticket_id: string;
+  team: string;
+  confidence: number;
+  needs_review: boolean;
+}
+
+let workDir: string;
+let model: PipelineModel;
+let tickets: Record<string, unknown>[];
+let defaults: Answer[];
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, the promise resolved');
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'tm-load-model-'));
+  const session = await Session.open({ projectDir: exampleDir });
+  const registered = session.pipeline('__default__');
+  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
+  // Fit the vocabulary and the classifier (persisted in the example's catalog), no MLflow involved.
+  await runPipelineLocally({
+    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
+    catalog: session.catalog,
+    run: { runId: 'load-model-test', pipelineName: '__default__', env: 'local', projectDir: exampleDir, runtimeParams: {} },
+  });
+  const modelDir = join(workDir, 'model');
+  await savePipelineModel({ session, pipelineName: '__default__', pipelineMl: registered, modelDir });
+  model = await loadModel(modelDir);
+  tickets = (await session.catalog.load('instances')) as Record<string, unknown>[];
+  defaults = (await model.predict(tickets)) as Answer[];
+}, 120_000);
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('predict params', () => {
+  it('declares min_confidence in the signature with its training value as the default', () => {
+    expect(model.signature?.params).toEqual([expect.objectContaining({ name: 'min_confidence', default: 0.6 })]);
+    expect(defaults).toHaveLength(600);
+    expect(defaults.filter((answer) => answer.needs_review).length).toBe(defaults.filter((answer) => answer.confidence < 0.6).length);
+  });
+
+  it('overrides a param for that call only: the next call without params is back to the defaults', async () => {
+    const strict = (await model.predict(tickets, { min_confidence: 0.999999 })) as Answer[];
+    expect(strict.map((answer) => answer.needs_review)).not.toEqual(defaults.map((answer) => answer.needs_review));
+    expect(strict.filter((answer) => answer.needs_review).length).toBeGreaterThan(defaults.filter((answer) => answer.needs_review).length);
+    expect(strict.every((answer) => answer.needs_review === answer.confidence < 0.999999)).toBe(true);
+    // Only the flag depends on the param: teams and confidences are the same.
+    expect(strict.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence }))).toEqual(
+      defaults.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence })),
+    );
+
+    expect(await model.predict(tickets)).toEqual(defaults);
+    expect(await model.predict(tickets, {})).toEqual(defaults);
+    const lenient = (await model.predict(tickets, { min_confidence: 0 })) as Answer[];
+    expect(lenient.some((answer) => answer.needs_review)).toBe(false);
+    expect(await model.predict(tickets)).toEqual(defaults);
+  });
+
+  it('keeps concurrent calls with and without params apart', async () => {
+    const [plain, strict, plainAgain] = (await Promise.all([
+      model.predict(tickets),
+      model.predict(tickets, { min_confidence: 0.999999 }),
+      model.predict(tickets),
+    ])) as Answer[][];
+    expect(plain).toEqual(defaults);
+    expect(plainAgain).toEqual(defaults);
+    expect(strict!.filter((answer) => answer.needs_review).length).toBeGreaterThan(defaults.filter((answer) => answer.needs_review).length);
+  });
+
+  it('refuses an unknown param with a SignatureValidationError naming it, and a later call still works', async () => {
+    const error = await rejection(model.predict(tickets.slice(0, 3), { min_confidense: 0.5 }));
+    // The runtime lives in the model's bundle, so the class is the bundle's copy: match on its name.
+    expect(error.name).toBe('SignatureValidationError');
+    expect(error.message).toContain('min_confidense');
+    expect(error.message).toContain('min_confidence');
+
+    const wrongType = await rejection(model.predict(tickets.slice(0, 3), { min_confidence: 'high' }));
+    expect(wrongType.name).toBe('SignatureValidationError');
+    expect(wrongType.message).toContain('min_confidence');
+
+    expect(await model.predict(tickets.slice(0, 3))).toEqual(defaults.slice(0, 3));
+  });
+});
+
+describe('loading what is not a model', () => {
+  const client = (): MlflowClient => new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
+
+  it.each([
+    ['a logged model id', 'models:/m-00000000000000000000000000000000'],
+    ['a run', 'runs:/0123456789abcdef0123456789abcdef/model'],
+    ['a registered model version', 'models:/temporal-mlflow-no-such-model/1'],
+    ['a registered model alias', 'models:/temporal-mlflow-no-such-model@champion'],
+  ])('fails with ModelLoadError naming the URI when %s does not exist', async (_what, uri) => {
+    const error = await rejection(loadModel(uri, { client: client(), cacheDir: join(workDir, 'cache') }));
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error.message).toContain(`'${uri}'`);
+    expect(error.message).toContain('does not exist');
+    expect(error.cause).toBeInstanceOf(MlflowResourceNotFoundError);
+  });
+
+  it('fails with ModelLoadError when a run exists but logged no model of that name', async () => {
+    const mlflow = client();
+    const experiment = await mlflow.experiments.getOrCreate('temporal-mlflow-integration-tests');
+    const run = await mlflow.runs.create({ experimentId: experiment.experiment_id, runName: 'no-model' });
+    const uri = `runs:/${run.info.run_id}/model`;
+    const error = await rejection(loadModel(uri, { client: mlflow, cacheDir: join(workDir, 'cache') }));
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect(error.message).toContain(`'${uri}'`);
+    expect(error.message).toContain(`no ready logged model named 'model'`);
+    await mlflow.runs.end(run.info.run_id, 'FINISHED');
+  });
+
+  it('fails with ModelLoadError on a folder without MLmodel, and on an MLmodel without our flavor', async () => {
+    const empty = join(workDir, 'empty');
+    await mkdir(empty, { recursive: true });
+    await writeFile(join(empty, 'model.json'), '{}');
+    const noMlmodel = await rejection(loadModel(empty));
+    expect(noMlmodel).toBeInstanceOf(ModelLoadError);
+    expect(noMlmodel.message).toContain(join(empty, 'MLmodel'));
+
+    const missing = await rejection(loadModel(join(workDir, 'nowhere')));
+    expect(missing).toBeInstanceOf(ModelLoadError);
+
+    const sklearn = join(workDir, 'sklearn');
+    await mkdir(sklearn, { recursive: true });
+    await writeFile(join(sklearn, 'MLmodel'), 'artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.pkl\n');
+    const foreign = await rejection(loadModel(sklearn));
+    expect(foreign).toBeInstanceOf(ModelLoadError);
+    expect(foreign.message).toContain('temporal_mlflow flavor');
+  });
+
+  it('fails with ModelLoadError on a malformed or unsupported URI', async () => {
+    for (const uri of ['models:/', 'models:/a/b/c', 's3://bucket/model']) {
+      const error = await rejection(loadModel(uri));
+      expect(error).toBeInstanceOf(ModelLoadError);
+      expect(error.message).toContain(`'${uri}'`);
+    }
+  });
+});
