@@ -111,7 +111,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async runNode(input: RunNodeInput): Promise<RunNodeResult> {
       const started = Date.now();
       const activity = Context.current();
-      const heartbeat = setInterval(() => activity.heartbeat(), deps.heartbeatIntervalMs);
+      const heartbeat = setInterval(() => activity.heartbeat(), heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs));
       try {
         return await classifyFailures(async () => {
           const { context } = input;
@@ -152,7 +152,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async packageModel(context: RunContext): Promise<LoggedModelRef> {
       const activity = Context.current();
       const heartbeat = (): void => activity.heartbeat();
-      const timer = setInterval(heartbeat, deps.heartbeatIntervalMs);
+      const timer = setInterval(heartbeat, heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs));
       try {
         return await classifyFailures(async () => {
           if (!deps.packageModel) throw new Error('This worker cannot package models: no packager configured.');
@@ -182,6 +182,14 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/**
+ * How often a running activity heartbeats: the worker's period, but always well within the
+ * activity's own heartbeat timeout (a workflow may ask for a shorter one than the worker's period).
+ */
+export function heartbeatPeriod(workerPeriodMs: number, heartbeatTimeoutMs: number | undefined): number {
+  return heartbeatTimeoutMs ? Math.max(50, Math.min(workerPeriodMs, Math.floor(heartbeatTimeoutMs / 3))) : workerPeriodMs;
+}
 
 class MissingNodeError extends Error {
   override readonly name = 'MissingNodeError';

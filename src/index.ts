@@ -39,6 +39,7 @@ export type { CreateWorkerOptions, TemporalMlflowPluginOptions } from './tempora
 export { startTraining, trainingHandle } from './temporal/client.js';
 export type { StartTrainingOptions, TrainingHandle } from './temporal/client.js';
 export type * from './temporal/types.js';
+export { ensureSearchAttributes, SEARCH_ATTRIBUTES } from './temporal/search-attributes.js';
 
 // Payload encryption
 export {

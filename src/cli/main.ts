@@ -7,6 +7,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerMlflowCommands } from './commands/mlflow.js';
 import { registerQuickstartCommand } from './commands/quickstart.js';
 import { registerCodecCommands } from './commands/codec.js';
+import { registerDevCommand } from './commands/dev.js';
 
 export function buildProgram(): Command {
   const program = new Command(PACKAGE_NAME)
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerMlflowCommands(program);
   registerQuickstartCommand(program);
   registerCodecCommands(program);
+  registerDevCommand(program);
   return program;
 }
 

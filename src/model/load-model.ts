@@ -124,5 +124,6 @@ export async function loadModel(uri: string, options: LoadModelOptions = {}): Pr
   if (!flavor) throw new ModelLoadError(uri, 'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.');
   const model = await loadBundledModel(dir, flavor.bundle.replace(/^code\//, ''));
   model.metadata.modelUri = uri;
+  model.metadata.dir = dir;
   return model;
 }

@@ -53,6 +53,49 @@ async function findVersion(client: MlflowClient, registeredName: string, modelId
 }
 
 /**
+ * The end of MLflow 3's `log_model` for a PENDING LoggedModel: uploads `modelDir` to the model's
+ * artifact location, links the model to the run's outputs (`runs/outputs`) and finalizes it READY.
+ * Shared by `logPipelineModel` and `MlflowModelTrackingDataset`.
+ */
+export async function publishLoggedModel(options: {
+  client: MlflowClient;
+  model: LoggedModel;
+  runId: string;
+  modelDir: string;
+  onStage?: (stage: 'upload' | 'finalize', durationMs: number) => void;
+  onUploadProgress?: () => void;
+}): Promise<LoggedModel> {
+  const { client, model, runId } = options;
+  const modelId = model.info.model_id;
+  let started = performance.now();
+  await client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, { concurrency: 4 });
+  options.onUploadProgress?.();
+  options.onStage?.('upload', performance.now() - started);
+  started = performance.now();
+  await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
+  const ready = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
+  options.onStage?.('finalize', performance.now() - started);
+  return ready;
+}
+
+/**
+ * Registers a LoggedModel as a version of `registeredName` (created when missing), reusing the
+ * version an earlier attempt made from the same model, and points `alias` at it when given.
+ */
+export async function registerLoggedModel(
+  client: MlflowClient,
+  options: { registeredName: string; modelId: string; runId: string; alias?: string | undefined },
+): Promise<ModelVersion> {
+  const { registeredName, modelId, runId, alias } = options;
+  await client.registry.getOrCreateRegisteredModel(registeredName);
+  const version =
+    (await findVersion(client, registeredName, modelId)) ??
+    (await client.registry.createModelVersion({ name: registeredName, source: `models:/${modelId}`, runId, modelId }));
+  if (alias) await client.registry.setAlias(registeredName, alias, version.version);
+  return version;
+}
+
+/**
  * Logs the inference pipeline of a PipelineML to MLflow as MLflow 3 does: a LoggedModel with
  * `source_run_id`, its folder uploaded to the model's artifact location, linked to the run with
  * `runs/outputs`, finalized READY, then registered and aliased when asked. Idempotent: a retry
@@ -100,13 +143,13 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
         runId,
         onStage: (label, ms) => options.onStage?.(label, ms),
       });
-      await stage('upload', async () => {
-        await client.artifacts.uploadDirectory(model.info.artifact_uri, modelDir, undefined, { concurrency: 4 });
-        options.onUploadProgress?.();
-      });
-      await stage('finalize', async () => {
-        await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
-        model = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
+      model = await publishLoggedModel({
+        client,
+        model,
+        runId,
+        modelDir,
+        onStage: (label, ms) => options.onStage?.(label, ms),
+        onUploadProgress: () => options.onUploadProgress?.(),
       });
     } catch (error) {
       if (error instanceof ModelVerificationError) {
@@ -122,11 +165,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
   const ref: LoggedModelRef = { modelId, modelUri: `models:/${modelId}`, runModelUri: `runs:/${runId}/${name}` };
   if (registeredName) {
     await stage('register', async () => {
-      await client.registry.getOrCreateRegisteredModel(registeredName);
-      const version =
-        (await findVersion(client, registeredName, modelId)) ??
-        (await client.registry.createModelVersion({ name: registeredName, source: `models:/${modelId}`, runId, modelId }));
-      if (alias) await client.registry.setAlias(registeredName, alias, version.version);
+      const version = await registerLoggedModel(client, { registeredName, modelId, runId, alias });
       ref.registeredModelName = registeredName;
       ref.registeredModelVersion = version.version;
     });

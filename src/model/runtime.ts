@@ -17,6 +17,8 @@ import { ModelLoadError } from './errors.js';
 /** Metadata of a loaded pipeline model. */
 export interface PipelineModelMetadata {
   modelUri?: string;
+  /** The local model folder it was loaded from (the download cache for a remote URI); set by `loadModel`. */
+  dir?: string;
   modelId?: string;
   runId?: string;
   flavorVersion: string;

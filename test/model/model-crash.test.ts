@@ -100,23 +100,26 @@ describe('a worker killed during packaging', () => {
     const runId = (await training.progress()).mlflowRunId!;
     const experimentId = (await mlflow.runs.get(runId)).info.experiment_id;
 
-    // Kill once the LoggedModel exists (PENDING) and some of its files are uploaded; if the upload
-    // is too quick to see, kill at the latest moment it was seen PENDING.
+    // Kill once the LoggedModel exists (PENDING: some packaging work is done) and, when the upload
+    // can be caught, once some of its files are uploaded.
     let pending: LoggedModel | undefined;
-    let uploadedFiles = 0;
-    for (let deadline = Date.now() + 60_000; ; ) {
+    for (let deadline = Date.now() + 60_000; !pending; ) {
       const [model] = await modelsOfRun(experimentId, runId);
-      console.log(Date.now(), model?.info.status, uploadedFiles);
-      if (model?.info.status === 'LOGGED_MODEL_READY') break;
-      if (model?.info.status === 'LOGGED_MODEL_PENDING') {
-        pending = model;
-        const files = await mlflow.artifacts.listArtifacts(model.info.artifact_uri, undefined, { recursive: true }).catch(() => []);
-        uploadedFiles = files.filter((file) => !file.isDir).length;
-        if (uploadedFiles > 0) break;
-      }
-      if (Date.now() > deadline) throw new Error(`the model never appeared:\n${first.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (model) pending = model;
+      else if (Date.now() > deadline) throw new Error(`the model never appeared:\n${first.output()}`);
+      else await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
+    expect(pending.info.status).toBe('LOGGED_MODEL_PENDING');
+    let uploadedFiles = 0;
+    const t0 = Date.now();
+    let polls = 0;
+    // The upload is the last ~100 ms of packaging: poll the model's root listing back to back.
+    for (let deadline = Date.now() + 30_000; uploadedFiles === 0 && Date.now() < deadline; ) {
+      polls++;
+      const files = await mlflow.artifacts.listArtifacts(pending.info.artifact_uri);
+      uploadedFiles = files.length;
+    }
+    console.log(`polls ${polls} in ${Date.now() - t0} ms`);
     first.child.kill('SIGKILL');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
 

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { createRowProgress } from '../../batch/progress.js';
+import { DEFAULT_CHUNK_SIZE, streamPredict } from '../../batch/stream-predict.js';
 import { parseRuntimeParams } from '../../catalog/runtime-params.js';
 import { CSVDataset } from '../../datasets/csv-dataset.js';
 import { ParquetDataset } from '../../datasets/parquet-dataset.js';
@@ -38,6 +40,8 @@ interface PredictOptions {
   input: string;
   output?: string;
   params?: string;
+  chunkSize: string;
+  progress: boolean;
 }
 
 interface ServeCommandOptions {
@@ -57,23 +61,35 @@ interface ModelifyOptions extends ProjectCommandOptions {
 export function registerModelCommands(program: Command): void {
   program
     .command('predict')
-    .description('predict with a logged model on a CSV, Parquet or JSON file')
+    .description('predict with a logged model on a CSV, Parquet, JSON or JSON Lines file, streamed in chunks')
     .requiredOption('-m, --model-uri <uri>', 'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder')
-    .requiredOption('-i, --input <file>', 'input records (.csv, .parquet or .json)')
-    .option('-o, --output <file>', 'where to write the predictions as JSON (default: stdout)')
+    .requiredOption('-i, --input <file>', 'input records (.csv, .parquet, .json array or MLflow scoring payload, .jsonl)')
+    .option('-o, --output <file>', 'where to write the predictions: .json, .jsonl, .csv or .parquet (default: JSON on stdout)')
     .option('--params <list>', 'inference params for this call, e.g. "min_confidence=0.8"')
+    .option('--chunk-size <rows>', 'records read, scored and written at a time', String(DEFAULT_CHUNK_SIZE))
+    .option('--no-progress', 'no progress bar on stderr')
     .action(async (options: PredictOptions) => {
+      const chunkSize = Number(options.chunkSize);
+      if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new CliUsageError(`--chunk-size must be a positive integer, got ${options.chunkSize}.`);
       const model = await loadModel(options.modelUri);
-      const records = await readRecords(options.input);
       const params = options.params ? parseRuntimeParams(options.params) : undefined;
-      const predictions = await model.predict(records, params);
-      const json = JSON.stringify(predictions, null, 2);
-      if (options.output) {
-        await mkdir(dirname(resolve(options.output)), { recursive: true });
-        await writeFile(options.output, json + '\n');
-        console.error(`${records.length} records scored; predictions written to ${options.output}`);
-      } else {
-        console.log(json);
+      const progress = options.progress && options.output ? createRowProgress('predict') : undefined;
+      try {
+        const result = await streamPredict({
+          model,
+          input: options.input,
+          ...(options.output ? { output: options.output } : {}),
+          ...(params ? { params } : {}),
+          chunkSize,
+          ...(progress ? { onProgress: (done: number, total: number | undefined) => progress.update(done, total) } : {}),
+        });
+        progress?.stop();
+        if (options.output) {
+          const rate = Math.round(result.rows / Math.max(0.001, result.durationMs / 1000));
+          console.error(`${result.rows} records scored in ${result.chunks} chunk(s) (${rate} rows/s); predictions written to ${options.output}`);
+        }
+      } finally {
+        progress?.stop();
       }
     });
 

@@ -1,5 +1,7 @@
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
+import { ensureSearchAttributes } from '../../temporal/search-attributes.js';
 import { loadProject } from '../../project/load-project.js';
 import { codeHash } from '../../temporal/code-hash.js';
 import { createWorker } from '../../temporal/worker.js';
@@ -49,7 +51,15 @@ export function registerWorkerCommand(program: Command): void {
       const project = await loadProject(options.project);
       const buildId =
         options.buildId ?? codeHash(Object.values(project.definition.pipelines).reduce((all, p) => all.plus(p)));
-      const connection = await NativeConnection.connect(connectionOptionsFrom(options));
+      const connectionOptions = connectionOptionsFrom(options);
+      const operator = await Connection.connect(connectionOptions);
+      try {
+        const created = await ensureSearchAttributes(operator, options.namespace ?? 'default');
+        if (created.length) console.log(JSON.stringify({ msg: 'search attributes created', names: created }));
+      } finally {
+        await operator.close();
+      }
+      const connection = await NativeConnection.connect(connectionOptions);
       const maxConcurrentNodes = positiveInteger('--max-concurrent-nodes', options.maxConcurrentNodes);
       const worker = await createWorker({
         projectDir: project.dir,

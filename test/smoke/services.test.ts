@@ -1,0 +1,57 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readServicesEnv, repoRoot, temporalCli } from '../support/services.js';
+
+const script = join(repoRoot, 'scripts', 'services');
+const workflowsPath = fileURLToPath(new URL('./fixtures/greet-workflow.ts', import.meta.url));
+
+describe('scripts/services', () => {
+  it('keeps a completed workflow visible after the Temporal server is stopped and started again', async () => {
+    // A separate set of servers, in its own state folder, on free ports.
+    const localDir = mkdtempSync(join(tmpdir(), 'tm-services-'));
+    const env = { ...process.env, TEMPORAL_MLFLOW_LOCAL_DIR: localDir };
+    const services = (...args: string[]): string => execFileSync('bash', [script, ...args], { env, encoding: 'utf8' });
+    try {
+      services('start', 'temporal');
+      const address = readServicesEnv(join(localDir, 'services.env')).TEMPORAL_ADDRESS!;
+      const nativeConnection = await NativeConnection.connect({ address });
+      const taskQueue = `persist-${randomUUID()}`;
+      const worker = await Worker.create({
+        connection: nativeConnection,
+        taskQueue,
+        workflowsPath,
+        activities: { greet: async (name: string) => `Hello, ${name}!` },
+      });
+      const connection = await Connection.connect({ address });
+      const workflowId = `persist-${randomUUID()}`;
+      await worker.runUntil(new Client({ connection }).workflow.execute('greetWorkflow', { taskQueue, workflowId, args: ['again'] }));
+      await connection.close();
+      await nativeConnection.close();
+
+      expect(services('stop')).toMatch(/stopped temporal/);
+      expect(services('start', 'temporal')).toMatch(/Temporal dev server on/);
+      const restartedAddress = readServicesEnv(join(localDir, 'services.env')).TEMPORAL_ADDRESS!;
+      const listed = JSON.parse(
+        execFileSync(temporalCli, ['workflow', 'list', '--address', restartedAddress, '--query', `WorkflowId="${workflowId}"`, '--output', 'json'], {
+          encoding: 'utf8',
+        }),
+      ) as { status: string }[];
+      expect(listed.map((execution) => execution.status)).toEqual(['WORKFLOW_EXECUTION_STATUS_COMPLETED']);
+      expect(readFileSync(join(localDir, 'logs', 'temporal.log'), 'utf8')).toContain('Temporal Server');
+    } finally {
+      services('stop');
+    }
+  });
+
+  it('reuses running servers on a second start', () => {
+    const output = execFileSync('bash', [script, 'start'], { encoding: 'utf8' });
+    expect(output).toContain('Temporal already running');
+    expect(output).toContain('MLflow already running');
+  });
+});
