@@ -6,3 +6,5 @@ export { createTrainingActivities } from './training-activities.js';
 export type { TrainingActivities, TrainingActivityDeps } from './training-activities.js';
 export { SessionCache } from './session-cache.js';
 export { classifyFailures, toActivityFailure } from './failures.js';
+export { createBatchActivities, MAX_CHUNKS } from './batch-activities.js';
+export type { BatchActivities, BatchActivityDeps } from './batch-activities.js';

@@ -5,3 +5,4 @@
  */
 export { trainingWorkflow, pipelineChunkWorkflow, progressQuery, pipelineNameKey, mlflowRunIdKey, NODES_PER_HISTORY } from './training.js';
 export type { TrainingWorkflowInput } from './training.js';
+export { batchScoringWorkflow, batchProgressQuery } from './batch.js';

@@ -7,6 +7,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerMlflowCommands } from './commands/mlflow.js';
 import { registerQuickstartCommand } from './commands/quickstart.js';
 import { registerCodecCommands } from './commands/codec.js';
+import { registerBatchCommand } from './commands/batch.js';
 import { registerDevCommand } from './commands/dev.js';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerMlflowCommands(program);
   registerQuickstartCommand(program);
   registerCodecCommands(program);
+  registerBatchCommand(program);
   registerDevCommand(program);
   return program;
 }

@@ -5,10 +5,25 @@ export { extractPipelineArtifacts } from './artifacts.js';
 export type { PipelineArtifact } from './artifacts.js';
 export { savePipelineModel } from './save-model.js';
 export type { SavePipelineModelOptions, SavedPipelineModel } from './save-model.js';
-export { logPipelineModel } from './log-model.js';
+export { logPipelineModel, publishLoggedModel, registerLoggedModel } from './log-model.js';
 export type { LogPipelineModelOptions, PackagingStage } from './log-model.js';
 export { packageRunModel, createModelLoggingHook } from './package-run.js';
 export { loadModel, parseModelUri, resolveModelDir } from './load-model.js';
+export {
+  MlflowModelTrackingDataset,
+  MlflowModelLocalFileSystemDataset,
+  MlflowModelRegistryDataset,
+  MODEL_DATASET_TYPES,
+  registerModelDatasets,
+  isPipelineModel,
+} from './datasets/index.js';
+export type {
+  MlflowModelTrackingDatasetOptions,
+  MlflowModelLocalFileSystemDatasetOptions,
+  MlflowModelRegistryDatasetOptions,
+  ModelDatasetInput,
+  SavedModelInfo,
+} from './datasets/index.js';
 export type { LoadModelOptions, ModelUri } from './load-model.js';
 export { PipelineModel } from './runtime.js';
 export type { PipelineModelMetadata } from './runtime.js';

@@ -72,7 +72,10 @@ export async function publishLoggedModel(options: {
   options.onUploadProgress?.();
   options.onStage?.('upload', performance.now() - started);
   started = performance.now();
-  await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
+  // An attempt killed between linking and finalizing linked it already, and the server refuses the
+  // same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it yet.
+  const linked = (await client.runs.get(runId)).outputs?.model_outputs?.some((output) => output.model_id === modelId);
+  if (!linked) await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
   const ready = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
   options.onStage?.('finalize', performance.now() - started);
   return ready;

@@ -18,7 +18,7 @@ export interface PackageRunModelOptions {
    * kedro-mlflow's `modelify`: package the registered pipeline itself as the inference pipeline
    * (its fitted inputs must already be persisted), without a PipelineML.
    */
-  modelify?: { inputName: string; modelName: string };
+  modelify?: { inputName: string; modelName: string; inferSignature?: boolean; inferInputExample?: boolean };
   onStage?: (stage: PackagingStage, durationMs: number) => void;
   onUploadProgress?: () => void;
 }
@@ -33,7 +33,11 @@ export async function packageRunModel(session: Session, options: PackageRunModel
       training: inference,
       inference,
       inputName: options.modelify.inputName,
-      logModel: { name: options.modelify.modelName },
+      logModel: {
+        name: options.modelify.modelName,
+        signature: options.modelify.inferSignature === false ? false : 'auto',
+        inputExample: options.modelify.inferInputExample === false ? false : 'auto',
+      },
     });
   } else if (isPipelineMl(registered)) {
     pipelineMl = registered;

@@ -102,7 +102,7 @@ export async function loadPipelineModel(project: ProjectDefinition, modelDir: st
     // Loaded once and shared by every predict call (never copied: inference must not mutate them).
     artifacts[name] = new MemoryDataset({ data: await files.load(name), copyMode: 'assign' });
   }
-  return new PipelineModel(inference, artifacts, flavor.parameters, signatureFromMlmodel(mlmodel.signature), {
+  return new PipelineModel(inference, artifacts, flavor.parameters, mlmodel.signature ? signatureFromMlmodel(mlmodel.signature) : undefined, {
     ...(mlmodel.model_id ? { modelId: mlmodel.model_id } : {}),
     ...(mlmodel.run_id ? { runId: mlmodel.run_id } : {}),
     flavorVersion: flavor.temporal_mlflow_version,

@@ -96,18 +96,26 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
   );
 
   const inputName = pipelineMl.inputName;
+  const { signature: signatureOption, inputExample: exampleOption } = pipelineMl.logModel;
   const trainingInput = await session.catalog.load(inputName);
   const records = toRecords(trainingInput);
-  const inputExample = records ? records.slice(0, INPUT_EXAMPLE_ROWS) : trainingInput;
+  // The example always verifies the model; it is saved with it unless inputExample is false.
+  const inputExample = Array.isArray(exampleOption) ? exampleOption : records ? records.slice(0, INPUT_EXAMPLE_ROWS) : trainingInput;
   const paramDefaults = Object.fromEntries(
     pipelineMl.paramInputs().filter((input) => input !== 'parameters').map((input) => {
       const name = input.slice('params:'.length);
       return [name, parameterAt(parameters, name)];
     }),
   );
-  const signature: ModelSignature | undefined = records
-    ? { inputs: inferSchema(records), ...(Object.keys(paramDefaults).length ? { params: inferParamsSchema(paramDefaults) } : {}) }
-    : undefined;
+  const signature: ModelSignature | undefined =
+    signatureOption === false
+      ? undefined
+      : signatureOption !== 'auto'
+        ? signatureOption
+        : records
+          ? { inputs: inferSchema(records), ...(Object.keys(paramDefaults).length ? { params: inferParamsSchema(paramDefaults) } : {}) }
+          : undefined;
+  const inferOutputs = signatureOption === 'auto';
 
   const mlmodel: MLmodel = {
     artifact_path: pipelineMl.logModel.name,
@@ -132,9 +140,10 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
     model_uuid: randomUUID().replace(/-/g, ''),
     ...(signature ? { signature: { ...signatureToMlmodel(signature) } } : {}),
   } as MLmodel;
-  if (records) {
-    const columns = [...new Set(records.flatMap((row) => Object.keys(row)))];
-    const split = { columns, data: (inputExample as Record<string, unknown>[]).map((row) => columns.map((column) => row[column] ?? null)) };
+  const exampleRecords = toRecords(inputExample);
+  if (exampleOption !== false && exampleRecords) {
+    const columns = [...new Set(exampleRecords.flatMap((row) => Object.keys(row)))];
+    const split = { columns, data: exampleRecords.map((row) => columns.map((column) => row[column] ?? null)) };
     await writeFile(join(modelDir, 'input_example.json'), JSON.stringify(split));
     await writeFile(
       join(modelDir, 'serving_input_example.json'),
@@ -151,13 +160,13 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
       await loaded.predict(inputExample);
       // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
       const outputRecords = toRecords(await loaded.predict(records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample));
-      if (signature && outputRecords) signature.outputs = inferSchema(outputRecords) as ColSpec[];
+      if (signature && inferOutputs && outputRecords) signature.outputs = inferSchema(outputRecords) as ColSpec[];
       return loaded;
     } catch (error) {
       throw new ModelVerificationError(modelDir, error);
     }
   });
-  if (signature?.outputs) {
+  if (signature?.outputs && inferOutputs) {
     mlmodel.signature = { ...signatureToMlmodel(signature) };
     await writeMLmodel(modelDir, mlmodel);
   }

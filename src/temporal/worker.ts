@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SessionCache } from '../../activities/session-cache.js';
 import { createTrainingActivities } from '../../activities/training-activities.js';
+import { createBatchActivities } from '../../activities/batch-activities.js';
 import { DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
 import { packageRunModel } from '../model/package-run.js';
 import type { LoadedProject } from '../project/load-project.js';
@@ -56,13 +57,14 @@ function compilePluginOptions(project: string | LoadedProject, options: Temporal
   };
 }
 
-/** Builds the training activities for a project (for users composing their own worker). */
+/** Builds the training and batch scoring activities for a project (for users composing their own worker). */
 export function createProjectActivities(project: string | LoadedProject, options: TemporalMlflowPluginOptions = {}) {
   const compiled = compilePluginOptions(project, options);
   const local = new LocalIntermediateStore(compiled.storeDir);
   const mlflowStores = new WeakMap<object, IntermediateStore>();
-  return createTrainingActivities({
-    sessions: new SessionCache(compiled.projectDir),
+  const sessions = new SessionCache(compiled.projectDir);
+  const training = createTrainingActivities({
+    sessions,
     storeMode: compiled.store,
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
     store: (session) => {
@@ -81,6 +83,9 @@ export function createProjectActivities(project: string | LoadedProject, options
         onUploadProgress: heartbeat,
       }),
   });
+  // Batch scoring parts live beside the intermediate store (a dot folder: no run id maps to it).
+  const batch = createBatchActivities({ sessions, batchDir: join(compiled.storeDir, '.batch-scoring'), heartbeatIntervalMs: compiled.heartbeatIntervalMs });
+  return { ...training, ...batch };
 }
 
 /**

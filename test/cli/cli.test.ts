@@ -86,4 +86,23 @@ describe('the temporal-mlflow CLI', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/RuntimeParamsError: .*'x'/);
   });
+
+  it('packages an existing inference pipeline with modelify, without a signature when asked', async () => {
+    mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
+    const project = mkdtempSync(join(repoRoot, '.local', 'tmp', 'cli-example-'));
+    cpSync(join(repoRoot, 'examples', 'support-tickets'), project, { recursive: true });
+    expect((await temporalMlflow(['run', '--pipeline', 'training'], { cwd: project })).code).toBe(0);
+    const result = await temporalMlflow(
+      ['modelify', '--pipeline', 'inference', '--input-name', 'instances', '--model-name', 'router', '--no-infer-signature'],
+      { cwd: project },
+    );
+    expect(result.stderr).toBe('');
+    const uri = /Model logged: (models:\/m-[0-9a-f]+)/.exec(result.stdout)?.[1];
+    expect(uri).toBeDefined();
+    const input = join(project, 'new.json');
+    writeFileSync(input, JSON.stringify([{ ticket_id: 'X1', subject: 'Refund', body: 'I was charged twice, please refund' }]));
+    const predicted = await temporalMlflow(['predict', '-m', uri!, '-i', input]);
+    expect(predicted.code).toBe(0);
+    expect(JSON.parse(predicted.stdout)).toEqual([expect.objectContaining({ ticket_id: 'X1', team: 'billing' })]);
+  });
 });

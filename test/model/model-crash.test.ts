@@ -111,15 +111,11 @@ describe('a worker killed during packaging', () => {
     }
     expect(pending.info.status).toBe('LOGGED_MODEL_PENDING');
     let uploadedFiles = 0;
-    const t0 = Date.now();
-    let polls = 0;
     // The upload is the last ~100 ms of packaging: poll the model's root listing back to back.
     for (let deadline = Date.now() + 30_000; uploadedFiles === 0 && Date.now() < deadline; ) {
-      polls++;
       const files = await mlflow.artifacts.listArtifacts(pending.info.artifact_uri);
       uploadedFiles = files.length;
     }
-    console.log(`polls ${polls} in ${Date.now() - t0} ms`);
     first.child.kill('SIGKILL');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
 

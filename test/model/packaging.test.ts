@@ -18,6 +18,7 @@ import type { LoggedModel, ModelVersion } from '../../src/mlflow/types.js';
 import { extractPipelineArtifacts } from '../../src/model/artifacts.js';
 import { UnpersistedArtifactError } from '../../src/model/errors.js';
 import { loadModel, resolveModelDir } from '../../src/model/load-model.js';
+import { publishLoggedModel } from '../../src/model/log-model.js';
 import type { MLmodel } from '../../src/model/mlmodel.js';
 import { isPipelineMl, pipelineMl, type PipelineML } from '../../src/model/pipeline-ml.js';
 import { node, pipeline } from '../../src/pipeline/index.js';
@@ -218,6 +219,29 @@ describe('the example trained on Temporal', () => {
       expect(probe.stdout.trim()).toBe('missing');
     } finally {
       await rm(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('publishing a logged model again', () => {
+  it('finishes a model whose earlier attempt was killed after linking it to the run, linking it once', async () => {
+    const experiment = await mlflow.experiments.getOrCreate('temporal-mlflow-integration-tests');
+    const ownRun = await mlflow.runs.create({ experimentId: experiment.experiment_id, runName: 'publish-retry' });
+    const created = await mlflow.loggedModels.create({ experimentId: experiment.experiment_id, name: 'model', sourceRunId: ownRun.info.run_id });
+    const modelDir = await mkdtemp(join(tmpdir(), 'tm-publish-'));
+    try {
+      await writeFile(join(modelDir, 'MLmodel'), 'artifact_path: model\nflavors: {}\n');
+      // The killed attempt: uploaded and linked, never finalized.
+      await mlflow.artifacts.uploadDirectory(created.info.artifact_uri, modelDir);
+      await mlflow.runs.logOutputs(ownRun.info.run_id, [{ model_id: created.info.model_id, step: 0 }]);
+
+      const ready = await publishLoggedModel({ client: mlflow, model: created, runId: ownRun.info.run_id, modelDir });
+      expect(ready.info.status).toBe('LOGGED_MODEL_READY');
+      const linked = (await mlflow.runs.get(ownRun.info.run_id)).outputs?.model_outputs?.map((output) => output.model_id);
+      expect(linked).toEqual([created.info.model_id]);
+    } finally {
+      await rm(modelDir, { recursive: true, force: true });
+      await mlflow.runs.end(ownRun.info.run_id, 'FINISHED');
     }
   });
 });

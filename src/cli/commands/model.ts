@@ -56,6 +56,8 @@ interface ModelifyOptions extends ProjectCommandOptions {
   modelName?: string;
   registeredModelName?: string;
   alias?: string;
+  inferSignature: boolean;
+  inferInputExample: boolean;
 }
 
 export function registerModelCommands(program: Command): void {
@@ -73,7 +75,7 @@ export function registerModelCommands(program: Command): void {
       if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new CliUsageError(`--chunk-size must be a positive integer, got ${options.chunkSize}.`);
       const model = await loadModel(options.modelUri);
       const params = options.params ? parseRuntimeParams(options.params) : undefined;
-      const progress = options.progress && options.output ? createRowProgress('predict') : undefined;
+      const progress = options.progress ? createRowProgress('predict') : undefined;
       try {
         const result = await streamPredict({
           model,
@@ -117,6 +119,10 @@ export function registerModelCommands(program: Command): void {
     .option('--model-name <name>', 'logged model name / artifact path', 'model')
     .option('--registered-model-name <name>', 'also register a version under this name')
     .option('--alias <alias>', 'move this alias to the new version')
+    .option('--infer-signature', 'infer the signature from the input dataset (default)', true)
+    .option('--no-infer-signature', 'log no signature')
+    .option('--infer-input-example', "save the input dataset's first rows as the input example (default)", true)
+    .option('--no-infer-input-example', 'save no input example')
     .action(async (options: ModelifyOptions) => {
       const session = await openSession({ projectDir: options.project, env: options.env, runtimeParams: runtimeParamsFrom(options) });
       const pipelineName = options.pipeline ?? '__default__';
@@ -133,7 +139,12 @@ export function registerModelCommands(program: Command): void {
           pipelineName,
           runId,
           packagingKey: `modelify-${randomUUID()}`,
-          modelify: { inputName: options.inputName, modelName: options.modelName ?? 'model' },
+          modelify: {
+            inputName: options.inputName,
+            modelName: options.modelName ?? 'model',
+            inferSignature: options.inferSignature,
+            inferInputExample: options.inferInputExample,
+          },
           ...(options.registeredModelName ? { registeredModelName: options.registeredModelName } : {}),
           ...(options.alias ? { alias: options.alias } : {}),
         });

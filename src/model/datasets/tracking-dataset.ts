@@ -17,7 +17,7 @@ import { AbstractMlflowDataset, type MlflowClientProvider, type MlflowDatasetOpt
 import { MlflowResourceNotFoundError } from '../../mlflow/errors.js';
 import { loadModel, parseModelUri, resolveModelId, type LoadModelOptions } from '../load-model.js';
 import { publishLoggedModel, registerLoggedModel } from '../log-model.js';
-import { MLMODEL_FILE, writeMLmodel } from '../mlmodel.js';
+import { writeMLmodel } from '../mlmodel.js';
 import type { PipelineModel } from '../runtime.js';
 import { modelFolderOf, type ModelDatasetInput } from './common.js';
 

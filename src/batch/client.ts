@@ -1,0 +1,50 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../constants.js';
+import type { BatchScoringInput, BatchScoringProgress, BatchScoringResult } from './types.js';
+
+const BATCH_WORKFLOW = 'batchScoringWorkflow';
+const PROGRESS_QUERY = 'progress';
+
+export interface StartBatchScoringOptions extends BatchScoringInput {
+  /**
+   * Starting again with the id of a failed run resumes it: chunks already scored are skipped.
+   * @default `batch-<input>-<uuid>`
+   */
+  workflowId?: string;
+  /** @default 'temporal-mlflow' */
+  taskQueue?: string;
+}
+
+/** A started batch scoring workflow. */
+export interface BatchScoringHandle {
+  readonly workflowId: string;
+  readonly handle: WorkflowHandle;
+  /** Rows and chunks done so far (the workflow's `progress` query). */
+  progress(): Promise<BatchScoringProgress>;
+  /** Waits for the workflow; rejects with a WorkflowFailedError whose message says what failed. */
+  result(): Promise<BatchScoringResult>;
+}
+
+/** Starts `batchScoringWorkflow` on the task queue the workers poll. */
+export async function startBatchScoring(client: Client, options: StartBatchScoringOptions): Promise<BatchScoringHandle> {
+  const { workflowId: id, taskQueue, ...input } = options;
+  const workflowId = id ?? `batch-${input.input}-${randomUUID()}`;
+  const handle = await client.workflow.start(BATCH_WORKFLOW, {
+    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId,
+    args: [{ ...input, env: input.env ?? DEFAULT_CONFIG_ENV }],
+    staticSummary: `Score '${input.input}' → '${input.output}' with ${input.modelUri}`,
+  });
+  return batchScoringHandle(handle);
+}
+
+/** A handle on an existing batch scoring workflow. */
+export function batchScoringHandle(handle: WorkflowHandle): BatchScoringHandle {
+  return {
+    workflowId: handle.workflowId,
+    handle,
+    progress: () => handle.query<BatchScoringProgress>(PROGRESS_QUERY),
+    result: () => handle.result() as Promise<BatchScoringResult>,
+  };
+}

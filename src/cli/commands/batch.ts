@@ -1,0 +1,127 @@
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { createRowProgress } from '../../batch/progress.js';
+import { startBatchScoring } from '../../batch/client.js';
+import { DEFAULT_CHUNK_SIZE } from '../../batch/stream-predict.js';
+import { parseRuntimeParams } from '../../catalog/runtime-params.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../../constants.js';
+import { findProjectFile } from '../../project/load-project.js';
+import { openSession } from '../../session.js';
+import { dataConverterFromEnv } from '../../temporal/codec.js';
+import { temporalWorkflowUrl } from '../common.js';
+import { addConnectionOptions, connectionOptionsFrom, type ConnectionCommandOptions } from '../connection.js';
+import { CliUsageError } from '../errors.js';
+
+interface BatchPredictOptions extends ConnectionCommandOptions {
+  modelUri: string;
+  input: string;
+  output: string;
+  chunkSize: string;
+  maxParallel?: string;
+  wait?: boolean;
+  project: string;
+  env: string;
+  params?: string;
+  runtimeParams?: string;
+  workflowId?: string;
+  keepParts?: boolean;
+}
+
+/** The batch workflow ended in failure; the message says which step and why. */
+export class BatchScoringFailedError extends Error {
+  override readonly name = 'BatchScoringFailedError';
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new CliUsageError(`${flag} must be a positive integer, got ${text}.`);
+  return value;
+}
+
+/** Checks the dataset names in the local copy of the project, when there is one (workers use theirs). */
+async function checkDatasets(options: BatchPredictOptions, runtimeParams: Record<string, unknown>): Promise<void> {
+  let hasProject = true;
+  try {
+    findProjectFile(options.project);
+  } catch {
+    hasProject = false;
+  }
+  if (!hasProject || !existsSync(options.project)) return;
+  const session = await openSession({ projectDir: options.project, env: options.env, runtimeParams });
+  for (const name of [options.input, options.output]) {
+    if (!session.catalog.has(name)) {
+      throw new CliUsageError(`Dataset '${name}' is not in the catalog of ${options.project} (env ${options.env}). Known datasets: ${session.catalog.listDatasets().join(', ')}`);
+    }
+  }
+}
+
+/** `temporal-mlflow batch-predict`: scores a catalog dataset with a model as a Temporal workflow. */
+export function registerBatchCommand(program: Command): void {
+  const command = program
+    .command('batch-predict')
+    .description('score a catalog dataset with a model on Temporal, in chunks, into another catalog dataset')
+    .requiredOption('-m, --model-uri <uri>', 'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder the workers can read')
+    .requiredOption('--input <dataset>', 'catalog dataset to score')
+    .requiredOption('--output <dataset>', 'catalog dataset the predictions are saved to')
+    .option('--chunk-size <rows>', 'rows per chunk activity', String(DEFAULT_CHUNK_SIZE))
+    .option('--max-parallel <n>', 'chunk activities scheduled at once', '8')
+    .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
+    .option('--project <dir>', 'project root, to check the dataset names before starting (the workers load their own copy)', process.cwd())
+    .option('-e, --env <env>', 'configuration environment of the workers', DEFAULT_CONFIG_ENV)
+    .option('--params <list>', 'inference params, e.g. "min_confidence=0.8"')
+    .option('--runtime-params <list>', 'runtime parameter overrides of the configuration')
+    .option('--workflow-id <id>', 'workflow id; the id of a failed run resumes it (default: batch-<input>-<uuid>)')
+    .option('--keep-parts', 'keep the per-chunk part files after saving the output', false);
+  addConnectionOptions(command).action(async (options: BatchPredictOptions) => {
+    const chunkSize = positiveInteger(options.chunkSize, '--chunk-size');
+    const maxParallelChunks = positiveInteger(options.maxParallel ?? '8', '--max-parallel');
+    const params = options.params ? parseRuntimeParams(options.params) : undefined;
+    const runtimeParams = options.runtimeParams ? parseRuntimeParams(options.runtimeParams) : {};
+    await checkDatasets(options, runtimeParams);
+    const connection = await Connection.connect(connectionOptionsFrom(options));
+    try {
+      const dataConverter = dataConverterFromEnv();
+      const client = new Client({ connection, namespace: options.namespace ?? 'default', ...(dataConverter ? { dataConverter } : {}) });
+      const handle = await startBatchScoring(client, {
+        modelUri: options.modelUri,
+        input: options.input,
+        output: options.output,
+        env: options.env,
+        runtimeParams,
+        chunkSize,
+        maxParallelChunks,
+        keepParts: Boolean(options.keepParts),
+        taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+        ...(params ? { params } : {}),
+        ...(options.workflowId ? { workflowId: options.workflowId } : {}),
+      });
+      console.log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
+      if (!options.wait) return;
+      const progress = createRowProgress(`score ${options.input}`);
+      const timer = setInterval(() => {
+        handle
+          .progress()
+          .then((state) => state.totalRows > 0 && progress.update(state.rowsDone, state.totalRows))
+          .catch(() => undefined);
+      }, 500);
+      try {
+        const result = await handle.result();
+        progress.update(result.rows, result.rows);
+        progress.stop();
+        const resumed = result.chunksSkipped ? ` (${result.chunksSkipped} chunk(s) already scored by an earlier run)` : '';
+        console.log(`Scored ${result.rows} rows of '${result.input}' into '${result.output}' in ${result.chunks} chunk(s), ${(result.durationMs / 1000).toFixed(1)} s${resumed}.`);
+      } catch (error) {
+        if (error instanceof WorkflowFailedError) {
+          throw new BatchScoringFailedError(`${error.cause?.message ?? error.message}\nResume with --workflow-id ${handle.workflowId}.`, { cause: error });
+        }
+        throw error;
+      } finally {
+        clearInterval(timer);
+        progress.stop();
+      }
+    } finally {
+      await connection.close();
+    }
+  });
+}
