@@ -37,6 +37,8 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
   let inString = false;
   let escaped = false;
   let pending = '';
+  // Characters of `pending` already scanned (their depth and string state are counted).
+  let resumeAt = 0;
   let chunk: unknown[] = [];
   let index = 0;
   const finishElement = (text: string): void => {
@@ -52,7 +54,7 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
   for await (const piece of createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>) {
     const text = pending + piece;
     let start = 0;
-    for (let i = 0; i < text.length; i++) {
+    for (let i = resumeAt; i < text.length; i++) {
       const char = text[i]!;
       if (state === 'before') {
         if (char === '[') {
@@ -87,6 +89,7 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
       }
     }
     pending = state === 'value' ? text.slice(start) : '';
+    resumeAt = pending.length;
     if (chunk.length >= chunkSize) {
       yield chunk;
       chunk = [];

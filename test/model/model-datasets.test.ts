@@ -99,7 +99,7 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-datasetContract<string>({
+datasetContract<unknown>({
   label: 'mlflow.MlflowModelLocalFileSystemDataset',
   create: (dir, name) => new MlflowModelLocalFileSystemDataset({ name, filepath: join(dir, name, 'model') }),
   sample: () => modelDir,
@@ -107,7 +107,7 @@ datasetContract<string>({
   failingData: () => join(tmpdir(), 'no-such-model-folder'),
 });
 
-datasetContract<string>({
+datasetContract<unknown>({
   label: 'mlflow.MlflowModelLocalFileSystemDataset (versioned)',
   create: (dir, name) => new MlflowModelLocalFileSystemDataset({ name, filepath: join(dir, name, 'model'), versioned: true }),
   sample: () => modelDir,
@@ -115,7 +115,7 @@ datasetContract<string>({
   failingData: () => join(tmpdir(), 'no-such-model-folder'),
 });
 
-datasetContract<string>({
+datasetContract<unknown>({
   label: 'mlflow.MlflowModelTrackingDataset (with run_id)',
   create: (_dir, name) => new MlflowModelTrackingDataset({ name, getClient, runId: contractRunId, cacheDir }),
   sample: () => modelDir,

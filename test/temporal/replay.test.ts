@@ -4,10 +4,11 @@
  * intended, versioned change of the workflow) with `RECORD_HISTORY=1 npm test -- test/temporal/replay.test.ts`.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTraining } from '../../src/temporal/client.js';
@@ -15,7 +16,25 @@ import { workflowsPath } from '../../src/temporal/worker.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 import { waitFor } from '../support/worker-process.js';
 
-type History = temporal.api.history.v1.IHistory;
+type History = proto.temporal.api.history.v1.IHistory;
+
+/**
+ * JSON histories (the format of `temporal workflow show --output json` and of the Temporal UI's
+ * download), read and written with the ProtoJSON codec of the protobufjs copy that
+ * `@temporalio/proto` itself uses. The SDK's `historyFromJSON` / `historyToJSON` (which
+ * `Worker.runReplayHistory` calls for JSON input) use `@temporalio/common`'s own copy, and fail
+ * with "type must be a Type" whenever npm installs the two packages separate copies, as it does
+ * here (a protobufjs@7 hoisted for @grpc/proto-loader): `instanceof` across copies is false.
+ */
+interface ProtoJson {
+  fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): History;
+  toJson(type: unknown, message: unknown): unknown;
+}
+const requireFromProto = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
+const protoJson = requireFromProto('protobufjs/ext/protojson') as ProtoJson;
+const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
+const historyFromJson = (json: unknown): History => protoJson.fromJson(historyType, json, { ignoreUnknownFields: true });
+const historyToJson = (history: History): unknown => protoJson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history));
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const committedHistory = join(fixtures, 'diamond-history.json');
@@ -45,13 +64,13 @@ describe('the committed history of a diamond run', () => {
       const training = await startTraining(harness.client, { pipeline: 'diamond', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
       await training.result();
       const history = await training.handle.fetchHistory();
-      writeFileSync(committedHistory, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+      writeFileSync(committedHistory, `${JSON.stringify(historyToJson(history), null, 1)}\n`);
     });
   }
 
   it('is present, and is a completed run of the four diamond nodes', () => {
     expect(existsSync(committedHistory)).toBe(true);
-    const history = historyFromJSON(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
     const types = eventTypes(history);
     expect(types[0]).toBe('workflowExecutionStarted');
     expect(types.at(-1)).toBe('workflowExecutionCompleted');
@@ -65,21 +84,18 @@ describe('the committed history of a diamond run', () => {
   });
 
   it('replays against the current workflow code', async () => {
-    // JSON as written by `historyToJSON` / the Temporal CLI: runReplayHistory converts it itself
-    // (it calls historyFromJSON when event ids are strings), so both forms replay.
-    const json: unknown = JSON.parse(readFileSync(committedHistory, 'utf8'));
-    await expect(replay(json)).resolves.toBeUndefined();
-    await expect(replay(historyFromJSON(json))).resolves.toBeUndefined();
+    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    await expect(replay(history)).resolves.toBeUndefined();
   });
 
   it('fails to replay against workflow code changed in a way that is not deterministic', async () => {
-    const json: unknown = JSON.parse(readFileSync(committedHistory, 'utf8'));
-    await expect(replay(json, join(fixtures, 'changed-workflow.ts'))).rejects.toMatchObject({ name: 'DeterminismViolationError' });
+    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    await expect(replay(history, join(fixtures, 'changed-workflow.ts'))).rejects.toMatchObject({ name: 'DeterminismViolationError' });
   }, 60_000);
 });
 
 describe('freshly recorded histories', () => {
-  const roundTrip = (history: History): unknown => JSON.parse(historyToJSON(history));
+  const roundTrip = (history: History): History => historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
 
   it('of a run failed by a non-retryable node error replay against the current workflow code', async () => {
     const training = await startTraining(harness.client, { pipeline: 'fatal', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
