@@ -14,7 +14,7 @@ export function createRowProgress(label: string, stream: NodeJS.WriteStream = pr
     return {
       update(done, total) {
         const step = total ? Math.floor((done / Math.max(1, total)) * 10) : Math.floor(done / 100_000);
-        if (step === lastStep) return;
+        if (step === lastStep || (done === 0 && total !== 0)) return;
         lastStep = step;
         stream.write(`${label}: ${done}${total !== undefined ? `/${total}` : ''} rows · ${rate(done)}\n`);
       },

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DataCatalog } from '../catalog/data-catalog.js';
-import { MemoryDataset } from '../datasets/memory.js';
+import { MemoryDataset, type CopyMode } from '../datasets/memory.js';
 import { DatasetRegistry } from '../datasets/registry.js';
 import type { Dataset } from '../datasets/types.js';
 import type { ProjectDefinition } from '../project/define-project.js';
@@ -38,6 +38,8 @@ export class PipelineModel implements ScoringModel {
     private readonly parameters: Readonly<Record<string, unknown>>,
     readonly signature: ModelSignature | undefined,
     readonly metadata: PipelineModelMetadata,
+    /** The copy mode of each dataset the inference produces (the PipelineML's `kpm.copyMode`). */
+    private readonly copyModeFor: (dataset: string) => CopyMode = () => 'assign',
   ) {}
 
   /**
@@ -52,18 +54,20 @@ export class PipelineModel implements ScoringModel {
       overrides = Object.fromEntries(Object.keys(params).map((name) => [name, resolved[name]]));
     }
     const parameters = Object.keys(overrides).length > 0 ? mergeParameters(this.parameters, overrides) : this.parameters;
-    const catalog = new DataCatalog(
-      { ...this.artifacts, [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }) },
-      parameters as Record<string, unknown>,
-    );
-    const { freeOutputs } = await runPipelineLocally({
+    const datasets: Record<string, Dataset> = { ...this.artifacts, [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }) };
+    // As kedro-mlflow's KedroPipelineModel: what the inference produces lives in memory with the
+    // kpm copy mode ('assign' by default), not the runner's default deep copy on every save and load.
+    for (const name of this.inference.allOutputs()) datasets[name] = new MemoryDataset({ copyMode: this.copyModeFor(name) });
+    const catalog = new DataCatalog(datasets, parameters as Record<string, unknown>);
+    await runPipelineLocally({
       pipeline: this.inference,
       catalog,
       run: { runId: 'predict', pipelineName: this.metadata.pipeline, env: 'model', projectDir: '.', runtimeParams: overrides },
       maxConcurrency: 64,
     });
     const outputs = this.metadata.outputs;
-    return outputs.length === 1 ? freeOutputs[outputs[0]!] : Object.fromEntries(outputs.map((name) => [name, freeOutputs[name]]));
+    const values = await Promise.all(outputs.map((name) => catalog.load(name)));
+    return outputs.length === 1 ? values[0] : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
   }
 }
 
@@ -109,5 +113,5 @@ export async function loadPipelineModel(project: ProjectDefinition, modelDir: st
     pipeline: flavor.pipeline,
     inputName: flavor.input_name,
     outputs: flavor.outputs,
-  });
+  }, isPipelineMl(pipeline) ? (dataset) => pipeline.copyModeFor(dataset) : undefined);
 }

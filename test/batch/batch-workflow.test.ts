@@ -11,7 +11,9 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBatchScoring, type StartBatchScoringOptions } from '../../src/batch/client.js';
 import { runFolder } from '../../src/batch/run-folder.js';
+import { buildProgram } from '../../src/cli/main.js';
 import { ParquetDataset } from '../../src/datasets/parquet-dataset.js';
+import { services } from '../support/services.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 import { batchProject, makeTickets, packageExampleModel, readJson, tempDir, writeTicketsCsv, type ExampleModel } from './support.js';
 
@@ -111,7 +113,7 @@ describe('batchScoringWorkflow', () => {
     const failure = (error as WorkflowFailedError).cause;
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure?.message).toContain(`Cannot load model '${missing}': no MLflow model folder there`);
-    const activity = failure?.cause;
+    const activity = failure?.cause as ActivityFailure | undefined;
     expect(activity).toBeInstanceOf(ActivityFailure);
     expect(activity?.cause).toMatchObject({ type: 'ModelLoadError', nonRetryable: true });
     expect(await handle.progress()).toMatchObject({ state: 'failed' });
@@ -119,6 +121,21 @@ describe('batchScoringWorkflow', () => {
     const history = await handle.handle.fetchHistory();
     const attempts = (history.events ?? []).filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes!.attempt);
     expect(attempts).toEqual([1]);
+  });
+
+  it('runs from the CLI: temporal-mlflow batch-predict --wait', async () => {
+    await rm(join(dataDir, 'scored.json'), { force: true });
+    await buildProgram().parseAsync([
+      'node', 'temporal-mlflow', 'batch-predict',
+      '-m', example.modelDir, '--input', 'tickets', '--output', 'scored_tickets', '--chunk-size', '1000', '--wait',
+      '--project', batchProject, '--runtime-params', `batch_dir=${dataDir}`,
+      '--address', services().TEMPORAL_ADDRESS, '--task-queue', harness.taskQueue,
+    ]);
+    expect(await readJson(join(dataDir, 'scored.json'))).toEqual(expected);
+    // A dataset the local project does not have is refused before anything starts.
+    await expect(
+      buildProgram().parseAsync(['node', 'temporal-mlflow', 'batch-predict', '-m', example.modelDir, '--input', 'tickets', '--output', 'nope', '--project', batchProject, '--task-queue', harness.taskQueue]),
+    ).rejects.toThrow("Dataset 'nope' is not in the catalog");
   });
 
   it('names an unknown dataset with the catalog error', async () => {

@@ -114,6 +114,23 @@ describe('predict params', () => {
   });
 });
 
+describe('copy modes of the packaged model', () => {
+  const copyModeProject = join(repoRoot, 'test', 'fixtures', 'model-copy-mode');
+
+  it.each([
+    ['assign', true],
+    ['deepcopy', false],
+  ])("hands datasets between inference nodes with the PipelineML's kpm copy mode (%s)", async (pipelineName, sameObject) => {
+    const session = await Session.open({ projectDir: copyModeProject });
+    const registered = session.pipeline(pipelineName);
+    if (!isPipelineMl(registered)) throw new Error(`${pipelineName} should be a PipelineML`);
+    const modelDir = join(workDir, `copy-mode-${pipelineName}`);
+    await savePipelineModel({ session, pipelineName, pipelineMl: registered, modelDir });
+    const packaged = await loadModel(modelDir);
+    expect(await packaged.predict([{ id: 'z', x: 10 }])).toEqual([{ id: 'z', y: 13, same_object: sameObject }]);
+  });
+});
+
 describe('loading what is not a model', () => {
   const client = (): MlflowClient => new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
 
