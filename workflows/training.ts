@@ -49,7 +49,6 @@ const { planPipeline, startMlflowRun } = proxyLocalActivities<TrainingActivities
 });
 const { packageModel } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '60 seconds',
   retry: { maximumAttempts: 5 },
 });
 const { endMlflowRun, cleanupRun } = proxyActivities<TrainingActivities>({
@@ -144,7 +143,11 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     if (plan.isPipelineMl && mlflowRun) {
       progress.state = 'packaging';
       showDetails();
-      model = await packageModel(context);
+      // Packaging heartbeats like a node: a dead worker is noticed within the nodes' heartbeat timeout.
+      model = await packageModel.executeWithOptions(
+        { startToCloseTimeout: '30 minutes', heartbeatTimeout: defaults.heartbeatTimeoutMs, retry: { maximumAttempts: 5 }, summary: 'package model' },
+        [context],
+      );
       progress.modelUri = model.modelUri;
     }
     progress.state = 'completed';
