@@ -6,22 +6,11 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
+import { formatProblem, quoteList, sortedNames, type ErrorDetails } from '../utils/error-message.js';
 import { closestMatch } from '../utils/suggest.js';
 
-function quoteList(names: Iterable<string>): string {
-  return [...names].map((name) => `'${name}'`).join(', ');
-}
 
-function sorted(names: Iterable<string>): readonly string[] {
-  return Object.freeze([...new Set(names)].sort());
-}
 
-interface Details {
-  expected?: string;
-  received?: string;
-  hint?: string;
-  cause?: unknown;
-}
 
 /** Base class of every error raised while binding, filtering or packaging a PipelineML. */
 export class PipelineMLError extends Error {
@@ -29,12 +18,8 @@ export class PipelineMLError extends Error {
   /** What the user can do about it, when there is something to say. */
   readonly hint?: string;
 
-  constructor(problem: string, details: Details = {}) {
-    const lines = [problem];
-    if (details.expected !== undefined) lines.push(`  expected: ${details.expected}`);
-    if (details.received !== undefined) lines.push(`  received: ${details.received}`);
-    if (details.hint !== undefined) lines.push(`  hint: ${details.hint}`);
-    super(lines.join('\n'), details.cause === undefined ? undefined : { cause: details.cause });
+  constructor(problem: string, details: ErrorDetails = {}) {
+    super(formatProblem(problem, details), details.cause === undefined ? undefined : { cause: details.cause });
     if (details.hint !== undefined) this.hint = details.hint;
   }
 }
@@ -51,7 +36,7 @@ export class InvalidInputNameError extends PipelineMLError {
     readonly inputName: string,
     inferenceInputs: Iterable<string>,
   ) {
-    const inputs = sorted(inferenceInputs);
+    const inputs = sortedNames(inferenceInputs);
     const suggestion = closestMatch(inputName, inputs);
     super(
       `inputName '${inputName}' is not an input of the inference pipeline` +
@@ -82,7 +67,7 @@ export class FreeInputsError extends PipelineMLError {
     datasets: Iterable<string>,
     readonly inputName: string,
   ) {
-    const list = sorted(datasets);
+    const list = sortedNames(datasets);
     super(
       `The inference pipeline has free inputs ${quoteList(list)}: no free input is allowed besides inputName '${inputName}'.`,
       {
@@ -129,7 +114,7 @@ export class UnpersistedArtifactError extends PipelineMLError {
       readonly cause?: unknown;
     } = {},
   ) {
-    const list = sorted(datasets);
+    const list = sortedNames(datasets);
     const received = options.received;
     super(
       `Inference inputs ${quoteList(list)} are not persisted: they must be persisted in catalog.yml to be packaged with the model.`,

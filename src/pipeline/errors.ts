@@ -5,15 +5,11 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
+import { formatProblem, quoteList, sortedNames, type ErrorDetails } from '../utils/error-message.js';
 
-/** Quotes and joins names for messages: `'a', 'b'`. */
-export function quoteList(names: Iterable<string>): string {
-  return [...names].map((name) => `'${name}'`).join(', ');
-}
+export { quoteList };
 
-function sorted(names: Iterable<string>): string[] {
-  return [...new Set(names)].sort();
-}
+
 
 function didYouMean(
   names: readonly string[],
@@ -26,12 +22,6 @@ function didYouMean(
     .join(', ');
 }
 
-interface Details {
-  expected?: string;
-  received?: string;
-  hint?: string;
-  cause?: unknown;
-}
 
 /** Base class of every error raised while building, filtering or running a pipeline or a node. */
 export class PipelineError extends Error {
@@ -39,12 +29,8 @@ export class PipelineError extends Error {
   /** What the user can do about it, when there is something to say. */
   readonly hint?: string;
 
-  constructor(problem: string, details: Details = {}) {
-    const lines = [problem];
-    if (details.expected !== undefined) lines.push(`  expected: ${details.expected}`);
-    if (details.received !== undefined) lines.push(`  received: ${details.received}`);
-    if (details.hint !== undefined) lines.push(`  hint: ${details.hint}`);
-    super(lines.join('\n'), details.cause === undefined ? undefined : { cause: details.cause });
+  constructor(problem: string, details: ErrorDetails = {}) {
+    super(formatProblem(problem, details), details.cause === undefined ? undefined : { cause: details.cause });
     if (details.hint !== undefined) this.hint = details.hint;
   }
 }
@@ -87,7 +73,7 @@ export class DuplicateNodeOutputError extends PipelineError {
     readonly node: string,
     datasets: Iterable<string>,
   ) {
-    const names = sorted(datasets);
+    const names = sortedNames(datasets);
     super(`Node '${node}' returns the same output more than once: ${quoteList(names)}.`, {
       expected: 'each output dataset named once per node',
       received: `duplicate outputs ${quoteList(names)}`,
@@ -104,7 +90,7 @@ export class NodeInputOutputOverlapError extends PipelineError {
     readonly node: string,
     datasets: Iterable<string>,
   ) {
-    const names = sorted(datasets);
+    const names = sortedNames(datasets);
     super(`Node '${node}' has datasets that are both input and output: ${quoteList(names)}.`, {
       expected: 'no dataset both read and written by one node',
       received: `${quoteList(names)} in inputs and outputs`,
@@ -138,10 +124,10 @@ export class NodeInputMissingError extends PipelineError {
     datasets: Iterable<string>,
     received: Iterable<string>,
   ) {
-    const names = sorted(datasets);
+    const names = sortedNames(datasets);
     super(`Node '${node}' is missing inputs ${quoteList(names)}.`, {
       expected: `values for ${quoteList(names)}`,
-      received: `keys [${quoteList(sorted(received))}]`,
+      received: `keys [${quoteList(sortedNames(received))}]`,
     });
     this.datasets = names;
   }
@@ -185,7 +171,7 @@ export class DuplicateNodeNameError extends PipelineError {
   override readonly name = 'DuplicateNodeNameError';
   readonly names: readonly string[];
   constructor(names: Iterable<string>) {
-    const list = sorted(names);
+    const list = sortedNames(names);
     super(`Pipeline has several nodes named ${quoteList(list)}.`, {
       expected: 'unique node names',
       received: `duplicate names ${quoteList(list)}`,
@@ -205,7 +191,7 @@ export class OutputNotUniqueError extends PipelineError {
   constructor(conflicts: ReadonlyMap<string, Iterable<string>>) {
     const list = [...conflicts.keys()]
       .sort()
-      .map((dataset) => ({ dataset, nodes: sorted(conflicts.get(dataset) ?? []) }));
+      .map((dataset) => ({ dataset, nodes: sortedNames(conflicts.get(dataset) ?? []) }));
     const described = list.map((c) => `'${c.dataset}' <- ${quoteList(c.nodes)}`).join('; ');
     super(
       `Pipeline has datasets produced by more than one node: ${quoteList(list.map((c) => c.dataset))}.`,
@@ -233,7 +219,7 @@ export class CircularDependencyError extends PipelineError {
     const path =
       cycle.map((node, i) => `'${node}' -(${datasets[i] ?? '?'})-> `).join('') +
       `'${cycle[0] ?? ''}'`;
-    super(`Pipeline has a circular dependency between nodes ${quoteList(sorted(cycle))}.`, {
+    super(`Pipeline has a circular dependency between nodes ${quoteList(sortedNames(cycle))}.`, {
       expected: 'an acyclic graph of nodes',
       received: path,
       hint: 'one of these nodes must not consume a dataset produced downstream of it',
@@ -249,7 +235,7 @@ export class UnknownNodeError extends PipelineError {
     names: Iterable<string>,
     readonly suggestions: Readonly<Record<string, string>>,
   ) {
-    const list = sorted(names);
+    const list = sortedNames(names);
     super(`Pipeline has no node named ${didYouMean(list, suggestions)}.`, {
       expected: 'names of nodes in the pipeline',
       received: quoteList(list),
@@ -270,7 +256,7 @@ export class UnknownDatasetError extends PipelineError {
     readonly suggestions: Readonly<Record<string, string>>,
     hint?: string,
   ) {
-    const list = sorted(datasets);
+    const list = sortedNames(datasets);
     super(
       `Pipeline has no node ${role === 'input' ? 'consuming' : 'producing'} ${didYouMean(list, suggestions)}.`,
       {
@@ -292,7 +278,7 @@ export class UnknownTagError extends PipelineError {
     readonly suggestions: Readonly<Record<string, string>>,
     known: readonly string[],
   ) {
-    const list = sorted(tags);
+    const list = sortedNames(tags);
     super(`No node of the pipeline has tag ${didYouMean(list, suggestions)}.`, {
       expected: known.length ? `tags among ${quoteList(known)}` : 'a tag (but no node has any tag)',
       received: quoteList(list),
@@ -328,7 +314,7 @@ export class NamespaceError extends PipelineError {
     problem: string,
     details: { expected: string; hint?: string },
   ) {
-    const list = sorted(datasets);
+    const list = sortedNames(datasets);
     const where = namespace ? `namespace '${namespace}'` : 'the modular pipeline';
     super(`Cannot remap ${option} ${quoteList(list)} of ${where}: ${problem}.`, {
       expected: details.expected,
