@@ -25,5 +25,7 @@ export default {
   globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 60_000,
   maxWorkers: 2,
+  // Temporal's native runtime keeps handles open after the last test: never let them hang CI.
+  forceExit: true,
   modulePathIgnorePatterns: ['<rootDir>/.local/', '<rootDir>/.venv/'],
 };

@@ -42,15 +42,16 @@ async function twoWorkers(args: (index: number) => string[]) {
   return { executionsDir, taskQueue, workers };
 }
 
-const crossings = (dir: string): number => {
-  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((node) => executions(dir, node));
-  const pairs: [number[] | undefined, number[] | undefined][] = [
+/** How many of the diamond's four edges (a→b, a→c, b→d, c→d) crossed workers in the `run`-th run. */
+const crossings = (dir: string, run: number): number => {
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((node) => executions(dir, node)[run]);
+  const edges = [
     [a, b],
     [a, c],
     [b, d],
     [c, d],
   ];
-  return pairs.filter(([from, to]) => from?.[0] !== undefined && to?.[0] !== undefined && from[0] !== to[0]).length;
+  return edges.filter(([from, to]) => from !== undefined && to !== undefined && from !== to).length;
 };
 
 let connection: Connection;
@@ -104,11 +105,16 @@ describe('the intermediate store of a run whose consecutive nodes run on differe
       expect(result.sum).toBe((x + 1) * 2 + (x + 1) * 3);
       expect(await mlflow().artifacts.listArtifacts(root)).toEqual([]);
     }
-    const dir = executionsDir;
-    // Each run: `b` and `c` on different workers, both workers known pids.
-    for (const node of ['a', 'b', 'c', 'd']) for (const pid of executions(dir, node)) expect(pids).toContain(pid);
-    for (let run = 0; run < 2; run++) expect(executions(dir, 'b')[run]).not.toBe(executions(dir, 'c')[run]);
-    expect(crossings(dir)).toBeGreaterThanOrEqual(2);
+    // Every node ran once per run, on one of the two workers; in each run `b` and `c` ran on
+    // different workers, so at least two consecutive pairs crossed from one worker to the other.
+    for (const node of ['a', 'b', 'c', 'd']) {
+      expect(executions(executionsDir, node)).toHaveLength(2);
+      for (const pid of executions(executionsDir, node)) expect(pids).toContain(pid);
+    }
+    for (let run = 0; run < 2; run++) {
+      expect(executions(executionsDir, 'b')[run]).not.toBe(executions(executionsDir, 'c')[run]);
+      expect(crossings(executionsDir, run)).toBeGreaterThanOrEqual(2);
+    }
     await Promise.all(workers.map((worker) => worker.stop()));
   }, 90_000);
 });

@@ -18,6 +18,7 @@ interface WorkerCommandOptions extends ConnectionCommandOptions {
   shutdownGrace: string;
   logLevel: LogLevel;
   buildId?: string;
+  workerVersioning: boolean;
 }
 
 function positiveInteger(flag: string, value: string | undefined): number | undefined {
@@ -39,6 +40,11 @@ export function registerWorkerCommand(program: Command): void {
     .option('--shutdown-grace <time>', 'on SIGTERM, how long running nodes may finish before they are handed back', '30s')
     .option('--log-level <level>', 'TRACE, DEBUG, INFO, WARN or ERROR', process.env.TEMPORAL_MLFLOW_LOG_LEVEL ?? 'INFO')
     .option('--build-id <id>', "this worker's build id (default: the project's code hash)")
+    .option(
+      '--worker-versioning',
+      "route workflows by worker deployment version (deployment = project name, build id as above; runs stay pinned to the build that started them — set the deployment's current version with the Temporal CLI)",
+      false,
+    )
     .action(async (options: WorkerCommandOptions) => {
       if (options.store !== 'local' && options.store !== 'mlflow') {
         throw new CliUsageError(`--store must be 'local' or 'mlflow', got '${options.store}'.`);
@@ -72,6 +78,10 @@ export function registerWorkerCommand(program: Command): void {
         workerOptions: {
           shutdownGraceTime: options.shutdownGrace as `${number}s`,
           identity: `${project.definition.name}@${process.pid}:${buildId}`,
+          // The deployment version is recorded on every task this worker completes; routing by it is opt-in.
+          workerDeploymentOptions: options.workerVersioning
+            ? { version: { deploymentName: project.definition.name, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' }
+            : { version: { deploymentName: project.definition.name, buildId }, useWorkerVersioning: false },
         },
       });
       console.log(
@@ -81,6 +91,7 @@ export function registerWorkerCommand(program: Command): void {
           taskQueue: worker.options.taskQueue,
           namespace: worker.options.namespace,
           buildId,
+          workerVersioning: options.workerVersioning,
           store: options.store,
           ...(metricsPort ? { metrics: `http://0.0.0.0:${metricsPort}/metrics` } : {}),
         }),
@@ -91,5 +102,7 @@ export function registerWorkerCommand(program: Command): void {
         await connection.close();
       }
       console.log(JSON.stringify({ msg: 'worker stopped' }));
+      // A node handed back on shutdown may still be running its (unstoppable) function: don't wait for it.
+      process.exit(0);
     });
 }
