@@ -5,7 +5,7 @@
  *   node --import tsx bench/temporal.ts
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,32 @@ async function onTemporal(pipeline: string, maxConcurrentNodes: number): Promise
   }
 }
 
+/** The same dev server and SDK with no library code: a plain chain of no-op activities. */
+async function baselineMsPerActivity(length: number): Promise<number> {
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: `bench-baseline-${randomUUID()}`,
+    workflowsPath: fileURLToPath(new URL('./fixtures/baseline-workflow.ts', import.meta.url)),
+    activities: { noop: async (x: number) => x + 1 },
+  });
+  try {
+    return await worker.runUntil(async () => {
+      const started = performance.now();
+      await new Client({ connection }).workflow.execute('baselineChain', {
+        taskQueue: worker.options.taskQueue,
+        workflowId: `bench-baseline-${randomUUID()}`,
+        args: [length],
+      });
+      return (performance.now() - started) / length;
+    });
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
 async function locally(pipeline: string, maxConcurrency: number): Promise<number> {
   const started = performance.now();
   await runPipelineLocally({
@@ -88,6 +114,8 @@ for (const [pipeline, nodes] of [
   });
   console.table(rows.slice(-1));
 }
+const baseline = Number((await baselineMsPerActivity(200)).toFixed(2));
+console.log(`baseline: a plain Temporal chain of 200 no-op activities takes ${baseline} ms per activity on this server`);
 const sleepersMs = await onTemporal('sleepers_64', 16);
 const ideal = (64 / 16) * 200;
 const sleepers = { nodes: 64, sleepMs: 200, slots: 16, wallMs: Math.round(sleepersMs), idealMs: ideal, ratioToIdeal: Number((sleepersMs / ideal).toFixed(2)) };
@@ -96,6 +124,7 @@ console.table([sleepers]);
 writeResults('temporal', {
   note: 'per-node figures are whole-workflow wall time / nodes, including workflow start and the plan activity',
   targets: { chainMsPerNode: '≤ 10, flat from 50 to 1,000', sleepers: '≤ 1.3 × ideal 0.8 s' },
+  baselinePlainTemporalChainMsPerActivity: baseline,
   rows,
   sleepers,
 });

@@ -36,6 +36,8 @@ const topics: Record<string, { subjects: string[]; phrases: string[] }> = {
   },
 };
 const fillers = ['Hello,', 'Hi team,', 'Good morning.', 'Dear support,', '', 'Urgent:', 'Thanks in advance.', 'Regards.'];
+// Sentences any team gets: they carry no signal, so short tickets stay uncertain.
+const generic = ['I need help with my account.', 'Please answer quickly.', 'This is the second time I write.', 'Nothing works as expected.'];
 
 // Mulberry32: a tiny seeded generator, so the file is the same on every machine.
 function random(seed: number): () => number {
@@ -55,11 +57,11 @@ const rows = ['ticket_id,subject,body'];
 const labels = ['ticket_id,team'];
 const teams = Object.keys(topics);
 for (let id = 1; id <= 600; id++) {
-  // One ticket in ten mentions a second team's topic too: the classifier must weigh words.
   const team = pick(teams);
   const { subjects, phrases } = topics[team]!;
-  const parts = [pick(fillers), pick(phrases) + '.', next() < 0.5 ? pick(phrases) + '.' : '', pick(fillers)];
-  if (next() < 0.1) parts.splice(2, 0, pick(topics[pick(teams)]!.phrases) + '.');
+  const parts = [pick(fillers), pick(phrases) + '.', next() < 0.4 ? pick(phrases) + '.' : '', next() < 0.5 ? pick(generic) : '', pick(fillers)];
+  // One ticket in four also mentions another team's topic: the classifier must weigh words.
+  if (next() < 0.25) parts.splice(2, 0, pick(topics[pick(teams)]!.phrases) + '.');
   const body = parts.filter(Boolean).join(' ');
   const ticketId = `T${String(id).padStart(4, '0')}`;
   rows.push([ticketId, quote(pick(subjects)), quote(body)].join(','));

@@ -66,9 +66,9 @@ afterAll(async () => {
 
 describe('predict params', () => {
   it('declares min_confidence in the signature with its training value as the default', () => {
-    expect(model.signature?.params).toEqual([expect.objectContaining({ name: 'min_confidence', default: 0.6 })]);
+    expect(model.signature?.params).toEqual([expect.objectContaining({ name: 'min_confidence', default: 0.8 })]);
     expect(defaults).toHaveLength(600);
-    expect(defaults.filter((answer) => answer.needs_review).length).toBe(defaults.filter((answer) => answer.confidence < 0.6).length);
+    expect(defaults.filter((answer) => answer.needs_review).length).toBe(defaults.filter((answer) => answer.confidence < 0.8).length);
   });
 
   it('overrides a param for that call only: the next call without params is back to the defaults', async () => {
