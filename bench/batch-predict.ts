@@ -18,10 +18,7 @@ import { stringify } from 'csv-stringify/sync';
 import { streamPredict } from '../src/batch/stream-predict.js';
 import { CSVDataset } from '../src/datasets/csv-dataset.js';
 import { loadModel } from '../src/model/load-model.js';
-import { isPipelineMl } from '../src/model/pipeline-ml.js';
-import { savePipelineModel } from '../src/model/save-model.js';
-import { runPipelineLocally } from '../src/runner/local-runner.js';
-import { Session } from '../src/session.js';
+import { packageExampleModel } from '../test/support/example-model.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
@@ -84,17 +81,8 @@ async function runChild(mode: 'streaming' | 'whole', modelDir: string, input: st
 
 /** Trains the example locally and packages its model into `dir/model`. */
 async function packageModel(dir: string): Promise<{ modelDir: string; base: Record<string, string>[] }> {
-  const session = await Session.open({ projectDir: exampleDir });
-  const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
-  await runPipelineLocally({
-    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
-    catalog: session.catalog,
-    run: { runId: 'bench', pipelineName: '__default__', env: 'local', projectDir: exampleDir, runtimeParams: {} },
-  });
-  const modelDir = join(dir, 'model');
-  await savePipelineModel({ session, pipelineName: '__default__', pipelineMl: registered, modelDir });
-  return { modelDir, base: (await session.catalog.load('instances')) as Record<string, string>[] };
+  const example = await packageExampleModel(dir);
+  return { modelDir: example.modelDir, base: example.tickets as unknown as Record<string, string>[] };
 }
 
 /** Writes `rows` tickets cycling through the example's texts, streamed (never all in memory). */

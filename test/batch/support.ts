@@ -7,44 +7,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CSVDataset } from '../../src/datasets/csv-dataset.js';
-import { loadModel } from '../../src/model/load-model.js';
-import { isPipelineMl } from '../../src/model/pipeline-ml.js';
-import type { PipelineModel } from '../../src/model/runtime.js';
-import { savePipelineModel } from '../../src/model/save-model.js';
-import { runPipelineLocally } from '../../src/runner/local-runner.js';
-import { Session } from '../../src/session.js';
 import { repoRoot } from '../support/services.js';
 
-export const exampleDir = join(repoRoot, 'examples', 'support-tickets');
 export const batchProject = join(repoRoot, 'test', 'batch', 'fixtures', 'batch-project');
-
-export interface Ticket {
-  ticket_id: string;
-  subject: string;
-  body: string;
-}
-
-export interface ExampleModel {
-  modelDir: string;
-  model: PipelineModel;
-  tickets: Ticket[];
-}
-
-/** Trains the example locally and packages its inference pipeline into `<workDir>/model`. */
-export async function packageExampleModel(workDir: string): Promise<ExampleModel> {
-  const session = await Session.open({ projectDir: exampleDir });
-  const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
-  await runPipelineLocally({
-    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
-    catalog: session.catalog,
-    run: { runId: 'batch-test', pipelineName: '__default__', env: 'local', projectDir: exampleDir, runtimeParams: {} },
-  });
-  const modelDir = join(workDir, 'model');
-  await savePipelineModel({ session, pipelineName: '__default__', pipelineMl: registered, modelDir });
-  const tickets = (await session.catalog.load('instances')) as Ticket[];
-  return { modelDir, model: await loadModel(modelDir), tickets };
-}
+export { exampleDir, packageExampleModel, type ExampleModel, type Ticket } from '../support/example-model.js';
+import type { Ticket } from '../support/example-model.js';
 
 /** `count` tickets cycling through the example's texts, with ids T-000001... */
 export function makeTickets(base: readonly Ticket[], count: number): Ticket[] {

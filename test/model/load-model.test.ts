@@ -15,11 +15,9 @@ import { loadModel } from '../../src/model/load-model.js';
 import { isPipelineMl } from '../../src/model/pipeline-ml.js';
 import type { PipelineModel } from '../../src/model/runtime.js';
 import { savePipelineModel } from '../../src/model/save-model.js';
-import { runPipelineLocally } from '../../src/runner/local-runner.js';
 import { Session } from '../../src/session.js';
+import { packageExampleModel } from '../support/example-model.js';
 import { repoRoot, services } from '../support/services.js';
-
-const exampleDir = join(repoRoot, 'examples', 'support-tickets');
 
 interface Answer {
   ticket_id: string;
@@ -44,19 +42,9 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'tm-load-model-'));
-  const session = await Session.open({ projectDir: exampleDir });
-  const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
-  // Fit the vocabulary and the classifier (persisted in the example's catalog), no MLflow involved.
-  await runPipelineLocally({
-    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
-    catalog: session.catalog,
-    run: { runId: 'load-model-test', pipelineName: '__default__', env: 'local', projectDir: exampleDir, runtimeParams: {} },
-  });
-  const modelDir = join(workDir, 'model');
-  await savePipelineModel({ session, pipelineName: '__default__', pipelineMl: registered, modelDir });
-  model = await loadModel(modelDir);
-  tickets = (await session.catalog.load('instances')) as Record<string, unknown>[];
+  const example = await packageExampleModel(workDir);
+  model = example.model;
+  tickets = example.tickets as unknown as Record<string, unknown>[];
   defaults = (await model.predict(tickets)) as Answer[];
 }, 120_000);
 

@@ -6,19 +6,10 @@ import { join } from 'node:path';
 import { startTraining, type TrainingHandle } from '../../src/temporal/client.js';
 import { services } from '../support/services.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess } from '../support/worker-process.js';
+import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess, executionPids } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
-const executions = (dir: string, node: string): number[] => {
-  try {
-    return readFileSync(join(dir, node), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => Number(line.split(' ')[1]));
-  } catch {
-    return [];
-  }
-};
+const executions = executionPids;
 
 let connection: Connection;
 let client: Client;

@@ -4,18 +4,15 @@
  * `mlflow.pyfunc.load_model` from Python.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { isPipelineMl } from '../../src/model/pipeline-ml.js';
 import { loadModel } from '../../src/model/load-model.js';
-import { savePipelineModel } from '../../src/model/save-model.js';
-import { runPipelineLocally } from '../../src/runner/local-runner.js';
 import { createScoringServer } from '../../src/serving/index.js';
-import { openSession } from '../../src/session.js';
 import { listen, send } from '../serving/http.js';
-import { MLFLOW, PYTHON, REPO_ROOT } from './build-fixture.js';
+import { packageExampleModel } from '../support/example-model.js';
+import { MLFLOW, PYTHON } from './build-fixture.js';
 
 const run = promisify(execFile);
 const pyEnv = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}` };
@@ -44,21 +41,10 @@ let records: Record<string, unknown>[];
 let children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  // Train the example in a copy (inside the repository, where `temporal-mlflow` resolves), then package it.
-  mkdirSync(join(REPO_ROOT, '.local', 'tmp'), { recursive: true });
-  const project = mkdtempSync(join(REPO_ROOT, '.local', 'tmp', 'pyfunc-example-'));
-  cpSync(join(REPO_ROOT, 'examples', 'support-tickets'), project, { recursive: true });
-  const session = await openSession({ projectDir: project, environment: {} });
-  const training = session.pipeline('training');
-  if (!isPipelineMl(training)) throw new Error('the example training pipeline must be a PipelineML');
-  await runPipelineLocally({
-    pipeline: training.onlyNodes(...training.nodes.filter((n) => n.name !== 'evaluate_routing').map((n) => n.name)),
-    catalog: session.catalog,
-    run: { runId: 'pyfunc', pipelineName: 'training', env: 'local', projectDir: project, runtimeParams: {} },
-  });
   modelDir = mkdtempSync(join(tmpdir(), 'tm-example-model-'));
-  await savePipelineModel({ session, pipelineName: 'training', pipelineMl: training, modelDir });
-  records = ((await session.catalog.load('instances')) as Record<string, unknown>[]).slice(0, 200);
+  const example = await packageExampleModel(modelDir);
+  modelDir = example.modelDir;
+  records = (example.tickets as unknown as Record<string, unknown>[]).slice(0, 200);
 }, 120_000);
 
 afterAll(() => {

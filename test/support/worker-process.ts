@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, services } from './services.js';
@@ -140,5 +140,17 @@ export async function waitFor(probe: () => Promise<boolean> | boolean, what: str
     if (await probe()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Process ids that executed `node`, in order, from the fixture project's $TEST_EXECUTIONS_DIR. */
+export function executionPids(dir: string, node: string): number[] {
+  try {
+    return readFileSync(join(dir, node), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => Number(line.split(' ')[1]));
+  } catch {
+    return [];
   }
 }

@@ -9,7 +9,7 @@ import { startTraining } from '../../src/temporal/client.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
 import { services } from '../support/services.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor } from '../support/worker-process.js';
+import { killAllWorkers, spawnWorker, waitFor, executionPids } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 async function mlflowRunsOf(workflowId: string) {
@@ -20,16 +20,7 @@ async function mlflowRunsOf(workflowId: string) {
   return page.items;
 }
 
-const executions = (dir: string, node: string): number[] => {
-  try {
-    return readFileSync(join(dir, node), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => Number(line.split(' ')[1]));
-  } catch {
-    return [];
-  }
-};
+const executions = executionPids;
 
 let connection: Connection;
 let client: Client;

@@ -8,19 +8,10 @@ import { startTraining, type TrainingHandle } from '../../src/temporal/client.js
 import { MLFLOW_INTERMEDIATE_ROOT, safeSegment } from '../../src/temporal/intermediate-store.js';
 import { services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess } from '../support/worker-process.js';
+import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess, executionPids } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
-const executions = (dir: string, node: string): number[] => {
-  try {
-    return readFileSync(join(dir, node), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => Number(line.split(' ')[1]));
-  } catch {
-    return [];
-  }
-};
+const executions = executionPids;
 
 /**
  * Two worker processes on one task queue, one node slot each: the diamond's branches `b` and `c`
