@@ -1,26 +1,15 @@
-import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTraining, type TrainingHandle } from '../../src/temporal/client.js';
-import { services } from '../support/services.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess, executionPids } from '../support/worker-process.js';
+import { spawnWorker, waitFor, type WorkerProcess, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 const executions = executionPids;
 
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  connection = await Connection.connect({ address: services().TEMPORAL_ADDRESS });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await killAllWorkers();
-  await connection?.close();
-});
+const temporalClient = useTemporalClientWithWorkers();
 
 /** A task queue, an executions folder and a store folder shared by the workers of one test. */
 function scenario(shutdownGrace: string) {
@@ -35,7 +24,7 @@ function scenario(shutdownGrace: string) {
       env: { TEST_EXECUTIONS_DIR: executionsDir },
     });
   const start = (slowMs: number): Promise<TrainingHandle> =>
-    startTraining(client, { pipeline: 'slow', params: { slow_ms: slowMs }, taskQueue, nodeDefaults: { heartbeatTimeoutMs: 2000 } });
+    startTraining(temporalClient(), { pipeline: 'slow', params: { slow_ms: slowMs }, taskQueue, nodeDefaults: { heartbeatTimeoutMs: 2000 } });
   const whenSlowRuns = async (training: TrainingHandle): Promise<void> => {
     await waitFor(async () => (await training.progress()).nodes.slow === 'running', "node 'slow' to run");
     await waitFor(() => executions(executionsDir, 'slow').length === 1, "node 'slow' to start executing");

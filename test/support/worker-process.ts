@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,4 +154,25 @@ export function executionPids(dir: string, node: string): number[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * A Temporal client for a test file that spawns worker processes: connected before the tests,
+ * closed (and every spawned worker killed) after them. Call at the top level of the file.
+ */
+export function useTemporalClientWithWorkers(): () => Client {
+  let connection: Connection | undefined;
+  let client: Client | undefined;
+  beforeAll(async () => {
+    connection = await Connection.connect({ address: services().TEMPORAL_ADDRESS });
+    client = new Client({ connection });
+  });
+  afterAll(async () => {
+    await killAllWorkers();
+    await connection?.close();
+  });
+  return () => {
+    if (!client) throw new Error('the Temporal client is used before beforeAll connected it');
+    return client;
+  };
 }

@@ -1,4 +1,3 @@
-import { Client, Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { startTraining } from '../../src/temporal/client.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
 import { services } from '../support/services.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor, executionPids } from '../support/worker-process.js';
+import { spawnWorker, waitFor, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 async function mlflowRunsOf(workflowId: string) {
@@ -22,16 +21,7 @@ async function mlflowRunsOf(workflowId: string) {
 
 const executions = executionPids;
 
-let connection: Connection;
-let client: Client;
-beforeAll(async () => {
-  connection = await Connection.connect({ address: services().TEMPORAL_ADDRESS });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await killAllWorkers();
-  await connection?.close();
-});
+const temporalClient = useTemporalClientWithWorkers();
 
 describe('a training workflow whose worker process is killed', () => {
   it('completes on a new worker without re-running completed nodes, with exactly one FINISHED MLflow run', async () => {
@@ -49,7 +39,7 @@ describe('a training workflow whose worker process is killed', () => {
 
     const first = worker();
     await first.ready;
-    const training = await startTraining(client, {
+    const training = await startTraining(temporalClient(), {
       pipeline: 'slow',
       params: { slow_ms: 5000 },
       taskQueue,

@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowFailedError, type ActivityFailure, type ApplicationFailure } from '@temporalio/client';
+import { WorkflowFailedError, type ActivityFailure, type ApplicationFailure } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { startTraining, type TrainingHandle } from '../../src/temporal/client.js
 import { MLFLOW_INTERMEDIATE_ROOT, safeSegment } from '../../src/temporal/intermediate-store.js';
 import { services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, temporalTestProject } from '../support/temporal.js';
-import { killAllWorkers, spawnWorker, waitFor, type WorkerProcess, executionPids } from '../support/worker-process.js';
+import { spawnWorker, waitFor, type WorkerProcess, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 const executions = executionPids;
@@ -45,22 +45,13 @@ const crossings = (dir: string, run: number): number => {
   return edges.filter(([from, to]) => from !== undefined && to !== undefined && from !== to).length;
 };
 
-let connection: Connection;
-let client: Client;
+const temporalClient = useTemporalClientWithWorkers();
 const mlflow = (): MlflowClient => new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
-beforeAll(async () => {
-  connection = await Connection.connect({ address: services().TEMPORAL_ADDRESS });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  await killAllWorkers();
-  await connection?.close();
-});
 
 describe('the intermediate store of a run whose consecutive nodes run on different workers', () => {
   it("breaks the run with 'local' stores in different folders (workers on hosts without a shared disk)", async () => {
     const { executionsDir, taskQueue, workers } = await twoWorkers((index) => ['--store-dir', mkdtempSync(join(tmpdir(), `tm-store-${index}-`))]);
-    const training = await startTraining(client, {
+    const training = await startTraining(temporalClient(), {
       pipeline: 'diamond',
       taskQueue,
       nodeDefaults: { ...fastNodeDefaults, retry: { maximumAttempts: 1 } },
@@ -83,7 +74,7 @@ describe('the intermediate store of a run whose consecutive nodes run on differe
     const pids = workers.map((worker) => worker.pid);
     for (let run = 0; run < 2; run++) {
       const x = 100 + run;
-      const training: TrainingHandle = await startTraining(client, { pipeline: 'diamond', params: { x }, taskQueue, nodeDefaults: fastNodeDefaults });
+      const training: TrainingHandle = await startTraining(temporalClient(), { pipeline: 'diamond', params: { x }, taskQueue, nodeDefaults: fastNodeDefaults });
       const root = `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(training.workflowId)}`;
       if (run === 0) {
         // While the branches run, `a` lives in MLflow's artifact store.
