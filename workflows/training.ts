@@ -51,7 +51,9 @@ const { packageModel } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
   retry: { maximumAttempts: 5 },
 });
-const { endMlflowRun, cleanupRun } = proxyActivities<TrainingActivities>({
+// Ending the MLflow run and removing the intermediate store are short and idempotent: local
+// activities, so the workflow completes without another task round trip.
+const { endMlflowRun, cleanupRun } = proxyLocalActivities<TrainingActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 10 },
 });

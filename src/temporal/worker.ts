@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { SessionCache } from '../../activities/session-cache.js';
 import { createTrainingActivities } from '../../activities/training-activities.js';
 import { createBatchActivities } from '../../activities/batch-activities.js';
-import { DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
 import { packageRunModel } from '../model/package-run.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { LocalIntermediateStore, MlflowIntermediateStore, type IntermediateStore } from './intermediate-store.js';
@@ -63,6 +63,9 @@ export function createProjectActivities(project: string | LoadedProject, options
   const local = new LocalIntermediateStore(compiled.storeDir);
   const mlflowStores = new WeakMap<object, IntermediateStore>();
   const sessions = new SessionCache(compiled.projectDir);
+  // Load the project and its default configuration now, not in the first run's plan; a broken
+  // configuration is reported by that run's plan activity, which retries the load.
+  void sessions.get(DEFAULT_CONFIG_ENV, {}).catch(() => undefined);
   const training = createTrainingActivities({
     sessions,
     storeMode: compiled.store,

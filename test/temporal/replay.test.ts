@@ -79,8 +79,8 @@ describe('the committed history of a diamond run', () => {
       return scheduled?.activityType?.name === 'runNode' ? [scheduled] : [];
     });
     expect(nodes).toHaveLength(4);
-    // The MLflow run and the plan are local activities: recorded as markers, never re-run on replay.
-    expect(types.filter((type) => type === 'markerRecorded')).toHaveLength(2);
+    // Plan, MLflow run start and end, and cleanup are local activities: recorded as markers, never re-run on replay.
+    expect(types.filter((type) => type === 'markerRecorded')).toHaveLength(4);
   });
 
   it('replays against the current workflow code', async () => {
