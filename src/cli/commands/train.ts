@@ -47,11 +47,14 @@ export async function followTraining(
   }
   if (!options.wait) return undefined;
   const progress = createNodeProgress(`train ${options.pipeline}`);
+  // One progress query at a time, and none left in flight when the caller closes the connection.
+  let inFlight: Promise<void> | undefined;
   const timer = setInterval(() => {
-    handle
+    inFlight ??= handle
       .progress()
       .then((state) => progress.update(state.done, state.total, state.state === 'packaging' ? ['packaging model'] : state.running))
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => (inFlight = undefined));
   }, 250);
   try {
     const result = await handle.result();
@@ -66,6 +69,7 @@ export async function followTraining(
     throw error;
   } finally {
     clearInterval(timer);
+    await inFlight;
     progress.stop();
   }
 }
