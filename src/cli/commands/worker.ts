@@ -1,4 +1,4 @@
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { ensureSearchAttributes } from '../../temporal/search-attributes.js';
@@ -19,6 +19,17 @@ interface WorkerCommandOptions extends ConnectionCommandOptions {
   logLevel: LogLevel;
   buildId?: string;
   workerVersioning: boolean;
+}
+
+/** Structured logs for production: one JSON object per line (time, level, message, then the SDK's fields). */
+function jsonLogLine(entry: LogEntry): void {
+  const line = {
+    time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
+    level: entry.level,
+    msg: entry.message,
+    ...entry.meta,
+  };
+  process.stderr.write(`${JSON.stringify(line, (_key, value: unknown) => (value instanceof Error ? { name: value.name, message: value.message } : value))}\n`);
 }
 
 function positiveInteger(flag: string, value: string | undefined): number | undefined {
@@ -51,7 +62,7 @@ export function registerWorkerCommand(program: Command): void {
       }
       const metricsPort = positiveInteger('--metrics-port', options.metricsPort);
       Runtime.install({
-        logger: new DefaultLogger(options.logLevel),
+        logger: new DefaultLogger(options.logLevel, jsonLogLine),
         ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
       });
       const project = await loadProject(options.project);
@@ -61,7 +72,7 @@ export function registerWorkerCommand(program: Command): void {
       const operator = await Connection.connect(connectionOptions);
       try {
         const created = await ensureSearchAttributes(operator, options.namespace ?? 'default');
-        if (created.length) console.log(JSON.stringify({ msg: 'search attributes created', names: created }));
+        if (created.length) console.log(JSON.stringify({ time: new Date().toISOString(), level: 'INFO', msg: 'search attributes created', names: created }));
       } finally {
         await operator.close();
       }
@@ -86,6 +97,8 @@ export function registerWorkerCommand(program: Command): void {
       });
       console.log(
         JSON.stringify({
+          time: new Date().toISOString(),
+          level: 'INFO',
           msg: 'worker started',
           project: project.definition.name,
           taskQueue: worker.options.taskQueue,
@@ -101,7 +114,7 @@ export function registerWorkerCommand(program: Command): void {
       } finally {
         await connection.close();
       }
-      console.log(JSON.stringify({ msg: 'worker stopped' }));
+      console.log(JSON.stringify({ time: new Date().toISOString(), level: 'INFO', msg: 'worker stopped' }));
       // A node handed back on shutdown may still be running its (unstoppable) function: don't wait for it.
       process.exit(0);
     });
