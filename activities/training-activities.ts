@@ -3,6 +3,9 @@ import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, TAG_COMMAND, TAG_PIPELINE_NA
 import { withActiveRun } from '../src/mlflow/active-run.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
+import type { Node } from '../src/pipeline/node.js';
+import { parseDuration, type RetryOptions } from '../src/pipeline/node-options.js';
+import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
 import { runNode as runNodeOnCatalog } from '../src/runner/run-node.js';
 import type { Session } from '../src/session.js';
@@ -53,16 +56,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const pipeline = session.pipeline(name, input.filters);
         const missing = pipeline.inputs().filter((dataset) => !session.catalog.has(dataset));
         if (missing.length > 0) throw new MissingInputsError(name, missing);
-        const nodes: NodePlan[] = pipeline.nodes.map((node) => ({
-          name: node.name,
-          inputs: [...node.inputs],
-          outputs: [...node.outputs],
-          tags: [...node.tags],
-          ...(node.retry
-            ? { retry: { ...node.retry, nonRetryableErrorTypes: node.retry.nonRetryableErrorTypes ? [...node.retry.nonRetryableErrorTypes] : undefined } }
-            : {}),
-          ...(node.timeoutMs ? { timeoutMs: node.timeoutMs } : {}),
-        }));
+        const nodes = pipeline.nodes.map((node) => nodePlan(node, session.project.definition.nodeOptionsByTag));
         return {
           pipeline: name,
           env,
@@ -189,6 +183,27 @@ export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
  */
 export function heartbeatPeriod(workerPeriodMs: number, heartbeatTimeoutMs: number | undefined): number {
   return heartbeatTimeoutMs ? Math.max(50, Math.min(workerPeriodMs, Math.floor(heartbeatTimeoutMs / 3))) : workerPeriodMs;
+}
+
+/**
+ * A node as the workflow schedules it: retry and timeout from the options of its tags (in the
+ * order of tag names, later ones winning), overridden by the node's own.
+ */
+export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOptions>>): NodePlan {
+  const tagged = node.tags.map((tag) => byTag[tag]).filter((options) => options !== undefined);
+  const retry = Object.assign({}, ...tagged.map((options) => options.retry ?? {}), node.retry ?? {}) as RetryOptions;
+  const tagTimeout = tagged.map((options) => options.timeout).findLast((timeout) => timeout !== undefined);
+  const timeoutMs = node.timeoutMs ?? (typeof tagTimeout === 'string' ? parseDuration(tagTimeout) : tagTimeout);
+  return {
+    name: node.name,
+    inputs: [...node.inputs],
+    outputs: [...node.outputs],
+    tags: [...node.tags],
+    ...(Object.keys(retry).length > 0
+      ? { retry: { ...retry, nonRetryableErrorTypes: retry.nonRetryableErrorTypes ? [...retry.nonRetryableErrorTypes] : undefined } }
+      : {}),
+    ...(timeoutMs ? { timeoutMs } : {}),
+  };
 }
 
 class MissingNodeError extends Error {

@@ -1,5 +1,6 @@
 import type { DatasetFactory } from '../datasets/types.js';
 import type { Hooks } from '../hooks/types.js';
+import type { RetryOptions } from '../pipeline/node-options.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 
 /** What a project's `temporal-mlflow.config.ts` declares (Kedro's settings + pipeline registry). */
@@ -15,6 +16,18 @@ export interface ProjectOptions {
   hooks?: Hooks[];
   /** Dataset types this project adds to the registry, keyed by their `type:` string. */
   datasets?: Record<string, DatasetFactory>;
+  /**
+   * Temporal retry and timeout of nodes by tag (e.g. `{ gpu: { timeout: '2h' }, flaky_api: { retry:
+   * { maximumAttempts: 10 } } }`): applied to every node with the tag (tags in name order, later ones winning), under the node's own options.
+   */
+  nodeOptionsByTag?: Record<string, TaggedNodeOptions>;
+}
+
+/** Options a tag gives its nodes. */
+export interface TaggedNodeOptions {
+  retry?: RetryOptions;
+  /** Milliseconds, or a duration such as `'30s'`, `'5m'`, `'2h'`. */
+  timeout?: number | string;
 }
 
 /** A project as loaded: pipelines resolved, defaults applied. */
@@ -23,6 +36,7 @@ export interface ProjectDefinition {
   readonly pipelines: Readonly<Record<string, Pipeline>>;
   readonly hooks: readonly Hooks[];
   readonly datasets: Readonly<Record<string, DatasetFactory>>;
+  readonly nodeOptionsByTag: Readonly<Record<string, TaggedNodeOptions>>;
 }
 
 const PROJECT_BRAND = Symbol.for('temporal-mlflow.ProjectDefinition');
@@ -35,6 +49,7 @@ export function defineProject(options: ProjectOptions): ProjectDefinition {
     pipelines: Object.freeze({ ...pipelines }),
     hooks: Object.freeze([...(options.hooks ?? [])]),
     datasets: Object.freeze({ ...(options.datasets ?? {}) }),
+    nodeOptionsByTag: Object.freeze({ ...(options.nodeOptionsByTag ?? {}) }),
   };
   Object.defineProperty(project, PROJECT_BRAND, { value: true });
   return Object.freeze(project);
