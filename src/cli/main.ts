@@ -9,6 +9,7 @@ import { registerQuickstartCommand } from './commands/quickstart.js';
 import { registerCodecCommands } from './commands/codec.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerDevCommand } from './commands/dev.js';
+import { registerVizCommand } from './commands/viz.js';
 
 export function buildProgram(): Command {
   const program = new Command(PACKAGE_NAME)
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCodecCommands(program);
   registerBatchCommand(program);
   registerDevCommand(program);
+  registerVizCommand(program);
   return program;
 }
 

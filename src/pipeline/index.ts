@@ -15,6 +15,10 @@ export type { PipelineDescription, PipelineItem } from './pipeline.js';
 export type { PipelineFilterOptions } from './selection.js';
 export type { DatasetMapping, PipelineOptions } from './namespace.js';
 
+// Diagrams
+export { pipelineToMermaid } from './mermaid.js';
+export type { MermaidOptions } from './mermaid.js';
+
 // Errors
 export {
   CircularDependencyError,
