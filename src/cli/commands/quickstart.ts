@@ -19,6 +19,7 @@ const SAMPLE_TICKETS = [
   { ticket_id: 'NEW-1', subject: 'Charged twice', body: 'Hello, I was charged twice for my order, please refund the payment.' },
   { ticket_id: 'NEW-2', subject: 'App crashes', body: 'The app crashes when I open settings since the update.' },
   { ticket_id: 'NEW-3', subject: 'Where is my parcel', body: 'My parcel has not arrived yet and the tracking number does not work.' },
+  { ticket_id: 'NEW-4', subject: 'Help', body: 'Hello, nothing works as expected. This is the second time I write.' },
 ];
 
 /**
