@@ -11,12 +11,17 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     plugins: { 'import-x': importX },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'import-x/no-cycle': 'error',
     },
   },
@@ -28,7 +33,9 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.filter((m) => !['assert', 'url', 'util'].includes(m.replace('node:', ''))),
+            ...nodeBuiltins.filter(
+              (m) => !['assert', 'url', 'util'].includes(m.replace('node:', '')),
+            ),
             '@temporalio/activity',
             '@temporalio/client',
             '@temporalio/worker',
@@ -36,7 +43,10 @@ export default tseslint.config(
           ],
           patterns: [
             // Activities and the library core are reachable by type only; src/constants.ts has no imports.
-            { group: ['../activities/*', '../src/*', '!../src/constants.js'], allowTypeImports: true },
+            {
+              group: ['../activities/*', '../src/*', '!../src/constants.js'],
+              allowTypeImports: true,
+            },
           ],
         },
       ],

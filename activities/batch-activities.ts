@@ -1,12 +1,31 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { BatchInputError, coarsen, describeSource, readChunk } from '../src/batch/dataset-chunks.js';
+import {
+  BatchInputError,
+  coarsen,
+  describeSource,
+  readChunk,
+} from '../src/batch/dataset-chunks.js';
 import { JsonInputError } from '../src/batch/json-chunks.js';
 import { ModelCache, pinModelUri } from '../src/batch/model-cache.js';
-import { partExists, prepareRunFolder, readManifest, readPart, removeRunFolder, runFolder, writePart } from '../src/batch/run-folder.js';
+import {
+  partExists,
+  prepareRunFolder,
+  readManifest,
+  readPart,
+  removeRunFolder,
+  runFolder,
+  writePart,
+} from '../src/batch/run-folder.js';
 import { DEFAULT_CHUNK_SIZE } from '../src/batch/stream-predict.js';
-import type { BatchPlan, BatchScoringInput, FinishBatchInput, ScoreChunkInput, ScoreChunkResult } from '../src/batch/types.js';
+import type {
+  BatchPlan,
+  BatchScoringInput,
+  FinishBatchInput,
+  ScoreChunkInput,
+  ScoreChunkResult,
+} from '../src/batch/types.js';
 import { DEFAULT_CONFIG_ENV } from '../src/constants.js';
 import { DatasetNotFoundError } from '../src/datasets/errors.js';
 import { PipelineMLError } from '../src/model/errors.js';
@@ -31,14 +50,27 @@ export interface BatchActivityDeps {
 }
 
 /** Errors no retry can fix: a bad model URI, a missing dataset, input the model rejects. */
-const PERMANENT = [PipelineMLError, DatasetNotFoundError, BatchInputError, JsonInputError, SignatureValidationError, SignatureError, ServingError];
+const PERMANENT = [
+  PipelineMLError,
+  DatasetNotFoundError,
+  BatchInputError,
+  JsonInputError,
+  SignatureValidationError,
+  SignatureError,
+  ServingError,
+];
 
 async function classify<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (error) {
     if (error instanceof Error && PERMANENT.some((family) => error instanceof family)) {
-      throw ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, cause: error });
+      throw ApplicationFailure.create({
+        type: error.name,
+        message: error.message,
+        nonRetryable: true,
+        cause: error,
+      });
     }
     throw toActivityFailure(error);
   }
@@ -47,7 +79,10 @@ async function classify<T>(body: () => Promise<T>): Promise<T> {
 /** Runs `body` with a heartbeat every period (so a dead worker or a cancellation is noticed). */
 async function heartbeating<T>(intervalMs: number, body: () => Promise<T>): Promise<T> {
   const activity = Context.current();
-  const timer = setInterval(() => activity.heartbeat(), heartbeatPeriod(intervalMs, activity.info.heartbeatTimeoutMs));
+  const timer = setInterval(
+    () => activity.heartbeat(),
+    heartbeatPeriod(intervalMs, activity.info.heartbeatTimeoutMs),
+  );
   try {
     return await body();
   } finally {
@@ -66,13 +101,16 @@ function fingerprint(parts: unknown[]): string {
  */
 export function createBatchActivities(deps: BatchActivityDeps) {
   const models = deps.models ?? new ModelCache();
-  const sessionFor = (env: string, runtimeParams: Record<string, unknown>): Promise<Session> => deps.sessions.get(env, runtimeParams);
+  const sessionFor = (env: string, runtimeParams: Record<string, unknown>): Promise<Session> =>
+    deps.sessions.get(env, runtimeParams);
   const datasetOf = (session: Session, name: string) => {
     const dataset = session.catalog.getDataset(name);
     if (!dataset) {
       // The catalog's own error names close matches and the known datasets.
       return session.catalog.load(name).then(() => {
-        throw new DatasetNotFoundError(`Dataset '${name}' not found in the catalog.`, { dataset: name });
+        throw new DatasetNotFoundError(`Dataset '${name}' not found in the catalog.`, {
+          dataset: name,
+        });
       });
     }
     return Promise.resolve(dataset);
@@ -92,8 +130,12 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           const dataset = await datasetOf(session, input.input);
           await datasetOf(session, input.output);
           const requested = input.chunkSize ?? DEFAULT_CHUNK_SIZE;
-          if (!Number.isInteger(requested) || requested < 1) throw new BatchInputError(`chunkSize must be a positive integer, got ${requested}.`);
-          const modelUri = await pinModelUri(input.modelUri, session.mlflowClient ? { client: session.mlflowClient } : {});
+          if (!Number.isInteger(requested) || requested < 1)
+            throw new BatchInputError(`chunkSize must be a positive integer, got ${requested}.`);
+          const modelUri = await pinModelUri(
+            input.modelUri,
+            session.mlflowClient ? { client: session.mlflowClient } : {},
+          );
           await models.get(modelUri);
           const source = await describeSource(dataset, input.input, requested);
           const factor = Math.max(1, Math.ceil(Math.ceil(source.numRows / requested) / MAX_CHUNKS));
@@ -101,10 +143,38 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           const layout = coarsen(source.layout, factor);
           const chunkCount = Math.ceil(source.numRows / chunkSize);
           const runDir = runFolder(deps.batchDir, input.workflowId);
-          const print = fingerprint([modelUri, input.input, input.output, env, runtimeParams, input.params ?? {}, chunkSize, source.version]);
-          const { reused } = await prepareRunFolder(runDir, { fingerprint: print, layout, numRows: source.numRows, chunkSize, createdAt: new Date().toISOString() });
-          Context.current().log.info('batch scoring planned', { modelUri, rows: source.numRows, chunks: chunkCount, chunkSize, reusedParts: reused });
-          return { modelUri, numRows: source.numRows, chunkSize, chunkCount, runDir, reader: layout.reader };
+          const print = fingerprint([
+            modelUri,
+            input.input,
+            input.output,
+            env,
+            runtimeParams,
+            input.params ?? {},
+            chunkSize,
+            source.version,
+          ]);
+          const { reused } = await prepareRunFolder(runDir, {
+            fingerprint: print,
+            layout,
+            numRows: source.numRows,
+            chunkSize,
+            createdAt: new Date().toISOString(),
+          });
+          Context.current().log.info('batch scoring planned', {
+            modelUri,
+            rows: source.numRows,
+            chunks: chunkCount,
+            chunkSize,
+            reusedParts: reused,
+          });
+          return {
+            modelUri,
+            numRows: source.numRows,
+            chunkSize,
+            chunkCount,
+            runDir,
+            reader: layout.reader,
+          };
         }),
       );
     },
@@ -115,23 +185,51 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       return heartbeating(deps.heartbeatIntervalMs, () =>
         classify(async () => {
           if (await partExists(input.runDir, input.index)) {
-            return { index: input.index, rows: input.rowEnd - input.rowStart, skipped: true, durationMs: Date.now() - started };
+            return {
+              index: input.index,
+              rows: input.rowEnd - input.rowStart,
+              skipped: true,
+              durationMs: Date.now() - started,
+            };
           }
           const manifest = await readManifest(input.runDir);
-          if (!manifest) throw new Error(`The run folder ${input.runDir} has no manifest: the plan activity did not run on a disk this worker shares.`);
+          if (!manifest)
+            throw new Error(
+              `The run folder ${input.runDir} has no manifest: the plan activity did not run on a disk this worker shares.`,
+            );
           const session = await sessionFor(input.env, input.runtimeParams);
           const dataset = await datasetOf(session, input.input);
           const [model, rows] = await Promise.all([
             models.get(input.modelUri),
-            readChunk(manifest.layout, dataset, input.input, manifest.fingerprint, input.index, input.rowStart, input.rowEnd),
+            readChunk(
+              manifest.layout,
+              dataset,
+              input.input,
+              manifest.fingerprint,
+              input.index,
+              input.rowStart,
+              input.rowEnd,
+            ),
           ]);
-          const predictions = await Promise.race([model.predict(rows, input.params), Context.current().cancelled]);
+          const predictions = await Promise.race([
+            model.predict(rows, input.params),
+            Context.current().cancelled,
+          ]);
           if (!Array.isArray(predictions) || predictions.length !== rows.length) {
-            const got = Array.isArray(predictions) ? `${predictions.length} predictions` : typeof predictions;
-            throw new BatchInputError(`The model returned ${got} for ${rows.length} records: batch scoring needs one prediction per record.`);
+            const got = Array.isArray(predictions)
+              ? `${predictions.length} predictions`
+              : typeof predictions;
+            throw new BatchInputError(
+              `The model returned ${got} for ${rows.length} records: batch scoring needs one prediction per record.`,
+            );
           }
           await writePart(input.runDir, input.index, predictions);
-          return { index: input.index, rows: rows.length, skipped: false, durationMs: Date.now() - started };
+          return {
+            index: input.index,
+            rows: rows.length,
+            skipped: false,
+            durationMs: Date.now() - started,
+          };
         }),
       );
     },
@@ -144,7 +242,9 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           const rows: unknown[] = [];
           for (let index = 0; index < input.chunkCount; index++) {
             if (!(await partExists(input.runDir, index))) {
-              throw new BatchInputError(`Part ${index} is missing from ${input.runDir}: run the workflow again with the same id to recompute it.`);
+              throw new BatchInputError(
+                `Part ${index} is missing from ${input.runDir}: run the workflow again with the same id to recompute it.`,
+              );
             }
             await readPart(input.runDir, index, rows);
           }

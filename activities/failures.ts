@@ -22,7 +22,12 @@ const CONFIGURATION_ERRORS = [
  */
 export function toActivityFailure(error: unknown): unknown {
   if (error instanceof Error && CONFIGURATION_ERRORS.some((family) => error instanceof family)) {
-    return ApplicationFailure.create({ type: error.name, message: error.message, nonRetryable: true, cause: error });
+    return ApplicationFailure.create({
+      type: error.name,
+      message: error.message,
+      nonRetryable: true,
+      cause: error,
+    });
   }
   return error;
 }

@@ -13,10 +13,13 @@ export class SessionCache {
   ) {}
 
   get(env: string, runtimeParams: Record<string, unknown>): Promise<Session> {
-    const key = createHash('sha256').update(JSON.stringify([env, runtimeParams])).digest('hex');
+    const key = createHash('sha256')
+      .update(JSON.stringify([env, runtimeParams]))
+      .digest('hex');
     let session = this.sessions.get(key);
     if (!session) {
-      if (this.sessions.size >= this.maxEntries) this.sessions.delete(this.sessions.keys().next().value!);
+      if (this.sessions.size >= this.maxEntries)
+        this.sessions.delete(this.sessions.keys().next().value!);
       session = openSession({ projectDir: this.projectDir, env, runtimeParams });
       session.catch(() => this.sessions.delete(key));
       this.sessions.set(key, session);

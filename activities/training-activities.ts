@@ -1,5 +1,11 @@
 import { Context } from '@temporalio/activity';
-import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, TAG_COMMAND, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../src/constants.js';
+import {
+  DEFAULT_CONFIG_ENV,
+  DEFAULT_PIPELINE_NAME,
+  TAG_COMMAND,
+  TAG_PIPELINE_NAME,
+  TAG_WORKFLOW_ID,
+} from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
@@ -35,7 +41,11 @@ export interface TrainingActivityDeps {
   /** How often a running node heartbeats, so a dead worker is noticed within the heartbeat timeout. */
   heartbeatIntervalMs: number;
   /** Packages and logs the inference model of a PipelineML run (the packaging activity). */
-  packageModel?: (session: Session, context: RunContext, heartbeat: () => void) => Promise<LoggedModelRef>;
+  packageModel?: (
+    session: Session,
+    context: RunContext,
+    heartbeat: () => void,
+  ) => Promise<LoggedModelRef>;
 }
 
 /**
@@ -56,7 +66,9 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const pipeline = session.pipeline(name, input.filters);
         const missing = pipeline.inputs().filter((dataset) => !session.catalog.has(dataset));
         if (missing.length > 0) throw new MissingInputsError(name, missing);
-        const nodes = pipeline.nodes.map((node) => nodePlan(node, session.project.definition.nodeOptionsByTag));
+        const nodes = pipeline.nodes.map((node) =>
+          nodePlan(node, session.project.definition.nodeOptionsByTag),
+        );
         return {
           pipeline: name,
           env,
@@ -97,7 +109,11 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             },
           }));
         const runId = run.info.run_id;
-        return { runId, experimentId: experiment.experiment_id, runUrl: runUrl(client.trackingUri, experiment.experiment_id, runId) };
+        return {
+          runId,
+          experimentId: experiment.experiment_id,
+          runUrl: runUrl(client.trackingUri, experiment.experiment_id, runId),
+        };
       });
     },
 
@@ -105,33 +121,42 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async runNode(input: RunNodeInput): Promise<RunNodeResult> {
       const started = Date.now();
       const activity = Context.current();
-      const heartbeat = setInterval(() => activity.heartbeat(), heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs));
+      const heartbeat = setInterval(
+        () => activity.heartbeat(),
+        heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
+      );
       try {
         return await classifyFailures(async () => {
           const { context } = input;
           const session = await sessionFor(context);
           const pipeline = session.pipeline(context.pipeline);
-          if (!pipeline.hasNode(input.node)) throw new MissingNodeError(input.node, context.pipeline);
+          if (!pipeline.hasNode(input.node))
+            throw new MissingNodeError(input.node, context.pipeline);
           const node = pipeline.node(input.node);
           const hash = codeHash(pipeline);
           if (hash !== context.codeHash) {
-            activity.log.warn('This worker runs other pipeline code than the one that planned the run', {
-              node: node.name,
-              plannedCodeHash: context.codeHash,
-              workerCodeHash: hash,
-            });
+            activity.log.warn(
+              'This worker runs other pipeline code than the one that planned the run',
+              {
+                node: node.name,
+                plannedCodeHash: context.codeHash,
+                workerCodeHash: hash,
+              },
+            );
           }
           const store = deps.store(session);
           const intermediates: Record<string, IntermediateDataset> = {};
           for (const dataset of [...node.inputs, ...node.outputs]) {
-            if (!session.catalog.has(dataset)) intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
+            if (!session.catalog.has(dataset))
+              intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
           }
           const catalog = session.catalog.withDatasets(intermediates);
           const hooks = session.hooks(context.pipeline);
           const run = session.runInfo(context);
           // Cancellation arrives with a heartbeat; the node's function cannot be stopped, but the
           // activity reports the cancellation at once instead of waiting for it.
-          const execute = () => Promise.race([runNodeOnCatalog({ node, catalog, hooks, run }), activity.cancelled]);
+          const execute = () =>
+            Promise.race([runNodeOnCatalog({ node, catalog, hooks, run }), activity.cancelled]);
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());
@@ -146,10 +171,14 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async packageModel(context: RunContext): Promise<LoggedModelRef> {
       const activity = Context.current();
       const heartbeat = (): void => activity.heartbeat();
-      const timer = setInterval(heartbeat, heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs));
+      const timer = setInterval(
+        heartbeat,
+        heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
+      );
       try {
         return await classifyFailures(async () => {
-          if (!deps.packageModel) throw new Error('This worker cannot package models: no packager configured.');
+          if (!deps.packageModel)
+            throw new Error('This worker cannot package models: no packager configured.');
           const session = await sessionFor(context);
           return deps.packageModel(session, context, heartbeat);
         });
@@ -159,11 +188,16 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     },
 
     /** Ends the MLflow run with the workflow's outcome; ending an ended run again is harmless. */
-    async endMlflowRun(args: { context: RunContext; status: 'FINISHED' | 'FAILED' | 'KILLED' }): Promise<void> {
+    async endMlflowRun(args: {
+      context: RunContext;
+      status: 'FINISHED' | 'FAILED' | 'KILLED';
+    }): Promise<void> {
       return classifyFailures(async () => {
         if (!args.context.mlflowRunId) return;
         const session = await sessionFor(args.context);
-        await session.requireMlflow('Ending an MLflow run').runs.end(args.context.mlflowRunId, args.status);
+        await session
+          .requireMlflow('Ending an MLflow run')
+          .runs.end(args.context.mlflowRunId, args.status);
       });
     },
 
@@ -181,8 +215,13 @@ export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
  * How often a running activity heartbeats: the worker's period, but always well within the
  * activity's own heartbeat timeout (a workflow may ask for a shorter one than the worker's period).
  */
-export function heartbeatPeriod(workerPeriodMs: number, heartbeatTimeoutMs: number | undefined): number {
-  return heartbeatTimeoutMs ? Math.max(50, Math.min(workerPeriodMs, Math.floor(heartbeatTimeoutMs / 3))) : workerPeriodMs;
+export function heartbeatPeriod(
+  workerPeriodMs: number,
+  heartbeatTimeoutMs: number | undefined,
+): number {
+  return heartbeatTimeoutMs
+    ? Math.max(50, Math.min(workerPeriodMs, Math.floor(heartbeatTimeoutMs / 3)))
+    : workerPeriodMs;
 }
 
 /**
@@ -191,16 +230,30 @@ export function heartbeatPeriod(workerPeriodMs: number, heartbeatTimeoutMs: numb
  */
 export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOptions>>): NodePlan {
   const tagged = node.tags.map((tag) => byTag[tag]).filter((options) => options !== undefined);
-  const retry = Object.assign({}, ...tagged.map((options) => options.retry ?? {}), node.retry ?? {}) as RetryOptions;
-  const tagTimeout = tagged.map((options) => options.timeout).findLast((timeout) => timeout !== undefined);
-  const timeoutMs = node.timeoutMs ?? (typeof tagTimeout === 'string' ? parseDuration(tagTimeout) : tagTimeout);
+  const retry = Object.assign(
+    {},
+    ...tagged.map((options) => options.retry ?? {}),
+    node.retry ?? {},
+  ) as RetryOptions;
+  const tagTimeout = tagged
+    .map((options) => options.timeout)
+    .findLast((timeout) => timeout !== undefined);
+  const timeoutMs =
+    node.timeoutMs ?? (typeof tagTimeout === 'string' ? parseDuration(tagTimeout) : tagTimeout);
   return {
     name: node.name,
     inputs: [...node.inputs],
     outputs: [...node.outputs],
     tags: [...node.tags],
     ...(Object.keys(retry).length > 0
-      ? { retry: { ...retry, nonRetryableErrorTypes: retry.nonRetryableErrorTypes ? [...retry.nonRetryableErrorTypes] : undefined } }
+      ? {
+          retry: {
+            ...retry,
+            nonRetryableErrorTypes: retry.nonRetryableErrorTypes
+              ? [...retry.nonRetryableErrorTypes]
+              : undefined,
+          },
+        }
       : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
   };
@@ -209,6 +262,8 @@ export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOp
 class MissingNodeError extends Error {
   override readonly name = 'MissingNodeError';
   constructor(node: string, pipeline: string) {
-    super(`Node '${node}' is not in pipeline '${pipeline}' on this worker: deploy the same project code to every worker.`);
+    super(
+      `Node '${node}' is not in pipeline '${pipeline}' on this worker: deploy the same project code to every worker.`,
+    );
   }
 }

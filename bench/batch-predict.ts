@@ -41,7 +41,13 @@ interface ChildReport {
 }
 
 /** In a child: score the file and report (the child's maxRSS is this run's alone). */
-async function child(mode: 'streaming' | 'whole', modelDir: string, input: string, output: string, chunkSize: number): Promise<void> {
+async function child(
+  mode: 'streaming' | 'whole',
+  modelDir: string,
+  input: string,
+  output: string,
+  chunkSize: number,
+): Promise<void> {
   const model = await loadModel(modelDir);
   const baselineRssMb = process.memoryUsage().rss / MB;
   const started = performance.now();
@@ -66,7 +72,13 @@ async function child(mode: 'streaming' | 'whole', modelDir: string, input: strin
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
-async function runChild(mode: 'streaming' | 'whole', modelDir: string, input: string, output: string, chunkSize: number): Promise<ChildReport | { mode: string; error: string }> {
+async function runChild(
+  mode: 'streaming' | 'whole',
+  modelDir: string,
+  input: string,
+  output: string,
+  chunkSize: number,
+): Promise<ChildReport | { mode: string; error: string }> {
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -80,13 +92,22 @@ async function runChild(mode: 'streaming' | 'whole', modelDir: string, input: st
 }
 
 /** Trains the example locally and packages its model into `dir/model`. */
-async function packageModel(dir: string): Promise<{ modelDir: string; base: Record<string, string>[] }> {
+async function packageModel(
+  dir: string,
+): Promise<{ modelDir: string; base: Record<string, string>[] }> {
   const example = await packageExampleModel(dir);
-  return { modelDir: example.modelDir, base: example.tickets as unknown as Record<string, string>[] };
+  return {
+    modelDir: example.modelDir,
+    base: example.tickets as unknown as Record<string, string>[],
+  };
 }
 
 /** Writes `rows` tickets cycling through the example's texts, streamed (never all in memory). */
-async function writeTickets(path: string, base: readonly Record<string, string>[], rows: number): Promise<void> {
+async function writeTickets(
+  path: string,
+  base: readonly Record<string, string>[],
+  rows: number,
+): Promise<void> {
   const out = createWriteStream(path);
   out.write('ticket_id,subject,body\n');
   const batch = 10_000;
@@ -94,7 +115,11 @@ async function writeTickets(path: string, base: readonly Record<string, string>[
     const records: string[][] = [];
     for (let i = start; i < Math.min(rows, start + batch); i++) {
       const source = base[i % base.length]!;
-      records.push([`T-${String(i + 1).padStart(7, '0')}`, String(source.subject), String(source.body)]);
+      records.push([
+        `T-${String(i + 1).padStart(7, '0')}`,
+        String(source.subject),
+        String(source.body),
+      ]);
     }
     if (!out.write(stringify(records))) await once(out, 'drain');
   }
@@ -113,20 +138,42 @@ async function main(): Promise<void> {
   const chunkSize = Number(flag('--chunk-size') ?? 10_000);
   const work = await mkdtemp(join(tmpdir(), 'tm-bench-batch-'));
   try {
-    const packaged = flag('--model') ? { modelDir: flag('--model')!, base: [] } : await packageModel(work);
-    const base = packaged.base.length ? packaged.base : ((await new CSVDataset({ filepath: join(exampleDir, 'data/01_raw/tickets.csv') }).load()) as Record<string, string>[]);
+    const packaged = flag('--model')
+      ? { modelDir: flag('--model')!, base: [] }
+      : await packageModel(work);
+    const base = packaged.base.length
+      ? packaged.base
+      : ((await new CSVDataset({
+          filepath: join(exampleDir, 'data/01_raw/tickets.csv'),
+        }).load()) as Record<string, string>[]);
     const input = join(work, 'tickets.csv');
     console.error(`writing ${rows} tickets to ${input}...`);
     await writeTickets(input, base, rows);
     const inputMb = (await stat(input)).size / MB;
 
     console.error(`streaming predict, chunks of ${chunkSize}...`);
-    const streaming = await runChild('streaming', packaged.modelDir, input, join(work, 'predictions.jsonl'), chunkSize);
-    const outputLines = 'error' in streaming ? 0 : (await readFile(join(work, 'predictions.jsonl'), 'utf8')).split('\n').filter(Boolean).length;
+    const streaming = await runChild(
+      'streaming',
+      packaged.modelDir,
+      input,
+      join(work, 'predictions.jsonl'),
+      chunkSize,
+    );
+    const outputLines =
+      'error' in streaming
+        ? 0
+        : (await readFile(join(work, 'predictions.jsonl'), 'utf8')).split('\n').filter(Boolean)
+            .length;
     let whole: Awaited<ReturnType<typeof runChild>> | undefined;
     if (!process.argv.includes('--no-whole')) {
       console.error('whole-file predict (the old behaviour), for comparison...');
-      whole = await runChild('whole', packaged.modelDir, input, join(work, 'predictions.json'), chunkSize);
+      whole = await runChild(
+        'whole',
+        packaged.modelDir,
+        input,
+        join(work, 'predictions.json'),
+        chunkSize,
+      );
     }
     const results = {
       benchmark: 'batch-predict',
@@ -142,7 +189,10 @@ async function main(): Promise<void> {
       ...(whole ? { wholeFile: whole } : {}),
     };
     await mkdir(join(root, 'bench', 'results'), { recursive: true });
-    await writeFile(join(root, 'bench', 'results', 'batch-predict.json'), JSON.stringify(results, null, 2) + '\n');
+    await writeFile(
+      join(root, 'bench', 'results', 'batch-predict.json'),
+      JSON.stringify(results, null, 2) + '\n',
+    );
     console.log(JSON.stringify(results, null, 2));
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -30,26 +30,48 @@ const REPETITIONS = 3;
 const ONE_RECORD_RUNS = 200;
 const MANY_RECORDS = 10_000;
 const MANY_RECORDS_RUNS = 10;
-const STAGES: PackagingStage[] = ['create', 'artifacts', 'bundle', 'verify', 'upload', 'finalize', 'register'];
+const STAGES: PackagingStage[] = [
+  'create',
+  'artifacts',
+  'bundle',
+  'verify',
+  'upload',
+  'finalize',
+  'register',
+];
 const TARGETS = { packagingMs: 3_000, predict1Ms: 1, predict10kMs: 200 };
 
 function trackingUri(): string {
   if (process.env.MLFLOW_TRACKING_URI) return process.env.MLFLOW_TRACKING_URI;
   const file = join(root, '.local', 'services.env');
-  const line = existsSync(file) ? readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('MLFLOW_TRACKING_URI=')) : undefined;
-  if (!line) throw new Error("MLFLOW_TRACKING_URI is not set and .local/services.env does not name it: run 'npm run services start'.");
+  const line = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('MLFLOW_TRACKING_URI='))
+    : undefined;
+  if (!line)
+    throw new Error(
+      "MLFLOW_TRACKING_URI is not set and .local/services.env does not name it: run 'npm run services start'.",
+    );
   return line.slice('MLFLOW_TRACKING_URI='.length).trim();
 }
 
 const round = (ms: number, digits = 1): number => Number(ms.toFixed(digits));
 
 /** 10,000 tickets from the example's 600: repeated, with new ids and the words of each body rotated. */
-function manyTickets(tickets: readonly Record<string, unknown>[], count: number): Record<string, unknown>[] {
+function manyTickets(
+  tickets: readonly Record<string, unknown>[],
+  count: number,
+): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => {
     const ticket = tickets[i % tickets.length]!;
     const words = String(ticket.body).split(' ');
     const shift = Math.floor(i / tickets.length) % Math.max(1, words.length);
-    return { ticket_id: `B${String(i).padStart(5, '0')}`, subject: ticket.subject, body: [...words.slice(shift), ...words.slice(0, shift)].join(' ') };
+    return {
+      ticket_id: `B${String(i).padStart(5, '0')}`,
+      subject: ticket.subject,
+      body: [...words.slice(shift), ...words.slice(0, shift)].join(' '),
+    };
   });
 }
 
@@ -68,24 +90,39 @@ async function main(): Promise<void> {
   const client = new MlflowClient({ trackingUri: process.env.MLFLOW_TRACKING_URI });
   const session = await Session.open({ projectDir: exampleDir });
   const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline is not a PipelineML');
+  if (!isPipelineMl(registered))
+    throw new Error('the example __default__ pipeline is not a PipelineML');
 
   // The fitted artifacts packaging copies: fit them once with the local runner (no tracking).
   const fitStarted = performance.now();
   await runPipelineLocally({
     pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
     catalog: session.catalog,
-    run: { runId: 'bench-packaging', pipelineName: '__default__', env: 'local', projectDir: exampleDir, runtimeParams: {} },
+    run: {
+      runId: 'bench-packaging',
+      pipelineName: '__default__',
+      env: 'local',
+      projectDir: exampleDir,
+      runtimeParams: {},
+    },
   });
-  console.log(`fitted vocabulary and classifier in ${(performance.now() - fitStarted).toFixed(0)} ms`);
+  console.log(
+    `fitted vocabulary and classifier in ${(performance.now() - fitStarted).toFixed(0)} ms`,
+  );
 
   const experiment = await client.experiments.getOrCreate('temporal-mlflow-bench');
   const repetitions: Record<PackagingStage, number>[] = [];
   const totals: number[] = [];
   let modelUri = '';
   for (let rep = 0; rep < REPETITIONS; rep++) {
-    const run = await client.runs.create({ experimentId: experiment.experiment_id, runName: `bench-packaging-${rep}` });
-    const stages = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<PackagingStage, number>;
+    const run = await client.runs.create({
+      experimentId: experiment.experiment_id,
+      runName: `bench-packaging-${rep}`,
+    });
+    const stages = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<
+      PackagingStage,
+      number
+    >;
     const started = performance.now();
     const ref = await logPipelineModel({
       session,
@@ -102,9 +139,13 @@ async function main(): Promise<void> {
     await client.runs.end(run.info.run_id, 'FINISHED');
     repetitions.push(stages);
     modelUri = ref.modelUri;
-    console.log(`repetition ${rep + 1}: ${totals.at(-1)!.toFixed(0)} ms (${STAGES.map((s) => `${s} ${stages[s].toFixed(0)}`).join(', ')})`);
+    console.log(
+      `repetition ${rep + 1}: ${totals.at(-1)!.toFixed(0)} ms (${STAGES.map((s) => `${s} ${stages[s].toFixed(0)}`).join(', ')})`,
+    );
   }
-  const stageMedians = Object.fromEntries(STAGES.map((stage) => [stage, round(median(repetitions.map((r) => r[stage])))])) as Record<PackagingStage, number>;
+  const stageMedians = Object.fromEntries(
+    STAGES.map((stage) => [stage, round(median(repetitions.map((r) => r[stage])))]),
+  ) as Record<PackagingStage, number>;
   const packagingMs = round(median(repetitions.map((r) => r.bundle + r.upload + r.register)));
   const totalMs = round(median(totals));
 
@@ -121,17 +162,34 @@ async function main(): Promise<void> {
   const oneTimes = await timeCalls(ONE_RECORD_RUNS, () => model.predict(one));
   const manyTimes = await timeCalls(MANY_RECORDS_RUNS, () => model.predict(many));
   const answers = (await model.predict(many)) as unknown[];
-  if (answers.length !== MANY_RECORDS) throw new Error(`predict returned ${answers.length} answers for ${MANY_RECORDS} records`);
+  if (answers.length !== MANY_RECORDS)
+    throw new Error(`predict returned ${answers.length} answers for ${MANY_RECORDS} records`);
   await rm(cacheDir, { recursive: true, force: true });
 
   const predict1Ms = round(median(oneTimes), 3);
   const predict10kMs = round(median(manyTimes));
   const rows = [
-    ...STAGES.map((stage) => ({ measure: `packaging: ${stage}`, median: `${stageMedians[stage]} ms`, target: '' })),
-    { measure: 'packaging: bundle + upload + register', median: `${packagingMs} ms`, target: `≤ ${TARGETS.packagingMs} ms ${packagingMs <= TARGETS.packagingMs ? 'met' : 'MISSED'}` },
+    ...STAGES.map((stage) => ({
+      measure: `packaging: ${stage}`,
+      median: `${stageMedians[stage]} ms`,
+      target: '',
+    })),
+    {
+      measure: 'packaging: bundle + upload + register',
+      median: `${packagingMs} ms`,
+      target: `≤ ${TARGETS.packagingMs} ms ${packagingMs <= TARGETS.packagingMs ? 'met' : 'MISSED'}`,
+    },
     { measure: 'packaging: total (logPipelineModel)', median: `${totalMs} ms`, target: '' },
-    { measure: 'loadModel (download + import + artifacts)', median: `${round(loadMs)} ms (once)`, target: '' },
-    { measure: `predict, 1 record (${ONE_RECORD_RUNS} calls)`, median: `${predict1Ms} ms`, target: `≤ ${TARGETS.predict1Ms} ms ${predict1Ms <= TARGETS.predict1Ms ? 'met' : 'MISSED'}` },
+    {
+      measure: 'loadModel (download + import + artifacts)',
+      median: `${round(loadMs)} ms (once)`,
+      target: '',
+    },
+    {
+      measure: `predict, 1 record (${ONE_RECORD_RUNS} calls)`,
+      median: `${predict1Ms} ms`,
+      target: `≤ ${TARGETS.predict1Ms} ms ${predict1Ms <= TARGETS.predict1Ms ? 'met' : 'MISSED'}`,
+    },
     {
       measure: `predict, ${MANY_RECORDS.toLocaleString('en')} records (${MANY_RECORDS_RUNS} calls)`,
       median: `${predict10kMs} ms`,
@@ -148,14 +206,29 @@ async function main(): Promise<void> {
       stageMediansMs: stageMedians,
       bundleUploadRegisterMs: packagingMs,
       totalMs,
-      perRepetitionMs: repetitions.map((r, i) => ({ ...Object.fromEntries(STAGES.map((s) => [s, round(r[s])])), total: round(totals[i]!) })),
+      perRepetitionMs: repetitions.map((r, i) => ({
+        ...Object.fromEntries(STAGES.map((s) => [s, round(r[s])])),
+        total: round(totals[i]!),
+      })),
       targetMs: TARGETS.packagingMs,
       met: packagingMs <= TARGETS.packagingMs,
     },
     loadModelMs: round(loadMs),
     predict: {
-      oneRecord: { runs: ONE_RECORD_RUNS, medianMs: predict1Ms, p90Ms: round([...oneTimes].sort((a, b) => a - b)[Math.floor(ONE_RECORD_RUNS * 0.9)]!, 3), targetMs: TARGETS.predict1Ms, met: predict1Ms <= TARGETS.predict1Ms },
-      tenThousandRecords: { runs: MANY_RECORDS_RUNS, medianMs: predict10kMs, minMs: round(Math.min(...manyTimes)), targetMs: TARGETS.predict10kMs, met: predict10kMs <= TARGETS.predict10kMs },
+      oneRecord: {
+        runs: ONE_RECORD_RUNS,
+        medianMs: predict1Ms,
+        p90Ms: round([...oneTimes].sort((a, b) => a - b)[Math.floor(ONE_RECORD_RUNS * 0.9)]!, 3),
+        targetMs: TARGETS.predict1Ms,
+        met: predict1Ms <= TARGETS.predict1Ms,
+      },
+      tenThousandRecords: {
+        runs: MANY_RECORDS_RUNS,
+        medianMs: predict10kMs,
+        minMs: round(Math.min(...manyTimes)),
+        targetMs: TARGETS.predict10kMs,
+        met: predict10kMs <= TARGETS.predict10kMs,
+      },
     },
   });
 }

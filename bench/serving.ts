@@ -39,13 +39,25 @@ interface CaseResult {
 }
 
 function body(records: number): string {
-  return JSON.stringify({ dataframe_split: { columns: ['x'], data: Array.from({ length: records }, (_, i) => [i + 0.5]) } });
+  return JSON.stringify({
+    dataframe_split: { columns: ['x'], data: Array.from({ length: records }, (_, i) => [i + 0.5]) },
+  });
 }
 
 function post(agent: Agent, port: number, payload: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/invocations', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/invocations',
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -56,7 +68,12 @@ function post(agent: Agent, port: number, payload: string): Promise<number> {
   });
 }
 
-async function load(port: number, payload: string, concurrency: number, durationMs: number): Promise<{ latencies: number[]; errors: number; elapsedMs: number }> {
+async function load(
+  port: number,
+  payload: string,
+  concurrency: number,
+  durationMs: number,
+): Promise<{ latencies: number[]; errors: number; elapsedMs: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let errors = 0;
@@ -76,9 +93,15 @@ async function load(port: number, payload: string, concurrency: number, duration
   return { latencies, errors, elapsedMs };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function measure(server: CaseResult['server'], port: number, records: number, concurrency: number): Promise<CaseResult> {
+async function measure(
+  server: CaseResult['server'],
+  port: number,
+  records: number,
+  concurrency: number,
+): Promise<CaseResult> {
   const payload = body(records);
   await load(port, payload, concurrency, WARMUP_MS);
   const { latencies, errors, elapsedMs } = await load(port, payload, concurrency, SECONDS * 1000);
@@ -99,7 +122,8 @@ async function measure(server: CaseResult['server'], port: number, records: numb
 async function waitForPing(port: number, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server on port ${port} exited with ${child.exitCode}`);
+    if (child.exitCode !== null)
+      throw new Error(`server on port ${port} exited with ${child.exitCode}`);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/ping`)).status === 200) return;
     } catch {
@@ -112,22 +136,50 @@ async function waitForPing(port: number, child: ChildProcess, timeoutMs = 120_00
 
 async function main(): Promise<void> {
   const modelDir = await buildFixtureModel();
-  const env = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}` };
-  const ours = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve-ours', String(OURS_PORT)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const theirs = spawn(MLFLOW, ['models', 'serve', '-m', modelDir, '--env-manager', 'local', '--port', String(MLFLOW_PORT), '--host', '127.0.0.1'], {
-    env,
-    stdio: ['ignore', 'ignore', 'ignore'],
-    detached: true,
-  });
+  const env = {
+    ...process.env,
+    MLFLOW_DISABLE_TELEMETRY: 'true',
+    PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
+  };
+  const ours = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--serve-ours', String(OURS_PORT)],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const theirs = spawn(
+    MLFLOW,
+    [
+      'models',
+      'serve',
+      '-m',
+      modelDir,
+      '--env-manager',
+      'local',
+      '--port',
+      String(MLFLOW_PORT),
+      '--host',
+      '127.0.0.1',
+    ],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'ignore'],
+      detached: true,
+    },
+  );
   const results: CaseResult[] = [];
   try {
     await Promise.all([waitForPing(OURS_PORT, ours), waitForPing(MLFLOW_PORT, theirs)]);
     for (const records of RECORDS) {
       for (const concurrency of CONCURRENCY) {
-        for (const [server, port] of [['ours', OURS_PORT], ['mlflow', MLFLOW_PORT]] as const) {
+        for (const [server, port] of [
+          ['ours', OURS_PORT],
+          ['mlflow', MLFLOW_PORT],
+        ] as const) {
           const r = await measure(server, port, records, concurrency);
           results.push(r);
-          process.stderr.write(`${server} records=${records} c=${concurrency}: ${r.rps} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms (${r.errors} errors)\n`);
+          process.stderr.write(
+            `${server} records=${records} c=${concurrency}: ${r.rps} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms (${r.errors} errors)\n`,
+          );
         }
       }
     }
@@ -137,20 +189,34 @@ async function main(): Promise<void> {
     rmSync(modelDir, { recursive: true, force: true });
   }
 
-  const find = (s: CaseResult['server'], n: number, c: number) => results.find((r) => r.server === s && r.records === n && r.concurrency === c)!;
+  const find = (s: CaseResult['server'], n: number, c: number) =>
+    results.find((r) => r.server === s && r.records === n && r.concurrency === c)!;
   const a = find('ours', 1, 32);
   const b = find('mlflow', 1, 32);
-  const summary = { rpsRatio: Math.round((a.rps / b.rps) * 10) / 10, p99Ratio: Math.round((b.p99Ms / a.p99Ms) * 10) / 10, target: 'rpsRatio ≥ 5 and p99Ratio ≥ 5 (1 record/request, concurrency 32)' };
+  const summary = {
+    rpsRatio: Math.round((a.rps / b.rps) * 10) / 10,
+    p99Ratio: Math.round((b.p99Ms / a.p99Ms) * 10) / 10,
+    target: 'rpsRatio ≥ 5 and p99Ratio ≥ 5 (1 record/request, concurrency 32)',
+  };
   console.log('\nserver  records  conc   req/s   p50 ms   p99 ms  errors');
   for (const r of results) {
     console.log(
       `${r.server.padEnd(7)} ${String(r.records).padStart(7)} ${String(r.concurrency).padStart(5)} ${String(r.rps).padStart(7)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}`,
     );
   }
-  console.log(`\n1 record/request, concurrency 32: ours ${summary.rpsRatio}x the requests/s of mlflow models serve; its p99 is ${summary.p99Ratio}x ours`);
+  console.log(
+    `\n1 record/request, concurrency 32: ours ${summary.rpsRatio}x the requests/s of mlflow models serve; its p99 is ${summary.p99Ratio}x ours`,
+  );
   const out = join(here, 'results/serving.json');
   mkdirSync(dirname(out), { recursive: true });
-  const meta = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, secondsPerCase: SECONDS, warmupMs: WARMUP_MS };
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    secondsPerCase: SECONDS,
+    warmupMs: WARMUP_MS,
+  };
   writeFileSync(out, `${JSON.stringify({ meta, summary, results }, null, 2)}\n`);
   console.log(`written ${out}`);
 }

@@ -18,8 +18,17 @@ export function writeResults(name: string, figures: Record<string, unknown>): st
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}${name}.json`;
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, arch: arch(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  writeFileSync(file, JSON.stringify({ measuredAt: new Date().toISOString(), machine, ...figures }, null, 2) + '\n');
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    arch: arch(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+  writeFileSync(
+    file,
+    JSON.stringify({ measuredAt: new Date().toISOString(), machine, ...figures }, null, 2) + '\n',
+  );
   console.log(`figures written to ${file}`);
   return file;
 }

@@ -37,7 +37,16 @@ function argument(name: string): string | undefined {
 }
 
 function makeRows(count: number): Row[] {
-  const cities = ['Amsterdam', 'Berlin', 'Copenhagen', 'Dublin', 'Edinburgh', 'Florence', 'Geneva', 'Helsinki'];
+  const cities = [
+    'Amsterdam',
+    'Berlin',
+    'Copenhagen',
+    'Dublin',
+    'Edinburgh',
+    'Florence',
+    'Geneva',
+    'Helsinki',
+  ];
   const rows = new Array<Row>(count);
   let seed = 42;
   const random = (): number => {
@@ -62,7 +71,10 @@ async function runCase(name: CaseName, count: number): Promise<CaseResult> {
   const dir = mkdtempSync(join(tmpdir(), 'table-io-'));
   try {
     const filepath = join(dir, `table.${format}`);
-    const dataset = format === 'csv' ? new CSVDataset({ filepath, table: mode }) : new ParquetDataset({ filepath, table: mode });
+    const dataset =
+      format === 'csv'
+        ? new CSVDataset({ filepath, table: mode })
+        : new ParquetDataset({ filepath, table: mode });
     let data: TableData = makeRows(count);
     if (mode === 'arrow') data = columnsToArrow(rowsToColumns(data));
     const t0 = performance.now();
@@ -71,7 +83,8 @@ async function runCase(name: CaseName, count: number): Promise<CaseResult> {
     const loaded = await dataset.load();
     const t2 = performance.now();
     const loadedRows = Array.isArray(loaded) ? loaded.length : loaded.numRows;
-    if (loadedRows !== count) throw new Error(`${name}: loaded ${loadedRows} rows, expected ${count}`);
+    if (loadedRows !== count)
+      throw new Error(`${name}: loaded ${loadedRows} rows, expected ${count}`);
     return {
       case: name,
       rows: count,
@@ -101,10 +114,14 @@ async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const results: CaseResult[] = [];
   for (const name of selected) {
-    const output = execFileSync(process.execPath, ['--import', 'tsx', self, '--case', name, '--rows', String(count)], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    });
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', self, '--case', name, '--rows', String(count)],
+      {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      },
+    );
     const result = JSON.parse(output) as CaseResult;
     results.push(result);
     console.log(

@@ -39,12 +39,24 @@ async function medianNodeCycleMs(client: Client, workflowId: string): Promise<nu
     Number(event.eventTime?.seconds ?? 0) * 1000 + (event.eventTime?.nanos ?? 0) / 1e6;
   let events = [...(history.events ?? [])];
   // A chain longer than one history ran as child workflows `<id>/chunk-<n>`: gather their events.
-  for (let chunk = 0; !events.some((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'runNode'); chunk++) {
-    const child = await client.workflow.getHandle(`${workflowId}/chunk-${chunk}`).fetchHistory().catch(() => undefined);
+  for (
+    let chunk = 0;
+    !events.some(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'runNode',
+    );
+    chunk++
+  ) {
+    const child = await client.workflow
+      .getHandle(`${workflowId}/chunk-${chunk}`)
+      .fetchHistory()
+      .catch(() => undefined);
     if (!child) break;
     events = events.concat(child.events ?? []);
     for (let next = chunk + 1; ; next++) {
-      const more = await client.workflow.getHandle(`${workflowId}/chunk-${next}`).fetchHistory().catch(() => undefined);
+      const more = await client.workflow
+        .getHandle(`${workflowId}/chunk-${next}`)
+        .fetchHistory()
+        .catch(() => undefined);
       if (!more) break;
       events = events.concat(more.events ?? []);
     }
@@ -56,7 +68,10 @@ async function medianNodeCycleMs(client: Client, workflowId: string): Promise<nu
   return median(cycles);
 }
 
-async function onTemporal(pipeline: string, maxConcurrentNodes: number): Promise<{ wallMs: number; medianCycleMs: number }> {
+async function onTemporal(
+  pipeline: string,
+  maxConcurrentNodes: number,
+): Promise<{ wallMs: number; medianCycleMs: number }> {
   const taskQueue = `bench-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
@@ -134,7 +149,9 @@ for (const [pipeline, nodes] of [
   rows.push({
     pipeline,
     nodes,
-    ...(pipeline.startsWith('chain') ? { medianNodeCycleMs: Number(temporal.medianCycleMs.toFixed(2)) } : {}),
+    ...(pipeline.startsWith('chain')
+      ? { medianNodeCycleMs: Number(temporal.medianCycleMs.toFixed(2)) }
+      : {}),
     temporalMsPerNode: Number((temporalMs / nodes).toFixed(2)),
     localMsPerNode: Number((localMs / nodes).toFixed(4)),
     wallTimeRatio: Number((temporalMs / localMs).toFixed(1)),
@@ -142,15 +159,23 @@ for (const [pipeline, nodes] of [
   console.table(rows.slice(-1));
 }
 const baseline = Number((await baselineMsPerActivity(200)).toFixed(2));
-console.log(`baseline: a plain Temporal chain of 200 no-op activities takes ${baseline} ms per activity on this server`);
+console.log(
+  `baseline: a plain Temporal chain of 200 no-op activities takes ${baseline} ms per activity on this server`,
+);
 const sleepersMs = (await onTemporal('sleepers_64', 16)).wallMs;
 const ideal = (64 / 16) * 200;
-const sleepers = { nodes: 64, sleepMs: 200, slots: 16, wallMs: Math.round(sleepersMs), idealMs: ideal, ratioToIdeal: Number((sleepersMs / ideal).toFixed(2)) };
+const sleepers = {
+  nodes: 64,
+  sleepMs: 200,
+  slots: 16,
+  wallMs: Math.round(sleepersMs),
+  idealMs: ideal,
+  ratioToIdeal: Number((sleepersMs / ideal).toFixed(2)),
+};
 console.table(rows);
 console.table([sleepers]);
 writeResults('temporal', {
-  note:
-    'medianNodeCycleMs: median time between consecutive chain nodes being scheduled (history timestamps), i.e. one node run plus its orchestration; temporalMsPerNode: whole-workflow wall time / nodes, including workflow start and plan',
+  note: 'medianNodeCycleMs: median time between consecutive chain nodes being scheduled (history timestamps), i.e. one node run plus its orchestration; temporalMsPerNode: whole-workflow wall time / nodes, including workflow start and plan',
   targets: { chainMsPerNode: '≤ 10, flat from 50 to 1,000', sleepers: '≤ 1.3 × ideal 0.8 s' },
   baselinePlainTemporalChainMsPerActivity: baseline,
   rows,

@@ -17,7 +17,12 @@ export { defineProject, isProjectDefinition } from './project/define-project.js'
 export type { ProjectDefinition, ProjectOptions } from './project/define-project.js';
 export { loadProject, findProjectFile, getPipeline } from './project/load-project.js';
 export type { LoadedProject } from './project/load-project.js';
-export { ProjectError, ProjectNotFoundError, InvalidProjectError, PipelineNotFoundError } from './project/errors.js';
+export {
+  ProjectError,
+  ProjectNotFoundError,
+  InvalidProjectError,
+  PipelineNotFoundError,
+} from './project/errors.js';
 export { Session, openSession } from './session.js';
 export type { SessionOptions } from './session.js';
 export type { Hooks, RunInfo, NodeInfo, CatalogView } from './hooks/types.js';
@@ -34,7 +39,12 @@ export * from './mlflow/index.js';
 export * from './model/index.js';
 
 // Temporal: worker, plugin and client API
-export { createWorker, temporalMlflowPlugin, createProjectActivities, workflowsPath } from './temporal/worker.js';
+export {
+  createWorker,
+  temporalMlflowPlugin,
+  createProjectActivities,
+  workflowsPath,
+} from './temporal/worker.js';
 export type { CreateWorkerOptions, TemporalMlflowPluginOptions } from './temporal/worker.js';
 export { startTraining, trainingHandle } from './temporal/client.js';
 export type { StartTrainingOptions, TrainingHandle } from './temporal/client.js';
@@ -52,7 +62,11 @@ export {
 } from './temporal/codec.js';
 export type { EncryptionCodec, EncryptionCodecOptions } from './temporal/codec.js';
 export { createCodecServer, serveCodec } from './temporal/codec-server.js';
-export type { CodecServerOptions, ServeCodecOptions, CodecServerHandle } from './temporal/codec-server.js';
+export type {
+  CodecServerOptions,
+  ServeCodecOptions,
+  CodecServerHandle,
+} from './temporal/codec-server.js';
 
 // Serving
 export * from './serving/index.js';

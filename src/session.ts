@@ -4,7 +4,12 @@ import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from './constants.js';
 import { DatasetRegistry } from './datasets/registry.js';
 import type { Hooks, RunInfo } from './hooks/types.js';
 import { MlflowClient } from './mlflow/client.js';
-import { isPipelineTracked, mlflowClientOptions, resolveMlflowConfig, type ResolvedMlflowConfig } from './mlflow/config.js';
+import {
+  isPipelineTracked,
+  mlflowClientOptions,
+  resolveMlflowConfig,
+  type ResolvedMlflowConfig,
+} from './mlflow/config.js';
 import { registerMlflowDatasets } from './mlflow/datasets/index.js';
 import { TrackingNotConfiguredError } from './mlflow/errors.js';
 import { createMlflowTrackingHook } from './mlflow/tracking-hook.js';
@@ -62,7 +67,8 @@ export class Session {
     const mlflowClient = clientOptions ? new MlflowClient(clientOptions) : undefined;
     const registry = new DatasetRegistry();
     registerMlflowDatasets(registry, () => mlflowClient);
-    for (const [type, factory] of Object.entries(project.definition.datasets)) registry.register(type, factory);
+    for (const [type, factory] of Object.entries(project.definition.datasets))
+      registry.register(type, factory);
     const catalog = DataCatalog.fromConfig({
       catalog: config.catalog,
       credentials: config.credentials,
@@ -80,7 +86,8 @@ export class Session {
   /** A registered pipeline (default `__default__`), with Kedro-style filters applied. */
   pipeline(name: string = DEFAULT_PIPELINE_NAME, filters?: PipelineFilters): Pipeline {
     const registered = getPipeline(this.project.definition, name);
-    return filters && Object.values(filters).some((value) => Array.isArray(value) && value.length > 0)
+    return filters &&
+      Object.values(filters).some((value) => Array.isArray(value) && value.length > 0)
       ? registered.filter(filters)
       : registered;
   }
@@ -100,7 +107,10 @@ export class Session {
   hooks(pipelineName: string): Hooks[] {
     if (!this.isTracked(pipelineName)) return [...this.project.definition.hooks];
     // One tracking hook per session: it remembers the params it logged for each run.
-    this.trackingHook ??= createMlflowTrackingHook({ client: this.mlflowClient!, config: this.mlflow });
+    this.trackingHook ??= createMlflowTrackingHook({
+      client: this.mlflowClient!,
+      config: this.mlflow,
+    });
     return [this.trackingHook, ...this.project.definition.hooks];
   }
 

@@ -1,6 +1,21 @@
-import { ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { BatchActivities } from '../activities/index.js';
-import type { BatchPlan, BatchScoringInput, BatchScoringProgress, BatchScoringResult, ScoreChunkInput } from '../src/batch/types.js';
+import type {
+  BatchPlan,
+  BatchScoringInput,
+  BatchScoringProgress,
+  BatchScoringResult,
+  ScoreChunkInput,
+} from '../src/batch/types.js';
 import { DEFAULT_CONFIG_ENV } from '../src/constants.js';
 import { describeFailure } from './dag.js';
 
@@ -66,7 +81,17 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
         const rowStart = index * plan.chunkSize;
         const rowEnd = Math.min(plan.numRows, rowStart + plan.chunkSize);
         const summary = rowsLabel(rowStart, rowEnd);
-        const args: ScoreChunkInput = { runDir: plan.runDir, modelUri: plan.modelUri, input: input.input, env, runtimeParams, index, rowStart, rowEnd, ...(input.params ? { params: input.params } : {}) };
+        const args: ScoreChunkInput = {
+          runDir: plan.runDir,
+          modelUri: plan.modelUri,
+          input: input.input,
+          env,
+          runtimeParams,
+          index,
+          rowStart,
+          rowEnd,
+          ...(input.params ? { params: input.params } : {}),
+        };
         progress.running.push(summary);
         showDetails();
         try {
@@ -74,7 +99,11 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
           const { scoreChunk } = proxyActivities<BatchActivities>({
             startToCloseTimeout: input.chunkTimeoutMs ?? 30 * 60_000,
             heartbeatTimeout: '60 seconds',
-            retry: { maximumAttempts: input.chunkAttempts ?? 5, initialInterval: '1 second', backoffCoefficient: 2 },
+            retry: {
+              maximumAttempts: input.chunkAttempts ?? 5,
+              initialInterval: '1 second',
+              backoffCoefficient: 2,
+            },
             summary,
           });
           const result = await scoreChunk(args);
@@ -88,7 +117,10 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
         }
       }
     };
-    const lanes = Math.max(1, Math.min(input.maxParallelChunks ?? DEFAULT_PARALLEL_CHUNKS, plan.chunkCount));
+    const lanes = Math.max(
+      1,
+      Math.min(input.maxParallelChunks ?? DEFAULT_PARALLEL_CHUNKS, plan.chunkCount),
+    );
     const scope = new CancellationScope();
     await scope.run(async () => {
       try {
@@ -102,7 +134,14 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
 
     progress.state = 'saving';
     showDetails();
-    const saved = await finishBatchScoring({ runDir: plan.runDir, output: input.output, env, runtimeParams, chunkCount: plan.chunkCount, keepParts: input.keepParts ?? false });
+    const saved = await finishBatchScoring({
+      runDir: plan.runDir,
+      output: input.output,
+      env,
+      runtimeParams,
+      chunkCount: plan.chunkCount,
+      keepParts: input.keepParts ?? false,
+    });
     progress.state = 'completed';
     return {
       modelUri: plan.modelUri,
@@ -135,7 +174,8 @@ function detailsMarkdown(progress: BatchScoringProgress): string {
       (progress.chunksSkipped ? ` (${progress.chunksSkipped} already scored)` : ''),
     `Model: \`${progress.modelUri}\``,
   ];
-  if (progress.running.length > 0) lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
+  if (progress.running.length > 0)
+    lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
   if (progress.error) lines.push(`Error: ${progress.error.slice(0, 2_000)}`);
   return lines.join('\n\n');
 }

@@ -1,7 +1,12 @@
 import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
-import type { NodeActivityDefaults, NodePlan, RunContext, RunNodeResult } from '../src/temporal/types.js';
+import type {
+  NodeActivityDefaults,
+  NodePlan,
+  RunContext,
+  RunNodeResult,
+} from '../src/temporal/types.js';
 
 /** Callbacks through which the DAG scheduler reports node state to its workflow. */
 export interface DagObserver {
@@ -37,10 +42,14 @@ const { runNode } = proxyActivities<TrainingActivities>({ startToCloseTimeout: '
 const SUMMARY_LIMIT = 400;
 
 /** Per-call activity options of one node: its summary in the UI, timeout, retry and queue. */
-export function nodeActivityOptions(node: NodePlan, defaults: NodeActivityDefaults): ActivityOptions {
+export function nodeActivityOptions(
+  node: NodePlan,
+  defaults: NodeActivityDefaults,
+): ActivityOptions {
   const retry = { ...defaults.retry, ...node.retry };
   return {
-    summary: node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name,
+    summary:
+      node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name,
     startToCloseTimeout: node.timeoutMs ?? defaults.startToCloseTimeoutMs,
     heartbeatTimeout: defaults.heartbeatTimeoutMs,
     ...(node.taskQueue ? { taskQueue: node.taskQueue } : {}),
@@ -92,26 +101,28 @@ export async function runDag(
         let failed = false;
         const start = (node: NodePlan): void => {
           observer.started(node);
-          runNode.executeWithOptions(nodeActivityOptions(node, defaults), [{ context, node: node.name }]).then(
-            (result) => {
-              if (failed) return;
-              observer.completed(node, result);
-              completed++;
-              if (completed === nodes.length) return resolve();
-              for (const next of downstream.get(node.name) ?? []) {
-                const left = waitingOn.get(next.name)! - 1;
-                waitingOn.set(next.name, left);
-                if (left === 0) start(next);
-              }
-            },
-            (error: unknown) => {
-              if (failed) return;
-              failed = true;
-              observer.failed(node, error);
-              scope.cancel();
-              reject(new NodeFailure(node.name, error));
-            },
-          );
+          runNode
+            .executeWithOptions(nodeActivityOptions(node, defaults), [{ context, node: node.name }])
+            .then(
+              (result) => {
+                if (failed) return;
+                observer.completed(node, result);
+                completed++;
+                if (completed === nodes.length) return resolve();
+                for (const next of downstream.get(node.name) ?? []) {
+                  const left = waitingOn.get(next.name)! - 1;
+                  waitingOn.set(next.name, left);
+                  if (left === 0) start(next);
+                }
+              },
+              (error: unknown) => {
+                if (failed) return;
+                failed = true;
+                observer.failed(node, error);
+                scope.cancel();
+                reject(new NodeFailure(node.name, error));
+              },
+            );
         };
         for (const node of nodes) if (waitingOn.get(node.name) === 0) start(node);
       }),

@@ -3,6 +3,13 @@
  * them from your own workflows module (`export * from 'temporal-mlflow/workflows'`), or give the
  * worker `workflowsPath` from `temporal-mlflow` when you have none.
  */
-export { trainingWorkflow, pipelineChunkWorkflow, progressQuery, pipelineNameKey, mlflowRunIdKey, NODES_PER_HISTORY } from './training.js';
+export {
+  trainingWorkflow,
+  pipelineChunkWorkflow,
+  progressQuery,
+  pipelineNameKey,
+  mlflowRunIdKey,
+  NODES_PER_HISTORY,
+} from './training.js';
 export type { TrainingWorkflowInput } from './training.js';
 export { batchScoringWorkflow, batchProgressQuery } from './batch.js';

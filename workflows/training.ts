@@ -13,7 +13,11 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TrainingActivities } from '../activities/index.js';
-import { SEARCH_ATTRIBUTE_MLFLOW_RUN_ID, SEARCH_ATTRIBUTE_PIPELINE_NAME } from '../src/constants.js';
+import {
+  DEFAULT_PIPELINE_NAME,
+  SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+} from '../src/constants.js';
 import type {
   ChunkInput,
   LoggedModelRef,
@@ -30,8 +34,14 @@ import { describeFailure, NodeFailure, runDag, type DagObserver } from './dag.js
 /** The `progress` query: the state of every node of the run. */
 export const progressQuery = defineQuery<TrainingProgress>('progress');
 
-export const pipelineNameKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_PIPELINE_NAME, SearchAttributeType.KEYWORD);
-export const mlflowRunIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_MLFLOW_RUN_ID, SearchAttributeType.KEYWORD);
+export const pipelineNameKey = defineSearchAttributeKey(
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+  SearchAttributeType.KEYWORD,
+);
+export const mlflowRunIdKey = defineSearchAttributeKey(
+  SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
+  SearchAttributeType.KEYWORD,
+);
 
 /** Nodes per history: above this the plan runs as child workflows of at most this many nodes. */
 export const NODES_PER_HISTORY = 500;
@@ -73,7 +83,7 @@ export interface TrainingWorkflowInput extends TrainingInput {
 export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promise<TrainingResult> {
   const { workflowId, startTime } = workflowInfo();
   const progress: TrainingProgress = {
-    pipeline: input.pipeline ?? '__default__',
+    pipeline: input.pipeline ?? DEFAULT_PIPELINE_NAME,
     state: 'planning',
     total: 0,
     done: 0,
@@ -147,7 +157,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       showDetails();
       // Packaging heartbeats like a node: a dead worker is noticed within the nodes' heartbeat timeout.
       model = await packageModel.executeWithOptions(
-        { startToCloseTimeout: '30 minutes', heartbeatTimeout: defaults.heartbeatTimeoutMs, retry: { maximumAttempts: 5 }, summary: 'package model' },
+        {
+          startToCloseTimeout: '30 minutes',
+          heartbeatTimeout: defaults.heartbeatTimeoutMs,
+          retry: { maximumAttempts: 5 },
+          summary: 'package model',
+        },
         [context],
       );
       progress.modelUri = model.modelUri;
@@ -161,7 +176,8 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       durationMs: Date.now() - startTime.getTime(),
     };
   } catch (error) {
-    const cancelled = isCancellation(error) || (error instanceof NodeFailure && isCancellation(error.cause));
+    const cancelled =
+      isCancellation(error) || (error instanceof NodeFailure && isCancellation(error.cause));
     status = cancelled ? 'KILLED' : 'FAILED';
     progress.state = cancelled ? 'cancelled' : 'failed';
     progress.error = describeFailure(error);
@@ -210,7 +226,8 @@ async function runInChunks(
         staticSummary: `${context.pipeline}: nodes ${start + 1}-${start + slice.length}`,
       });
     } catch (error) {
-      for (const node of slice) if (progress.nodes[node.name] === 'running') progress.nodes[node.name] = 'failed';
+      for (const node of slice)
+        if (progress.nodes[node.name] === 'running') progress.nodes[node.name] = 'failed';
       throw error;
     }
     for (const node of slice) progress.nodes[node.name] = 'completed';
@@ -235,7 +252,8 @@ function detailsMarkdown(progress: TrainingProgress): string {
   const lines = [
     `**${progress.pipeline}** — ${progress.state}, ${progress.done}/${progress.total} nodes done`,
   ];
-  if (progress.running.length > 0) lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
+  if (progress.running.length > 0)
+    lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
   if (progress.mlflowRunId) lines.push(`MLflow run: \`${progress.mlflowRunId}\``);
   if (progress.modelUri) lines.push(`Model: \`${progress.modelUri}\``);
   if (progress.failedNode) lines.push(`Failed node: **${progress.failedNode}**`);

@@ -27,7 +27,10 @@ export interface BatchScoringHandle {
 }
 
 /** Starts `batchScoringWorkflow` on the task queue the workers poll. */
-export async function startBatchScoring(client: Client, options: StartBatchScoringOptions): Promise<BatchScoringHandle> {
+export async function startBatchScoring(
+  client: Client,
+  options: StartBatchScoringOptions,
+): Promise<BatchScoringHandle> {
   const { workflowId: id, taskQueue, ...input } = options;
   const workflowId = id ?? `batch-${input.input}-${randomUUID()}`;
   const handle = await client.workflow.start(BATCH_WORKFLOW, {

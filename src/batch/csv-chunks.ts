@@ -37,7 +37,11 @@ function parserOptions(args: CSVLoadArgs, extra: Options = {}): Options {
 }
 
 /** Reads every record once: names, column types, row count and chunk offsets. */
-export async function scanCsv(path: string, args: CSVLoadArgs = {}, chunkSize = 10_000): Promise<CsvScan> {
+export async function scanCsv(
+  path: string,
+  args: CSVLoadArgs = {},
+  chunkSize = 10_000,
+): Promise<CsvScan> {
   const header = args.header ?? true;
   let names: string[] | undefined = header ? undefined : args.columns;
   let expectHeader = header;
@@ -71,33 +75,61 @@ export async function scanCsv(path: string, args: CSVLoadArgs = {}, chunkSize = 
   }
   offsets.push(lastEnd);
   const cast = args.cast ?? true;
-  const kinds = (names ?? []).map((_, c): CsvColumnKind => (!cast ? 'raw' : (numeric[c] ?? true) ? 'number' : (boolean[c] ?? true) ? 'boolean' : 'string'));
+  const kinds = (names ?? []).map((_, c): CsvColumnKind =>
+    !cast ? 'raw' : (numeric[c] ?? true) ? 'number' : (boolean[c] ?? true) ? 'boolean' : 'string',
+  );
   return { names: names ?? [], kinds, numRows, offsets, chunkSize };
 }
 
 /** One record as a row object, cells typed by `kinds`; missing cells are null (as CSVDataset's). */
-export function toRow(record: string[], names: readonly string[], kinds: readonly CsvColumnKind[]): Row {
+export function toRow(
+  record: string[],
+  names: readonly string[],
+  kinds: readonly CsvColumnKind[],
+): Row {
   const row: Row = {};
   for (let c = 0; c < names.length; c++) {
     const cell = record[c] ?? '';
     const kind = kinds[c];
     row[names[c]!] =
-      kind === 'raw' ? cell : cell === '' ? null : kind === 'number' ? Number(cell) : kind === 'boolean' ? cell.toLowerCase() === 'true' : cell;
+      kind === 'raw'
+        ? cell
+        : cell === ''
+          ? null
+          : kind === 'number'
+            ? Number(cell)
+            : kind === 'boolean'
+              ? cell.toLowerCase() === 'true'
+              : cell;
   }
   return row;
 }
 
 /** The rows between two record offsets found by `scanCsv` (a chunk's byte range). */
-export async function readCsvRange(path: string, scan: Pick<CsvScan, 'names' | 'kinds'>, byteStart: number, byteEnd: number, args: CSVLoadArgs = {}): Promise<Row[]> {
+export async function readCsvRange(
+  path: string,
+  scan: Pick<CsvScan, 'names' | 'kinds'>,
+  byteStart: number,
+  byteEnd: number,
+  args: CSVLoadArgs = {},
+): Promise<Row[]> {
   if (byteEnd <= byteStart) return [];
   const rows: Row[] = [];
-  const parser = createReadStream(path, { start: byteStart, end: byteEnd - 1 }).pipe(parse(parserOptions(args, { bom: byteStart === 0 })));
-  for await (const record of parser as AsyncIterable<string[]>) rows.push(toRow(record, scan.names, scan.kinds));
+  const parser = createReadStream(path, { start: byteStart, end: byteEnd - 1 }).pipe(
+    parse(parserOptions(args, { bom: byteStart === 0 })),
+  );
+  for await (const record of parser as AsyncIterable<string[]>)
+    rows.push(toRow(record, scan.names, scan.kinds));
   return rows;
 }
 
 /** The file's rows in chunks of `chunkSize`, typed by a scan (one parser, read once, in order). */
-export async function* readCsvChunks(path: string, scan: Pick<CsvScan, 'names' | 'kinds'>, chunkSize: number, args: CSVLoadArgs = {}): AsyncGenerator<Row[]> {
+export async function* readCsvChunks(
+  path: string,
+  scan: Pick<CsvScan, 'names' | 'kinds'>,
+  chunkSize: number,
+  args: CSVLoadArgs = {},
+): AsyncGenerator<Row[]> {
   const header = args.header ?? true;
   const parser = createReadStream(path).pipe(parse(parserOptions(args, { bom: true })));
   let skipHeader = header;

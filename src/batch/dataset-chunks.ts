@@ -14,7 +14,15 @@ import { parquetInfo, readParquetRange } from './parquet-chunks.js';
 
 /** How a chunk reads its rows, as recorded in the run's manifest (never sent through Temporal). */
 export type SourceLayout =
-  | { reader: 'csv'; path: string; loadArgs: CSVLoadArgs; names: string[]; kinds: CsvColumnKind[]; offsets: number[]; chunkSize: number }
+  | {
+      reader: 'csv';
+      path: string;
+      loadArgs: CSVLoadArgs;
+      names: string[];
+      kinds: CsvColumnKind[];
+      offsets: number[];
+      chunkSize: number;
+    }
   | { reader: 'parquet'; path: string; columns?: string[] }
   | { reader: 'dataset' };
 
@@ -39,7 +47,8 @@ interface FileDatasetLike {
 
 function localFile(dataset: Dataset, type: string): string | undefined {
   const file = dataset as unknown as FileDatasetLike;
-  if (file.type !== type || file.table !== 'rows' || typeof file.localPath !== 'function') return undefined;
+  if (file.type !== type || file.table !== 'rows' || typeof file.localPath !== 'function')
+    return undefined;
   return file.localPath();
 }
 
@@ -47,24 +56,40 @@ function localFile(dataset: Dataset, type: string): string | undefined {
 export function rowsOf(data: unknown, name: string): unknown[] {
   if (Array.isArray(data)) return data;
   if (isArrowTable(data)) return columnsToRows(arrowToColumns(data));
-  throw new BatchInputError(`Dataset '${name}' loads ${data === null ? 'null' : typeof data}, not records (an array of rows or an arrow Table): it cannot be scored in chunks.`);
+  throw new BatchInputError(
+    `Dataset '${name}' loads ${data === null ? 'null' : typeof data}, not records (an array of rows or an arrow Table): it cannot be scored in chunks.`,
+  );
 }
 
 /** Scans a dataset for its row count and chunk layout (see the module doc). */
-export async function describeSource(dataset: Dataset, name: string, chunkSize: number): Promise<SourceDescription> {
+export async function describeSource(
+  dataset: Dataset,
+  name: string,
+  chunkSize: number,
+): Promise<SourceDescription> {
   const csv = localFile(dataset, 'csv.CSVDataset');
   if (csv) {
     const loadArgs = ((dataset as unknown as FileDatasetLike).loadArgs ?? {}) as CSVLoadArgs;
     const [scan, info] = await Promise.all([scanCsv(csv, loadArgs, chunkSize), stat(csv)]);
     return {
-      layout: { reader: 'csv', path: csv, loadArgs, names: scan.names, kinds: scan.kinds, offsets: scan.offsets, chunkSize },
+      layout: {
+        reader: 'csv',
+        path: csv,
+        loadArgs,
+        names: scan.names,
+        kinds: scan.kinds,
+        offsets: scan.offsets,
+        chunkSize,
+      },
       numRows: scan.numRows,
       version: `${csv}:${info.size}:${info.mtimeMs}`,
     };
   }
   const parquet = localFile(dataset, 'parquet.ParquetDataset');
   if (parquet) {
-    const columns = ((dataset as unknown as FileDatasetLike).loadArgs as ParquetLoadArgs | undefined)?.columns;
+    const columns = (
+      (dataset as unknown as FileDatasetLike).loadArgs as ParquetLoadArgs | undefined
+    )?.columns;
     const [meta, info] = await Promise.all([parquetInfo(parquet), stat(parquet)]);
     return {
       layout: { reader: 'parquet', path: parquet, ...(columns ? { columns } : {}) },
@@ -79,7 +104,9 @@ export async function describeSource(dataset: Dataset, name: string, chunkSize: 
 /** Merges every `factor` consecutive chunks of a CSV layout (fewer, bigger chunks). */
 export function coarsen(layout: SourceLayout, factor: number): SourceLayout {
   if (layout.reader !== 'csv' || factor <= 1) return layout;
-  const offsets = layout.offsets.filter((_, i) => i % factor === 0 || i === layout.offsets.length - 1);
+  const offsets = layout.offsets.filter(
+    (_, i) => i % factor === 0 || i === layout.offsets.length - 1,
+  );
   return { ...layout, offsets, chunkSize: layout.chunkSize * factor };
 }
 
@@ -99,10 +126,15 @@ export async function readChunk(
     case 'csv': {
       const start = layout.offsets[index];
       const end = layout.offsets[index + 1];
-      if (start === undefined || end === undefined) throw new BatchInputError(`Chunk ${index} is outside the scanned layout of '${name}' (${layout.offsets.length - 1} chunks).`);
+      if (start === undefined || end === undefined)
+        throw new BatchInputError(
+          `Chunk ${index} is outside the scanned layout of '${name}' (${layout.offsets.length - 1} chunks).`,
+        );
       const rows = await readCsvRange(layout.path, layout, start, end, layout.loadArgs);
       if (rows.length !== rowEnd - rowStart) {
-        throw new BatchInputError(`Chunk ${index} of '${name}' read ${rows.length} rows, expected ${rowEnd - rowStart}: ${layout.path} changed during the run.`);
+        throw new BatchInputError(
+          `Chunk ${index} of '${name}' read ${rows.length} rows, expected ${rowEnd - rowStart}: ${layout.path} changed during the run.`,
+        );
       }
       return rows;
     }

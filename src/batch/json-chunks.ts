@@ -12,10 +12,13 @@ export async function firstCharacter(path: string): Promise<string> {
   const handle = await open(path, 'r');
   try {
     const buffer = Buffer.alloc(4096);
-    for (let position = 0; ; ) {
+    for (let position = 0; ;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) return '';
-      const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+      const text = buffer
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '');
       const match = /\S/.exec(text);
       if (match) return match[0];
       position += bytesRead;
@@ -31,7 +34,10 @@ export class JsonInputError extends Error {
 }
 
 /** The elements of a top-level JSON array, in chunks of `chunkSize`, parsed as the file streams. */
-export async function* readJsonArrayChunks(path: string, chunkSize: number): AsyncGenerator<unknown[]> {
+export async function* readJsonArrayChunks(
+  path: string,
+  chunkSize: number,
+): AsyncGenerator<unknown[]> {
   let state: 'before' | 'value' | 'after' | 'done' = 'before';
   let depth = 0;
   let inString = false;
@@ -43,11 +49,14 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
   let index = 0;
   const finishElement = (text: string): void => {
     const trimmed = text.trim();
-    if (trimmed === '') throw new JsonInputError(`${path}: empty element at index ${index} of the top-level array.`);
+    if (trimmed === '')
+      throw new JsonInputError(`${path}: empty element at index ${index} of the top-level array.`);
     try {
       chunk.push(JSON.parse(trimmed));
     } catch (error) {
-      throw new JsonInputError(`${path}: element ${index} of the top-level array is not valid JSON (${(error as Error).message}).`);
+      throw new JsonInputError(
+        `${path}: element ${index} of the top-level array is not valid JSON (${(error as Error).message}).`,
+      );
     }
     index++;
   };
@@ -60,11 +69,13 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
         if (char === '[') {
           state = 'value';
           start = i + 1;
-        } else if (!/\s|\uFEFF/.test(char)) throw new JsonInputError(`${path}: expected a JSON array of records.`);
+        } else if (!/\s|\uFEFF/.test(char))
+          throw new JsonInputError(`${path}: expected a JSON array of records.`);
         continue;
       }
       if (state === 'done') {
-        if (!/\s/.test(char)) throw new JsonInputError(`${path}: unexpected text after the top-level array.`);
+        if (!/\s/.test(char))
+          throw new JsonInputError(`${path}: unexpected text after the top-level array.`);
         continue;
       }
       if (inString) {
@@ -95,13 +106,20 @@ export async function* readJsonArrayChunks(path: string, chunkSize: number): Asy
       chunk = [];
     }
   }
-  if (state !== 'done') throw new JsonInputError(`${path}: the top-level array is not closed (truncated file?).`);
+  if (state !== 'done')
+    throw new JsonInputError(`${path}: the top-level array is not closed (truncated file?).`);
   if (chunk.length > 0) yield chunk;
 }
 
 /** JSON Lines: one JSON value per non-blank line, in chunks of `chunkSize`. */
-export async function* readJsonLinesChunks(path: string, chunkSize: number): AsyncGenerator<unknown[]> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+export async function* readJsonLinesChunks(
+  path: string,
+  chunkSize: number,
+): AsyncGenerator<unknown[]> {
+  const lines = createInterface({
+    input: createReadStream(path, { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  });
   let chunk: unknown[] = [];
   let number = 0;
   for await (const line of lines) {

@@ -2,7 +2,12 @@
  * Models loaded once per worker process, by URI: every chunk of a run (and of later runs with the
  * same model) predicts with the same loaded model. A failed load is forgotten, so a retry loads again.
  */
-import { loadModel, parseModelUri, resolveModelId, type LoadModelOptions } from '../model/load-model.js';
+import {
+  loadModel,
+  parseModelUri,
+  resolveModelId,
+  type LoadModelOptions,
+} from '../model/load-model.js';
 import { MlflowClient } from '../mlflow/client.js';
 import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { ModelLoadError } from '../model/errors.js';
@@ -21,7 +26,8 @@ export class ModelCache {
   get(uri: string): Promise<Predictor> {
     let model = this.#models.get(uri);
     if (!model) {
-      if (this.#models.size >= this.maxEntries) this.#models.delete(this.#models.keys().next().value!);
+      if (this.#models.size >= this.maxEntries)
+        this.#models.delete(this.#models.keys().next().value!);
       this.loads++;
       model = this.load(uri);
       model.catch(() => this.#models.delete(uri));
@@ -45,7 +51,11 @@ export async function pinModelUri(uri: string, options: LoadModelOptions = {}): 
     return `models:/${await resolveModelId(parsed, client, uri)}`;
   } catch (error) {
     if (error instanceof MlflowResourceNotFoundError) {
-      throw new ModelLoadError(uri, `it does not exist on ${client.trackingUri} (${error.message})`, { cause: error });
+      throw new ModelLoadError(
+        uri,
+        `it does not exist on ${client.trackingUri} (${error.message})`,
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -5,13 +5,20 @@
  * numbers, missing values as null.
  */
 import type { FileMetaData } from 'hyparquet';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+import {
+  asyncBufferFromFile,
+  parquetMetadataAsync,
+  parquetReadObjects,
+  parquetSchema,
+} from 'hyparquet';
 import type { BasicType, ColumnSource } from 'hyparquet-writer';
 import { fileWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
 import type { Row } from '../datasets/table.js';
 
 /** Row count and column names from the footer (no data read). */
-export async function parquetInfo(path: string): Promise<{ numRows: number; names: string[]; rowGroups: number[] }> {
+export async function parquetInfo(
+  path: string,
+): Promise<{ numRows: number; names: string[]; rowGroups: number[] }> {
   const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
   return {
     numRows: Number(metadata.num_rows),
@@ -31,32 +38,62 @@ function normalise(rows: Record<string, unknown>[], names: readonly string[]): R
   });
 }
 
-async function open(path: string, columns?: string[]): Promise<{ file: Awaited<ReturnType<typeof asyncBufferFromFile>>; metadata: FileMetaData; names: string[] }> {
+async function open(
+  path: string,
+  columns?: string[],
+): Promise<{
+  file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  metadata: FileMetaData;
+  names: string[];
+}> {
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   const all = parquetSchema(metadata).children.map((child) => child.element.name);
   const missing = (columns ?? []).filter((name) => !all.includes(name));
-  if (missing.length) throw new Error(`load_args.columns names ${missing.join(', ')}, not in ${path} (columns: ${all.join(', ')})`);
+  if (missing.length)
+    throw new Error(
+      `load_args.columns names ${missing.join(', ')}, not in ${path} (columns: ${all.join(', ')})`,
+    );
   return { file, metadata, names: columns ?? all };
 }
 
 /** Rows `[rowStart, rowEnd)` of a Parquet file. */
-export async function readParquetRange(path: string, rowStart: number, rowEnd: number, columns?: string[]): Promise<Row[]> {
+export async function readParquetRange(
+  path: string,
+  rowStart: number,
+  rowEnd: number,
+  columns?: string[],
+): Promise<Row[]> {
   const { file, metadata, names } = await open(path, columns);
   const end = Math.min(rowEnd, Number(metadata.num_rows));
   if (end <= rowStart) return [];
-  const rows = (await parquetReadObjects({ file, metadata, columns: names, rowStart, rowEnd: end })) as Record<string, unknown>[];
+  const rows = (await parquetReadObjects({
+    file,
+    metadata,
+    columns: names,
+    rowStart,
+    rowEnd: end,
+  })) as Record<string, unknown>[];
   return normalise(rows, names);
 }
 
 /** The file's rows, one row group at a time (re-chunk with `rechunk` for a fixed size). */
-export async function* readParquetRowGroups(path: string, columns?: string[]): AsyncGenerator<Row[]> {
+export async function* readParquetRowGroups(
+  path: string,
+  columns?: string[],
+): AsyncGenerator<Row[]> {
   const { file, metadata, names } = await open(path, columns);
   let start = 0;
   for (const group of metadata.row_groups) {
     const end = start + Number(group.num_rows);
     if (end > start) {
-      const rows = (await parquetReadObjects({ file, metadata, columns: names, rowStart: start, rowEnd: end })) as Record<string, unknown>[];
+      const rows = (await parquetReadObjects({
+        file,
+        metadata,
+        columns: names,
+        rowStart: start,
+        rowEnd: end,
+      })) as Record<string, unknown>[];
       yield normalise(rows, names);
     }
     start = end;
@@ -64,11 +101,24 @@ export async function* readParquetRowGroups(path: string, columns?: string[]): A
 }
 
 type Kind = 'number' | 'boolean' | 'string' | 'bigint' | 'date' | 'json';
-const TYPES: Record<Kind, BasicType> = { number: 'DOUBLE', boolean: 'BOOLEAN', string: 'STRING', bigint: 'INT64', date: 'TIMESTAMP', json: 'JSON' };
+const TYPES: Record<Kind, BasicType> = {
+  number: 'DOUBLE',
+  boolean: 'BOOLEAN',
+  string: 'STRING',
+  bigint: 'INT64',
+  date: 'TIMESTAMP',
+  json: 'JSON',
+};
 
 function kindOf(value: unknown): Kind | undefined {
   if (value === null || value === undefined) return undefined;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string' || typeof value === 'bigint') return typeof value as Kind;
+  if (
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    typeof value === 'string' ||
+    typeof value === 'bigint'
+  )
+    return typeof value as Kind;
   return value instanceof Date ? 'date' : 'json';
 }
 
@@ -92,7 +142,9 @@ export class ParquetRowWriter {
       for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
       this.#names = [...seen];
       // A column with no value in the first chunk is JSON: any later value fits it.
-      this.#kinds = this.#names.map((name) => rows.map((row) => kindOf(row[name])).find((kind) => kind !== undefined) ?? 'json');
+      this.#kinds = this.#names.map(
+        (name) => rows.map((row) => kindOf(row[name])).find((kind) => kind !== undefined) ?? 'json',
+      );
     }
     const columnData: ColumnSource[] = this.#names.map((name, c) => {
       const data = rows.map((row, i) => {
@@ -100,14 +152,19 @@ export class ParquetRowWriter {
         if (value === undefined || value === null) return null;
         const kind = kindOf(value);
         if (kind !== this.#kinds[c] && this.#kinds[c] !== 'json') {
-          throw new TypeError(`column '${name}' holds ${this.#kinds[c]} values and then a ${kind} (row ${this.rows + i}): a Parquet column has one type.`);
+          throw new TypeError(
+            `column '${name}' holds ${this.#kinds[c]} values and then a ${kind} (row ${this.rows + i}): a Parquet column has one type.`,
+          );
         }
         return value;
       });
       return { name, data, type: TYPES[this.#kinds[c]!], nullable: true };
     });
     if (!this.#writer) {
-      this.#writer = new ParquetWriter({ writer: fileWriter(this.path), schema: schemaFromColumnData({ columnData }) });
+      this.#writer = new ParquetWriter({
+        writer: fileWriter(this.path),
+        schema: schemaFromColumnData({ columnData }),
+      });
     }
     const schemaFree = columnData.map(({ name, data }) => ({ name, data }));
     void this.#writer.write({ columnData: schemaFree, rowGroupSize: rows.length });
@@ -116,7 +173,10 @@ export class ParquetRowWriter {
 
   /** Writes the footer (an empty file gets a schema-less one). */
   finish(): void {
-    this.#writer ??= new ParquetWriter({ writer: fileWriter(this.path), schema: schemaFromColumnData({ columnData: [] }) });
+    this.#writer ??= new ParquetWriter({
+      writer: fileWriter(this.path),
+      schema: schemaFromColumnData({ columnData: [] }),
+    });
     void this.#writer.finish();
   }
 }

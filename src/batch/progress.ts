@@ -6,23 +6,37 @@ export interface RowProgressView {
   stop(): void;
 }
 
-export function createRowProgress(label: string, stream: NodeJS.WriteStream = process.stderr): RowProgressView {
+export function createRowProgress(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): RowProgressView {
   const started = Date.now();
-  const rate = (done: number): string => `${Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)).toLocaleString('en-US')} rows/s`;
+  const rate = (done: number): string =>
+    `${Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)).toLocaleString('en-US')} rows/s`;
   if (!stream.isTTY) {
     let lastStep = -1;
     return {
       update(done, total) {
-        const step = total ? Math.floor((done / Math.max(1, total)) * 10) : Math.floor(done / 100_000);
+        const step = total
+          ? Math.floor((done / Math.max(1, total)) * 10)
+          : Math.floor(done / 100_000);
         if (step === lastStep || (done === 0 && total !== 0)) return;
         lastStep = step;
-        stream.write(`${label}: ${done}${total !== undefined ? `/${total}` : ''} rows · ${rate(done)}\n`);
+        stream.write(
+          `${label}: ${done}${total !== undefined ? `/${total}` : ''} rows · ${rate(done)}\n`,
+        );
       },
       stop: () => undefined,
     };
   }
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {value}/{total} rows · {rate}`, hideCursor: true, stream, clearOnComplete: false, etaBuffer: 20 },
+    {
+      format: `${label} [{bar}] {value}/{total} rows · {rate}`,
+      hideCursor: true,
+      stream,
+      clearOnComplete: false,
+      etaBuffer: 20,
+    },
     Presets.shades_classic,
   );
   let running = false;

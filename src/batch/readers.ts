@@ -41,7 +41,9 @@ export function inputFormatOf(file: string): InputFormat {
     case '.ndjson':
       return 'jsonl';
     default:
-      throw new UnsupportedInputError(`Cannot read ${file}: expected a .csv, .parquet, .json or .jsonl file.`);
+      throw new UnsupportedInputError(
+        `Cannot read ${file}: expected a .csv, .parquet, .json or .jsonl file.`,
+      );
   }
 }
 
@@ -56,7 +58,10 @@ export async function* rechunk<T>(chunks: AsyncIterable<T[]>, size: number): Asy
     let at = 0;
     while (at < chunk.length) {
       const take = Math.min(size - buffer.length, chunk.length - at);
-      buffer = buffer.length === 0 && take === chunk.length ? chunk : buffer.concat(chunk.slice(at, at + take));
+      buffer =
+        buffer.length === 0 && take === chunk.length
+          ? chunk
+          : buffer.concat(chunk.slice(at, at + take));
       at += take;
       if (buffer.length === size) {
         yield buffer;
@@ -78,15 +83,23 @@ export interface OpenRecordSourceOptions {
 }
 
 /** Opens an input file for chunked reading (see the module doc). */
-export async function openRecordSource(file: string, options: OpenRecordSourceOptions): Promise<RecordSource> {
+export async function openRecordSource(
+  file: string,
+  options: OpenRecordSourceOptions,
+): Promise<RecordSource> {
   const path = resolve(file);
   const format = inputFormatOf(path);
   const size = options.chunkSize;
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}.`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`chunk size must be a positive integer, got ${size}.`);
   switch (format) {
     case 'csv': {
       const scan = await scanCsv(path, options.csv, size);
-      return { format, numRows: scan.numRows, chunks: readCsvChunks(path, scan, size, options.csv) };
+      return {
+        format,
+        numRows: scan.numRows,
+        chunks: readCsvChunks(path, scan, size, options.csv),
+      };
     }
     case 'parquet': {
       const info = await parquetInfo(path);

@@ -21,11 +21,15 @@ export interface RunManifest {
 
 /** Folder name of a run: readable, and never `.`/`..` or a path. */
 export function runFolder(batchDir: string, workflowId: string): string {
-  return join(batchDir, encodeURIComponent(workflowId).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length)));
+  return join(
+    batchDir,
+    encodeURIComponent(workflowId).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length)),
+  );
 }
 
 const manifestPath = (runDir: string): string => join(runDir, 'manifest.json');
-export const partPath = (runDir: string, index: number): string => join(runDir, `part-${String(index).padStart(6, '0')}.jsonl`);
+export const partPath = (runDir: string, index: number): string =>
+  join(runDir, `part-${String(index).padStart(6, '0')}.jsonl`);
 
 export async function readManifest(runDir: string): Promise<RunManifest | undefined> {
   try {
@@ -37,7 +41,10 @@ export async function readManifest(runDir: string): Promise<RunManifest | undefi
 }
 
 /** Writes the manifest; parts of a run with another fingerprint are removed first. */
-export async function prepareRunFolder(runDir: string, manifest: RunManifest): Promise<{ reused: boolean }> {
+export async function prepareRunFolder(
+  runDir: string,
+  manifest: RunManifest,
+): Promise<{ reused: boolean }> {
   const existing = await readManifest(runDir).catch(() => undefined);
   const reused = existing?.fingerprint === manifest.fingerprint;
   if (!reused) await rm(runDir, { recursive: true, force: true });
@@ -60,7 +67,11 @@ export async function partExists(runDir: string, index: number): Promise<boolean
 }
 
 /** Writes a chunk's predictions as its part (atomically). */
-export async function writePart(runDir: string, index: number, predictions: readonly unknown[]): Promise<void> {
+export async function writePart(
+  runDir: string,
+  index: number,
+  predictions: readonly unknown[],
+): Promise<void> {
   await mkdir(runDir, { recursive: true });
   let text = '';
   for (const prediction of predictions) text += `${JSON.stringify(prediction) ?? 'null'}\n`;
@@ -69,7 +80,10 @@ export async function writePart(runDir: string, index: number, predictions: read
 
 /** Appends the predictions of part `index` to `into`; throws naming the part when it is missing. */
 export async function readPart(runDir: string, index: number, into: unknown[]): Promise<void> {
-  const lines = createInterface({ input: createReadStream(partPath(runDir, index), { encoding: 'utf8' }), crlfDelay: Infinity });
+  const lines = createInterface({
+    input: createReadStream(partPath(runDir, index), { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  });
   for await (const line of lines) if (line !== '') into.push(JSON.parse(line));
 }
 

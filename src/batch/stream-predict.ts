@@ -42,7 +42,10 @@ export interface StreamPredictResult {
 export async function streamPredict(options: StreamPredictOptions): Promise<StreamPredictResult> {
   const started = performance.now();
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const source = await openRecordSource(options.input, { chunkSize, ...(options.csv ? { csv: options.csv } : {}) });
+  const source = await openRecordSource(options.input, {
+    chunkSize,
+    ...(options.csv ? { csv: options.csv } : {}),
+  });
   const merged = { ...source.payloadParams, ...options.params };
   const params = Object.keys(merged).length > 0 ? merged : undefined;
   const writer = await createPredictionWriter(options.output);
@@ -53,7 +56,9 @@ export async function streamPredict(options: StreamPredictOptions): Promise<Stre
     for await (const chunk of source.chunks) {
       const predictions = await options.model.predict(chunk, params);
       if (Array.isArray(predictions) && predictions.length !== chunk.length) {
-        throw new Error(`the model returned ${predictions.length} predictions for a chunk of ${chunk.length} records: it cannot be scored in chunks.`);
+        throw new Error(
+          `the model returned ${predictions.length} predictions for a chunk of ${chunk.length} records: it cannot be scored in chunks.`,
+        );
       }
       await writer.write(predictions);
       rows += chunk.length;

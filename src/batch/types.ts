@@ -71,7 +71,8 @@ export interface FinishBatchInput {
   keepParts: boolean;
 }
 
-export type BatchScoringState = 'planning' | 'scoring' | 'saving' | 'completed' | 'failed' | 'cancelled';
+export type BatchScoringState =
+  'planning' | 'scoring' | 'saving' | 'completed' | 'failed' | 'cancelled';
 
 /** Answer of the batch workflow's `progress` query. */
 export interface BatchScoringProgress {

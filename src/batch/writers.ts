@@ -41,16 +41,24 @@ export function outputFormatOf(file: string): OutputFormat {
     case '.pq':
       return 'parquet';
     default:
-      throw new UnsupportedOutputError(`Cannot write ${file}: expected a .json, .jsonl, .csv or .parquet output.`);
+      throw new UnsupportedOutputError(
+        `Cannot write ${file}: expected a .json, .jsonl, .csv or .parquet output.`,
+      );
   }
 }
 
 /** Table rows of a chunk's predictions: records as they are, scalars as `{ prediction }`. */
 function tableRows(predictions: unknown, format: OutputFormat): Row[] {
   if (!Array.isArray(predictions)) {
-    throw new TypeError(`the model returned ${predictions === null ? 'null' : typeof predictions}, not an array of predictions: write it as .json instead of .${format}.`);
+    throw new TypeError(
+      `the model returned ${predictions === null ? 'null' : typeof predictions}, not an array of predictions: write it as .json instead of .${format}.`,
+    );
   }
-  return predictions.map((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date) ? (value as Row) : { prediction: value }));
+  return predictions.map((value) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
+      ? (value as Row)
+      : { prediction: value },
+  );
 }
 
 /** A text stream honouring backpressure. */
@@ -116,13 +124,21 @@ export async function createPredictionWriter(file: string | undefined): Promise<
         }
         const known = new Set(columns);
         const extra = rows.flatMap((row) => Object.keys(row)).find((key) => !known.has(key));
-        if (extra !== undefined) throw new TypeError(`prediction column '${extra}' appears after the first chunk (columns: ${columns.join(', ')}): write .jsonl instead.`);
+        if (extra !== undefined)
+          throw new TypeError(
+            `prediction column '${extra}' appears after the first chunk (columns: ${columns.join(', ')}): write .jsonl instead.`,
+          );
         const records = rows.map((row) => columns!.map((name) => row[name] ?? null));
         await sink().write(
           stringify(records, {
             header,
             columns,
-            cast: { boolean: String, date: (value) => value.toISOString(), object: stringifyCell, bigint: String },
+            cast: {
+              boolean: String,
+              date: (value) => value.toISOString(),
+              object: stringifyCell,
+              bigint: String,
+            },
           }),
         );
       },
@@ -139,7 +155,8 @@ export async function createPredictionWriter(file: string | undefined): Promise<
       format,
       async write(predictions) {
         const items = Array.isArray(predictions) ? predictions : [predictions];
-        if (items.length > 0) await sink().write(items.map((item) => JSON.stringify(item)).join('\n') + '\n');
+        if (items.length > 0)
+          await sink().write(items.map((item) => JSON.stringify(item)).join('\n') + '\n');
       },
       close: async () => {
         await sink().write('');

@@ -13,7 +13,13 @@ import { CatalogConfigError, CredentialsNotFoundError } from './errors.js';
 import type { ConfigMap } from './merge.js';
 import { isMapping } from './merge.js';
 import type { DatasetPattern } from './patterns.js';
-import { compilePattern, isPattern, matchPattern, sortPatterns, substitutePlaceholders } from './patterns.js';
+import {
+  compilePattern,
+  isPattern,
+  matchPattern,
+  sortPatterns,
+  substitutePlaceholders,
+} from './patterns.js';
 
 export interface CatalogFromConfigOptions {
   /** Catalog entries by dataset name (or pattern), as `loadProjectConfig` returns them. */
@@ -57,7 +63,11 @@ export class PatternResolver {
     if (cached) return cached;
     const match = matchPattern(this.patterns, name);
     if (!match) return undefined;
-    const dataset = this.build(name, substitutePlaceholders(match.pattern.config, match.values) as ConfigMap, match.pattern.pattern);
+    const dataset = this.build(
+      name,
+      substitutePlaceholders(match.pattern.config, match.values) as ConfigMap,
+      match.pattern.pattern,
+    );
     this.#cache.set(name, dataset);
     return dataset;
   }
@@ -70,16 +80,26 @@ export class PatternResolver {
 const RESERVED = /^(parameters|params:.*)$/;
 
 /** Validates and builds every entry; throws one `CatalogConfigError` listing all issues. */
-export function buildCatalogEntries(options: CatalogFromConfigOptions): { datasets: Record<string, Dataset>; patterns: PatternResolver } {
+export function buildCatalogEntries(options: CatalogFromConfigOptions): {
+  datasets: Record<string, Dataset>;
+  patterns: PatternResolver;
+} {
   const registry = options.registry ?? new DatasetRegistry();
   const credentials = options.credentials ?? {};
   const sources = options.sources?.catalog ?? {};
   const credentialsFiles = options.files?.credentials ?? [];
-  const credentialsWhere = credentialsFiles.length ? credentialsFiles.join(', ') : 'credentials.yml';
+  const credentialsWhere = credentialsFiles.length
+    ? credentialsFiles.join(', ')
+    : 'credentials.yml';
   const issues: ConfigIssue[] = [];
   const errors: unknown[] = [];
 
-  const buildOne = (name: string, entry: ConfigMap, collect: boolean, fileKey = name): Dataset | undefined => {
+  const buildOne = (
+    name: string,
+    entry: ConfigMap,
+    collect: boolean,
+    fileKey = name,
+  ): Dataset | undefined => {
     const file = sources[fileKey];
     const { credentials: credentialsRef, ...rest } = entry;
     let resolvedCredentials: Record<string, unknown> | undefined;
@@ -91,14 +111,20 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): { datase
           `unknown credentials key '${credentialsRef}' for dataset '${fileKey}': not defined in ${credentialsWhere}.` +
           `${didYouMean(credentialsRef, known)} Known keys: ${known.length ? known.join(', ') : '(none)'}`;
         issues.push({ path: ['catalog', fileKey, 'credentials'], message, file });
-        errors.push(new CredentialsNotFoundError(message, { dataset: fileKey, key: credentialsRef, file }));
+        errors.push(
+          new CredentialsNotFoundError(message, { dataset: fileKey, key: credentialsRef, file }),
+        );
         return undefined;
       }
       resolvedCredentials = found;
     } else if (isMapping(credentialsRef)) {
       resolvedCredentials = credentialsRef;
     } else if (credentialsRef !== undefined) {
-      issues.push({ path: ['catalog', fileKey, 'credentials'], message: 'credentials must be a key of credentials.yml', file });
+      issues.push({
+        path: ['catalog', fileKey, 'credentials'],
+        message: 'credentials must be a key of credentials.yml',
+        file,
+      });
       return undefined;
     }
     try {
@@ -112,11 +138,18 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): { datase
       errors.push(error);
       if (error instanceof DatasetConfigError) {
         for (const issue of error.issues) {
-          const message = issue.path[0] === 'type' ? error.message.replace(/ Register your own.*$/, '') : issue.message;
+          const message =
+            issue.path[0] === 'type'
+              ? error.message.replace(/ Register your own.*$/, '')
+              : issue.message;
           issues.push({ path: ['catalog', fileKey, ...issue.path], message, file });
         }
       } else {
-        issues.push({ path: ['catalog', fileKey], message: error instanceof Error ? error.message : String(error), file });
+        issues.push({
+          path: ['catalog', fileKey],
+          message: error instanceof Error ? error.message : String(error),
+          file,
+        });
       }
       return undefined;
     }
@@ -127,11 +160,19 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): { datase
   for (const [name, entry] of Object.entries(options.catalog)) {
     const file = sources[name];
     if (RESERVED.test(name)) {
-      issues.push({ path: ['catalog', name], message: `'${name}' is reserved for parameters; rename the dataset`, file });
+      issues.push({
+        path: ['catalog', name],
+        message: `'${name}' is reserved for parameters; rename the dataset`,
+        file,
+      });
       continue;
     }
     if (!isMapping(entry)) {
-      issues.push({ path: ['catalog', name], message: `expected a mapping with a 'type', received ${entry === null ? 'null' : typeof entry}`, file });
+      issues.push({
+        path: ['catalog', name],
+        message: `expected a mapping with a 'type', received ${entry === null ? 'null' : typeof entry}`,
+        file,
+      });
       continue;
     }
     if (isPattern(name)) {
@@ -143,17 +184,29 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): { datase
     if (dataset) datasets[name] = dataset;
   }
   if (issues.length) {
-    const summary = CatalogConfigError.fromIssues('Invalid catalog configuration', issues, errors[0]);
+    const summary = CatalogConfigError.fromIssues(
+      'Invalid catalog configuration',
+      issues,
+      errors[0],
+    );
     const only = issues.length === 1 ? errors[0] : undefined;
     if (only instanceof CredentialsNotFoundError) {
-      throw new CredentialsNotFoundError(summary.message, { dataset: only.dataset, key: only.key, file: only.file, issues });
+      throw new CredentialsNotFoundError(summary.message, {
+        dataset: only.dataset,
+        key: only.key,
+        file: only.file,
+        issues,
+      });
     }
     throw summary;
   }
   const resolver = new PatternResolver(sortPatterns(patterns), (name, entry, pattern) => {
     const built = buildOne(name, entry, false, pattern);
     if (built) return built;
-    throw CatalogConfigError.fromIssues(`Invalid catalog configuration for '${name}'`, issues.splice(0));
+    throw CatalogConfigError.fromIssues(
+      `Invalid catalog configuration for '${name}'`,
+      issues.splice(0),
+    );
   });
   return { datasets, patterns: resolver };
 }

@@ -69,9 +69,12 @@ export async function loadProjectConfig(options: LoadProjectConfigOptions): Prom
   const confDir = join(options.projectDir, options.confSource ?? 'conf');
   const baseDir = join(confDir, BASE_CONFIG_ENV);
   if (!existsSync(baseDir) && !existsSync(join(confDir, env))) {
-    throw new CatalogConfigError(`No configuration found: neither ${join(confDir, BASE_CONFIG_ENV)} nor ${join(confDir, env)} exists`, {
-      file: confDir,
-    });
+    throw new CatalogConfigError(
+      `No configuration found: neither ${join(confDir, BASE_CONFIG_ENV)} nor ${join(confDir, env)} exists`,
+      {
+        file: confDir,
+      },
+    );
   }
   const strategy = { ...DEFAULT_MERGE_STRATEGY, ...options.mergeStrategy };
   const envs = env === BASE_CONFIG_ENV ? [baseDir] : [baseDir, join(confDir, env)];
@@ -81,7 +84,11 @@ export async function loadProjectConfig(options: LoadProjectConfigOptions): Prom
   }
 
   const merge = (kind: ConfigKind, layers: ConfigMap[]): ConfigMap =>
-    layers.reduce((acc, layer) => (strategy[kind] === 'soft' ? deepMerge(acc, layer) : shallowMerge(acc, layer)), {});
+    layers.reduce(
+      (acc, layer) =>
+        strategy[kind] === 'soft' ? deepMerge(acc, layer) : shallowMerge(acc, layer),
+      {},
+    );
   const runtimeParams = (options.runtimeParams ?? {}) as ConfigMap;
   const environment = options.environment ?? process.env;
   const allowEnvIn = new Set<ConfigKind>(['credentials', ...(options.allowEnvIn ?? [])]);
@@ -104,13 +111,17 @@ export async function loadProjectConfig(options: LoadProjectConfigOptions): Prom
     );
   const globals = resolveKind('globals', {});
   const resolved = {} as Record<ConfigKind, ConfigMap>;
-  for (const kind of CONFIG_KINDS) resolved[kind] = kind === 'globals' ? globals : resolveKind(kind, globals);
+  for (const kind of CONFIG_KINDS)
+    resolved[kind] = kind === 'globals' ? globals : resolveKind(kind, globals);
 
   const files = {} as Record<ConfigKind, string[]>;
   const sources = {} as Record<ConfigKind, Record<string, string>>;
   for (const kind of CONFIG_KINDS) {
     files[kind] = raw[kind].flatMap((layer) => layer.files);
-    sources[kind] = Object.assign({}, ...raw[kind].map((layer) => layer.sources)) as Record<string, string>;
+    sources[kind] = Object.assign({}, ...raw[kind].map((layer) => layer.sources)) as Record<
+      string,
+      string
+    >;
   }
   return {
     env,

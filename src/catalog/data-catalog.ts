@@ -26,9 +26,16 @@ export class DataCatalog implements CatalogView {
   readonly #parameters: Readonly<Record<string, unknown>>;
   readonly #patterns: PatternResolver;
 
-  constructor(datasets: Record<string, Dataset> = {}, parameters: Record<string, unknown> = {}, patterns?: PatternResolver) {
+  constructor(
+    datasets: Record<string, Dataset> = {},
+    parameters: Record<string, unknown> = {},
+    patterns?: PatternResolver,
+  ) {
     for (const name of Object.keys(datasets)) {
-      if (isParamName(name)) throw new DatasetError(`Dataset name '${name}' is reserved for parameters`, { dataset: name });
+      if (isParamName(name))
+        throw new DatasetError(`Dataset name '${name}' is reserved for parameters`, {
+          dataset: name,
+        });
     }
     this.#datasets = Object.freeze({ ...datasets });
     this.#parameters = Object.freeze(structuredClone(parameters));
@@ -51,13 +58,18 @@ export class DataCatalog implements CatalogView {
 
   /** A new catalog with `datasets` added (replacing same-named ones); this one is unchanged. */
   withDatasets(datasets: Record<string, Dataset>): DataCatalog {
-    return new DataCatalog({ ...this.#datasets, ...datasets }, this.#parameters as Record<string, unknown>, this.#patterns);
+    return new DataCatalog(
+      { ...this.#datasets, ...datasets },
+      this.#parameters as Record<string, unknown>,
+      this.#patterns,
+    );
   }
 
   /** True for a declared dataset, a name matching a pattern, `parameters`, or an existing `params:` key. */
   has(name: string): boolean {
     if (name === PARAMETERS) return true;
-    if (name.startsWith(PARAMS_PREFIX)) return getPath(this.#parameters, name.slice(PARAMS_PREFIX.length)) !== undefined;
+    if (name.startsWith(PARAMS_PREFIX))
+      return getPath(this.#parameters, name.slice(PARAMS_PREFIX.length)) !== undefined;
     return name in this.#datasets || this.#patterns.matches(name);
   }
 
@@ -79,17 +91,24 @@ export class DataCatalog implements CatalogView {
 
   /** `describe()` of every listed dataset (credentials-free). */
   describeDatasets(): Record<string, Record<string, unknown>> {
-    return Object.fromEntries(this.listDatasets().map((name) => [name, this.requireDataset(name).describe()]));
+    return Object.fromEntries(
+      this.listDatasets().map((name) => [name, this.requireDataset(name).describe()]),
+    );
   }
 
   async load(name: string): Promise<unknown> {
     if (name === PARAMETERS) return structuredClone(this.#parameters);
-    if (name.startsWith(PARAMS_PREFIX)) return structuredClone(this.parameter(name.slice(PARAMS_PREFIX.length)));
+    if (name.startsWith(PARAMS_PREFIX))
+      return structuredClone(this.parameter(name.slice(PARAMS_PREFIX.length)));
     return this.requireDataset(name).load();
   }
 
   async save(name: string, data: unknown): Promise<void> {
-    if (isParamName(name)) throw new DatasetError(`Cannot save to '${name}': parameters are read-only`, { dataset: name, operation: 'save' });
+    if (isParamName(name))
+      throw new DatasetError(`Cannot save to '${name}': parameters are read-only`, {
+        dataset: name,
+        operation: 'save',
+      });
     await this.requireDataset(name).save(data);
   }
 
@@ -130,7 +149,9 @@ export class DataCatalog implements CatalogView {
     const known = this.listDatasets();
     const suggestion = closestMatch(name, known);
     const patterns = this.listPatterns();
-    const patternNote = patterns.length ? ` No pattern matches it either (patterns: ${patterns.join(', ')}).` : '';
+    const patternNote = patterns.length
+      ? ` No pattern matches it either (patterns: ${patterns.join(', ')}).`
+      : '';
     throw new DatasetNotFoundError(
       `Dataset '${name}' not found in the catalog.${suggestion ? ` Did you mean '${suggestion}'?` : ''}${patternNote}` +
         ` Known datasets: ${known.join(', ') || '(none)'}`,

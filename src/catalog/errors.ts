@@ -31,16 +31,25 @@ export class CatalogConfigError extends Error {
   /** The main file concerned, when there is one. */
   readonly file: string | undefined;
 
-  constructor(message: string, options: { issues?: readonly ConfigIssue[]; file?: string | undefined; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { issues?: readonly ConfigIssue[]; file?: string | undefined; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.issues = options.issues ?? [{ path: [], message, file: options.file }];
     this.file = options.file;
   }
 
   /** An error listing every issue, e.g. `Invalid catalog (2 issues):\n  ✖ ...`. */
-  static fromIssues(title: string, issues: readonly ConfigIssue[], cause?: unknown): CatalogConfigError {
+  static fromIssues(
+    title: string,
+    issues: readonly ConfigIssue[],
+    cause?: unknown,
+  ): CatalogConfigError {
     const count = issues.length === 1 ? '1 issue' : `${issues.length} issues`;
-    const files = [...new Set(issues.map((issue) => issue.file).filter((f): f is string => Boolean(f)))];
+    const files = [
+      ...new Set(issues.map((issue) => issue.file).filter((f): f is string => Boolean(f))),
+    ];
     return new CatalogConfigError(`${title} (${count}):\n${formatIssues(issues)}`, {
       issues,
       file: files.length === 1 ? files[0] : undefined,
@@ -55,7 +64,15 @@ export class ConfigParseError extends CatalogConfigError {
   readonly line: number | undefined;
   readonly column: number | undefined;
 
-  constructor(message: string, options: { file: string; line?: number | undefined; column?: number | undefined; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: {
+      file: string;
+      line?: number | undefined;
+      column?: number | undefined;
+      cause?: unknown;
+    },
+  ) {
     super(message, { file: options.file, cause: options.cause });
     this.line = options.line;
     this.column = options.column;
@@ -69,10 +86,13 @@ export class DuplicateConfigKeyError extends CatalogConfigError {
   readonly files: readonly string[];
 
   constructor(key: string, files: readonly string[]) {
-    super(`Duplicate key '${key}' in ${files.join(' and ')}: within one environment each top-level key must be defined once`, {
-      file: files[0],
-      issues: files.map((file) => ({ path: [key], message: 'duplicate key', file })),
-    });
+    super(
+      `Duplicate key '${key}' in ${files.join(' and ')}: within one environment each top-level key must be defined once`,
+      {
+        file: files[0],
+        issues: files.map((file) => ({ path: [key], message: 'duplicate key', file })),
+      },
+    );
     this.key = key;
     this.files = files;
   }
@@ -85,8 +105,14 @@ export class InterpolationError extends CatalogConfigError {
   readonly keyPath: string;
   readonly expression: string;
 
-  constructor(message: string, options: { file?: string | undefined; keyPath: string; expression: string }) {
-    super(message, { file: options.file, issues: [{ path: options.keyPath.split('.'), message, file: options.file }] });
+  constructor(
+    message: string,
+    options: { file?: string | undefined; keyPath: string; expression: string },
+  ) {
+    super(message, {
+      file: options.file,
+      issues: [{ path: options.keyPath.split('.'), message, file: options.file }],
+    });
     this.keyPath = options.keyPath;
     this.expression = options.expression;
   }
@@ -111,7 +137,12 @@ export class CredentialsNotFoundError extends CatalogConfigError {
 
   constructor(
     message: string,
-    options: { dataset: string; key: string; file?: string | undefined; issues?: readonly ConfigIssue[] },
+    options: {
+      dataset: string;
+      key: string;
+      file?: string | undefined;
+      issues?: readonly ConfigIssue[];
+    },
   ) {
     super(message, { file: options.file, issues: options.issues });
     this.dataset = options.dataset;

@@ -77,7 +77,11 @@ class Resolver {
     const found = this.lookup(resolverName, key, text, path);
     if (found !== MISSING) return found;
     if (fallback !== MISSING) return fallback;
-    throw this.error(`cannot resolve '\${${text}}': ${describeMissing(resolverName, key)}`, text, path);
+    throw this.error(
+      `cannot resolve '\${${text}}': ${describeMissing(resolverName, key)}`,
+      text,
+      path,
+    );
   }
 
   private lookup(resolverName: string, key: string, text: string, path: string[]): unknown {
@@ -110,11 +114,19 @@ class Resolver {
 
   private reference(key: string, path: string[]): unknown {
     if (this.#stack.includes(key)) {
-      throw this.error(`circular reference '\${${key}}' (${[...this.#stack, key].join(' → ')})`, key, path);
+      throw this.error(
+        `circular reference '\${${key}}' (${[...this.#stack, key].join(' → ')})`,
+        key,
+        path,
+      );
     }
     const found = getPath(this.context.root, key);
     if (found === undefined) {
-      throw this.error(`cannot resolve '\${${key}}': no key '${key}' in this ${this.context.kind} config`, key, path);
+      throw this.error(
+        `cannot resolve '\${${key}}': no key '${key}' in this ${this.context.kind} config`,
+        key,
+        path,
+      );
     }
     this.#stack.push(key);
     try {
@@ -127,7 +139,11 @@ class Resolver {
   private error(message: string, expression: string, path: string[]): InterpolationError {
     const file = this.context.sources[path[0] ?? ''];
     const keyPath = [this.context.kind, ...path].join('.');
-    return new InterpolationError(`${message} → at ${keyPath}${file ? ` in ${file}` : ''}`, { file, keyPath, expression });
+    return new InterpolationError(`${message} → at ${keyPath}${file ? ` in ${file}` : ''}`, {
+      file,
+      keyPath,
+      expression,
+    });
   }
 }
 

@@ -3,7 +3,9 @@
 export type ConfigMap = Record<string, unknown>;
 
 export function isMapping(value: unknown): value is ConfigMap {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+  );
 }
 
 /**

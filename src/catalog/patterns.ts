@@ -62,12 +62,17 @@ export function matchPattern(
 }
 
 /** Replaces `{placeholder}` in every string of `config` (keys included) with its value. */
-export function substitutePlaceholders(value: unknown, values: Readonly<Record<string, string>>): unknown {
-  if (typeof value === 'string') return value.replace(PLACEHOLDER, (whole, key: string) => values[key] ?? whole);
+export function substitutePlaceholders(
+  value: unknown,
+  values: Readonly<Record<string, string>>,
+): unknown {
+  if (typeof value === 'string')
+    return value.replace(PLACEHOLDER, (whole, key: string) => values[key] ?? whole);
   if (Array.isArray(value)) return value.map((item) => substitutePlaceholders(item, values));
   if (isMapping(value)) {
     const out: ConfigMap = {};
-    for (const [key, item] of Object.entries(value)) out[substitutePlaceholders(key, values) as string] = substitutePlaceholders(item, values);
+    for (const [key, item] of Object.entries(value))
+      out[substitutePlaceholders(key, values) as string] = substitutePlaceholders(item, values);
     return out;
   }
   return value;

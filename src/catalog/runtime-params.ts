@@ -18,15 +18,24 @@ export function parseRuntimeParams(text: string): ConfigMap {
     const item = raw.trim();
     const eq = item.indexOf('=');
     if (eq < 0) {
-      throw new RuntimeParamsError(`Invalid runtime parameter '${item}': expected key=value (e.g. --params a.b=1,c=x)`, item);
+      throw new RuntimeParamsError(
+        `Invalid runtime parameter '${item}': expected key=value (e.g. --params a.b=1,c=x)`,
+        item,
+      );
     }
     const key = item.slice(0, eq).trim();
     const valueText = item.slice(eq + 1).trim();
     if (!KEY.test(key)) {
-      throw new RuntimeParamsError(`Invalid runtime parameter key '${key}' in '${item}': expected a dotted name like a.b`, item);
+      throw new RuntimeParamsError(
+        `Invalid runtime parameter key '${key}' in '${item}': expected a dotted name like a.b`,
+        item,
+      );
     }
     if (valueText === '') {
-      throw new RuntimeParamsError(`Runtime parameter '${key}' has no value in '${item}': expected key=value`, item);
+      throw new RuntimeParamsError(
+        `Runtime parameter '${key}' has no value in '${item}': expected key=value`,
+        item,
+      );
     }
     let value: unknown;
     try {

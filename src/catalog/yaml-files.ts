@@ -9,7 +9,13 @@ import { isMapping } from './merge.js';
 /** The kinds of configuration a project's `conf/<env>/` holds. */
 export type ConfigKind = 'catalog' | 'parameters' | 'credentials' | 'mlflow' | 'globals';
 
-export const CONFIG_KINDS: readonly ConfigKind[] = ['catalog', 'parameters', 'credentials', 'mlflow', 'globals'];
+export const CONFIG_KINDS: readonly ConfigKind[] = [
+  'catalog',
+  'parameters',
+  'credentials',
+  'mlflow',
+  'globals',
+];
 
 const EXTENSIONS = ['.yml', '.yaml', '.json'];
 
@@ -66,10 +72,13 @@ export function parseConfigText(text: string, file: string): ConfigMap {
   const value: unknown = doc.toJS({ maxAliasCount: 1000 });
   if (value === null || value === undefined) return {};
   if (!isMapping(value)) {
-    throw new ConfigParseError(`Invalid config in ${file}: expected a mapping of keys at the top level, found ${Array.isArray(value) ? 'a list' : typeof value}`, {
-      file,
-      line: 1,
-    });
+    throw new ConfigParseError(
+      `Invalid config in ${file}: expected a mapping of keys at the top level, found ${Array.isArray(value) ? 'a list' : typeof value}`,
+      {
+        file,
+        line: 1,
+      },
+    );
   }
   return value;
 }
@@ -86,7 +95,11 @@ export interface EnvConfig {
  * Loads and merges every file of `kind` in `envDir`. Keys starting with `_` (YAML anchors'
  * holders) are dropped, as in Kedro; a key defined by two files is a `DuplicateConfigKeyError`.
  */
-export async function loadEnvConfig(envDir: string, kind: ConfigKind, projectDir: string): Promise<EnvConfig> {
+export async function loadEnvConfig(
+  envDir: string,
+  kind: ConfigKind,
+  projectDir: string,
+): Promise<EnvConfig> {
   const config: ConfigMap = {};
   const sources: Record<string, string> = {};
   const files: string[] = [];

@@ -1,3 +1,4 @@
+import { DEFAULT_PIPELINE_NAME } from '../constants.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseRuntimeParams } from '../catalog/runtime-params.js';
@@ -23,10 +24,17 @@ export interface FilterCommandOptions {
 
 export function addProjectOptions(command: Command): Command {
   return command
-    .option('--project <dir>', 'project root (holds temporal-mlflow.config.ts and conf/)', process.cwd())
+    .option(
+      '--project <dir>',
+      'project root (holds temporal-mlflow.config.ts and conf/)',
+      process.cwd(),
+    )
     .option('-e, --env <env>', 'configuration environment layered over conf/base', 'local')
-    .option('--params <list>', 'runtime parameter overrides, e.g. "model.alpha=0.1,split.test_ratio=0.2"')
-    .option('-p, --pipeline <name>', 'registered pipeline to run', '__default__');
+    .option(
+      '--params <list>',
+      'runtime parameter overrides, e.g. "model.alpha=0.1,split.test_ratio=0.2"',
+    )
+    .option('-p, --pipeline <name>', 'registered pipeline to run', DEFAULT_PIPELINE_NAME);
 }
 
 export function addFilterOptions(command: Command): Command {
@@ -78,10 +86,16 @@ export function runtimeParamsFrom(options: ProjectCommandOptions): Record<string
 
 /** The command line that reproduces a run (for the resume hint and the MLflow tag), without filters. */
 export function reproduceCommand(command: string, options: ProjectCommandOptions): string {
-  const parts = ['temporal-mlflow', command, '--pipeline', options.pipeline ?? '__default__'];
+  const parts = [
+    'temporal-mlflow',
+    command,
+    '--pipeline',
+    options.pipeline ?? DEFAULT_PIPELINE_NAME,
+  ];
   if (options.env && options.env !== 'local') parts.push('--env', options.env);
   if (options.params) parts.push('--params', JSON.stringify(options.params));
-  if (options.project && resolve(options.project) !== process.cwd()) parts.push('--project', JSON.stringify(options.project));
+  if (options.project && resolve(options.project) !== process.cwd())
+    parts.push('--project', JSON.stringify(options.project));
   return parts.join(' ');
 }
 
@@ -99,7 +113,10 @@ export function loadServicesEnv(file: string): boolean {
 }
 
 /** The Temporal Web UI page of a workflow. */
-export function temporalWorkflowUrl(workflowId: string, namespace = process.env.TEMPORAL_NAMESPACE ?? 'default'): string {
+export function temporalWorkflowUrl(
+  workflowId: string,
+  namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
+): string {
   const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
   return `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

@@ -19,26 +19,67 @@ export interface ConnectionCommandOptions {
 
 export function addConnectionOptions(command: Command): Command {
   return command
-    .option('--address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS)', process.env.TEMPORAL_ADDRESS ?? 'localhost:7233')
-    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)', process.env.TEMPORAL_NAMESPACE ?? 'default')
-    .option('--task-queue <name>', 'task queue shared by workers and train', process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE)
-    .option('--tls-cert <file>', 'client certificate for mTLS (env TEMPORAL_TLS_CLIENT_CERT_PATH)', process.env.TEMPORAL_TLS_CLIENT_CERT_PATH)
-    .option('--tls-key <file>', 'client key for mTLS (env TEMPORAL_TLS_CLIENT_KEY_PATH)', process.env.TEMPORAL_TLS_CLIENT_KEY_PATH)
-    .option('--tls-ca <file>', 'server CA certificate (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)', process.env.TEMPORAL_TLS_SERVER_CA_CERT_PATH)
-    .option('--tls-server-name <name>', 'server name for TLS (env TEMPORAL_TLS_SERVER_NAME)', process.env.TEMPORAL_TLS_SERVER_NAME)
-    .option('--api-key <key>', 'API key (env TEMPORAL_API_KEY; prefer the variable: flags show in ps)', process.env.TEMPORAL_API_KEY);
+    .option(
+      '--address <host:port>',
+      'Temporal frontend (env TEMPORAL_ADDRESS)',
+      process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+    )
+    .option(
+      '--namespace <ns>',
+      'Temporal namespace (env TEMPORAL_NAMESPACE)',
+      process.env.TEMPORAL_NAMESPACE ?? 'default',
+    )
+    .option(
+      '--task-queue <name>',
+      'task queue shared by workers and train',
+      process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    )
+    .option(
+      '--tls-cert <file>',
+      'client certificate for mTLS (env TEMPORAL_TLS_CLIENT_CERT_PATH)',
+      process.env.TEMPORAL_TLS_CLIENT_CERT_PATH,
+    )
+    .option(
+      '--tls-key <file>',
+      'client key for mTLS (env TEMPORAL_TLS_CLIENT_KEY_PATH)',
+      process.env.TEMPORAL_TLS_CLIENT_KEY_PATH,
+    )
+    .option(
+      '--tls-ca <file>',
+      'server CA certificate (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)',
+      process.env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+    )
+    .option(
+      '--tls-server-name <name>',
+      'server name for TLS (env TEMPORAL_TLS_SERVER_NAME)',
+      process.env.TEMPORAL_TLS_SERVER_NAME,
+    )
+    .option(
+      '--api-key <key>',
+      'API key (env TEMPORAL_API_KEY; prefer the variable: flags show in ps)',
+      process.env.TEMPORAL_API_KEY,
+    );
 }
 
 /** Connection options for the client and the worker's native connection. */
-export function connectionOptionsFrom(options: ConnectionCommandOptions): ConnectionOptions & NativeConnectionOptions {
+export function connectionOptionsFrom(
+  options: ConnectionCommandOptions,
+): ConnectionOptions & NativeConnectionOptions {
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
-    throw new CliUsageError('--tls-cert and --tls-key go together: give both for mTLS, or neither.');
+    throw new CliUsageError(
+      '--tls-cert and --tls-key go together: give both for mTLS, or neither.',
+    );
   }
   const tls =
     options.tlsCert || options.tlsCa || options.tlsServerName || options.apiKey
       ? {
           ...(options.tlsCert && options.tlsKey
-            ? { clientCertPair: { crt: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } }
+            ? {
+                clientCertPair: {
+                  crt: readFileSync(options.tlsCert),
+                  key: readFileSync(options.tlsKey),
+                },
+              }
             : {}),
           ...(options.tlsCa ? { serverRootCACertificate: readFileSync(options.tlsCa) } : {}),
           ...(options.tlsServerName ? { serverNameOverride: options.tlsServerName } : {}),

@@ -14,10 +14,14 @@ export const servicesEnvFile = join(packageRoot, '.local', 'services.env');
  * servers are used as they are; otherwise the local dev servers are started (or reused) by
  * `scripts/services start` and their addresses exported to this process.
  */
-export function ensureServices(log: (line: string) => void = (line) => console.error(line)): 'configured' | 'local' {
+export function ensureServices(
+  log: (line: string) => void = (line) => console.error(line),
+): 'configured' | 'local' {
   if (process.env.TEMPORAL_ADDRESS && process.env.MLFLOW_TRACKING_URI) return 'configured';
   if (!existsSync(join(packageRoot, '.venv', 'bin', 'temporal'))) {
-    throw new Error("The local servers are not installed: run 'npm run setup' first (or set TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI).");
+    throw new Error(
+      "The local servers are not installed: run 'npm run setup' first (or set TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI).",
+    );
   }
   log('starting local Temporal and MLflow servers (reused when already running)...');
   execFileSync('bash', [servicesScript, 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -13,7 +13,9 @@ import { registerVizCommand } from './commands/viz.js';
 
 export function buildProgram(): Command {
   const program = new Command(PACKAGE_NAME)
-    .description('Durable ML pipelines on Temporal, with inference pipelines packaged as MLflow models')
+    .description(
+      'Durable ML pipelines on Temporal, with inference pipelines packaged as MLflow models',
+    )
     .option('--verbose', 'print stack traces of errors', false)
     .showSuggestionAfterError()
     .exitOverride();
@@ -42,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const verbose = argv.includes('--verbose');
     const err = error as Error;
-    console.error(verbose ? err.stack ?? String(err) : `${err.name ?? 'Error'}: ${err.message}`);
+    console.error(verbose ? (err.stack ?? String(err)) : `${err.name ?? 'Error'}: ${err.message}`);
     if (!verbose) console.error('(run again with --verbose for the stack trace)');
     process.exitCode = 1;
   }

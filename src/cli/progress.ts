@@ -12,10 +12,15 @@ const MAX_RUNNING_SHOWN = 3;
 function runningLabel(running: readonly string[]): string {
   if (running.length === 0) return '';
   const shown = running.slice(0, MAX_RUNNING_SHOWN).join(', ');
-  return running.length > MAX_RUNNING_SHOWN ? `${shown} +${running.length - MAX_RUNNING_SHOWN}` : shown;
+  return running.length > MAX_RUNNING_SHOWN
+    ? `${shown} +${running.length - MAX_RUNNING_SHOWN}`
+    : shown;
 }
 
-export function createNodeProgress(label: string, stream: NodeJS.WriteStream = process.stderr): NodeProgressView {
+export function createNodeProgress(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): NodeProgressView {
   if (!stream.isTTY) {
     let last = '';
     return {
@@ -29,7 +34,12 @@ export function createNodeProgress(label: string, stream: NodeJS.WriteStream = p
     };
   }
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {value}/{total} nodes · {running}`, hideCursor: true, stream, clearOnComplete: false },
+    {
+      format: `${label} [{bar}] {value}/{total} nodes · {running}`,
+      hideCursor: true,
+      stream,
+      clearOnComplete: false,
+    },
     Presets.shades_classic,
   );
   let started = false;

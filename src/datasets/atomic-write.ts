@@ -19,7 +19,10 @@ export function isTempFileName(name: string): boolean {
  * `write` fails, the temp file and any folder this call created are removed, so a failed or
  * interrupted save never leaves a half-written `target`.
  */
-export async function atomicWrite(target: string, write: (tempPath: string) => Promise<void>): Promise<void> {
+export async function atomicWrite(
+  target: string,
+  write: (tempPath: string) => Promise<void>,
+): Promise<void> {
   const folder = dirname(target);
   const firstCreated = await mkdir(folder, { recursive: true });
   const temp = tempPathFor(target);
@@ -42,7 +45,8 @@ async function removeEmptyFolders(folder: string, top: string): Promise<void> {
     } catch {
       return;
     }
-    if (current === top || relative(top, current).startsWith('..') || !current.includes(sep)) return;
+    if (current === top || relative(top, current).startsWith('..') || !current.includes(sep))
+      return;
     current = dirname(current);
   }
 }

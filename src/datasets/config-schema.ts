@@ -48,7 +48,11 @@ function toPath(path: readonly PropertyKey[]): (string | number)[] {
 }
 
 /** Turns zod issues into readable issues with paths relative to the dataset entry. */
-export function formatZodIssues(schema: z.ZodType, input: unknown, issues: readonly z.core.$ZodIssue[]): DatasetConfigIssue[] {
+export function formatZodIssues(
+  schema: z.ZodType,
+  input: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): DatasetConfigIssue[] {
   const result: DatasetConfigIssue[] = [];
   for (const issue of issues) {
     const path = toPath(issue.path);
@@ -56,7 +60,9 @@ export function formatZodIssues(schema: z.ZodType, input: unknown, issues: reado
       const known = knownKeysAt(schema, issue.path);
       for (const key of issue.keys) {
         const match = closestMatch(key, known);
-        const hint = match ? ` (did you mean '${match}'?)` : ` (expected one of: ${known.join(', ')})`;
+        const hint = match
+          ? ` (did you mean '${match}'?)`
+          : ` (expected one of: ${known.join(', ')})`;
         result.push({ path: [...path, key], message: `unknown key '${key}'${hint}` });
       }
     } else if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) {
@@ -69,7 +75,10 @@ export function formatZodIssues(schema: z.ZodType, input: unknown, issues: reado
 }
 
 /** `✖ missing filepath → at companies.filepath` lines, one per issue. */
-export function formatIssueLines(issues: readonly DatasetConfigIssue[], prefix: readonly (string | number)[] = []): string {
+export function formatIssueLines(
+  issues: readonly DatasetConfigIssue[],
+  prefix: readonly (string | number)[] = [],
+): string {
   return issues
     .map((issue) => {
       const path = [...prefix, ...issue.path].join('.');
@@ -98,6 +107,10 @@ export function parseDatasetConfig<S extends z.ZodType>(
   );
 }
 
-function fail(message: string, meta: { type: string; name: string }, issues: DatasetConfigIssue[]): never {
+function fail(
+  message: string,
+  meta: { type: string; name: string },
+  issues: DatasetConfigIssue[],
+): never {
   throw new DatasetConfigError(message, { dataset: meta.name, type: meta.type, issues });
 }

@@ -10,7 +10,14 @@ import type { FileDatasetOptions } from './file-dataset.js';
 import { AbstractFileDataset } from './file-dataset.js';
 import { fileOptionsFrom } from './file-options.js';
 import type { ColumnarTable, TableData, TableFormat } from './table.js';
-import { columnNamesOf, fromColumns, isArrowTable, stringifyCell, TABLE_FORMATS, toColumns } from './table.js';
+import {
+  columnNamesOf,
+  fromColumns,
+  isArrowTable,
+  stringifyCell,
+  TABLE_FORMATS,
+  toColumns,
+} from './table.js';
 import type { DatasetFactory } from './types.js';
 
 const csvLoadArgs = z.strictObject({
@@ -99,7 +106,10 @@ export class CSVDataset extends AbstractFileDataset<TableData> {
       for (let c = 0; c < columns.length; c++) (columns[c] as unknown[]).push(record[c] ?? '');
       numRows++;
     });
-    await pipeline(createReadStream(path, { encoding: (args.encoding ?? 'utf8') as BufferEncoding }), parser);
+    await pipeline(
+      createReadStream(path, { encoding: (args.encoding ?? 'utf8') as BufferEncoding }),
+      parser,
+    );
     if (args.cast ?? true) for (const column of columns) castColumn(column);
     const table: ColumnarTable = { names: names ?? [], columns, numRows };
     return fromColumns(table, this.table);
@@ -137,8 +147,15 @@ export class CSVDataset extends AbstractFileDataset<TableData> {
   }
 }
 
-function* rowRecords(rows: TableData, only: string[] | undefined, header: boolean): Generator<unknown[]> {
-  if (!Array.isArray(rows)) throw new TypeError(`expected an array of row objects or an apache-arrow Table, received ${typeof rows}`);
+function* rowRecords(
+  rows: TableData,
+  only: string[] | undefined,
+  header: boolean,
+): Generator<unknown[]> {
+  if (!Array.isArray(rows))
+    throw new TypeError(
+      `expected an array of row objects or an apache-arrow Table, received ${typeof rows}`,
+    );
   const names = only ?? columnNamesOf(rows);
   if (header) yield names;
   for (const row of rows) {
@@ -148,11 +165,16 @@ function* rowRecords(rows: TableData, only: string[] | undefined, header: boolea
   }
 }
 
-function* columnRecords(table: ColumnarTable, only: string[] | undefined, header: boolean): Generator<unknown[]> {
+function* columnRecords(
+  table: ColumnarTable,
+  only: string[] | undefined,
+  header: boolean,
+): Generator<unknown[]> {
   const names = only ?? table.names;
   const columns = names.map((name) => {
     const index = table.names.indexOf(name);
-    if (index < 0) throw new TypeError(`save_args.columns names '${name}', which the table does not have`);
+    if (index < 0)
+      throw new TypeError(`save_args.columns names '${name}', which the table does not have`);
     return table.columns[index] as ArrayLike<unknown>;
   });
   if (header) yield names;
@@ -168,7 +190,10 @@ const csvSchema = z.strictObject({
 
 /** Registry factory for `csv.CSVDataset` (`load_args`, `save_args`, `table`). */
 export const csvDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(csvSchema, config, { type: 'csv.CSVDataset', name: context.name });
+  const parsed = parseDatasetConfig(csvSchema, config, {
+    type: 'csv.CSVDataset',
+    name: context.name,
+  });
   return new CSVDataset({
     ...fileOptionsFrom(parsed, context),
     loadArgs: parsed.load_args,

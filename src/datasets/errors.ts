@@ -43,7 +43,10 @@ export class DatasetNotFoundError extends DatasetError {
   /** The closest known name, when one is close enough to be a likely typo. */
   readonly suggestion: string | undefined;
 
-  constructor(message: string, options: DatasetErrorOptions & { suggestion?: string | undefined } = {}) {
+  constructor(
+    message: string,
+    options: DatasetErrorOptions & { suggestion?: string | undefined } = {},
+  ) {
     super(message, options);
     this.suggestion = options.suggestion;
   }
@@ -59,7 +62,10 @@ export class VersionNotFoundError extends DatasetError {
 
   constructor(
     message: string,
-    options: DatasetErrorOptions & { version?: string | undefined; available?: readonly string[] } = {},
+    options: DatasetErrorOptions & {
+      version?: string | undefined;
+      available?: readonly string[];
+    } = {},
   ) {
     super(message, options);
     this.version = options.version;
@@ -76,7 +82,10 @@ export class DatasetConfigError extends DatasetError {
 
   constructor(
     message: string,
-    options: DatasetErrorOptions & { type?: string | undefined; issues?: readonly DatasetConfigIssue[] } = {},
+    options: DatasetErrorOptions & {
+      type?: string | undefined;
+      issues?: readonly DatasetConfigIssue[];
+    } = {},
   ) {
     super(message, options);
     this.type = options.type;
@@ -93,7 +102,11 @@ export class UnknownDatasetTypeError extends DatasetConfigError {
 
   constructor(
     message: string,
-    options: DatasetErrorOptions & { type: string; knownTypes: readonly string[]; suggestion?: string | undefined },
+    options: DatasetErrorOptions & {
+      type: string;
+      knownTypes: readonly string[];
+      suggestion?: string | undefined;
+    },
   ) {
     super(message, { ...options, issues: [{ path: ['type'], message }] });
     this.knownTypes = options.knownTypes;

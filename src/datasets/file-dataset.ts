@@ -42,15 +42,20 @@ export abstract class AbstractFileDataset<T> extends AbstractDataset<T> {
     super(options);
     this.filepath = options.filepath;
     const projectDir = options.projectDir ?? process.cwd();
-    this.resolvedPath = isAbsolute(options.filepath) ? options.filepath : resolve(projectDir, options.filepath);
+    this.resolvedPath = isAbsolute(options.filepath)
+      ? options.filepath
+      : resolve(projectDir, options.filepath);
     this.versioned = options.versioned ?? false;
     this.loadVersion = options.loadVersion;
     this.saveVersion = options.saveVersion;
     for (const version of [this.loadVersion, this.saveVersion]) {
       if (version !== undefined && !this.versioned) {
-        throw new DatasetError(`Dataset '${this.name}': a load/save version is set but 'versioned' is not true`, {
-          dataset: this.name,
-        });
+        throw new DatasetError(
+          `Dataset '${this.name}': a load/save version is set but 'versioned' is not true`,
+          {
+            dataset: this.name,
+          },
+        );
       }
     }
   }
@@ -87,11 +92,21 @@ export abstract class AbstractFileDataset<T> extends AbstractDataset<T> {
     const available = this.versions();
     const version = this.loadVersion ?? available[0];
     if (version === undefined || !available.includes(version)) {
-      const what = this.loadVersion ? `version '${this.loadVersion}' not found` : 'no version saved yet';
-      const listing = available.length ? ` (available, newest first: ${available.slice(0, 5).join(', ')})` : '';
+      const what = this.loadVersion
+        ? `version '${this.loadVersion}' not found`
+        : 'no version saved yet';
+      const listing = available.length
+        ? ` (available, newest first: ${available.slice(0, 5).join(', ')})`
+        : '';
       throw new VersionNotFoundError(
         `Dataset '${this.name}' ${this.toString()}: ${what} under ${this.resolvedPath}${listing}`,
-        { dataset: this.name, description: this.describe(), operation: 'load', version: this.loadVersion, available },
+        {
+          dataset: this.name,
+          description: this.describe(),
+          operation: 'load',
+          version: this.loadVersion,
+          available,
+        },
       );
     }
     return this.pathOf(version);
@@ -114,11 +129,17 @@ export abstract class AbstractFileDataset<T> extends AbstractDataset<T> {
     }
     const version = this.saveVersion ?? generateVersion();
     if (!VERSION_PATTERN.test(version)) {
-      throw this.error(`save version '${version}' is not a UTC timestamp like 2024-01-31T12.00.00.000Z`, 'save');
+      throw this.error(
+        `save version '${version}' is not a UTC timestamp like 2024-01-31T12.00.00.000Z`,
+        'save',
+      );
     }
     const target = this.pathOf(version);
     if (await pathExists(target)) {
-      throw this.error(`version '${version}' already exists at ${target}; versions are never overwritten`, 'save');
+      throw this.error(
+        `version '${version}' already exists at ${target}; versions are never overwritten`,
+        'save',
+      );
     }
     await atomicWrite(target, (temp) => this.writeFile(temp, data));
     this.#lastSavedVersion = version;

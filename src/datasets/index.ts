@@ -27,7 +27,13 @@ export { ModelStateDataset } from './model-state-dataset.js';
 export type { ModelStateDatasetOptions, StatefulModel } from './model-state-dataset.js';
 
 // Tables
-export { columnsToArrow, arrowToColumns, rowsToColumns, columnsToRows, isArrowTable } from './table.js';
+export {
+  columnsToArrow,
+  arrowToColumns,
+  rowsToColumns,
+  columnsToRows,
+  isArrowTable,
+} from './table.js';
 export type { Row, TableData, TableFormat, ColumnarTable } from './table.js';
 
 // Registry and configuration

@@ -12,7 +12,11 @@ export interface JSONDatasetOptions extends FileDatasetOptions {
 }
 
 /** Serialises `data` as JSON, failing clearly on values JSON cannot represent. */
-export function toJsonText(data: unknown, indent: number | undefined, replacer?: (key: string, value: unknown) => unknown): string {
+export function toJsonText(
+  data: unknown,
+  indent: number | undefined,
+  replacer?: (key: string, value: unknown) => unknown,
+): string {
   const text = JSON.stringify(data, replacer as never, indent);
   if (text === undefined) throw new TypeError(`a ${typeof data} value is not JSON-serialisable`);
   return text;
@@ -48,6 +52,9 @@ const jsonSchema = z.strictObject({
 
 /** Registry factory for `json.JSONDataset` (`save_args.indent`). */
 export const jsonDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(jsonSchema, config, { type: 'json.JSONDataset', name: context.name });
+  const parsed = parseDatasetConfig(jsonSchema, config, {
+    type: 'json.JSONDataset',
+    name: context.name,
+  });
   return new JSONDataset({ ...fileOptionsFrom(parsed, context), indent: parsed.save_args?.indent });
 };

@@ -28,7 +28,9 @@ function isPlain(value: unknown): boolean {
   // Checked by prototype shape and tag, not identity: values may come from another realm.
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === null || Object.getPrototypeOf(proto) === null) return true;
-  return ['[object Map]', '[object Set]', '[object Date]'].includes(Object.prototype.toString.call(value));
+  return ['[object Map]', '[object Set]', '[object Date]'].includes(
+    Object.prototype.toString.call(value),
+  );
 }
 
 /** The copy mode used when none is configured (see `CopyMode`). */
@@ -109,6 +111,9 @@ const memorySchema = z.strictObject({
 
 /** Registry factory for `MemoryDataset` / `io.MemoryDataset` (`copy_mode`, `data`). */
 export const memoryDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(memorySchema, config, { type: 'MemoryDataset', name: context.name });
+  const parsed = parseDatasetConfig(memorySchema, config, {
+    type: 'MemoryDataset',
+    name: context.name,
+  });
   return new MemoryDataset({ name: context.name, data: parsed.data, copyMode: parsed.copy_mode });
 };

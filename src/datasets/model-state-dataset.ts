@@ -22,12 +22,18 @@ export interface ModelStateDatasetOptions<T> extends FileDatasetOptions {
 }
 
 function hasToState(value: unknown): value is StatefulModel {
-  return typeof value === 'object' && value !== null && typeof (value as StatefulModel).toState === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as StatefulModel).toState === 'function'
+  );
 }
 
 /** Typed arrays (common in fitted weights) become plain arrays instead of `{"0": ...}` objects. */
 function replacer(_key: string, value: unknown): unknown {
-  return ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number>) : value;
+  return ArrayBuffer.isView(value) && !(value instanceof DataView)
+    ? Array.from(value as unknown as ArrayLike<number>)
+    : value;
 }
 
 /**
@@ -53,7 +59,9 @@ export class ModelStateDataset<T = unknown> extends AbstractFileDataset<T> {
   protected async writeFile(tempPath: string, data: T): Promise<void> {
     const state = hasToState(data) ? data.toState() : data;
     if (typeof state === 'function') {
-      throw new TypeError('a function is not JSON-serialisable; give the model a toState() or toJSON() method');
+      throw new TypeError(
+        'a function is not JSON-serialisable; give the model a toState() or toJSON() method',
+      );
     }
     await writeFile(tempPath, toJsonText(state, undefined, replacer), 'utf8');
   }
@@ -63,6 +71,9 @@ const modelStateSchema = z.strictObject({ ...fileEntryShape });
 
 /** Registry factory for `model.ModelStateDataset`. */
 export const modelStateDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(modelStateSchema, config, { type: 'model.ModelStateDataset', name: context.name });
+  const parsed = parseDatasetConfig(modelStateSchema, config, {
+    type: 'model.ModelStateDataset',
+    name: context.name,
+  });
   return new ModelStateDataset(fileOptionsFrom(parsed, context));
 };

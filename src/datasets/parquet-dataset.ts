@@ -60,21 +60,32 @@ export class ParquetDataset extends AbstractFileDataset<TableData> {
     const all = parquetSchema(metadata).children.map((child) => child.element.name);
     const names = this.loadArgs.columns ?? all;
     const missing = names.filter((name) => !all.includes(name));
-    if (missing.length) throw new Error(`load_args.columns names ${missing.join(', ')}, not in the file (columns: ${all.join(', ')})`);
-    const columns = new Map<string, ColumnAccumulator>(names.map((name) => [name, new ColumnAccumulator(numRows)]));
+    if (missing.length)
+      throw new Error(
+        `load_args.columns names ${missing.join(', ')}, not in the file (columns: ${all.join(', ')})`,
+      );
+    const columns = new Map<string, ColumnAccumulator>(
+      names.map((name) => [name, new ColumnAccumulator(numRows)]),
+    );
     await parquetRead({
       file,
       metadata,
       columns: names,
       onChunk: (chunk: ColumnData) => columns.get(chunk.columnName)?.add(chunk),
     });
-    const table: ColumnarTable = { names, columns: names.map((name) => columns.get(name)?.values() ?? []), numRows };
+    const table: ColumnarTable = {
+      names,
+      columns: names.map((name) => columns.get(name)?.values() ?? []),
+      numRows,
+    };
     return fromColumns(table, this.table);
   }
 
   protected async writeFile(tempPath: string, data: TableData): Promise<void> {
     const table = toColumns(data);
-    const columnData = table.names.map((name, c) => columnSource(name, table.columns[c] as ArrayLike<unknown>));
+    const columnData = table.names.map((name, c) =>
+      columnSource(name, table.columns[c] as ArrayLike<unknown>),
+    );
     parquetWriteFile({
       filename: tempPath,
       columnData,
@@ -108,8 +119,10 @@ function columnSource(name: string, values: ArrayLike<unknown>): ColumnSource {
   const wide = info.kind === 'int' && !info.int32;
   const type = wide ? 'DOUBLE' : BASIC_TYPES[info.kind];
   let data: DecodedArray;
-  if (!info.nullable && type === 'INT32') data = values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
-  else if (!info.nullable && type === 'DOUBLE') data = values instanceof Float64Array ? values : Float64Array.from(values as ArrayLike<number>);
+  if (!info.nullable && type === 'INT32')
+    data = values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
+  else if (!info.nullable && type === 'DOUBLE')
+    data = values instanceof Float64Array ? values : Float64Array.from(values as ArrayLike<number>);
   else data = Array.isArray(values) ? values : Array.from(values);
   return { name, data, type, nullable: info.nullable || info.kind === 'null' };
 }
@@ -123,20 +136,30 @@ class ColumnAccumulator {
   add({ columnData, rowStart, rowEnd }: ColumnData): void {
     const count = Math.min(rowEnd, this.numRows) - rowStart;
     let chunk: DecodedArray = columnData;
-    if (chunk instanceof BigInt64Array || chunk instanceof BigUint64Array) chunk = Float64Array.from(chunk, Number);
+    if (chunk instanceof BigInt64Array || chunk instanceof BigUint64Array)
+      chunk = Float64Array.from(chunk, Number);
     if (this.#values === undefined) {
-      const Typed = ArrayBuffer.isView(chunk) ? (chunk.constructor as new (n: number) => DecodedArray) : undefined;
+      const Typed = ArrayBuffer.isView(chunk)
+        ? (chunk.constructor as new (n: number) => DecodedArray)
+        : undefined;
       this.#values = Typed ? new Typed(this.numRows) : new Array<unknown>(this.numRows);
     }
     const target = this.#values;
-    if (ArrayBuffer.isView(target) && ArrayBuffer.isView(chunk) && target.constructor === chunk.constructor) {
+    if (
+      ArrayBuffer.isView(target) &&
+      ArrayBuffer.isView(chunk) &&
+      target.constructor === chunk.constructor
+    ) {
       (target as Float64Array).set((chunk as Float64Array).subarray(0, count), rowStart);
       return;
     }
-    const out = ArrayBuffer.isView(target) ? (this.#values = Array.from(target as ArrayLike<unknown>)) : target;
+    const out = ArrayBuffer.isView(target)
+      ? (this.#values = Array.from(target as ArrayLike<unknown>))
+      : target;
     for (let i = 0; i < count; i++) {
       const value: unknown = chunk[i];
-      (out as unknown[])[rowStart + i] = typeof value === 'bigint' ? Number(value) : value === undefined ? null : value;
+      (out as unknown[])[rowStart + i] =
+        typeof value === 'bigint' ? Number(value) : value === undefined ? null : value;
     }
   }
 
@@ -154,7 +177,10 @@ const parquetSchemaConfig = z.strictObject({
 
 /** Registry factory for `parquet.ParquetDataset` (`load_args`, `save_args`, `table`). */
 export const parquetDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(parquetSchemaConfig, config, { type: 'parquet.ParquetDataset', name: context.name });
+  const parsed = parseDatasetConfig(parquetSchemaConfig, config, {
+    type: 'parquet.ParquetDataset',
+    name: context.name,
+  });
   return new ParquetDataset({
     ...fileOptionsFrom(parsed, context),
     loadArgs: parsed.load_args,

@@ -33,7 +33,9 @@ export class DatasetRegistry {
   readonly #factories = new Map<string, DatasetFactory>();
 
   constructor(options: DatasetRegistryOptions = {}) {
-    if (options.builtins ?? true) for (const [type, factory] of Object.entries(BUILTIN_DATASET_TYPES)) this.#factories.set(type, factory);
+    if (options.builtins ?? true)
+      for (const [type, factory] of Object.entries(BUILTIN_DATASET_TYPES))
+        this.#factories.set(type, factory);
   }
 
   /**
@@ -42,13 +44,21 @@ export class DatasetRegistry {
    */
   register(type: string, factory: DatasetFactory, options: { replace?: boolean } = {}): this {
     if (typeof type !== 'string' || type.trim() === '') {
-      throw new DatasetConfigError(`A dataset type must be a non-empty string, received ${JSON.stringify(type)}`);
+      throw new DatasetConfigError(
+        `A dataset type must be a non-empty string, received ${JSON.stringify(type)}`,
+      );
     }
     if (typeof factory !== 'function') {
-      throw new DatasetConfigError(`Dataset type '${type}': the factory must be a function, received ${typeof factory}`, { type });
+      throw new DatasetConfigError(
+        `Dataset type '${type}': the factory must be a function, received ${typeof factory}`,
+        { type },
+      );
     }
     if (this.#factories.has(type) && !options.replace) {
-      throw new DatasetConfigError(`Dataset type '${type}' is already registered; pass { replace: true } to replace it`, { type });
+      throw new DatasetConfigError(
+        `Dataset type '${type}' is already registered; pass { replace: true } to replace it`,
+        { type },
+      );
     }
     this.#factories.set(type, factory);
     return this;
@@ -81,17 +91,30 @@ export class DatasetRegistry {
    * Builds a dataset from a whole catalog entry (`type` plus the factory's options).
    * `context.build` defaults to building nested entries with this registry.
    */
-  create(entry: Record<string, unknown>, context: Omit<DatasetContext, 'build'> & { build?: DatasetContext['build'] }): Dataset {
+  create(
+    entry: Record<string, unknown>,
+    context: Omit<DatasetContext, 'build'> & { build?: DatasetContext['build'] },
+  ): Dataset {
     const { type, ...config } = entry;
     if (typeof type !== 'string') {
       throw new DatasetConfigError(
         `Dataset '${context.name}': ${type === undefined ? 'missing type' : `type must be a string, received ${typeof type}`}`,
-        { dataset: context.name, issues: [{ path: ['type'], message: type === undefined ? 'missing type' : 'type must be a string' }] },
+        {
+          dataset: context.name,
+          issues: [
+            {
+              path: ['type'],
+              message: type === undefined ? 'missing type' : 'type must be a string',
+            },
+          ],
+        },
       );
     }
     const factory = this.get(type, context.name);
     const build: DatasetContext['build'] =
-      context.build ?? ((nested, name) => this.create(nested, { ...context, name: name ?? context.name, build: undefined }));
+      context.build ??
+      ((nested, name) =>
+        this.create(nested, { ...context, name: name ?? context.name, build: undefined }));
     return factory(config, { ...context, build });
   }
 }

@@ -4,7 +4,18 @@
  * Internally they convert through `ColumnarTable`: one array per column.
  */
 import type { DataType } from 'apache-arrow';
-import { Bool, Float64, Int32, makeData, makeVector, Null, Table, Utf8, Vector, vectorFromArray } from 'apache-arrow';
+import {
+  Bool,
+  Float64,
+  Int32,
+  makeData,
+  makeVector,
+  Null,
+  Table,
+  Utf8,
+  Vector,
+  vectorFromArray,
+} from 'apache-arrow';
 
 /** One table row: column name → value (`null` for a missing value). */
 export type Row = Record<string, unknown>;
@@ -25,7 +36,8 @@ export interface ColumnarTable {
 }
 
 /** The JS type of a column's non-null values. */
-export type ColumnKind = 'int' | 'float' | 'boolean' | 'string' | 'bigint' | 'date' | 'json' | 'null';
+export type ColumnKind =
+  'int' | 'float' | 'boolean' | 'string' | 'bigint' | 'date' | 'json' | 'null';
 
 export interface ColumnInfo {
   kind: ColumnKind;
@@ -55,7 +67,10 @@ export function columnNamesOf(rows: readonly Row[]): string[] {
   return [...seen];
 }
 
-export function rowsToColumns(rows: readonly Row[], names: string[] = columnNamesOf(rows)): ColumnarTable {
+export function rowsToColumns(
+  rows: readonly Row[],
+  names: string[] = columnNamesOf(rows),
+): ColumnarTable {
   const columns = names.map(() => new Array<unknown>(rows.length));
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as Row;
@@ -72,7 +87,8 @@ export function columnsToRows(table: ColumnarTable): Row[] {
   const rows = new Array<Row>(numRows);
   for (let i = 0; i < numRows; i++) {
     const row: Row = {};
-    for (let c = 0; c < names.length; c++) row[names[c] as string] = (columns[c] as ArrayLike<unknown>)[i];
+    for (let c = 0; c < names.length; c++)
+      row[names[c] as string] = (columns[c] as ArrayLike<unknown>)[i];
     rows[i] = row;
   }
   return rows;
@@ -80,9 +96,22 @@ export function columnsToRows(table: ColumnarTable): Row[] {
 
 /** Infers a column's kind from all of its values. Mixed kinds are `json` (`string` if all scalar). */
 export function inferColumn(values: ArrayLike<unknown>): ColumnInfo {
-  if (values instanceof Float64Array || values instanceof Float32Array) return { kind: 'float', nullable: false, int32: false };
-  if (ArrayBuffer.isView(values) && !(values instanceof BigInt64Array || values instanceof BigUint64Array)) {
-    return { kind: 'int', nullable: false, int32: values instanceof Int32Array || values instanceof Int16Array || values instanceof Int8Array || values instanceof Uint8Array || values instanceof Uint16Array };
+  if (values instanceof Float64Array || values instanceof Float32Array)
+    return { kind: 'float', nullable: false, int32: false };
+  if (
+    ArrayBuffer.isView(values) &&
+    !(values instanceof BigInt64Array || values instanceof BigUint64Array)
+  ) {
+    return {
+      kind: 'int',
+      nullable: false,
+      int32:
+        values instanceof Int32Array ||
+        values instanceof Int16Array ||
+        values instanceof Int8Array ||
+        values instanceof Uint8Array ||
+        values instanceof Uint16Array,
+    };
   }
   let kind: ColumnKind = 'null';
   let nullable = false;
@@ -94,10 +123,12 @@ export function inferColumn(values: ArrayLike<unknown>): ColumnInfo {
       continue;
     }
     const valueKind = kindOf(value);
-    if (valueKind === 'int' && ((value as number) < INT32_MIN || (value as number) > INT32_MAX)) int32 = false;
+    if (valueKind === 'int' && ((value as number) < INT32_MIN || (value as number) > INT32_MAX))
+      int32 = false;
     if (kind === valueKind || kind === 'json') continue;
     if (kind === 'null') kind = valueKind;
-    else if ((kind === 'int' && valueKind === 'float') || (kind === 'float' && valueKind === 'int')) kind = 'float';
+    else if ((kind === 'int' && valueKind === 'float') || (kind === 'float' && valueKind === 'int'))
+      kind = 'float';
     else kind = 'json';
   }
   return { kind, nullable, int32 };
@@ -134,8 +165,10 @@ function arrowVector(values: ArrayLike<unknown>, info: ColumnInfo) {
         return new Utf8();
     }
   })();
-  if (!info.nullable && info.kind === 'int' && info.int32) return makeVector(Int32Array.from(plain as ArrayLike<number>));
-  if (!info.nullable && (info.kind === 'int' || info.kind === 'float')) return makeVector(Float64Array.from(plain as ArrayLike<number>));
+  if (!info.nullable && info.kind === 'int' && info.int32)
+    return makeVector(Int32Array.from(plain as ArrayLike<number>));
+  if (!info.nullable && (info.kind === 'int' || info.kind === 'float'))
+    return makeVector(Float64Array.from(plain as ArrayLike<number>));
   if (type instanceof Utf8) return utf8Vector(plain as ArrayLike<unknown>);
   return vectorFromArray(plain as unknown[], type);
 }
@@ -206,8 +239,10 @@ export function arrowToColumns(table: Table): ColumnarTable {
   const columns = names.map((name) => {
     const vector = table.getChild(name);
     if (!vector) return [];
-    const values: ArrayLike<unknown> = vector.nullCount === 0 ? (vector.toArray() as ArrayLike<unknown>) : Array.from(vector);
-    if (values instanceof BigInt64Array || values instanceof BigUint64Array) return Float64Array.from(values, Number);
+    const values: ArrayLike<unknown> =
+      vector.nullCount === 0 ? (vector.toArray() as ArrayLike<unknown>) : Array.from(vector);
+    if (values instanceof BigInt64Array || values instanceof BigUint64Array)
+      return Float64Array.from(values, Number);
     if (Array.isArray(values) && typeof values.find((v) => v !== null) === 'bigint') {
       return values.map((v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
     }
@@ -219,7 +254,10 @@ export function arrowToColumns(table: Table): ColumnarTable {
 /** Columns of rows or of an arrow Table, for writers. */
 export function toColumns(data: TableData, names?: string[]): ColumnarTable {
   if (isArrowTable(data)) return arrowToColumns(data);
-  if (!Array.isArray(data)) throw new TypeError(`expected an array of row objects or an apache-arrow Table, received ${typeof data}`);
+  if (!Array.isArray(data))
+    throw new TypeError(
+      `expected an array of row objects or an apache-arrow Table, received ${typeof data}`,
+    );
   return rowsToColumns(data, names);
 }
 

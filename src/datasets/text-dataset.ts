@@ -28,6 +28,9 @@ const textSchema = z.strictObject({ ...fileEntryShape });
 
 /** Registry factory for `text.TextDataset`. */
 export const textDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(textSchema, config, { type: 'text.TextDataset', name: context.name });
+  const parsed = parseDatasetConfig(textSchema, config, {
+    type: 'text.TextDataset',
+    name: context.name,
+  });
   return new TextDataset(fileOptionsFrom(parsed, context));
 };

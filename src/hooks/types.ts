@@ -35,10 +35,40 @@ export interface CatalogView {
  * a hook that throws fails the run. MLflow tracking is one such hook.
  */
 export interface Hooks {
-  beforePipelineRun?(args: { run: RunInfo; pipeline: unknown; catalog: CatalogView }): Promise<void> | void;
-  afterPipelineRun?(args: { run: RunInfo; pipeline: unknown; catalog: CatalogView }): Promise<void> | void;
-  onPipelineError?(args: { run: RunInfo; pipeline: unknown; catalog: CatalogView; error: Error }): Promise<void> | void;
-  beforeNodeRun?(args: { run: RunInfo; node: NodeInfo; inputs: Readonly<Record<string, unknown>>; catalog: CatalogView }): Promise<void> | void;
-  afterNodeRun?(args: { run: RunInfo; node: NodeInfo; inputs: Readonly<Record<string, unknown>>; outputs: Readonly<Record<string, unknown>>; catalog: CatalogView }): Promise<void> | void;
-  onNodeError?(args: { run: RunInfo; node: NodeInfo; inputs: Readonly<Record<string, unknown>>; error: Error; catalog: CatalogView }): Promise<void> | void;
+  beforePipelineRun?(args: {
+    run: RunInfo;
+    pipeline: unknown;
+    catalog: CatalogView;
+  }): Promise<void> | void;
+  afterPipelineRun?(args: {
+    run: RunInfo;
+    pipeline: unknown;
+    catalog: CatalogView;
+  }): Promise<void> | void;
+  onPipelineError?(args: {
+    run: RunInfo;
+    pipeline: unknown;
+    catalog: CatalogView;
+    error: Error;
+  }): Promise<void> | void;
+  beforeNodeRun?(args: {
+    run: RunInfo;
+    node: NodeInfo;
+    inputs: Readonly<Record<string, unknown>>;
+    catalog: CatalogView;
+  }): Promise<void> | void;
+  afterNodeRun?(args: {
+    run: RunInfo;
+    node: NodeInfo;
+    inputs: Readonly<Record<string, unknown>>;
+    outputs: Readonly<Record<string, unknown>>;
+    catalog: CatalogView;
+  }): Promise<void> | void;
+  onNodeError?(args: {
+    run: RunInfo;
+    node: NodeInfo;
+    inputs: Readonly<Record<string, unknown>>;
+    error: Error;
+    catalog: CatalogView;
+  }): Promise<void> | void;
 }

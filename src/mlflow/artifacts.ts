@@ -217,7 +217,10 @@ export class ArtifactsApi {
   /** Deletes a file or folder (recursively) through the artifact proxy; deleting nothing is fine. */
   async delete(target: ArtifactTarget, path?: string): Promise<void> {
     const root = await this.rootUri(target);
-    await this.transport.raw({ method: 'DELETE', path: this.proxyPath(root, normaliseArtifactPath(path)) });
+    await this.transport.raw({
+      method: 'DELETE',
+      path: this.proxyPath(root, normaliseArtifactPath(path)),
+    });
   }
 
   private proxyPath(root: string, path: string): string {

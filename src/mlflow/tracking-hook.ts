@@ -80,7 +80,12 @@ export function nodeParams(
   const values: Record<string, unknown> = {};
   for (const name of node.inputs) {
     const value = inputs[name];
-    if (name === PARAMETERS && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    if (
+      name === PARAMETERS &&
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value)
+    ) {
       Object.assign(values, value);
     } else if (name.startsWith(PARAMS_PREFIX)) {
       values[name.slice(PARAMS_PREFIX.length)] = value;
@@ -92,7 +97,9 @@ export function nodeParams(
 /** Creates the tracking hook; one instance may serve any number of (concurrent) runs. */
 export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): MlflowTrackingHook {
   const { client, config } = options;
-  const warn = options.warn ?? ((message: string) => process.emitWarning(message, { code: 'TEMPORAL_MLFLOW_TRACKING' }));
+  const warn =
+    options.warn ??
+    ((message: string) => process.emitWarning(message, { code: 'TEMPORAL_MLFLOW_TRACKING' }));
   const tracked = new Map<string, TrackedRun>();
   /** MLflow run id → param key → value already logged by this process. */
   const loggedParams = new Map<string, Map<string, string>>();
@@ -188,7 +195,8 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       if (!isTracked(run)) return;
       const values = nodeParams(node, inputs);
       if (Object.keys(values).length === 0) return;
-      const mlflowRunId = tracked.get(run.runId)?.mlflowRunId ?? run.mlflowRunId ?? activeRun()?.runId;
+      const mlflowRunId =
+        tracked.get(run.runId)?.mlflowRunId ?? run.mlflowRunId ?? activeRun()?.runId;
       if (!mlflowRunId) {
         throw new MlflowError(
           `No MLflow run to log the parameters of node '${node.name}' to: pipeline run '${run.runId}' was not started ` +
@@ -204,7 +212,10 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
         const inBatch = batch.get(param.key);
         const previous = inBatch ?? memory.get(param.key);
         if (previous !== undefined && previous !== param.value) {
-          const where = inBatch === undefined ? `was already logged to MLflow run '${mlflowRunId}'` : 'comes from another input of the node';
+          const where =
+            inBatch === undefined
+              ? `was already logged to MLflow run '${mlflowRunId}'`
+              : 'comes from another input of the node';
           throw new MlflowInvalidParameterError(
             `Parameter '${param.key}' of node '${node.name}' has the value ${JSON.stringify(shorten(param.value))}, but ` +
               `${JSON.stringify(shorten(previous))} ${where}; MLflow never changes a logged parameter. Give the parameters distinct names.`,
@@ -219,12 +230,21 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       try {
         await client.runs.logBatch(mlflowRunId, { params: fresh, tags: tagRecord });
       } catch (error) {
-        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined) throw error;
-        const names = fresh.map((p) => `'${p.key}'`).sort().join(', ');
+        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined)
+          throw error;
+        const names = fresh
+          .map((p) => `'${p.key}'`)
+          .sort()
+          .join(', ');
         throw new MlflowInvalidParameterError(
           `MLflow refused parameters ${names} of node '${node.name}' for run '${mlflowRunId}' ` +
             `(a parameter already logged with another value cannot change): ${error.message}`,
-          { errorCode: error.errorCode, httpStatus: error.httpStatus, endpoint: error.endpoint, cause: error },
+          {
+            errorCode: error.errorCode,
+            httpStatus: error.httpStatus,
+            endpoint: error.endpoint,
+            cause: error,
+          },
         );
       }
       for (const param of fresh) memory.set(param.key, param.value);
@@ -239,7 +259,9 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
         await endRun(run, 'FAILED');
       } catch (error) {
         // Never hide the pipeline's own failure behind a tracking failure.
-        warn(`Could not mark the MLflow run of pipeline '${run.pipelineName}' FAILED: ${(error as Error).message}`);
+        warn(
+          `Could not mark the MLflow run of pipeline '${run.pipelineName}' FAILED: ${(error as Error).message}`,
+        );
       }
     },
   };

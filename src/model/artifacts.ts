@@ -1,5 +1,11 @@
 import type { DataCatalog } from '../catalog/data-catalog.js';
-import { compilePattern, isPattern, matchPattern, sortPatterns, substitutePlaceholders } from '../catalog/patterns.js';
+import {
+  compilePattern,
+  isPattern,
+  matchPattern,
+  sortPatterns,
+  substitutePlaceholders,
+} from '../catalog/patterns.js';
 import type { ConfigMap } from '../catalog/merge.js';
 import { UnpersistedArtifactError } from './errors.js';
 import type { PipelineML } from './pipeline-ml.js';
@@ -14,7 +20,10 @@ export interface PipelineArtifact {
 }
 
 /** The catalog entry of a dataset, explicit or from the dataset factory pattern that matches it. */
-export function catalogEntryFor(name: string, catalogConfig: ConfigMap): Record<string, unknown> | undefined {
+export function catalogEntryFor(
+  name: string,
+  catalogConfig: ConfigMap,
+): Record<string, unknown> | undefined {
   const explicit = catalogConfig[name];
   if (explicit && typeof explicit === 'object') return explicit as Record<string, unknown>;
   const patterns = sortPatterns(
@@ -23,7 +32,9 @@ export function catalogEntryFor(name: string, catalogConfig: ConfigMap): Record<
       .map(([key, value]) => compilePattern(key, value as ConfigMap)),
   );
   const match = matchPattern(patterns, name);
-  return match ? (substitutePlaceholders(match.pattern.config, match.values) as Record<string, unknown>) : undefined;
+  return match
+    ? (substitutePlaceholders(match.pattern.config, match.values) as Record<string, unknown>)
+    : undefined;
 }
 
 /** MlflowArtifactDataset and friends wrap the dataset that actually holds the file. */
@@ -37,7 +48,11 @@ function unwrap(entry: Record<string, unknown>): Record<string, unknown> {
  * `extract_pipeline_artifacts`): the fitted encoders and models the model must carry. An input
  * held only in memory cannot be packaged: that is an error saying to persist it.
  */
-export function extractPipelineArtifacts(pipelineMl: PipelineML, catalog: DataCatalog, catalogConfig: ConfigMap): PipelineArtifact[] {
+export function extractPipelineArtifacts(
+  pipelineMl: PipelineML,
+  catalog: DataCatalog,
+  catalogConfig: ConfigMap,
+): PipelineArtifact[] {
   const unpersisted: string[] = [];
   const artifacts: PipelineArtifact[] = [];
   for (const name of pipelineMl.artifactInputs()) {

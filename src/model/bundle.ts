@@ -19,12 +19,18 @@ export interface InferenceBundle {
   externals: Record<string, string>;
 }
 
-function packageRoot(resolvedPath: string): { dir: string; manifest: { name?: string; version?: string; gypfile?: boolean } } | undefined {
+function packageRoot(
+  resolvedPath: string,
+): { dir: string; manifest: { name?: string; version?: string; gypfile?: boolean } } | undefined {
   let dir = dirname(resolvedPath);
   while (dir !== dirname(dir)) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
-      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string; gypfile?: boolean };
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as {
+        name?: string;
+        version?: string;
+        gypfile?: boolean;
+      };
       if (manifest.name && manifest.version) return { dir, manifest };
     }
     dir = dirname(dir);
@@ -37,7 +43,8 @@ function isNativePackage(dir: string, manifest: { gypfile?: boolean }): boolean 
   if (manifest.gypfile || existsSync(join(dir, 'binding.gyp'))) return true;
   for (const sub of ['', 'build/Release', 'prebuilds', 'lib']) {
     const folder = join(dir, sub);
-    if (existsSync(folder) && readdirSync(folder).some((file) => file.endsWith('.node'))) return true;
+    if (existsSync(folder) && readdirSync(folder).some((file) => file.endsWith('.node')))
+      return true;
   }
   return false;
 }
@@ -47,7 +54,15 @@ function isNativePackage(dir: string, manifest: { gypfile?: boolean }): boolean 
  * server): left external so esbuild need not parse them; tree shaking then drops their imports.
  * Any that still appear in the output are real dependencies and are listed in the environment.
  */
-const NEVER_BUNDLED = ['@temporalio/*', '@swc/*', 'esbuild', 'tsx', 'fastify', 'commander', 'cli-progress'];
+const NEVER_BUNDLED = [
+  '@temporalio/*',
+  '@swc/*',
+  'esbuild',
+  'tsx',
+  'fastify',
+  'commander',
+  'cli-progress',
+];
 
 /** The package a bare import names (`@scope/name/sub` → `@scope/name`). */
 function packageName(specifier: string): string {
@@ -59,7 +74,8 @@ function installedVersion(name: string, fromDir: string): string | undefined {
   let dir = fromDir;
   while (dir !== dirname(dir)) {
     const manifest = join(dir, 'node_modules', name, 'package.json');
-    if (existsSync(manifest)) return (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version;
+    if (existsSync(manifest))
+      return (JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version;
     dir = dirname(dir);
   }
   return undefined;
@@ -71,7 +87,11 @@ function nativeExternals(externals: Record<string, string>): Plugin {
     setup(esbuild) {
       esbuild.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === 'resolving' || args.path.startsWith('node:')) return undefined;
-        const resolved = await esbuild.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+        const resolved = await esbuild.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          pluginData: 'resolving',
+        });
         if (resolved.errors.length > 0 || !resolved.path || resolved.external) return undefined;
         const root = packageRoot(resolved.path);
         if (!root || !isNativePackage(root.dir, root.manifest)) return undefined;
@@ -87,7 +107,10 @@ function nativeExternals(externals: Record<string, string>): Plugin {
  * and the stdio server of the python_function shim, tree-shaken into one ES module that exports
  * `load(modelDir)` and `runStdioServer`. Native packages stay external.
  */
-export async function bundleInferenceCode(options: { projectFile: string; codeDir: string }): Promise<InferenceBundle> {
+export async function bundleInferenceCode(options: {
+  projectFile: string;
+  codeDir: string;
+}): Promise<InferenceBundle> {
   const externals: Record<string, string> = {};
   const entry = [
     `import project from ${JSON.stringify(options.projectFile)};`,
@@ -96,7 +119,12 @@ export async function bundleInferenceCode(options: { projectFile: string; codeDi
     `export function load(modelDir) { return loadPipelineModel(project, modelDir); }`,
   ].join('\n');
   const result = await build({
-    stdin: { contents: entry, resolveDir: dirname(options.projectFile), sourcefile: 'model-entry.js', loader: 'js' },
+    stdin: {
+      contents: entry,
+      resolveDir: dirname(options.projectFile),
+      sourcefile: 'model-entry.js',
+      loader: 'js',
+    },
     bundle: true,
     write: false,
     platform: 'node',
@@ -109,14 +137,21 @@ export async function bundleInferenceCode(options: { projectFile: string; codeDi
     legalComments: 'none',
     logLevel: 'silent',
     // CommonJS dependencies may `require` Node built-ins: give the ES module a require.
-    banner: { js: "import { createRequire as __tmCreateRequire } from 'node:module'; const require = __tmCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __tmCreateRequire } from 'node:module'; const require = __tmCreateRequire(import.meta.url);",
+    },
     external: NEVER_BUNDLED,
     metafile: true,
     plugins: [nativeExternals(externals)],
   });
   for (const output of Object.values(result.metafile.outputs)) {
     for (const imported of output.imports) {
-      if (!imported.external || imported.path.startsWith('node:') || builtinModules.includes(imported.path)) continue;
+      if (
+        !imported.external ||
+        imported.path.startsWith('node:') ||
+        builtinModules.includes(imported.path)
+      )
+        continue;
       const name = packageName(imported.path);
       externals[name] ??= installedVersion(name, dirname(options.projectFile)) ?? '*';
     }

@@ -6,11 +6,13 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
-import { formatProblem, quoteList, sortedNames, type ErrorDetails } from '../utils/error-message.js';
+import {
+  formatProblem,
+  quoteList,
+  sortedNames,
+  type ErrorDetails,
+} from '../utils/error-message.js';
 import { closestMatch } from '../utils/suggest.js';
-
-
-
 
 /** Base class of every error raised while binding, filtering or packaging a PipelineML. */
 export class PipelineMLError extends Error {
@@ -19,7 +21,10 @@ export class PipelineMLError extends Error {
   readonly hint?: string;
 
   constructor(problem: string, details: ErrorDetails = {}) {
-    super(formatProblem(problem, details), details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      formatProblem(problem, details),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     if (details.hint !== undefined) this.hint = details.hint;
   }
 }
@@ -151,9 +156,12 @@ export class PipelineMLOptionError extends PipelineMLError {
 export class NotAPipelineMLError extends PipelineMLError {
   override readonly name = 'NotAPipelineMLError';
   constructor(readonly pipelineName: string) {
-    super(`Pipeline '${pipelineName}' is not a PipelineML, so it has no inference pipeline to package.`, {
-      hint: `register pipelineMl({ training, inference, inputName }) under '${pipelineName}' in temporal-mlflow.config.ts.`,
-    });
+    super(
+      `Pipeline '${pipelineName}' is not a PipelineML, so it has no inference pipeline to package.`,
+      {
+        hint: `register pipelineMl({ training, inference, inputName }) under '${pipelineName}' in temporal-mlflow.config.ts.`,
+      },
+    );
   }
 }
 
@@ -164,10 +172,13 @@ export class ModelVerificationError extends PipelineMLError {
     readonly modelDir: string,
     cause: unknown,
   ) {
-    super(`The packaged model failed when loaded from ${modelDir} and run on its input example: ${(cause as Error)?.message ?? String(cause)}`, {
-      hint: 'run the inference pipeline locally on the same records to reproduce; the model is marked LOGGED_MODEL_UPLOAD_FAILED.',
-      cause,
-    });
+    super(
+      `The packaged model failed when loaded from ${modelDir} and run on its input example: ${(cause as Error)?.message ?? String(cause)}`,
+      {
+        hint: 'run the inference pipeline locally on the same records to reproduce; the model is marked LOGGED_MODEL_UPLOAD_FAILED.',
+        cause,
+      },
+    );
   }
 }
 
@@ -179,6 +190,9 @@ export class ModelLoadError extends PipelineMLError {
     reason: string,
     options: { cause?: unknown } = {},
   ) {
-    super(`Cannot load model '${uri}': ${reason}`, options.cause === undefined ? {} : { cause: options.cause });
+    super(
+      `Cannot load model '${uri}': ${reason}`,
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
   }
 }

@@ -1,6 +1,11 @@
 /** PipelineML, model packaging, logging and loading. */
 export { PipelineML, pipelineMl, pipelineMlFactory, isPipelineMl } from './pipeline-ml.js';
-export type { PipelineMLOptions, PipelineMLBinding, LogModelOptions, KpmOptions } from './pipeline-ml.js';
+export type {
+  PipelineMLOptions,
+  PipelineMLBinding,
+  LogModelOptions,
+  KpmOptions,
+} from './pipeline-ml.js';
 export { extractPipelineArtifacts } from './artifacts.js';
 export type { PipelineArtifact } from './artifacts.js';
 export { savePipelineModel } from './save-model.js';

@@ -34,7 +34,10 @@ export function parseModelUri(uri: string): ModelUri {
     const version = /^([^/]+)\/(\d+)$/.exec(rest);
     if (version) return { kind: 'version', name: version[1]!, version: version[2]! };
     if (/^m-[0-9a-f]+$/.test(rest)) return { kind: 'model-id', modelId: rest };
-    throw new ModelLoadError(uri, 'expected models:/<model_id>, models:/<name>/<version> or models:/<name>@<alias>.');
+    throw new ModelLoadError(
+      uri,
+      'expected models:/<model_id>, models:/<name>/<version> or models:/<name>@<alias>.',
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:\//i.test(uri) && !uri.startsWith('file:')) {
     throw new ModelLoadError(uri, 'unsupported scheme: use runs:/, models:/ or a local folder.');
@@ -43,7 +46,11 @@ export function parseModelUri(uri: string): ModelUri {
 }
 
 /** The LoggedModel id a remote URI points to. */
-export async function resolveModelId(uri: ModelUri, client: MlflowClient, text: string): Promise<string> {
+export async function resolveModelId(
+  uri: ModelUri,
+  client: MlflowClient,
+  text: string,
+): Promise<string> {
   switch (uri.kind) {
     case 'model-id':
       return uri.modelId;
@@ -54,16 +61,27 @@ export async function resolveModelId(uri: ModelUri, client: MlflowClient, text: 
           ? await client.registry.getModelVersion(uri.name, uri.version)
           : await client.registry.getModelVersionByAlias(uri.name, uri.alias);
       const modelId = version.model_id ?? /^models:\/(m-[0-9a-f]+)$/.exec(version.source)?.[1];
-      if (!modelId) throw new ModelLoadError(text, `registry version ${version.version} has no logged model (source ${version.source}).`);
+      if (!modelId)
+        throw new ModelLoadError(
+          text,
+          `registry version ${version.version} has no logged model (source ${version.source}).`,
+        );
       return modelId;
     }
     case 'run': {
       const run = await client.runs.get(uri.runId);
       const escaped = uri.name.replace(/'/g, "\\'");
-      for await (const model of client.loggedModels.searchAll({ experimentIds: [run.info.experiment_id], filter: `name = '${escaped}'` })) {
-        if (model.info.source_run_id === uri.runId && model.info.status === 'LOGGED_MODEL_READY') return model.info.model_id;
+      for await (const model of client.loggedModels.searchAll({
+        experimentIds: [run.info.experiment_id],
+        filter: `name = '${escaped}'`,
+      })) {
+        if (model.info.source_run_id === uri.runId && model.info.status === 'LOGGED_MODEL_READY')
+          return model.info.model_id;
       }
-      throw new ModelLoadError(text, `run ${uri.runId} has no ready logged model named '${uri.name}'.`);
+      throw new ModelLoadError(
+        text,
+        `run ${uri.runId} has no ready logged model named '${uri.name}'.`,
+      );
     }
     case 'local':
       throw new ModelLoadError(text, 'a local folder has no model id.');
@@ -71,12 +89,19 @@ export async function resolveModelId(uri: ModelUri, client: MlflowClient, text: 
 }
 
 /** Downloads a logged model's folder once into the cache; returns the local folder. */
-async function downloadModel(client: MlflowClient, modelId: string, cacheDir: string): Promise<string> {
+async function downloadModel(
+  client: MlflowClient,
+  modelId: string,
+  cacheDir: string,
+): Promise<string> {
   const target = join(cacheDir, modelId);
   if (existsSync(join(target, 'MLmodel'))) return target;
   const model = await client.loggedModels.get(modelId);
   if (model.info.status !== 'LOGGED_MODEL_READY') {
-    throw new ModelLoadError(`models:/${modelId}`, `the logged model is ${model.info.status}, not ready.`);
+    throw new ModelLoadError(
+      `models:/${modelId}`,
+      `the logged model is ${model.info.status}, not ready.`,
+    );
   }
   await mkdir(cacheDir, { recursive: true });
   const partial = `${target}.${process.pid}.partial`;
@@ -91,23 +116,40 @@ async function downloadModel(client: MlflowClient, modelId: string, cacheDir: st
 }
 
 /** The local folder of a model URI, downloading it when remote. */
-export async function resolveModelDir(uri: string, options: LoadModelOptions = {}): Promise<string> {
+export async function resolveModelDir(
+  uri: string,
+  options: LoadModelOptions = {},
+): Promise<string> {
   const parsed = parseModelUri(uri);
   if (parsed.kind === 'local') {
-    const isDir = await stat(parsed.path).then((s) => s.isDirectory(), () => false);
+    const isDir = await stat(parsed.path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     if (!isDir || !existsSync(join(parsed.path, 'MLmodel'))) {
-      throw new ModelLoadError(uri, `no MLflow model folder there (expected ${join(parsed.path, 'MLmodel')}).`);
+      throw new ModelLoadError(
+        uri,
+        `no MLflow model folder there (expected ${join(parsed.path, 'MLmodel')}).`,
+      );
     }
     return parsed.path;
   }
   const client = options.client ?? MlflowClient.fromEnv();
   try {
     const modelId = await resolveModelId(parsed, client, uri);
-    return await downloadModel(client, modelId, options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'));
+    return await downloadModel(
+      client,
+      modelId,
+      options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'),
+    );
   } catch (error) {
     // The server's 404 names an endpoint and an id; say which URI the user asked for.
     if (error instanceof MlflowResourceNotFoundError) {
-      throw new ModelLoadError(uri, `it does not exist on ${client.trackingUri} (${error.message})`, { cause: error });
+      throw new ModelLoadError(
+        uri,
+        `it does not exist on ${client.trackingUri} (${error.message})`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -117,11 +159,18 @@ export async function resolveModelDir(uri: string, options: LoadModelOptions = {
  * Loads a packaged pipeline model from any URI form (see `ModelUri`) and returns it ready to
  * `predict`. Remote models are downloaded once to a local cache.
  */
-export async function loadModel(uri: string, options: LoadModelOptions = {}): Promise<PipelineModel> {
+export async function loadModel(
+  uri: string,
+  options: LoadModelOptions = {},
+): Promise<PipelineModel> {
   const dir = await resolveModelDir(uri, options);
   const mlmodel = await readMLmodel(dir);
   const flavor = mlmodel.flavors?.temporal_mlflow;
-  if (!flavor) throw new ModelLoadError(uri, 'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.');
+  if (!flavor)
+    throw new ModelLoadError(
+      uri,
+      'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.',
+    );
   const model = await loadBundledModel(dir, flavor.bundle.replace(/^code\//, ''));
   model.metadata.modelUri = uri;
   model.metadata.dir = dir;

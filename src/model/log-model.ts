@@ -15,7 +15,8 @@ import { savePipelineModel } from './save-model.js';
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
 const TAG_FAILURE = 'temporal_mlflow.failure';
 
-export type PackagingStage = 'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';
+export type PackagingStage =
+  'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';
 
 export interface LogPipelineModelOptions {
   session: Session;
@@ -35,18 +36,37 @@ export interface LogPipelineModelOptions {
 }
 
 /** A LoggedModel of this run already created by an earlier attempt, if any. */
-async function findPrevious(client: MlflowClient, experimentId: string, name: string, runId: string, key: string): Promise<LoggedModel | undefined> {
+async function findPrevious(
+  client: MlflowClient,
+  experimentId: string,
+  name: string,
+  runId: string,
+  key: string,
+): Promise<LoggedModel | undefined> {
   const escaped = name.replace(/'/g, "\\'");
-  for await (const model of client.loggedModels.searchAll({ experimentIds: [experimentId], filter: `name = '${escaped}'` })) {
-    if (model.info.source_run_id === runId && tagsToRecord(model.info.tags)[TAG_PACKAGING_KEY] === key) return model;
+  for await (const model of client.loggedModels.searchAll({
+    experimentIds: [experimentId],
+    filter: `name = '${escaped}'`,
+  })) {
+    if (
+      model.info.source_run_id === runId &&
+      tagsToRecord(model.info.tags)[TAG_PACKAGING_KEY] === key
+    )
+      return model;
   }
   return undefined;
 }
 
 /** The registry version made from `modelId`, if an earlier attempt registered it already. */
-async function findVersion(client: MlflowClient, registeredName: string, modelId: string): Promise<ModelVersion | undefined> {
+async function findVersion(
+  client: MlflowClient,
+  registeredName: string,
+  modelId: string,
+): Promise<ModelVersion | undefined> {
   const escaped = registeredName.replace(/'/g, "\\'");
-  for await (const version of client.registry.searchAllModelVersions({ filter: `name = '${escaped}'` })) {
+  for await (const version of client.registry.searchAllModelVersions({
+    filter: `name = '${escaped}'`,
+  })) {
     if (version.model_id === modelId || version.source === `models:/${modelId}`) return version;
   }
   return undefined;
@@ -68,13 +88,17 @@ export async function publishLoggedModel(options: {
   const { client, model, runId } = options;
   const modelId = model.info.model_id;
   let started = performance.now();
-  await client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, { concurrency: 4 });
+  await client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, {
+    concurrency: 4,
+  });
   options.onUploadProgress?.();
   options.onStage?.('upload', performance.now() - started);
   started = performance.now();
   // An attempt killed between linking and finalizing linked it already, and the server refuses the
   // same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it yet.
-  const linked = (await client.runs.get(runId)).outputs?.model_outputs?.some((output) => output.model_id === modelId);
+  const linked = (await client.runs.get(runId)).outputs?.model_outputs?.some(
+    (output) => output.model_id === modelId,
+  );
   if (!linked) await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
   const ready = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
   options.onStage?.('finalize', performance.now() - started);
@@ -93,7 +117,12 @@ export async function registerLoggedModel(
   await client.registry.getOrCreateRegisteredModel(registeredName);
   const version =
     (await findVersion(client, registeredName, modelId)) ??
-    (await client.registry.createModelVersion({ name: registeredName, source: `models:/${modelId}`, runId, modelId }));
+    (await client.registry.createModelVersion({
+      name: registeredName,
+      source: `models:/${modelId}`,
+      runId,
+      modelId,
+    }));
   if (alias) await client.registry.setAlias(registeredName, alias, version.version);
   return version;
 }
@@ -128,7 +157,11 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
         name,
         sourceRunId: runId,
         modelType: MODEL_FLAVOR,
-        tags: { [TAG_PACKAGING_KEY]: options.packagingKey, [TAG_PIPELINE_NAME]: options.pipelineName, [TAG_WORKFLOW_ID]: options.packagingKey },
+        tags: {
+          [TAG_PACKAGING_KEY]: options.packagingKey,
+          [TAG_PIPELINE_NAME]: options.pipelineName,
+          [TAG_WORKFLOW_ID]: options.packagingKey,
+        },
       }))
     );
   });
@@ -156,7 +189,9 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
       });
     } catch (error) {
       if (error instanceof ModelVerificationError) {
-        await client.loggedModels.setTags(modelId, { [TAG_FAILURE]: (error as Error).message.slice(0, 5000) });
+        await client.loggedModels.setTags(modelId, {
+          [TAG_FAILURE]: (error as Error).message.slice(0, 5000),
+        });
         await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_UPLOAD_FAILED');
       }
       throw error;
@@ -165,7 +200,11 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     }
   }
 
-  const ref: LoggedModelRef = { modelId, modelUri: `models:/${modelId}`, runModelUri: `runs:/${runId}/${name}` };
+  const ref: LoggedModelRef = {
+    modelId,
+    modelUri: `models:/${modelId}`,
+    runModelUri: `runs:/${runId}/${name}`,
+  };
   if (registeredName) {
     await stage('register', async () => {
       const version = await registerLoggedModel(client, { registeredName, modelId, runId, alias });

@@ -18,13 +18,21 @@ export interface PackageRunModelOptions {
    * kedro-mlflow's `modelify`: package the registered pipeline itself as the inference pipeline
    * (its fitted inputs must already be persisted), without a PipelineML.
    */
-  modelify?: { inputName: string; modelName: string; inferSignature?: boolean; inferInputExample?: boolean };
+  modelify?: {
+    inputName: string;
+    modelName: string;
+    inferSignature?: boolean;
+    inferInputExample?: boolean;
+  };
   onStage?: (stage: PackagingStage, durationMs: number) => void;
   onUploadProgress?: () => void;
 }
 
 /** Packages and logs the inference model of a registered PipelineML for an MLflow run. */
-export async function packageRunModel(session: Session, options: PackageRunModelOptions): Promise<LoggedModelRef> {
+export async function packageRunModel(
+  session: Session,
+  options: PackageRunModelOptions,
+): Promise<LoggedModelRef> {
   const registered = session.pipeline(options.pipelineName);
   let pipelineMl: PipelineML;
   if (options.modelify) {
@@ -63,12 +71,19 @@ export async function packageRunModel(session: Session, options: PackageRunModel
  * of a PipelineML, the inference pipeline is logged to the active MLflow run. Nothing is logged
  * when the run fails (afterPipelineRun is not called) or for a pipeline that is not a PipelineML.
  */
-export function createModelLoggingHook(session: Session, onLogged?: (model: LoggedModelRef) => void): Hooks {
+export function createModelLoggingHook(
+  session: Session,
+  onLogged?: (model: LoggedModelRef) => void,
+): Hooks {
   return {
     async afterPipelineRun({ run, pipeline }) {
       const runId = activeRun()?.runId;
       if (!isPipelineMl(pipeline) || !runId) return;
-      const model = await packageRunModel(session, { pipelineName: run.pipelineName, runId, packagingKey: run.runId });
+      const model = await packageRunModel(session, {
+        pipelineName: run.pipelineName,
+        runId,
+        packagingKey: run.runId,
+      });
       onLogged?.(model);
     },
   };

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 /** The python_function flavor's `loader_module`, copied into the model's `code/` folder. */
 export const PYFUNC_LOADER_MODULE = 'temporal_mlflow_loader';
-const LOADER_SOURCE = fileURLToPath(new URL(`./pyfunc/${PYFUNC_LOADER_MODULE}.py`, import.meta.url));
+const LOADER_SOURCE = fileURLToPath(
+  new URL(`./pyfunc/${PYFUNC_LOADER_MODULE}.py`, import.meta.url),
+);
 
 /** Python needs only MLflow (and pandas, which it brings) to serve the shim; node does the work. */
 const REQUIREMENTS = ['mlflow>=3.1,<4', 'pandas'];
@@ -20,7 +22,14 @@ export async function writePyfuncFiles(modelDir: string): Promise<void> {
   await writeFile(join(modelDir, 'requirements.txt'), REQUIREMENTS.join('\n') + '\n');
   await writeFile(
     join(modelDir, 'python_env.yaml'),
-    [`python: ${PYTHON_VERSION}`, 'build_dependencies:', '- pip', 'dependencies:', '- -r requirements.txt', ''].join('\n'),
+    [
+      `python: ${PYTHON_VERSION}`,
+      'build_dependencies:',
+      '- pip',
+      'dependencies:',
+      '- -r requirements.txt',
+      '',
+    ].join('\n'),
   );
   await writeFile(
     join(modelDir, 'conda.yaml'),

@@ -53,26 +53,44 @@ export class PipelineModel implements ScoringModel {
       const resolved = resolveParams(params, this.signature?.params);
       overrides = Object.fromEntries(Object.keys(params).map((name) => [name, resolved[name]]));
     }
-    const parameters = Object.keys(overrides).length > 0 ? mergeParameters(this.parameters, overrides) : this.parameters;
-    const datasets: Record<string, Dataset> = { ...this.artifacts, [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }) };
+    const parameters =
+      Object.keys(overrides).length > 0
+        ? mergeParameters(this.parameters, overrides)
+        : this.parameters;
+    const datasets: Record<string, Dataset> = {
+      ...this.artifacts,
+      [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }),
+    };
     // As kedro-mlflow's KedroPipelineModel: what the inference produces lives in memory with the
     // kpm copy mode ('assign' by default), not the runner's default deep copy on every save and load.
-    for (const name of this.inference.allOutputs()) datasets[name] = new MemoryDataset({ copyMode: this.copyModeFor(name) });
+    for (const name of this.inference.allOutputs())
+      datasets[name] = new MemoryDataset({ copyMode: this.copyModeFor(name) });
     const catalog = new DataCatalog(datasets, parameters as Record<string, unknown>);
     await runPipelineLocally({
       pipeline: this.inference,
       catalog,
-      run: { runId: 'predict', pipelineName: this.metadata.pipeline, env: 'model', projectDir: '.', runtimeParams: overrides },
+      run: {
+        runId: 'predict',
+        pipelineName: this.metadata.pipeline,
+        env: 'model',
+        projectDir: '.',
+        runtimeParams: overrides,
+      },
       maxConcurrency: 64,
     });
     const outputs = this.metadata.outputs;
     const values = await Promise.all(outputs.map((name) => catalog.load(name)));
-    return outputs.length === 1 ? values[0] : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
+    return outputs.length === 1
+      ? values[0]
+      : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
   }
 }
 
 /** Parameters with `a.b`-style dotted overrides applied (signature params are top-level names). */
-function mergeParameters(base: Readonly<Record<string, unknown>>, overrides: Record<string, unknown>): Record<string, unknown> {
+function mergeParameters(
+  base: Readonly<Record<string, unknown>>,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
   const merged = structuredClone(base) as Record<string, unknown>;
   for (const [key, value] of Object.entries(overrides)) {
     const path = key.split('.');
@@ -90,28 +108,45 @@ function mergeParameters(base: Readonly<Record<string, unknown>>, overrides: Rec
  * Loads a model folder with the project definition compiled into its bundle: the runtime half of
  * packaging, called from the bundle's `load(modelDir)`.
  */
-export async function loadPipelineModel(project: ProjectDefinition, modelDir: string): Promise<PipelineModel> {
+export async function loadPipelineModel(
+  project: ProjectDefinition,
+  modelDir: string,
+): Promise<PipelineModel> {
   const mlmodel = parse(await readFile(join(modelDir, 'MLmodel'), 'utf8')) as MLmodel;
   const flavor: TemporalMlflowFlavor | undefined = mlmodel.flavors?.temporal_mlflow;
   if (!flavor) throw new ModelLoadError(modelDir, 'its MLmodel has no temporal_mlflow flavor.');
   const pipeline = project.pipelines[flavor.pipeline];
-  if (!pipeline) throw new ModelLoadError(modelDir, `its bundle has no pipeline '${flavor.pipeline}'.`);
+  if (!pipeline)
+    throw new ModelLoadError(modelDir, `its bundle has no pipeline '${flavor.pipeline}'.`);
   // A PipelineML serves its inference pipeline; a plain pipeline (packaged by `modelify`) serves itself.
   const inference = isPipelineMl(pipeline) ? pipeline.inference : pipeline;
   const registry = new DatasetRegistry();
   for (const [type, factory] of Object.entries(project.datasets)) registry.register(type, factory);
-  const files = DataCatalog.fromConfig({ catalog: flavor.catalog, credentials: {}, parameters: {}, projectDir: modelDir, registry });
+  const files = DataCatalog.fromConfig({
+    catalog: flavor.catalog,
+    credentials: {},
+    parameters: {},
+    projectDir: modelDir,
+    registry,
+  });
   const artifacts: Record<string, Dataset> = {};
   for (const name of Object.keys(flavor.catalog)) {
     // Loaded once and shared by every predict call (never copied: inference must not mutate them).
     artifacts[name] = new MemoryDataset({ data: await files.load(name), copyMode: 'assign' });
   }
-  return new PipelineModel(inference, artifacts, flavor.parameters, mlmodel.signature ? signatureFromMlmodel(mlmodel.signature) : undefined, {
-    ...(mlmodel.model_id ? { modelId: mlmodel.model_id } : {}),
-    ...(mlmodel.run_id ? { runId: mlmodel.run_id } : {}),
-    flavorVersion: flavor.temporal_mlflow_version,
-    pipeline: flavor.pipeline,
-    inputName: flavor.input_name,
-    outputs: flavor.outputs,
-  }, isPipelineMl(pipeline) ? (dataset) => pipeline.copyModeFor(dataset) : undefined);
+  return new PipelineModel(
+    inference,
+    artifacts,
+    flavor.parameters,
+    mlmodel.signature ? signatureFromMlmodel(mlmodel.signature) : undefined,
+    {
+      ...(mlmodel.model_id ? { modelId: mlmodel.model_id } : {}),
+      ...(mlmodel.run_id ? { runId: mlmodel.run_id } : {}),
+      flavorVersion: flavor.temporal_mlflow_version,
+      pipeline: flavor.pipeline,
+      inputName: flavor.input_name,
+      outputs: flavor.outputs,
+    },
+    isPipelineMl(pipeline) ? (dataset) => pipeline.copyModeFor(dataset) : undefined,
+  );
 }

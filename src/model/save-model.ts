@@ -11,7 +11,13 @@ import { writeMLmodel, type MLmodel } from './mlmodel.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { PYFUNC_LOADER_MODULE, writePyfuncFiles } from './pyfunc-files.js';
 import type { PipelineModel } from './runtime.js';
-import { inferParamsSchema, inferSchema, signatureToMlmodel, type ColSpec, type ModelSignature } from './signature.js';
+import {
+  inferParamsSchema,
+  inferSchema,
+  signatureToMlmodel,
+  type ColSpec,
+  type ModelSignature,
+} from './signature.js';
 
 /** Rows of the example kept in `input_example.json`. */
 const INPUT_EXAMPLE_ROWS = 5;
@@ -40,15 +46,24 @@ export interface SavedPipelineModel {
 
 /** Records for signature inference: arrays of plain objects as they are; Arrow tables as rows. */
 function toRecords(value: unknown): Record<string, unknown>[] | undefined {
-  if (Array.isArray(value)) return value.every((row) => row && typeof row === 'object' && !Array.isArray(row)) ? (value as Record<string, unknown>[]) : undefined;
+  if (Array.isArray(value))
+    return value.every((row) => row && typeof row === 'object' && !Array.isArray(row))
+      ? (value as Record<string, unknown>[])
+      : undefined;
   const table = value as { toArray?: () => { toJSON(): Record<string, unknown> }[] } | null;
-  if (table && typeof table.toArray === 'function') return table.toArray().map((row) => row.toJSON());
+  if (table && typeof table.toArray === 'function')
+    return table.toArray().map((row) => row.toJSON());
   return undefined;
 }
 
 /** The value at a dotted path of the parameters (`params:a.b`). */
 function parameterAt(parameters: Readonly<Record<string, unknown>>, path: string): unknown {
-  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], parameters);
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (value, key) => (value as Record<string, unknown> | undefined)?.[key],
+      parameters,
+    );
 }
 
 /**
@@ -56,9 +71,14 @@ function parameterAt(parameters: Readonly<Record<string, unknown>>, path: string
  * model format"), then loads it from that folder and predicts the input example: a model that
  * cannot serve is never logged as ready.
  */
-export async function savePipelineModel(options: SavePipelineModelOptions): Promise<SavedPipelineModel> {
+export async function savePipelineModel(
+  options: SavePipelineModelOptions,
+): Promise<SavedPipelineModel> {
   const { session, pipelineMl, modelDir } = options;
-  const timed = async <T>(stage: 'artifacts' | 'bundle' | 'verify', body: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(
+    stage: 'artifacts' | 'bundle' | 'verify',
+    body: () => Promise<T>,
+  ): Promise<T> => {
     const started = performance.now();
     const result = await body();
     options.onStage?.(stage, performance.now() - started);
@@ -77,19 +97,35 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
     const params: Record<string, unknown> = {};
     for (const input of pipelineMl.paramInputs()) {
       if (input === 'parameters') Object.assign(params, session.catalog.parameters);
-      else setPath(params, input.slice('params:'.length), parameterAt(session.catalog.parameters, input.slice('params:'.length)));
+      else
+        setPath(
+          params,
+          input.slice('params:'.length),
+          parameterAt(session.catalog.parameters, input.slice('params:'.length)),
+        );
     }
     await mkdir(join(modelDir, 'artifacts'), { recursive: true });
-    await writeFile(join(modelDir, 'artifacts', 'parameters.json'), JSON.stringify(params, null, 2));
+    await writeFile(
+      join(modelDir, 'artifacts', 'parameters.json'),
+      JSON.stringify(params, null, 2),
+    );
     return { catalog: entries, parameters: params };
   });
 
-  const bundle = await timed('bundle', () => bundleInferenceCode({ projectFile: session.project.file, codeDir: join(modelDir, 'code') }));
+  const bundle = await timed('bundle', () =>
+    bundleInferenceCode({ projectFile: session.project.file, codeDir: join(modelDir, 'code') }),
+  );
   await mkdir(join(modelDir, 'environment'), { recursive: true });
   await writeFile(
     join(modelDir, 'environment', 'package.json'),
     JSON.stringify(
-      { name: 'temporal-mlflow-model', private: true, type: 'module', engines: { node: NODE_ENGINE }, dependencies: bundle.externals },
+      {
+        name: 'temporal-mlflow-model',
+        private: true,
+        type: 'module',
+        engines: { node: NODE_ENGINE },
+        dependencies: bundle.externals,
+      },
       null,
       2,
     ) + '\n',
@@ -100,12 +136,19 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
   const trainingInput = await session.catalog.load(inputName);
   const records = toRecords(trainingInput);
   // The example always verifies the model; it is saved with it unless inputExample is false.
-  const inputExample = Array.isArray(exampleOption) ? exampleOption : records ? records.slice(0, INPUT_EXAMPLE_ROWS) : trainingInput;
+  const inputExample = Array.isArray(exampleOption)
+    ? exampleOption
+    : records
+      ? records.slice(0, INPUT_EXAMPLE_ROWS)
+      : trainingInput;
   const paramDefaults = Object.fromEntries(
-    pipelineMl.paramInputs().filter((input) => input !== 'parameters').map((input) => {
-      const name = input.slice('params:'.length);
-      return [name, parameterAt(parameters, name)];
-    }),
+    pipelineMl
+      .paramInputs()
+      .filter((input) => input !== 'parameters')
+      .map((input) => {
+        const name = input.slice('params:'.length);
+        return [name, parameterAt(parameters, name)];
+      }),
   );
   const signature: ModelSignature | undefined =
     signatureOption === false
@@ -113,14 +156,25 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
       : signatureOption !== 'auto'
         ? signatureOption
         : records
-          ? { inputs: inferSchema(records), ...(Object.keys(paramDefaults).length ? { params: inferParamsSchema(paramDefaults) } : {}) }
+          ? {
+              inputs: inferSchema(records),
+              ...(Object.keys(paramDefaults).length
+                ? { params: inferParamsSchema(paramDefaults) }
+                : {}),
+            }
           : undefined;
   const inferOutputs = signatureOption === 'auto';
 
   const mlmodel: MLmodel = {
     artifact_path: pipelineMl.logModel.name,
     flavors: {
-      [PYFUNC_FLAVOR]: { loader_module: PYFUNC_LOADER_MODULE, code: 'code', data: '.', env: { virtualenv: 'python_env.yaml', conda: 'conda.yaml' }, python_version: '3.11' },
+      [PYFUNC_FLAVOR]: {
+        loader_module: PYFUNC_LOADER_MODULE,
+        code: 'code',
+        data: '.',
+        env: { virtualenv: 'python_env.yaml', conda: 'conda.yaml' },
+        python_version: '3.11',
+      },
       [MODEL_FLAVOR]: {
         temporal_mlflow_version: MODEL_FORMAT_VERSION,
         bundle: `code/${bundle.fileName}`,
@@ -143,13 +197,28 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
   const exampleRecords = toRecords(inputExample);
   if (exampleOption !== false && exampleRecords) {
     const columns = [...new Set(exampleRecords.flatMap((row) => Object.keys(row)))];
-    const split = { columns, data: exampleRecords.map((row) => columns.map((column) => row[column] ?? null)) };
+    const split = {
+      columns,
+      data: exampleRecords.map((row) => columns.map((column) => row[column] ?? null)),
+    };
     await writeFile(join(modelDir, 'input_example.json'), JSON.stringify(split));
     await writeFile(
       join(modelDir, 'serving_input_example.json'),
-      JSON.stringify({ dataframe_split: split, ...(Object.keys(paramDefaults).length ? { params: paramDefaults } : {}) }, null, 2),
+      JSON.stringify(
+        {
+          dataframe_split: split,
+          ...(Object.keys(paramDefaults).length ? { params: paramDefaults } : {}),
+        },
+        null,
+        2,
+      ),
     );
-    mlmodel.saved_input_example_info = { artifact_path: 'input_example.json', type: 'dataframe', pandas_orient: 'split', serving_input_path: 'serving_input_example.json' };
+    mlmodel.saved_input_example_info = {
+      artifact_path: 'input_example.json',
+      type: 'dataframe',
+      pandas_orient: 'split',
+      serving_input_path: 'serving_input_example.json',
+    };
   }
   await writePyfuncFiles(modelDir);
   await writeMLmodel(modelDir, mlmodel);
@@ -159,8 +228,11 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
       const loaded = await loadBundledModel(modelDir, bundle.fileName);
       await loaded.predict(inputExample);
       // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
-      const outputRecords = toRecords(await loaded.predict(records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample));
-      if (signature && inferOutputs && outputRecords) signature.outputs = inferSchema(outputRecords) as ColSpec[];
+      const outputRecords = toRecords(
+        await loaded.predict(records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample),
+      );
+      if (signature && inferOutputs && outputRecords)
+        signature.outputs = inferSchema(outputRecords) as ColSpec[];
       return loaded;
     } catch (error) {
       throw new ModelVerificationError(modelDir, error);
@@ -174,8 +246,13 @@ export async function savePipelineModel(options: SavePipelineModelOptions): Prom
 }
 
 /** Imports a model folder's bundle and loads the model with it, as any consumer would. */
-export async function loadBundledModel(modelDir: string, bundleFile: string): Promise<PipelineModel> {
-  const module = (await import(pathToFileURL(join(modelDir, 'code', bundleFile)).href)) as { load(dir: string): Promise<PipelineModel> };
+export async function loadBundledModel(
+  modelDir: string,
+  bundleFile: string,
+): Promise<PipelineModel> {
+  const module = (await import(pathToFileURL(join(modelDir, 'code', bundleFile)).href)) as {
+    load(dir: string): Promise<PipelineModel>;
+  };
   return module.load(modelDir);
 }
 

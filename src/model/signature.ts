@@ -5,7 +5,16 @@
  */
 
 /** MLflow's scalar data types (`mlflow.types.DataType`). */
-export const SCALAR_TYPES = ['boolean', 'integer', 'long', 'float', 'double', 'string', 'binary', 'datetime'] as const;
+export const SCALAR_TYPES = [
+  'boolean',
+  'integer',
+  'long',
+  'float',
+  'double',
+  'string',
+  'binary',
+  'datetime',
+] as const;
 export type ScalarTypeName = (typeof SCALAR_TYPES)[number];
 
 /** A data type as MLflow serialises it: a scalar, `array` (items), `object` (properties), `map` (values) or `any`. */
@@ -68,7 +77,8 @@ const MAX_ISSUES = 1000;
 const SHOWN_ISSUES = 10;
 
 function formatIssues(target: 'input' | 'params', issues: readonly SignatureIssue[]): string {
-  const what = target === 'input' ? 'Input does not match the model signature' : 'Invalid parameters';
+  const what =
+    target === 'input' ? 'Input does not match the model signature' : 'Invalid parameters';
   const n = issues.length >= MAX_ISSUES ? `${MAX_ISSUES}+` : String(issues.length);
   const lines = issues.slice(0, SHOWN_ISSUES).map((i) => `  ✖ ${i.message}`);
   if (issues.length > SHOWN_ISSUES) lines.push(`  … and ${issues.length - SHOWN_ISSUES} more`);
@@ -94,11 +104,16 @@ export function inferDataType(value: unknown, where = 'value'): DataType {
   if (value instanceof Date) return { type: 'datetime' };
   if (value instanceof Uint8Array) return { type: 'binary' };
   if (Array.isArray(value)) {
-    const items = mergeTypes(value.filter((v) => v != null).map((v, i) => inferDataType(v, `${where}[${i}]`)), where);
+    const items = mergeTypes(
+      value.filter((v) => v != null).map((v, i) => inferDataType(v, `${where}[${i}]`)),
+      where,
+    );
     return { type: 'array', items: items ?? { type: 'any' } };
   }
   if (isPlainObject(value)) return inferObject([value], where);
-  throw new SignatureError(`Cannot infer an MLflow type for ${where}: unsupported value ${describe(value)}`);
+  throw new SignatureError(
+    `Cannot infer an MLflow type for ${where}: unsupported value ${describe(value)}`,
+  );
 }
 
 function inferObject(objects: Record<string, unknown>[], where: string): DataType {
@@ -106,8 +121,14 @@ function inferObject(objects: Record<string, unknown>[], where: string): DataTyp
   const properties: Record<string, PropertySpec> = {};
   for (const name of names) {
     const present = objects.map((o) => o[name]).filter((v) => v != null);
-    const type = mergeTypes(present.map((v) => inferDataType(v, `${where}.${name}`)), `${where}.${name}`);
-    properties[name] = { ...(type ?? { type: 'any' }), required: present.length === objects.length };
+    const type = mergeTypes(
+      present.map((v) => inferDataType(v, `${where}.${name}`)),
+      `${where}.${name}`,
+    );
+    properties[name] = {
+      ...(type ?? { type: 'any' }),
+      required: present.length === objects.length,
+    };
   }
   return { type: 'object', properties };
 }
@@ -123,13 +144,19 @@ function mergeTwo(a: DataType, b: DataType, where: string): DataType {
   if (a.type === 'any') return b;
   if (b.type === 'any') return a;
   if (a.type === b.type) {
-    if (a.type === 'array' && b.type === 'array') return { type: 'array', items: mergeTwo(a.items, b.items, where) };
+    if (a.type === 'array' && b.type === 'array')
+      return { type: 'array', items: mergeTwo(a.items, b.items, where) };
     if (a.type === 'object' && b.type === 'object') {
       const properties: Record<string, PropertySpec> = {};
-      for (const name of [...new Set([...Object.keys(a.properties), ...Object.keys(b.properties)])].sort()) {
+      for (const name of [
+        ...new Set([...Object.keys(a.properties), ...Object.keys(b.properties)]),
+      ].sort()) {
         const pa = a.properties[name];
         const pb = b.properties[name];
-        const merged = pa && pb ? mergeTwo(stripRequired(pa), stripRequired(pb), where) : stripRequired((pa ?? pb)!);
+        const merged =
+          pa && pb
+            ? mergeTwo(stripRequired(pa), stripRequired(pb), where)
+            : stripRequired((pa ?? pb)!);
         properties[name] = { ...merged, required: Boolean(pa?.required && pb?.required) };
       }
       return { type: 'object', properties };
@@ -138,7 +165,9 @@ function mergeTwo(a: DataType, b: DataType, where: string): DataType {
   }
   const numeric = new Set(['integer', 'long', 'float', 'double']);
   if (numeric.has(a.type) && numeric.has(b.type)) return { type: 'double' };
-  throw new SignatureError(`Cannot infer a single MLflow type for ${where}: found both ${a.type} and ${b.type}`);
+  throw new SignatureError(
+    `Cannot infer a single MLflow type for ${where}: found both ${a.type} and ${b.type}`,
+  );
 }
 
 function stripRequired(p: PropertySpec): DataType {
@@ -169,8 +198,15 @@ export function inferSchema(records: readonly Record<string, unknown>[]): ColSpe
     const type =
       present.length > 0 && present.every(isPlainObject)
         ? inferObject(present as Record<string, unknown>[], where)
-        : mergeTypes(present.map((v) => inferDataType(v, where)), where);
-    return { ...(type ?? { type: 'any' }), name, required: present.length === records.length && records.length > 0 };
+        : mergeTypes(
+            present.map((v) => inferDataType(v, where)),
+            where,
+          );
+    return {
+      ...(type ?? { type: 'any' }),
+      name,
+      required: present.length === records.length && records.length > 0,
+    };
   });
 }
 
@@ -179,14 +215,25 @@ export function inferParamsSchema(params: Record<string, unknown>): ParamSpec[] 
   return Object.entries(params).map(([name, value]) => {
     const where = `param '${name}'`;
     if (Array.isArray(value)) {
-      const items = mergeTypes(value.filter((v) => v != null).map((v) => inferDataType(v, where)), where);
-      if (!items || !isScalarType(items.type)) throw new SignatureError(`Cannot infer ${where}: lists must hold scalars`);
+      const items = mergeTypes(
+        value.filter((v) => v != null).map((v) => inferDataType(v, where)),
+        where,
+      );
+      if (!items || !isScalarType(items.type))
+        throw new SignatureError(`Cannot infer ${where}: lists must hold scalars`);
       return { name, type: items.type, default: value, shape: [-1] };
     }
-    if (value == null) throw new SignatureError(`Cannot infer ${where}: its default is ${String(value)}`);
+    if (value == null)
+      throw new SignatureError(`Cannot infer ${where}: its default is ${String(value)}`);
     const t = inferDataType(value, where);
-    if (!isScalarType(t.type)) throw new SignatureError(`Cannot infer ${where}: only scalars and 1-D lists are supported`);
-    return { name, type: t.type, default: value instanceof Date ? value.toISOString() : value, shape: null };
+    if (!isScalarType(t.type))
+      throw new SignatureError(`Cannot infer ${where}: only scalars and 1-D lists are supported`);
+    return {
+      name,
+      type: t.type,
+      default: value instanceof Date ? value.toISOString() : value,
+      shape: null,
+    };
   });
 }
 
@@ -214,7 +261,10 @@ function typeToJson(t: DataType): Record<string, unknown> {
       return {
         type: 'object',
         properties: Object.fromEntries(
-          Object.entries(t.properties).map(([k, p]) => [k, { ...typeToJson(stripRequired(p)), required: p.required }]),
+          Object.entries(t.properties).map(([k, p]) => [
+            k,
+            { ...typeToJson(stripRequired(p)), required: p.required },
+          ]),
         ),
       };
     default:
@@ -228,13 +278,21 @@ export function signatureToMlmodel(sig: ModelSignature): MlmodelSignature {
     inputs: JSON.stringify(sig.inputs.map(colToJson)),
     outputs: sig.outputs ? JSON.stringify(sig.outputs.map(colToJson)) : null,
     params: sig.params?.length
-      ? JSON.stringify(sig.params.map((p) => ({ name: p.name, default: p.default, shape: p.shape, type: p.type })))
+      ? JSON.stringify(
+          sig.params.map((p) => ({
+            name: p.name,
+            default: p.default,
+            shape: p.shape,
+            type: p.type,
+          })),
+        )
       : null,
   };
 }
 
 function parseType(raw: unknown, where: string): DataType {
-  if (!isPlainObject(raw) || typeof raw.type !== 'string') throw new SignatureError(`${where}: expected {"type": ...}, got ${describe(raw)}`);
+  if (!isPlainObject(raw) || typeof raw.type !== 'string')
+    throw new SignatureError(`${where}: expected {"type": ...}, got ${describe(raw)}`);
   const t = raw.type;
   if (isScalarType(t) || t === 'any') return { type: t } as DataType;
   if (t === 'array') return { type: 'array', items: parseType(raw.items, `${where}.items`) };
@@ -242,11 +300,16 @@ function parseType(raw: unknown, where: string): DataType {
   if (t === 'object' && isPlainObject(raw.properties)) {
     const properties: Record<string, PropertySpec> = {};
     for (const [k, p] of Object.entries(raw.properties)) {
-      properties[k] = { ...parseType(p, `${where}.properties.${k}`), required: (p as { required?: unknown }).required !== false };
+      properties[k] = {
+        ...parseType(p, `${where}.properties.${k}`),
+        required: (p as { required?: unknown }).required !== false,
+      };
     }
     return { type: 'object', properties };
   }
-  throw new SignatureError(`${where}: unsupported MLflow type '${t}' (supported: ${[...SCALAR_TYPES, 'array', 'object', 'map', 'any'].join(', ')})`);
+  throw new SignatureError(
+    `${where}: unsupported MLflow type '${t}' (supported: ${[...SCALAR_TYPES, 'array', 'object', 'map', 'any'].join(', ')})`,
+  );
 }
 
 function parseJsonArray(raw: unknown, key: string): unknown[] | undefined {
@@ -259,29 +322,48 @@ function parseJsonArray(raw: unknown, key: string): unknown[] | undefined {
       throw new SignatureError(`signature.${key} is not valid JSON: ${(e as Error).message}`);
     }
   }
-  if (!Array.isArray(value)) throw new SignatureError(`signature.${key} must be a JSON array, got ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw new SignatureError(`signature.${key} must be a JSON array, got ${describe(value)}`);
   return value;
 }
 
 /** Reads the MLmodel `signature` mapping (JSON strings, or already-parsed arrays). */
 export function signatureFromMlmodel(obj: unknown): ModelSignature {
-  if (!isPlainObject(obj)) throw new SignatureError(`signature must be a mapping, got ${describe(obj)}`);
+  if (!isPlainObject(obj))
+    throw new SignatureError(`signature must be a mapping, got ${describe(obj)}`);
   const cols = (key: 'inputs' | 'outputs') =>
     parseJsonArray(obj[key], key)?.map((c, i): ColSpec => {
       const where = `signature.${key}[${i}]`;
       const col = c as { name?: unknown; required?: unknown };
-      if (col.name !== undefined && typeof col.name !== 'string') throw new SignatureError(`${where}.name must be a string`);
-      return { ...parseType(c, where), ...(col.name === undefined ? {} : { name: col.name }), required: col.required !== false };
+      if (col.name !== undefined && typeof col.name !== 'string')
+        throw new SignatureError(`${where}.name must be a string`);
+      return {
+        ...parseType(c, where),
+        ...(col.name === undefined ? {} : { name: col.name }),
+        required: col.required !== false,
+      };
     });
   const inputs = cols('inputs');
   if (!inputs) throw new SignatureError('signature.inputs is missing');
   const outputs = cols('outputs');
   const params = parseJsonArray(obj.params, 'params')?.map((p, i): ParamSpec => {
     const where = `signature.params[${i}]`;
-    if (!isPlainObject(p) || typeof p.name !== 'string' || typeof p.type !== 'string' || !isScalarType(p.type)) {
-      throw new SignatureError(`${where}: expected {"name", "type", "default", "shape"} with a scalar type, got ${JSON.stringify(p)}`);
+    if (
+      !isPlainObject(p) ||
+      typeof p.name !== 'string' ||
+      typeof p.type !== 'string' ||
+      !isScalarType(p.type)
+    ) {
+      throw new SignatureError(
+        `${where}: expected {"name", "type", "default", "shape"} with a scalar type, got ${JSON.stringify(p)}`,
+      );
     }
-    return { name: p.name, type: p.type, default: p.default ?? null, shape: Array.isArray(p.shape) ? (p.shape as number[]) : null };
+    return {
+      name: p.name,
+      type: p.type,
+      default: p.default ?? null,
+      shape: Array.isArray(p.shape) ? (p.shape as number[]) : null,
+    };
   });
   return { inputs, ...(outputs ? { outputs } : {}), ...(params ? { params } : {}) };
 }
@@ -294,7 +376,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   if (v instanceof Date) return 'Date';
-  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'string')
+    return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === 'number') return Number.isInteger(v) ? `integer ${v}` : `number ${v}`;
   if (typeof v === 'object') return 'object';
   return typeof v;
@@ -321,17 +404,24 @@ export function matchesType(v: unknown, t: DataType): boolean {
     case 'string':
       return typeof v === 'string';
     case 'datetime':
-      return v instanceof Date || (typeof v === 'string' && ISO_DATE.test(v) && !Number.isNaN(Date.parse(v)));
+      return (
+        v instanceof Date ||
+        (typeof v === 'string' && ISO_DATE.test(v) && !Number.isNaN(Date.parse(v)))
+      );
     case 'binary':
       return v instanceof Uint8Array || (typeof v === 'string' && BASE64.test(v));
     case 'array':
       return Array.isArray(v) && v.every((x) => x == null || matchesType(x, t.items));
     case 'map':
-      return isPlainObject(v) && Object.values(v).every((x) => x == null || matchesType(x, t.values));
+      return (
+        isPlainObject(v) && Object.values(v).every((x) => x == null || matchesType(x, t.values))
+      );
     case 'object':
       return (
         isPlainObject(v) &&
-        Object.entries(t.properties).every(([k, p]) => (v[k] == null ? !p.required : matchesType(v[k], stripRequired(p))))
+        Object.entries(t.properties).every(([k, p]) =>
+          v[k] == null ? !p.required : matchesType(v[k], stripRequired(p)),
+        )
       );
   }
 }
@@ -339,11 +429,15 @@ export function matchesType(v: unknown, t: DataType): boolean {
 export function typeLabel(t: DataType): string {
   if (t.type === 'array') return `array<${typeLabel(t.items)}>`;
   if (t.type === 'map') return `map<string, ${typeLabel(t.values)}>`;
-  if (t.type === 'object') return `object{${Object.entries(t.properties).map(([k, p]) => `${k}${p.required ? '' : '?'}: ${typeLabel(stripRequired(p))}`).join(', ')}}`;
+  if (t.type === 'object')
+    return `object{${Object.entries(t.properties)
+      .map(([k, p]) => `${k}${p.required ? '' : '?'}: ${typeLabel(stripRequired(p))}`)
+      .join(', ')}}`;
   return t.type;
 }
 
-export type ValidationResult<T> = { success: true; data: T } | { success: false; error: SignatureValidationError };
+export type ValidationResult<T> =
+  { success: true; data: T } | { success: false; error: SignatureValidationError };
 
 /**
  * Checks records against an input schema, collecting every problem (missing required column, null in
@@ -368,32 +462,63 @@ export function safeValidateRecords(
       if (v == null) {
         if (!c.required) continue;
         if (v === null) {
-          issues.push({ code: 'null_value', column: c.name, row, message: `column '${c.name}' is required but is null at row ${row}` });
+          issues.push({
+            code: 'null_value',
+            column: c.name,
+            row,
+            message: `column '${c.name}' is required but is null at row ${row}`,
+          });
         } else {
           if (firstMissing < 0) firstMissing = row;
           missingRows++;
         }
       } else if (!matchesType(v, c)) {
-        issues.push({ code: 'wrong_type', column: c.name, row, message: `expected ${typeLabel(c)}, received ${describe(v)} → at row ${row}, column '${c.name}'` });
+        issues.push({
+          code: 'wrong_type',
+          column: c.name,
+          row,
+          message: `expected ${typeLabel(c)}, received ${describe(v)} → at row ${row}, column '${c.name}'`,
+        });
       }
     }
     if (missingRows > 0) {
-      const rows = missingRows === records.length ? (records.length === 1 ? 'the row' : `all ${records.length} rows`) : `${missingRows} of ${records.length} rows (first: row ${firstMissing})`;
-      issues.push({ code: 'missing_column', column: c.name, row: firstMissing, message: `missing required column '${c.name}' (${typeLabel(c)}) in ${rows}` });
+      const rows =
+        missingRows === records.length
+          ? records.length === 1
+            ? 'the row'
+            : `all ${records.length} rows`
+          : `${missingRows} of ${records.length} rows (first: row ${firstMissing})`;
+      issues.push({
+        code: 'missing_column',
+        column: c.name,
+        row: firstMissing,
+        message: `missing required column '${c.name}' (${typeLabel(c)}) in ${rows}`,
+      });
     }
   }
-  for (let row = 0; row < records.length && !extra; row++) for (const k in records[row]) if (!known.has(k)) extra = true;
+  for (let row = 0; row < records.length && !extra; row++)
+    for (const k in records[row]) if (!known.has(k)) extra = true;
   if (issues.length > 0) {
-    const names = cols.map((c) => `'${c.name}' (${typeLabel(c)}${c.required ? '' : ', optional'})`).join(', ');
+    const names = cols
+      .map((c) => `'${c.name}' (${typeLabel(c)}${c.required ? '' : ', optional'})`)
+      .join(', ');
     const hint = `The model's inputs are ${names}${extra ? '; other columns are ignored' : ''}.`;
     return { success: false, error: new SignatureValidationError('input', issues, hint) };
   }
   if (!extra) return { success: true, data: records as Record<string, unknown>[] };
-  return { success: true, data: records.map((r) => Object.fromEntries(cols.filter((c) => c.name in r).map((c) => [c.name, r[c.name]]))) };
+  return {
+    success: true,
+    data: records.map((r) =>
+      Object.fromEntries(cols.filter((c) => c.name in r).map((c) => [c.name, r[c.name]])),
+    ),
+  };
 }
 
 /** {@link safeValidateRecords} that throws {@link SignatureValidationError}. */
-export function validateRecords(records: readonly Record<string, unknown>[], schema: readonly ColSpec[]): Record<string, unknown>[] {
+export function validateRecords(
+  records: readonly Record<string, unknown>[],
+  schema: readonly ColSpec[],
+): Record<string, unknown>[] {
   const result = safeValidateRecords(records, schema);
   if (!result.success) throw result.error;
   return result.data;
@@ -404,18 +529,29 @@ export function validateRecords(records: readonly Record<string, unknown>[], sch
  * naming each unknown param (with the known ones) and each value of the wrong type. As in MLflow,
  * integers are accepted for float/double, ISO strings for datetime, and an explicit null stays null.
  */
-export function resolveParams(given: Record<string, unknown> | undefined | null, schema: readonly ParamSpec[] | undefined): Record<string, unknown> {
+export function resolveParams(
+  given: Record<string, unknown> | undefined | null,
+  schema: readonly ParamSpec[] | undefined,
+): Record<string, unknown> {
   const specs = schema ?? [];
   const issues: SignatureIssue[] = [];
   const out: Record<string, unknown> = {};
   const known = specs.map((p) => p.name).sort();
   if (given != null && !isPlainObject(given)) {
-    throw new SignatureValidationError('params', [{ code: 'invalid_param', message: `params must be an object, received ${describe(given)}` }]);
+    throw new SignatureValidationError('params', [
+      { code: 'invalid_param', message: `params must be an object, received ${describe(given)}` },
+    ]);
   }
   for (const name of Object.keys(given ?? {}).sort()) {
     if (!specs.some((p) => p.name === name)) {
-      const knownText = known.length ? `known params: ${known.map((k) => `'${k}'`).join(', ')}` : 'the model declares no params';
-      issues.push({ code: 'unknown_param', param: name, message: `unknown param '${name}' (${knownText})` });
+      const knownText = known.length
+        ? `known params: ${known.map((k) => `'${k}'`).join(', ')}`
+        : 'the model declares no params';
+      issues.push({
+        code: 'unknown_param',
+        param: name,
+        message: `unknown param '${name}' (${knownText})`,
+      });
     }
   }
   for (const p of specs) {
@@ -425,9 +561,18 @@ export function resolveParams(given: Record<string, unknown> | undefined | null,
     }
     const v = given[p.name];
     const expected = p.shape ? `list of ${p.type}` : p.type;
-    const ok = v === null || (p.shape ? Array.isArray(v) && v.every((x) => x === null || matchesType(x, { type: p.type })) : matchesType(v, { type: p.type }));
+    const ok =
+      v === null ||
+      (p.shape
+        ? Array.isArray(v) && v.every((x) => x === null || matchesType(x, { type: p.type }))
+        : matchesType(v, { type: p.type }));
     if (ok) out[p.name] = v;
-    else issues.push({ code: 'invalid_param', param: p.name, message: `param '${p.name}' expects ${expected}, received ${describe(v)}` });
+    else
+      issues.push({
+        code: 'invalid_param',
+        param: p.name,
+        message: `param '${p.name}' expects ${expected}, received ${describe(v)}`,
+      });
   }
   if (issues.length > 0) throw new SignatureValidationError('params', issues);
   return out;

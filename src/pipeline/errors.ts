@@ -5,11 +5,14 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
-import { formatProblem, quoteList, sortedNames, type ErrorDetails } from '../utils/error-message.js';
+import {
+  formatProblem,
+  quoteList,
+  sortedNames,
+  type ErrorDetails,
+} from '../utils/error-message.js';
 
 export { quoteList };
-
-
 
 function didYouMean(
   names: readonly string[],
@@ -22,7 +25,6 @@ function didYouMean(
     .join(', ');
 }
 
-
 /** Base class of every error raised while building, filtering or running a pipeline or a node. */
 export class PipelineError extends Error {
   override readonly name: string = 'PipelineError';
@@ -30,7 +32,10 @@ export class PipelineError extends Error {
   readonly hint?: string;
 
   constructor(problem: string, details: ErrorDetails = {}) {
-    super(formatProblem(problem, details), details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      formatProblem(problem, details),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     if (details.hint !== undefined) this.hint = details.hint;
   }
 }

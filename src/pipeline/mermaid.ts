@@ -28,14 +28,16 @@ export interface MermaidOptions {
 export function pipelineToMermaid(pipeline: Pipeline, options: MermaidOptions = {}): string {
   const ids = new Map<string, string>();
   const lines = [`flowchart ${options.direction ?? 'TB'}`];
-  const shown = (dataset: string): boolean => options.showParameters === true || !isParameter(dataset);
+  const shown = (dataset: string): boolean =>
+    options.showParameters === true || !isParameter(dataset);
   for (const dataset of pipeline.datasets()) {
     if (shown(dataset)) lines.push(`  ${mermaidId('d', dataset, ids)}[(${label(dataset)})]`);
   }
   for (const node of pipeline.nodes) {
     const nodeId = mermaidId('n', node.name, ids);
     lines.push(`  ${nodeId}[${label(node.name)}]`);
-    for (const input of node.inputs) if (shown(input)) lines.push(`  ${mermaidId('d', input, ids)} --> ${nodeId}`);
+    for (const input of node.inputs)
+      if (shown(input)) lines.push(`  ${mermaidId('d', input, ids)} --> ${nodeId}`);
     for (const output of node.outputs) lines.push(`  ${nodeId} --> ${mermaidId('d', output, ids)}`);
   }
   return lines.join('\n');

@@ -43,7 +43,8 @@ const PROJECT_BRAND = Symbol.for('temporal-mlflow.ProjectDefinition');
 
 /** Declares a project; default-export the result from `temporal-mlflow.config.ts`. */
 export function defineProject(options: ProjectOptions): ProjectDefinition {
-  const pipelines = typeof options.pipelines === 'function' ? options.pipelines() : options.pipelines;
+  const pipelines =
+    typeof options.pipelines === 'function' ? options.pipelines() : options.pipelines;
   const project: ProjectDefinition = {
     name: options.name,
     pipelines: Object.freeze({ ...pipelines }),

@@ -58,20 +58,31 @@ async function importProjectFile(dir: string, file: string): Promise<LoadedProje
   try {
     module = await importModule(file);
   } catch (error) {
-    throw new InvalidProjectError(file, `it failed to load: ${(error as Error).message}`, { cause: error });
+    throw new InvalidProjectError(file, `it failed to load: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const definition = module.default;
   if (!isProjectDefinition(definition)) {
-    throw new InvalidProjectError(file, 'its default export must be the result of defineProject({ name, pipelines }).');
+    throw new InvalidProjectError(
+      file,
+      'its default export must be the result of defineProject({ name, pipelines }).',
+    );
   }
   if (Object.keys(definition.pipelines).length === 0) {
-    throw new InvalidProjectError(file, 'it registers no pipeline: give defineProject a `pipelines` map.');
+    throw new InvalidProjectError(
+      file,
+      'it registers no pipeline: give defineProject a `pipelines` map.',
+    );
   }
   return { dir, file, definition };
 }
 
 /** The registered pipeline called `name` (default `__default__`). */
-export function getPipeline(project: ProjectDefinition, name: string = DEFAULT_PIPELINE_NAME): Pipeline {
+export function getPipeline(
+  project: ProjectDefinition,
+  name: string = DEFAULT_PIPELINE_NAME,
+): Pipeline {
   const pipeline = project.pipelines[name];
   if (!pipeline) {
     const available = Object.keys(project.pipelines);

@@ -28,7 +28,8 @@ export class NodeRunError extends RunnerError {
   ) {
     const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
     super(
-      `Node '${nodeName}' failed: ${reason}` + (resumeCommand ? `\nTo resume from the failed node, run:\n  ${resumeCommand}` : ''),
+      `Node '${nodeName}' failed: ${reason}` +
+        (resumeCommand ? `\nTo resume from the failed node, run:\n  ${resumeCommand}` : ''),
       options,
     );
   }

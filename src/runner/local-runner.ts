@@ -51,7 +51,8 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   if (missing.length > 0) throw new MissingInputsError(run.pipelineName, missing);
 
   const added: Record<string, MemoryDataset> = {};
-  for (const name of pipeline.allOutputs()) if (!options.catalog.has(name)) added[name] = new MemoryDataset();
+  for (const name of pipeline.allOutputs())
+    if (!options.catalog.has(name)) added[name] = new MemoryDataset();
   const catalog = options.catalog.withDatasets(added);
 
   const nodes = pipeline.nodes;
@@ -84,7 +85,13 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   let failure: { node: Node; error: unknown } | undefined;
 
   const report = (event: RunProgress['event'], node: Node): void =>
-    options.onProgress?.({ event, node: node.name, done, total: nodes.length, running: [...running] });
+    options.onProgress?.({
+      event,
+      node: node.name,
+      done,
+      total: nodes.length,
+      running: [...running],
+    });
 
   const release = async (node: Node): Promise<void> => {
     for (const input of node.inputs) {
@@ -111,7 +118,8 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
             report('node-completed', node);
             await release(node);
             const downstream = new Set<Node>();
-            for (const output of node.outputs) for (const next of consumers.get(output) ?? []) downstream.add(next);
+            for (const output of node.outputs)
+              for (const next of consumers.get(output) ?? []) downstream.add(next);
             for (const next of downstream) {
               const left = waitingOn.get(next)! - 1;
               waitingOn.set(next, left);
@@ -137,7 +145,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   if (failure) {
     const error = failure.error instanceof Error ? failure.error : new Error(String(failure.error));
     await callHooks(hooks, 'onPipelineError', { run, pipeline, catalog, error });
-    const resumeNodes = resumeSuggestion(pipeline, failure.node, (name) => catalog.isPersisted(name));
+    const resumeNodes = resumeSuggestion(pipeline, failure.node, (name) =>
+      catalog.isPersisted(name),
+    );
     const resumeCommand = options.resumeCommandPrefix
       ? `${options.resumeCommandPrefix} --from-nodes ${JSON.stringify(resumeNodes.join(','))}`
       : undefined;

@@ -12,7 +12,8 @@ export function resumeSuggestion(
   isPersisted: (dataset: string) => boolean,
 ): string[] {
   const producerOf = new Map<string, Node>();
-  for (const node of pipeline.nodes) for (const output of node.outputs) producerOf.set(output, node);
+  for (const node of pipeline.nodes)
+    for (const output of node.outputs) producerOf.set(output, node);
   const start = new Set<string>();
   const seen = new Set<Node>();
   const visit = (node: Node): void => {

@@ -36,14 +36,22 @@ export async function runNode(args: {
 }): Promise<Record<string, unknown>> {
   const { node, catalog, hooks, run } = args;
   const info = nodeInfo(node);
-  const loaded = await Promise.all(node.inputs.map(async (name) => [name, await catalog.load(name)] as const));
+  const loaded = await Promise.all(
+    node.inputs.map(async (name) => [name, await catalog.load(name)] as const),
+  );
   const inputs = Object.fromEntries(loaded);
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;
   try {
     outputs = await node.run(inputs);
   } catch (error) {
-    await callHooks(hooks, 'onNodeError', { run, node: info, inputs, error: error as Error, catalog });
+    await callHooks(hooks, 'onNodeError', {
+      run,
+      node: info,
+      inputs,
+      error: error as Error,
+      catalog,
+    });
     throw error;
   }
   await callHooks(hooks, 'afterNodeRun', { run, node: info, inputs, outputs, catalog });

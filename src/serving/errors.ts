@@ -4,7 +4,8 @@
  */
 
 /** MLflow error codes used by the scoring protocol (names from `mlflow.protos.databricks_pb2`). */
-export type ServingErrorCode = 'BAD_REQUEST' | 'INVALID_PARAMETER_VALUE' | 'REQUEST_LIMIT_EXCEEDED' | 'INTERNAL_ERROR';
+export type ServingErrorCode =
+  'BAD_REQUEST' | 'INVALID_PARAMETER_VALUE' | 'REQUEST_LIMIT_EXCEEDED' | 'INTERNAL_ERROR';
 
 /** Base class of serving failures: an MLflow error code, an HTTP status and a message naming the problem. */
 export class ServingError extends Error {

@@ -6,7 +6,12 @@
  * - Errors: {@link ServingError} and subclasses carry MLflow's `error_code` and the HTTP status.
  */
 export type { ParsedRequest, ScoringModel, ScoringModelMetadata } from './types.js';
-export { createScoringServer, toServingError, DEFAULT_BODY_LIMIT_BYTES, PACKAGE_VERSION } from './server.js';
+export {
+  createScoringServer,
+  toServingError,
+  DEFAULT_BODY_LIMIT_BYTES,
+  PACKAGE_VERSION,
+} from './server.js';
 export type { ScoringServerOptions } from './server.js';
 export { serveModel } from './serve.js';
 export type { ServeOptions, ServingHandle } from './serve.js';
@@ -21,5 +26,11 @@ export {
   CONTENT_TYPE_JSON,
 } from './parse-request.js';
 export type { InputFormat } from './parse-request.js';
-export { ServingError, BadRequestError, InvalidParameterError, UnsupportedMediaTypeError, PayloadTooLargeError } from './errors.js';
+export {
+  ServingError,
+  BadRequestError,
+  InvalidParameterError,
+  UnsupportedMediaTypeError,
+  PayloadTooLargeError,
+} from './errors.js';
 export type { ServingErrorCode } from './errors.js';

@@ -43,8 +43,10 @@ interface CompiledServeOptions {
 
 function compile(options: ServeOptions): CompiledServeOptions {
   const { host = '127.0.0.1', port = 5000, workers = 1, handleSignals = true, ...server } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError(`port must be an integer in 0..65535, got ${port}`);
-  if (!Number.isInteger(workers) || workers < 1) throw new TypeError(`workers must be an integer ≥ 1, got ${workers}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new TypeError(`port must be an integer in 0..65535, got ${port}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new TypeError(`workers must be an integer ≥ 1, got ${workers}`);
   return { host, port, workers, handleSignals, server: { logger: true, ...server } };
 }
 
@@ -52,7 +54,10 @@ function compile(options: ServeOptions): CompiledServeOptions {
  * Serves a model. `model` may be a loaded model or a loader (with `workers > 1`, pass a loader: the
  * primary never loads the model, each worker does).
  */
-export async function serveModel(model: ScoringModel | (() => Promise<ScoringModel>), options: ServeOptions = {}): Promise<ServingHandle> {
+export async function serveModel(
+  model: ScoringModel | (() => Promise<ScoringModel>),
+  options: ServeOptions = {},
+): Promise<ServingHandle> {
   const opts = compile(options);
   if (opts.workers > 1 && cluster.isPrimary) return startPrimary(opts);
   const loaded = typeof model === 'function' ? await model() : model;
@@ -63,10 +68,11 @@ export async function serveModel(model: ScoringModel | (() => Promise<ScoringMod
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= app.close());
-  if (opts.handleSignals) onShutdownSignal(async () => {
-    app.log.info('shutting down: finishing in-flight requests');
-    await close();
-  });
+  if (opts.handleSignals)
+    onShutdownSignal(async () => {
+      app.log.info('shutting down: finishing in-flight requests');
+      await close();
+    });
   return { url, app, close };
 }
 
@@ -77,7 +83,9 @@ function startPrimary(opts: CompiledServeOptions): ServingHandle {
   for (let i = 0; i < opts.workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    process.stderr.write(`scoring worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    process.stderr.write(
+      `scoring worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
+    );
     fork();
   });
   const close = async () => {

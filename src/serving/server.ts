@@ -4,9 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import { SignatureValidationError, resolveParams, validateRecords } from '../model/signature.js';
-import { BadRequestError, InvalidParameterError, PayloadTooLargeError, ServingError } from './errors.js';
+import {
+  BadRequestError,
+  InvalidParameterError,
+  PayloadTooLargeError,
+  ServingError,
+} from './errors.js';
 import { parseContentType, parseScoringRequest } from './parse-request.js';
 import type { ScoringModel } from './types.js';
 
@@ -25,7 +36,9 @@ export const PACKAGE_VERSION: string = readPackageVersion();
 
 function readPackageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -37,8 +50,17 @@ const PING_BODY = '\n';
 /** One log line per request (method, url, status, ms) instead of fastify's two. */
 class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 };
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const line = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+    };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request');
   }
@@ -56,7 +78,12 @@ export function toServingError(err: unknown, bodyLimit = DEFAULT_BODY_LIMIT_BYTE
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ServingError(fe.message ?? 'Bad request', 'BAD_REQUEST', fe.statusCode);
   }
-  return new ServingError(`Internal error: ${(err as Error)?.message ?? String(err)}`, 'INTERNAL_ERROR', 500, { cause: err });
+  return new ServingError(
+    `Internal error: ${(err as Error)?.message ?? String(err)}`,
+    'INTERNAL_ERROR',
+    500,
+    { cause: err },
+  );
 }
 
 /**
@@ -64,9 +91,13 @@ export function toServingError(err: unknown, bodyLimit = DEFAULT_BODY_LIMIT_BYTE
  * the model signature before `predict`; an error thrown by `predict` is answered, as MLflow does,
  * with 400 `BAD_REQUEST` and its message (a {@link ServingError} keeps its own code and status).
  */
-export function createScoringServer(model: ScoringModel, options: ScoringServerOptions = {}): FastifyInstance {
+export function createScoringServer(
+  model: ScoringModel,
+  options: ScoringServerOptions = {},
+): FastifyInstance {
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
-  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) throw new TypeError(`bodyLimitBytes must be a positive integer, got ${bodyLimit}`);
+  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0)
+    throw new TypeError(`bodyLimitBytes must be a positive integer, got ${bodyLimit}`);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
@@ -89,17 +120,24 @@ export function createScoringServer(model: ScoringModel, options: ScoringServerO
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const se = toServingError(err, bodyLimit);
     if (se.status >= 500) req.log.error({ err }, 'internal error');
-    else if (se.cause && !(se.cause instanceof SignatureValidationError)) req.log.warn({ err: se.cause }, se.message);
+    else if (se.cause && !(se.cause instanceof SignatureValidationError))
+      req.log.warn({ err: se.cause }, se.message);
     void reply.code(se.status).type('application/json').send(JSON.stringify(se.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply
       .code(404)
       .type('application/json')
-      .send(JSON.stringify({ error_code: 'ENDPOINT_NOT_FOUND', message: `No route ${req.method} ${req.url}; routes: GET /ping, GET /health, GET /version, POST /invocations` }));
+      .send(
+        JSON.stringify({
+          error_code: 'ENDPOINT_NOT_FOUND',
+          message: `No route ${req.method} ${req.url}; routes: GET /ping, GET /health, GET /version, POST /invocations`,
+        }),
+      );
   });
 
-  const ping = (_req: FastifyRequest, reply: FastifyReply) => reply.type('application/json').send(PING_BODY);
+  const ping = (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type('application/json').send(PING_BODY);
   app.get('/ping', ping);
   app.get('/health', ping);
   app.get('/version', (_req, reply) => reply.type('application/json').send(versionBody));
@@ -118,9 +156,14 @@ export function createScoringServer(model: ScoringModel, options: ScoringServerO
       },
     },
     async (req, reply) => {
-      const parsed = parseScoringRequest(req.body as string | undefined, req.headers['content-type'], inputs);
+      const parsed = parseScoringRequest(
+        req.body as string | undefined,
+        req.headers['content-type'],
+        inputs,
+      );
       const records = inputs ? validateRecords(parsed.records, inputs) : parsed.records;
-      const params = paramsSchema || parsed.params ? resolveParams(parsed.params, paramsSchema) : undefined;
+      const params =
+        paramsSchema || parsed.params ? resolveParams(parsed.params, paramsSchema) : undefined;
       let predictions: unknown;
       try {
         predictions = await model.predict(records, params);
@@ -132,7 +175,9 @@ export function createScoringServer(model: ScoringModel, options: ScoringServerO
           { cause: e },
         );
       }
-      return reply.type('application/json').send(`{"predictions":${JSON.stringify(predictions ?? null)}}`);
+      return reply
+        .type('application/json')
+        .send(`{"predictions":${JSON.stringify(predictions ?? null)}}`);
     },
   );
   return app;

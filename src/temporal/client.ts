@@ -1,12 +1,25 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, DEFAULT_TASK_QUEUE, SEARCH_ATTRIBUTE_PIPELINE_NAME } from '../constants.js';
-import type { NodeActivityDefaults, PipelineFilters, TrainingProgress, TrainingResult } from './types.js';
+import {
+  DEFAULT_CONFIG_ENV,
+  DEFAULT_PIPELINE_NAME,
+  DEFAULT_TASK_QUEUE,
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+} from '../constants.js';
+import type {
+  NodeActivityDefaults,
+  PipelineFilters,
+  TrainingProgress,
+  TrainingResult,
+} from './types.js';
 
 const PROGRESS_QUERY = 'progress';
 const TRAINING_WORKFLOW = 'trainingWorkflow';
-const pipelineNameKey = defineSearchAttributeKey(SEARCH_ATTRIBUTE_PIPELINE_NAME, SearchAttributeType.KEYWORD);
+const pipelineNameKey = defineSearchAttributeKey(
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+  SearchAttributeType.KEYWORD,
+);
 
 export interface StartTrainingOptions {
   /** @default '__default__' */
@@ -40,7 +53,10 @@ export interface TrainingHandle {
 }
 
 /** Starts the training workflow of a pipeline on the task queue the workers poll. */
-export async function startTraining(client: Client, options: StartTrainingOptions = {}): Promise<TrainingHandle> {
+export async function startTraining(
+  client: Client,
+  options: StartTrainingOptions = {},
+): Promise<TrainingHandle> {
   const pipeline = options.pipeline ?? DEFAULT_PIPELINE_NAME;
   const env = options.env ?? DEFAULT_CONFIG_ENV;
   const workflowId = options.workflowId ?? `train-${pipeline}-${randomUUID()}`;

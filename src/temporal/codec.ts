@@ -309,6 +309,8 @@ function utf8(text: string): Uint8Array {
  * The encrypting data converter when `TEMPORAL_MLFLOW_CODEC_KEY` is set (and not empty), else
  * undefined: workers and clients of this package use it so both sides agree without code.
  */
-export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
+export function dataConverterFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): DataConverter | undefined {
   return env[CODEC_KEY_ENV] ? encryptionDataConverter({ env }) : undefined;
 }

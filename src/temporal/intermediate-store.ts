@@ -22,7 +22,9 @@ export interface IntermediateStore {
 
 /** File names safe on every file system, and distinct for distinct names. */
 export function safeSegment(name: string): string {
-  return encodeURIComponent(name).replace(/\*/g, '%2A').replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
+  return encodeURIComponent(name)
+    .replace(/\*/g, '%2A')
+    .replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
 }
 
 /** A folder on the worker's disk: fast, and enough when every worker of a run shares that disk. */
@@ -81,7 +83,10 @@ export class MlflowIntermediateStore implements IntermediateStore {
   }
 
   private async scratchFile(runId: string, dataset: string): Promise<string> {
-    const dir = join(this.scratchDir, `${safeSegment(runId)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const dir = join(
+      this.scratchDir,
+      `${safeSegment(runId)}-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
     await mkdir(dir, { recursive: true });
     return join(dir, `${safeSegment(dataset)}.bin`);
   }
@@ -99,7 +104,11 @@ export class MlflowIntermediateStore implements IntermediateStore {
   async load(runId: string, dataset: string): Promise<unknown> {
     const file = await this.scratchFile(runId, dataset);
     try {
-      await this.client.artifacts.downloadFile(this.root(runId), `${safeSegment(dataset)}.bin`, file);
+      await this.client.artifacts.downloadFile(
+        this.root(runId),
+        `${safeSegment(dataset)}.bin`,
+        file,
+      );
       return decodeValue(await readFile(file));
     } finally {
       await rm(dirname(file), { recursive: true, force: true });

@@ -5,7 +5,10 @@ import { SEARCH_ATTRIBUTE_MLFLOW_RUN_ID, SEARCH_ATTRIBUTE_PIPELINE_NAME } from '
 const KEYWORD = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
 /** The typed search attributes the training workflow upserts. */
-export const SEARCH_ATTRIBUTES = [SEARCH_ATTRIBUTE_PIPELINE_NAME, SEARCH_ATTRIBUTE_MLFLOW_RUN_ID] as const;
+export const SEARCH_ATTRIBUTES = [
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+  SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
+] as const;
 
 /**
  * Registers the search attributes the training workflow upserts (Keyword) on the namespace when
@@ -13,9 +16,15 @@ export const SEARCH_ATTRIBUTES = [SEARCH_ATTRIBUTE_PIPELINE_NAME, SEARCH_ATTRIBU
  * them already; Temporal Cloud refuses the operator call (register them with its tools instead):
  * the error says so.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(
+  connection: Connection,
+  namespace: string,
+): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
-  const known = new Set([...Object.keys(existing.customAttributes ?? {}), ...Object.keys(existing.systemAttributes ?? {})]);
+  const known = new Set([
+    ...Object.keys(existing.customAttributes ?? {}),
+    ...Object.keys(existing.systemAttributes ?? {}),
+  ]);
   const missing = SEARCH_ATTRIBUTES.filter((name) => !known.has(name));
   if (missing.length === 0) return [];
   try {

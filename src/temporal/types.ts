@@ -97,7 +97,8 @@ export interface RunNodeResult {
 }
 
 export type NodeState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
-export type TrainingState = 'planning' | 'running' | 'packaging' | 'completed' | 'failed' | 'cancelled';
+export type TrainingState =
+  'planning' | 'running' | 'packaging' | 'completed' | 'failed' | 'cancelled';
 
 /** Answer of the `progress` query. */
 export interface TrainingProgress {

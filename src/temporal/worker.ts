@@ -1,5 +1,10 @@
 import { SimplePlugin } from '@temporalio/plugin';
-import { NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  type NativeConnectionOptions,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +14,11 @@ import { createBatchActivities } from '../../activities/batch-activities.js';
 import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
 import { packageRunModel } from '../model/package-run.js';
 import type { LoadedProject } from '../project/load-project.js';
-import { LocalIntermediateStore, MlflowIntermediateStore, type IntermediateStore } from './intermediate-store.js';
+import {
+  LocalIntermediateStore,
+  MlflowIntermediateStore,
+  type IntermediateStore,
+} from './intermediate-store.js';
 import type { IntermediateStoreMode } from './types.js';
 import { dataConverterFromEnv } from './codec.js';
 
@@ -38,17 +47,23 @@ interface CompiledPluginOptions {
   heartbeatIntervalMs: number;
 }
 
-function compilePluginOptions(project: string | LoadedProject, options: TemporalMlflowPluginOptions): CompiledPluginOptions {
+function compilePluginOptions(
+  project: string | LoadedProject,
+  options: TemporalMlflowPluginOptions,
+): CompiledPluginOptions {
   const projectDir = typeof project === 'string' ? project : project.dir;
   const store = options.store ?? 'local';
   if (store !== 'local' && store !== 'mlflow') {
     throw new TypeError(`store must be 'local' or 'mlflow', got ${JSON.stringify(store)}.`);
   }
   if (store === 'mlflow' && options.storeDir) {
-    throw new TypeError(`storeDir applies to the 'local' store only; remove it or set store: 'local'.`);
+    throw new TypeError(
+      `storeDir applies to the 'local' store only; remove it or set store: 'local'.`,
+    );
   }
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
-  if (!(heartbeatIntervalMs > 0)) throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
+  if (!(heartbeatIntervalMs > 0))
+    throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
   return {
     projectDir,
     store,
@@ -58,7 +73,10 @@ function compilePluginOptions(project: string | LoadedProject, options: Temporal
 }
 
 /** Builds the training and batch scoring activities for a project (for users composing their own worker). */
-export function createProjectActivities(project: string | LoadedProject, options: TemporalMlflowPluginOptions = {}) {
+export function createProjectActivities(
+  project: string | LoadedProject,
+  options: TemporalMlflowPluginOptions = {},
+) {
   const compiled = compilePluginOptions(project, options);
   const local = new LocalIntermediateStore(compiled.storeDir);
   const mlflowStores = new WeakMap<object, IntermediateStore>();
@@ -87,7 +105,11 @@ export function createProjectActivities(project: string | LoadedProject, options
       }),
   });
   // Batch scoring parts live beside the intermediate store (a dot folder: no run id maps to it).
-  const batch = createBatchActivities({ sessions, batchDir: join(compiled.storeDir, '.batch-scoring'), heartbeatIntervalMs: compiled.heartbeatIntervalMs });
+  const batch = createBatchActivities({
+    sessions,
+    batchDir: join(compiled.storeDir, '.batch-scoring'),
+    heartbeatIntervalMs: compiled.heartbeatIntervalMs,
+  });
   return { ...training, ...batch };
 }
 
@@ -95,7 +117,10 @@ export function createProjectActivities(project: string | LoadedProject, options
  * A Temporal worker plugin that registers temporal-mlflow's activities for a project and, when
  * the worker has no workflows of its own, temporal-mlflow's workflows.
  */
-export function temporalMlflowPlugin(project: string | LoadedProject, options: TemporalMlflowPluginOptions = {}): SimplePlugin {
+export function temporalMlflowPlugin(
+  project: string | LoadedProject,
+  options: TemporalMlflowPluginOptions = {},
+): SimplePlugin {
   const activities = createProjectActivities(project, options);
   return new SimplePlugin({
     name: PACKAGE_NAME,
@@ -131,7 +156,9 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
     }));
   const maxConcurrentNodes = options.maxConcurrentNodes ?? cpus().length;
   if (!Number.isInteger(maxConcurrentNodes) || maxConcurrentNodes < 1) {
-    throw new TypeError(`maxConcurrentNodes must be a positive integer, got ${maxConcurrentNodes}.`);
+    throw new TypeError(
+      `maxConcurrentNodes must be a positive integer, got ${maxConcurrentNodes}.`,
+    );
   }
   const dataConverter = dataConverterFromEnv();
   return Worker.create({

@@ -21,16 +21,27 @@ export interface RunInMemoryOptions {
  * Runs `pipeline` with its inputs held in memory and returns every dataset its nodes produced
  * (intermediate ones included), by name.
  */
-export async function runInMemory(pipeline: Pipeline, options: RunInMemoryOptions = {}): Promise<Record<string, unknown>> {
+export async function runInMemory(
+  pipeline: Pipeline,
+  options: RunInMemoryOptions = {},
+): Promise<Record<string, unknown>> {
   const datasets: Record<string, MemoryDataset> = {};
-  for (const [name, value] of Object.entries(options.inputs ?? {})) datasets[name] = new MemoryDataset({ data: value, copyMode: 'assign' });
-  for (const name of pipeline.allOutputs()) datasets[name] = new MemoryDataset({ copyMode: 'assign' });
+  for (const [name, value] of Object.entries(options.inputs ?? {}))
+    datasets[name] = new MemoryDataset({ data: value, copyMode: 'assign' });
+  for (const name of pipeline.allOutputs())
+    datasets[name] = new MemoryDataset({ copyMode: 'assign' });
   const catalog = new DataCatalog(datasets, options.parameters ?? {});
   await runPipelineLocally({
     pipeline,
     catalog,
     hooks: options.hooks ?? [],
-    run: { runId: 'test', pipelineName: 'test', env: 'test', projectDir: process.cwd(), runtimeParams: {} },
+    run: {
+      runId: 'test',
+      pipelineName: 'test',
+      env: 'test',
+      projectDir: process.cwd(),
+      runtimeParams: {},
+    },
   });
   const outputs: Record<string, unknown> = {};
   for (const name of pipeline.allOutputs()) outputs[name] = await catalog.load(name);

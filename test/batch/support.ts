@@ -10,14 +10,23 @@ import { CSVDataset } from '../../src/datasets/csv-dataset.js';
 import { repoRoot } from '../support/services.js';
 
 export const batchProject = join(repoRoot, 'test', 'batch', 'fixtures', 'batch-project');
-export { exampleDir, packageExampleModel, type ExampleModel, type Ticket } from '../support/example-model.js';
+export {
+  exampleDir,
+  packageExampleModel,
+  type ExampleModel,
+  type Ticket,
+} from '../support/example-model.js';
 import type { Ticket } from '../support/example-model.js';
 
 /** `count` tickets cycling through the example's texts, with ids T-000001... */
 export function makeTickets(base: readonly Ticket[], count: number): Ticket[] {
   return Array.from({ length: count }, (_, i) => {
     const source = base[i % base.length]!;
-    return { ticket_id: `T-${String(i + 1).padStart(6, '0')}`, subject: source.subject, body: source.body };
+    return {
+      ticket_id: `T-${String(i + 1).padStart(6, '0')}`,
+      subject: source.subject,
+      body: source.body,
+    };
   });
 }
 
@@ -26,5 +35,7 @@ export async function writeTicketsCsv(path: string, tickets: readonly Ticket[]):
 }
 
 export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), prefix));
-export const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, 'utf8')) as T;
-export const writeJson = (path: string, value: unknown): Promise<void> => writeFile(path, JSON.stringify(value));
+export const readJson = async <T>(path: string): Promise<T> =>
+  JSON.parse(await readFile(path, 'utf8')) as T;
+export const writeJson = (path: string, value: unknown): Promise<void> =>
+  writeFile(path, JSON.stringify(value));

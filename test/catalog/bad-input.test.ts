@@ -17,7 +17,12 @@ import {
   RuntimeParamsError,
 } from '../../src/catalog/errors.js';
 import { parseRuntimeParams } from '../../src/catalog/runtime-params.js';
-import { DatasetError, DatasetNotFoundError, UnknownDatasetTypeError, VersionNotFoundError } from '../../src/datasets/errors.js';
+import {
+  DatasetError,
+  DatasetNotFoundError,
+  UnknownDatasetTypeError,
+  VersionNotFoundError,
+} from '../../src/datasets/errors.js';
 
 let projectDir: string;
 beforeEach(async () => {
@@ -36,13 +41,17 @@ async function writeConf(files: Record<string, string>): Promise<void> {
 }
 
 /** Loads config from `files` and builds the catalog. */
-async function catalogFrom(files: Record<string, string>, environment: Record<string, string> = {}): Promise<DataCatalog> {
+async function catalogFrom(
+  files: Record<string, string>,
+  environment: Record<string, string> = {},
+): Promise<DataCatalog> {
   await writeConf(files);
   const config = await loadProjectConfig({ projectDir, environment });
   return DataCatalog.fromConfig({ ...config, projectDir });
 }
 
-const csvEntry = (extra = ''): string => `companies:\n  type: csv.CSVDataset\n  filepath: data/companies.csv\n${extra}`;
+const csvEntry = (extra = ''): string =>
+  `companies:\n  type: csv.CSVDataset\n  filepath: data/companies.csv\n${extra}`;
 
 interface BadCase {
   run: () => Promise<unknown>;
@@ -52,9 +61,14 @@ interface BadCase {
 
 const cases: Record<string, BadCase> = {
   'unknown dataset type': {
-    run: () => catalogFrom({ 'base/catalog.yml': 'companies:\n  type: csv.CSVDatset\n  filepath: a.csv\n' }),
+    run: () =>
+      catalogFrom({ 'base/catalog.yml': 'companies:\n  type: csv.CSVDatset\n  filepath: a.csv\n' }),
     error: CatalogConfigError,
-    message: [/Unknown dataset type 'csv.CSVDatset' for dataset 'companies'/, /Did you mean 'csv.CSVDataset'\?/, /conf\/base\/catalog.yml/],
+    message: [
+      /Unknown dataset type 'csv.CSVDatset' for dataset 'companies'/,
+      /Did you mean 'csv.CSVDataset'\?/,
+      /conf\/base\/catalog.yml/,
+    ],
   },
   'missing filepath': {
     run: () => catalogFrom({ 'base/catalog.yml': 'companies:\n  type: parquet.ParquetDataset\n' }),
@@ -69,7 +83,10 @@ const cases: Record<string, BadCase> = {
   'unknown key in a dataset config': {
     run: () => catalogFrom({ 'base/catalog.yml': csvEntry('  load_arg:\n    sep: ";"\n') }),
     error: CatalogConfigError,
-    message: [/unknown key 'load_arg' \(did you mean 'load_args'\?\) → at catalog.companies.load_arg/, /conf\/base\/catalog.yml/],
+    message: [
+      /unknown key 'load_arg' \(did you mean 'load_args'\?\) → at catalog.companies.load_arg/,
+      /conf\/base\/catalog.yml/,
+    ],
   },
   'unknown key inside load_args': {
     run: () => catalogFrom({ 'base/catalog.yml': csvEntry('  load_args:\n    sep: ";"\n') }),
@@ -84,7 +101,9 @@ const cases: Record<string, BadCase> = {
   'a catalog entry that is not a mapping': {
     run: () => catalogFrom({ 'base/catalog.yml': 'companies: data/companies.csv\n' }),
     error: CatalogConfigError,
-    message: [/expected a mapping with a 'type'.* → at catalog.companies \(conf\/base\/catalog.yml\)/],
+    message: [
+      /expected a mapping with a 'type'.* → at catalog.companies \(conf\/base\/catalog.yml\)/,
+    ],
   },
   'a dataset named like a parameter': {
     run: () => catalogFrom({ 'base/catalog.yml': 'parameters:\n  type: MemoryDataset\n' }),
@@ -92,9 +111,18 @@ const cases: Record<string, BadCase> = {
     message: [/'parameters' is reserved/, /catalog.parameters/],
   },
   'unknown credentials key': {
-    run: () => catalogFrom({ 'base/catalog.yml': csvEntry('  credentials: dbx\n'), 'base/credentials.yml': 'db:\n  token: t0ps3cret\n' }),
+    run: () =>
+      catalogFrom({
+        'base/catalog.yml': csvEntry('  credentials: dbx\n'),
+        'base/credentials.yml': 'db:\n  token: t0ps3cret\n',
+      }),
     error: CredentialsNotFoundError,
-    message: [/unknown credentials key 'dbx' for dataset 'companies'/, /conf\/base\/credentials.yml/, /Did you mean 'db'\?/, /^(?![\s\S]*t0ps3cret)/],
+    message: [
+      /unknown credentials key 'dbx' for dataset 'companies'/,
+      /conf\/base\/credentials.yml/,
+      /Did you mean 'db'\?/,
+      /^(?![\s\S]*t0ps3cret)/,
+    ],
   },
   'malformed YAML (with its line number)': {
     run: () => catalogFrom({ 'base/parameters.yml': 'a: 1\nb:\n  - x\n  y: 2\n' }),
@@ -117,7 +145,11 @@ const cases: Record<string, BadCase> = {
     message: [/'companies'/, /conf\/base\/catalog.yml and conf\/base\/catalog_more.yml/],
   },
   'unresolved ${globals:...}': {
-    run: () => catalogFrom({ 'base/catalog.yml': 'companies:\n  type: csv.CSVDataset\n  filepath: ${globals:paths.nope}/a.csv\n' }),
+    run: () =>
+      catalogFrom({
+        'base/catalog.yml':
+          'companies:\n  type: csv.CSVDataset\n  filepath: ${globals:paths.nope}/a.csv\n',
+      }),
     error: InterpolationError,
     message: [/globals:paths.nope/, /at catalog.companies.filepath in conf\/base\/catalog.yml/],
   },
@@ -142,12 +174,19 @@ const cases: Record<string, BadCase> = {
     message: [/only allowed in credentials/, /at parameters.token in conf\/base\/parameters.yml/],
   },
   'an unset environment variable without default': {
-    run: () => catalogFrom({ 'base/credentials.yml': 'db:\n  password: ${oc.env:NOT_SET_ANYWHERE}\n' }),
+    run: () =>
+      catalogFrom({ 'base/credentials.yml': 'db:\n  password: ${oc.env:NOT_SET_ANYWHERE}\n' }),
     error: InterpolationError,
-    message: [/'NOT_SET_ANYWHERE' is not set/, /at credentials.db.password in conf\/base\/credentials.yml/],
+    message: [
+      /'NOT_SET_ANYWHERE' is not set/,
+      /at credentials.db.password in conf\/base\/credentials.yml/,
+    ],
   },
   'a params: key not found': {
-    run: async () => (await catalogFrom({ 'base/parameters.yml': 'model:\n  alpha: 1\n' })).load('params:model.alhpa'),
+    run: async () =>
+      (await catalogFrom({ 'base/parameters.yml': 'model:\n  alpha: 1\n' })).load(
+        'params:model.alhpa',
+      ),
     error: ParameterNotFoundError,
     message: [/Parameter 'model.alhpa' not found/, /Did you mean 'params:model.alpha'\?/],
   },
@@ -168,7 +207,12 @@ const cases: Record<string, BadCase> = {
   },
   'a pinned version that does not exist': {
     run: async () =>
-      (await catalogFrom({ 'base/catalog.yml': 'regressor:\n  type: model.ModelStateDataset\n  filepath: data/r.json\n  versioned: true\n  load_version: 2020-01-01T00.00.00.000Z\n' })).load('regressor'),
+      (
+        await catalogFrom({
+          'base/catalog.yml':
+            'regressor:\n  type: model.ModelStateDataset\n  filepath: data/r.json\n  versioned: true\n  load_version: 2020-01-01T00.00.00.000Z\n',
+        })
+      ).load('regressor'),
     error: VersionNotFoundError,
     message: [/'regressor'/, /version '2020-01-01T00.00.00.000Z' not found/],
   },
@@ -178,12 +222,21 @@ const cases: Record<string, BadCase> = {
     message: [/'companies'/, /no data saved yet/, /data\/companies.csv/],
   },
   'a versioned load with no version saved': {
-    run: async () => (await catalogFrom({ 'base/catalog.yml': csvEntry('  versioned: true\n') })).load('companies'),
+    run: async () =>
+      (await catalogFrom({ 'base/catalog.yml': csvEntry('  versioned: true\n') })).load(
+        'companies',
+      ),
     error: VersionNotFoundError,
     message: [/'companies'/, /no version saved yet/],
   },
   'a name no pattern matches': {
-    run: async () => (await catalogFrom({ 'base/catalog.yml': '"{name}_csv":\n  type: csv.CSVDataset\n  filepath: data/{name}.csv\n' })).load('cars_parquet'),
+    run: async () =>
+      (
+        await catalogFrom({
+          'base/catalog.yml':
+            '"{name}_csv":\n  type: csv.CSVDataset\n  filepath: data/{name}.csv\n',
+        })
+      ).load('cars_parquet'),
     error: DatasetNotFoundError,
     message: [/'cars_parquet' not found/, /patterns: \{name\}_csv/],
   },
@@ -193,9 +246,14 @@ const cases: Record<string, BadCase> = {
     message: [/'companys' not found/, /Did you mean 'companies'\?/],
   },
   'an invalid pattern entry': {
-    run: () => catalogFrom({ 'base/catalog.yml': '"{name}_csv":\n  type: csv.CSVDataset\n  filepth: data/{name}.csv\n' }),
+    run: () =>
+      catalogFrom({
+        'base/catalog.yml': '"{name}_csv":\n  type: csv.CSVDataset\n  filepth: data/{name}.csv\n',
+      }),
     error: CatalogConfigError,
-    message: [/unknown key 'filepth' \(did you mean 'filepath'\?\) → at catalog.\{name\}_csv.filepth/],
+    message: [
+      /unknown key 'filepth' \(did you mean 'filepath'\?\) → at catalog.\{name\}_csv.filepth/,
+    ],
   },
   'a missing conf folder': {
     run: () => loadProjectConfig({ projectDir: join(projectDir, 'nowhere') }),
@@ -215,7 +273,9 @@ describe('bad input', () => {
   });
 
   it('keeps the typed dataset error as the cause of a catalog error', async () => {
-    const error = await catalogFrom({ 'base/catalog.yml': 'companies:\n  type: csv.CSVDatset\n  filepath: a.csv\n' }).catch((e: unknown) => e);
+    const error = await catalogFrom({
+      'base/catalog.yml': 'companies:\n  type: csv.CSVDatset\n  filepath: a.csv\n',
+    }).catch((e: unknown) => e);
     expect((error as Error).cause).toBeInstanceOf(UnknownDatasetTypeError);
   });
 

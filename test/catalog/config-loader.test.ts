@@ -20,42 +20,74 @@ describe('loadProjectConfig', () => {
   it('reads catalog*.yml and catalog/**, dropping _-prefixed anchor keys', async () => {
     const config = await loadProjectConfig({ projectDir, environment: {} });
     expect(Object.keys(config.catalog).sort()).toEqual(
-      ['{name}', '{name}_text', '{namespace}.{name}', 'companies', 'model_input_table', 'regressor', 'secure_table'].sort(),
+      [
+        '{name}',
+        '{name}_text',
+        '{namespace}.{name}',
+        'companies',
+        'model_input_table',
+        'regressor',
+        'secure_table',
+      ].sort(),
     );
-    expect(config.files.catalog).toEqual(['conf/base/catalog.yml', 'conf/base/catalog/models.yml', 'conf/local/catalog.yml']);
+    expect(config.files.catalog).toEqual([
+      'conf/base/catalog.yml',
+      'conf/base/catalog/models.yml',
+      'conf/local/catalog.yml',
+    ]);
     expect(config.sources.catalog.regressor).toBe('conf/base/catalog/models.yml');
   });
 
   it('replaces a base catalog entry whole with the env entry (destructive merge)', async () => {
     const config = await loadProjectConfig({ projectDir, environment: {} });
-    expect(config.catalog.companies).toEqual({ type: 'csv.CSVDataset', filepath: 'data/local/companies.csv' });
+    expect(config.catalog.companies).toEqual({
+      type: 'csv.CSVDataset',
+      filepath: 'data/local/companies.csv',
+    });
     expect(config.sources.catalog.companies).toBe('conf/local/catalog.yml');
   });
 
   it('deep-merges env parameters over base (soft merge)', async () => {
     const config = await loadProjectConfig({ projectDir, environment: {} });
-    expect(config.parameters.model_options).toEqual({ test_size: 0.3, random_state: 3, features: ['engines', 'crew'] });
+    expect(config.parameters.model_options).toEqual({
+      test_size: 0.3,
+      random_state: 3,
+      features: ['engines', 'crew'],
+    });
   });
 
   it('resolves globals (with defaults), same-file references and typed whole values', async () => {
     const config = await loadProjectConfig({ projectDir, env: 'prod', environment: {} });
-    expect((config.catalog.companies as { filepath: string }).filepath).toBe('/srv/raw/companies.csv');
-    expect((config.catalog['{namespace}.{name}'] as { filepath: string }).filepath).toBe('data/ns/{namespace}/{name}.json');
+    expect((config.catalog.companies as { filepath: string }).filepath).toBe(
+      '/srv/raw/companies.csv',
+    );
+    expect((config.catalog['{namespace}.{name}'] as { filepath: string }).filepath).toBe(
+      'data/ns/{namespace}/{name}.json',
+    );
     expect(config.parameters.seed).toBe(3);
     expect(config.parameters.run_label).toBe('run-spaceflights');
     expect(config.globals.paths).toEqual({ raw: '/srv/raw', primary: 'data/03_primary' });
-    expect(config.mlflow).toEqual({ server: { mlflow_tracking_uri: 'mlruns' }, tracking: { experiment: { name: 'spaceflights' } } });
+    expect(config.mlflow).toEqual({
+      server: { mlflow_tracking_uri: 'mlruns' },
+      tracking: { experiment: { name: 'spaceflights' } },
+    });
   });
 
   it('resolves environment variables in credentials, with a default', async () => {
-    const withVar = await loadProjectConfig({ projectDir, environment: { FIXTURE_DB_PASSWORD: 's3cret' } });
+    const withVar = await loadProjectConfig({
+      projectDir,
+      environment: { FIXTURE_DB_PASSWORD: 's3cret' },
+    });
     expect(withVar.credentials.db).toEqual({ user: 'admin', password: 's3cret' });
     const withoutVar = await loadProjectConfig({ projectDir, environment: {} });
     expect(withoutVar.credentials.db).toEqual({ user: 'admin', password: 'not-set' });
   });
 
   it('deep-merges runtime params over parameters last', async () => {
-    const config = await loadProjectConfig({ projectDir, runtimeParams: parseRuntimeParams('model_options.test_size=0.5,extra=x') });
+    const config = await loadProjectConfig({
+      projectDir,
+      runtimeParams: parseRuntimeParams('model_options.test_size=0.5,extra=x'),
+    });
     expect(config.parameters.model_options).toMatchObject({ test_size: 0.5, random_state: 3 });
     expect(config.parameters.extra).toBe('x');
   });

@@ -24,7 +24,10 @@ afterEach(async () => {
 });
 
 async function fixtureCatalog(registry = new DatasetRegistry()): Promise<DataCatalog> {
-  const config = await loadProjectConfig({ projectDir, environment: { FIXTURE_DB_PASSWORD: SECRET } });
+  const config = await loadProjectConfig({
+    projectDir,
+    environment: { FIXTURE_DB_PASSWORD: SECRET },
+  });
   return DataCatalog.fromConfig({ ...config, projectDir, registry });
 }
 
@@ -33,7 +36,9 @@ describe('DataCatalog', () => {
     const catalog = await fixtureCatalog();
     await catalog.save('companies', [{ id: 1, name: 'a' }]);
     expect(await catalog.load('companies')).toEqual([{ id: 1, name: 'a' }]);
-    expect(catalog.getDataset('companies')?.localPath?.()).toBe(join(projectDir, 'data/local/companies.csv'));
+    expect(catalog.getDataset('companies')?.localPath?.()).toBe(
+      join(projectDir, 'data/local/companies.csv'),
+    );
     expect(await catalog.exists('companies')).toBe(true);
     expect(catalog.isPersisted('companies')).toBe(true);
   });
@@ -43,7 +48,9 @@ describe('DataCatalog', () => {
     await catalog.save('regressor', { w: 1 });
     await catalog.save('regressor', { w: 2 });
     expect(await catalog.load('regressor')).toEqual({ w: 2 });
-    expect(catalog.getDataset('regressor')?.localPath?.()).toMatch(/regressor\.json\/\d{4}-.*Z\/regressor\.json$/);
+    expect(catalog.getDataset('regressor')?.localPath?.()).toMatch(
+      /regressor\.json\/\d{4}-.*Z\/regressor\.json$/,
+    );
   });
 
   it('loads params:a.b, parameters, and names a missing key with a suggestion', async () => {
@@ -68,8 +75,13 @@ describe('DataCatalog', () => {
   it('resolves dataset patterns at lookup, most specific first, and keeps the instance', async () => {
     const catalog = await fixtureCatalog();
     expect(catalog.listPatterns()).toEqual(['{name}_text', '{namespace}.{name}', '{name}']);
-    expect(catalog.getDataset('notes_text')?.describe()).toMatchObject({ type: 'text.TextDataset', filepath: 'data/text/notes.txt' });
-    expect(catalog.getDataset('reports.summary')?.describe()).toMatchObject({ filepath: 'data/ns/reports/summary.json' });
+    expect(catalog.getDataset('notes_text')?.describe()).toMatchObject({
+      type: 'text.TextDataset',
+      filepath: 'data/text/notes.txt',
+    });
+    expect(catalog.getDataset('reports.summary')?.describe()).toMatchObject({
+      filepath: 'data/ns/reports/summary.json',
+    });
     expect(catalog.getDataset('anything')?.persisted).toBe(false);
     expect(catalog.getDataset('anything')).toBe(catalog.getDataset('anything'));
     await catalog.save('notes_text', 'hi');
@@ -78,8 +90,16 @@ describe('DataCatalog', () => {
   });
 
   it('ranks patterns like Kedro: literal characters, then fewer placeholders, then name', () => {
-    const sorted = sortPatterns(['{a}', '{a}.{b}', 'x_{a}', '{a}_{b}_csv', 'pre_{a}_csv'].map((p) => compilePattern(p, {})));
-    expect(sorted.map((p) => p.pattern)).toEqual(['pre_{a}_csv', '{a}_{b}_csv', 'x_{a}', '{a}.{b}', '{a}']);
+    const sorted = sortPatterns(
+      ['{a}', '{a}.{b}', 'x_{a}', '{a}_{b}_csv', 'pre_{a}_csv'].map((p) => compilePattern(p, {})),
+    );
+    expect(sorted.map((p) => p.pattern)).toEqual([
+      'pre_{a}_csv',
+      '{a}_{b}_csv',
+      'x_{a}',
+      '{a}.{b}',
+      '{a}',
+    ]);
     expect(matchPattern(sorted, 'pre_cars_csv')?.values).toEqual({ a: 'cars' });
     expect(matchPattern(sorted, 'a.b.c')?.values).toEqual({ a: 'a', b: 'b.c' });
   });
@@ -108,7 +128,10 @@ describe('DataCatalog', () => {
     class LeakyDataset extends AbstractDataset<unknown> {
       readonly type = 'test.Leaky';
       readonly persisted = true;
-      constructor(name: string, private readonly credentials: Record<string, unknown> | undefined) {
+      constructor(
+        name: string,
+        private readonly credentials: Record<string, unknown> | undefined,
+      ) {
         super({ name });
       }
       protected async doLoad(): Promise<unknown> {
@@ -124,8 +147,14 @@ describe('DataCatalog', () => {
         return { user: this.credentials?.user };
       }
     }
-    const registry = new DatasetRegistry().register('test.Leaky', (_config, context) => new LeakyDataset(context.name, context.credentials));
-    const config = await loadProjectConfig({ projectDir, environment: { FIXTURE_DB_PASSWORD: SECRET } });
+    const registry = new DatasetRegistry().register(
+      'test.Leaky',
+      (_config, context) => new LeakyDataset(context.name, context.credentials),
+    );
+    const config = await loadProjectConfig({
+      projectDir,
+      environment: { FIXTURE_DB_PASSWORD: SECRET },
+    });
     expect(JSON.stringify(config.credentials)).toContain(SECRET);
     const catalog = DataCatalog.fromConfig({
       ...config,
@@ -138,7 +167,10 @@ describe('DataCatalog', () => {
       const error = (await attempt().catch((e: unknown) => e)) as Error;
       messages.push(error.message, JSON.stringify((error as DatasetError).description));
     }
-    for (const bad of [{ type: 'test.Leaky', credentials: 'dbx' }, { type: 'json.JSONDataset', credentials: 'db' }]) {
+    for (const bad of [
+      { type: 'test.Leaky', credentials: 'dbx' },
+      { type: 'json.JSONDataset', credentials: 'db' },
+    ]) {
       try {
         DataCatalog.fromConfig({ ...config, catalog: { leaky: bad }, projectDir, registry });
       } catch (error) {
@@ -159,15 +191,27 @@ describe('DataCatalog', () => {
           c: { type: 'json.JSONDataset', filepath: 'c.json', extra: 1 },
         },
         projectDir,
-        sources: { catalog: { a: 'conf/base/catalog.yml', b: 'conf/base/catalog.yml', c: 'conf/local/catalog.yml' } },
+        sources: {
+          catalog: {
+            a: 'conf/base/catalog.yml',
+            b: 'conf/base/catalog.yml',
+            c: 'conf/local/catalog.yml',
+          },
+        },
       });
       throw new Error('expected failure');
     } catch (error) {
       expect(error).toBeInstanceOf(CatalogConfigError);
       const { issues, message } = error as CatalogConfigError;
-      expect(issues.map((issue) => issue.path.join('.'))).toEqual(['catalog.a.filepath', 'catalog.b.type', 'catalog.c.extra']);
+      expect(issues.map((issue) => issue.path.join('.'))).toEqual([
+        'catalog.a.filepath',
+        'catalog.b.type',
+        'catalog.c.extra',
+      ]);
       expect(message).toContain('(3 issues)');
-      expect(message).toContain('✖ missing filepath → at catalog.a.filepath (conf/base/catalog.yml)');
+      expect(message).toContain(
+        '✖ missing filepath → at catalog.a.filepath (conf/base/catalog.yml)',
+      );
       expect(message).toContain('conf/local/catalog.yml');
     }
   });

@@ -11,7 +11,14 @@ describe('temporal-mlflow dev', () => {
     cpSync(join(repoRoot, 'test', 'fixtures', 'temporal-project'), project, { recursive: true });
     const child = spawn(
       process.execPath,
-      [join(repoRoot, 'bin', 'temporal-mlflow.js'), 'dev', '--project', project, '--task-queue', `dev-${randomUUID()}`],
+      [
+        join(repoRoot, 'bin', 'temporal-mlflow.js'),
+        'dev',
+        '--project',
+        project,
+        '--task-queue',
+        `dev-${randomUUID()}`,
+      ],
       { env: { ...process.env, ...services() }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -19,7 +26,8 @@ describe('temporal-mlflow dev', () => {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const starts = (): number => output.split('"msg":"worker started"').length - 1;
     const waitFor = async (predicate: () => boolean, what: string): Promise<void> => {
-      for (let i = 0; i < 300 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      for (let i = 0; i < 300 && !predicate(); i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       if (!predicate()) throw new Error(`timed out waiting for ${what}; output:\n${output}`);
     };
     try {

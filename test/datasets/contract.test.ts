@@ -18,7 +18,12 @@ const rows: Row[] = [
 
 /** 5,000 rows, the 4,000th of which throws when read: the save fails part-way. */
 function rowsFailingPartWay(): Row[] {
-  const many: Row[] = Array.from({ length: 5000 }, (_, i) => ({ id: i, name: `n${i}`, score: i / 2, active: true }));
+  const many: Row[] = Array.from({ length: 5000 }, (_, i) => ({
+    id: i,
+    name: `n${i}`,
+    score: i / 2,
+    active: true,
+  }));
   Object.defineProperty(many[3999], 'name', {
     enumerable: true,
     get() {
@@ -45,7 +50,8 @@ datasetContract<unknown>({
 
 datasetContract<unknown>({
   label: 'json.JSONDataset (versioned)',
-  create: (dir, name) => new JSONDataset({ name, filepath: join(dir, 'data', `${name}.json`), versioned: true }),
+  create: (dir, name) =>
+    new JSONDataset({ name, filepath: join(dir, 'data', `${name}.json`), versioned: true }),
   sample: () => ({ a: 1 }),
   failingData: () => unsavable,
 });
@@ -66,7 +72,8 @@ datasetContract<TableData>({
 
 datasetContract<TableData>({
   label: 'csv.CSVDataset (versioned)',
-  create: (dir, name) => new CSVDataset({ name, filepath: join(dir, `${name}.csv`), versioned: true }),
+  create: (dir, name) =>
+    new CSVDataset({ name, filepath: join(dir, `${name}.csv`), versioned: true }),
   sample: () => rows,
   failingData: rowsFailingPartWay,
 });
@@ -80,7 +87,8 @@ datasetContract<TableData>({
 
 datasetContract<TableData>({
   label: 'parquet.ParquetDataset (arrow)',
-  create: (dir, name) => new ParquetDataset({ name, filepath: join(dir, `${name}.parquet`), table: 'arrow' }),
+  create: (dir, name) =>
+    new ParquetDataset({ name, filepath: join(dir, `${name}.parquet`), table: 'arrow' }),
   sample: () => rows,
   check: (loaded) => {
     expect(loaded).toBeInstanceOf(Table);
@@ -91,7 +99,8 @@ datasetContract<TableData>({
 
 datasetContract<unknown>({
   label: 'model.ModelStateDataset',
-  create: (dir, name) => new ModelStateDataset({ name, filepath: join(dir, 'models', `${name}.json`) }),
+  create: (dir, name) =>
+    new ModelStateDataset({ name, filepath: join(dir, 'models', `${name}.json`) }),
   sample: () => ({ weights: [0.5, -1], bias: 2 }),
   failingData: () => ({
     toState() {
@@ -103,7 +112,10 @@ datasetContract<unknown>({
 datasetContract<unknown>({
   label: 'a dataset built by the registry from YAML-like config',
   create: (dir, name) =>
-    new DatasetRegistry().create({ type: 'json.JSONDataset', filepath: `${name}.json` }, { name, projectDir: dir }),
+    new DatasetRegistry().create(
+      { type: 'json.JSONDataset', filepath: `${name}.json` },
+      { name, projectDir: dir },
+    ),
   sample: () => [1, 2, 3],
   failingData: () => unsavable,
 });

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Table, tableFromArrays } from 'apache-arrow';
 import { CSVDataset } from '../../src/datasets/csv-dataset.js';
-import { DatasetConfigError, UnknownDatasetTypeError, VersionNotFoundError } from '../../src/datasets/errors.js';
+import {
+  DatasetConfigError,
+  UnknownDatasetTypeError,
+  VersionNotFoundError,
+} from '../../src/datasets/errors.js';
 import { JSONDataset } from '../../src/datasets/json-dataset.js';
 import { MemoryDataset } from '../../src/datasets/memory.js';
 import { ModelStateDataset } from '../../src/datasets/model-state-dataset.js';
@@ -72,7 +76,9 @@ describe('csv.CSVDataset', () => {
   it('keeps every cell a string with load_args.cast false', async () => {
     const path = join(dir, 'in.csv');
     await writeFile(path, 'id,name\n1,a\n');
-    expect(await new CSVDataset({ filepath: path, loadArgs: { cast: false } }).load()).toEqual([{ id: '1', name: 'a' }]);
+    expect(await new CSVDataset({ filepath: path, loadArgs: { cast: false } }).load()).toEqual([
+      { id: '1', name: 'a' },
+    ]);
   });
 
   it('honours delimiter, header and columns in load and save args', async () => {
@@ -108,41 +114,74 @@ describe('parquet.ParquetDataset', () => {
     ];
     await new ParquetDataset({ filepath: path }).save(rows);
     expect(await new ParquetDataset({ filepath: path }).load()).toEqual(rows);
-    expect(await new ParquetDataset({ filepath: path, loadArgs: { columns: ['s'] } }).load()).toEqual([{ s: 'a' }, { s: null }]);
+    expect(
+      await new ParquetDataset({ filepath: path, loadArgs: { columns: ['s'] } }).load(),
+    ).toEqual([{ s: 'a' }, { s: null }]);
   });
 
   it('saves an arrow Table and loads it back as rows', async () => {
     const path = join(dir, 'p.parquet');
-    await new ParquetDataset({ filepath: path }).save(tableFromArrays({ x: Float64Array.from([0.5, 1.5]) }));
+    await new ParquetDataset({ filepath: path }).save(
+      tableFromArrays({ x: Float64Array.from([0.5, 1.5]) }),
+    );
     expect(await new ParquetDataset({ filepath: path }).load()).toEqual([{ x: 0.5 }, { x: 1.5 }]);
   });
 });
 
 describe('versioned datasets', () => {
   it('save to <filepath>/<version>/<basename> and load the latest by default', async () => {
-    const dataset = new JSONDataset({ filepath: 'data/model.json', projectDir: dir, versioned: true });
+    const dataset = new JSONDataset({
+      filepath: 'data/model.json',
+      projectDir: dir,
+      versioned: true,
+    });
     await dataset.save({ v: 1 });
     await dataset.save({ v: 2 });
     const versions = await readdir(join(dir, 'data', 'model.json'));
     expect(versions).toHaveLength(2);
     for (const version of versions) expect(version).toMatch(VERSION_PATTERN);
-    expect(dataset.localPath()).toBe(join(dir, 'data', 'model.json', versions.sort()[1] as string, 'model.json'));
-    expect(await new JSONDataset({ filepath: 'data/model.json', projectDir: dir, versioned: true }).load()).toEqual({ v: 2 });
+    expect(dataset.localPath()).toBe(
+      join(dir, 'data', 'model.json', versions.sort()[1] as string, 'model.json'),
+    );
+    expect(
+      await new JSONDataset({
+        filepath: 'data/model.json',
+        projectDir: dir,
+        versioned: true,
+      }).load(),
+    ).toEqual({ v: 2 });
   });
 
   it('load a pinned version, and name it when it does not exist', async () => {
-    const writer = new TextDataset({ filepath: join(dir, 'a.txt'), versioned: true, saveVersion: '2024-01-01T00.00.00.000Z' });
+    const writer = new TextDataset({
+      filepath: join(dir, 'a.txt'),
+      versioned: true,
+      saveVersion: '2024-01-01T00.00.00.000Z',
+    });
     await writer.save('old');
     await new TextDataset({ filepath: join(dir, 'a.txt'), versioned: true }).save('new');
-    const pinned = new TextDataset({ filepath: join(dir, 'a.txt'), versioned: true, loadVersion: '2024-01-01T00.00.00.000Z' });
+    const pinned = new TextDataset({
+      filepath: join(dir, 'a.txt'),
+      versioned: true,
+      loadVersion: '2024-01-01T00.00.00.000Z',
+    });
     expect(await pinned.load()).toBe('old');
-    const missing = new TextDataset({ name: 'notes', filepath: join(dir, 'a.txt'), versioned: true, loadVersion: '2020-01-01T00.00.00.000Z' });
+    const missing = new TextDataset({
+      name: 'notes',
+      filepath: join(dir, 'a.txt'),
+      versioned: true,
+      loadVersion: '2020-01-01T00.00.00.000Z',
+    });
     await expect(missing.load()).rejects.toThrow(VersionNotFoundError);
     await expect(missing.load()).rejects.toThrow(/notes.*2020-01-01T00\.00\.00\.000Z' not found/);
   });
 
   it('never overwrite an existing version', async () => {
-    const options = { filepath: join(dir, 'a.txt'), versioned: true, saveVersion: '2024-01-01T00.00.00.000Z' };
+    const options = {
+      filepath: join(dir, 'a.txt'),
+      versioned: true,
+      saveVersion: '2024-01-01T00.00.00.000Z',
+    };
     await new TextDataset(options).save('first');
     await expect(new TextDataset(options).save('second')).rejects.toThrow(/already exists/);
   });
@@ -170,7 +209,10 @@ describe('model.ModelStateDataset', () => {
 
   it('honours toJSON() and stores typed arrays as arrays', async () => {
     const filepath = join(dir, 'm.json');
-    await new ModelStateDataset({ filepath }).save({ w: Float64Array.from([1, 2]), inner: { toJSON: () => 'x' } });
+    await new ModelStateDataset({ filepath }).save({
+      w: Float64Array.from([1, 2]),
+      inner: { toJSON: () => 'x' },
+    });
     expect(await new ModelStateDataset({ filepath }).load()).toEqual({ w: [1, 2], inner: 'x' });
   });
 });
@@ -189,16 +231,27 @@ describe('DatasetRegistry', () => {
   });
 
   it('builds user types registered in code', async () => {
-    const registry = new DatasetRegistry().register('my.Constant', (config, context) => new MemoryDataset({ name: context.name, data: config.value }));
-    const dataset = registry.create({ type: 'my.Constant', value: 7 }, { name: 'seven', projectDir: dir });
+    const registry = new DatasetRegistry().register(
+      'my.Constant',
+      (config, context) => new MemoryDataset({ name: context.name, data: config.value }),
+    );
+    const dataset = registry.create(
+      { type: 'my.Constant', value: 7 },
+      { name: 'seven', projectDir: dir },
+    );
     expect(await dataset.load()).toBe(7);
-    expect(() => registry.register('my.Constant', () => new MemoryDataset())).toThrow(DatasetConfigError);
+    expect(() => registry.register('my.Constant', () => new MemoryDataset())).toThrow(
+      DatasetConfigError,
+    );
   });
 
   it('rejects an unknown type with the sorted known types and a suggestion', () => {
     const error = (() => {
       try {
-        new DatasetRegistry().create({ type: 'csv.CsvDataset', filepath: 'x' }, { name: 'companies', projectDir: dir });
+        new DatasetRegistry().create(
+          { type: 'csv.CsvDataset', filepath: 'x' },
+          { name: 'companies', projectDir: dir },
+        );
       } catch (e) {
         return e;
       }
@@ -211,12 +264,19 @@ describe('DatasetRegistry', () => {
 
   it('reports every invalid key of an entry with its path', () => {
     try {
-      new DatasetRegistry().create({ type: 'csv.CSVDataset', load_arg: {}, table: 'pandas' }, { name: 'companies', projectDir: dir });
+      new DatasetRegistry().create(
+        { type: 'csv.CSVDataset', load_arg: {}, table: 'pandas' },
+        { name: 'companies', projectDir: dir },
+      );
       throw new Error('expected failure');
     } catch (e) {
       const error = e as DatasetConfigError;
       expect(error).toBeInstanceOf(DatasetConfigError);
-      expect(error.issues.map((issue) => issue.path.join('.')).sort()).toEqual(['filepath', 'load_arg', 'table']);
+      expect(error.issues.map((issue) => issue.path.join('.')).sort()).toEqual([
+        'filepath',
+        'load_arg',
+        'table',
+      ]);
       expect(error.message).toContain('✖ missing filepath → at companies.filepath');
       expect(error.message).toContain("unknown key 'load_arg' (did you mean 'load_args'?)");
     }

@@ -32,7 +32,8 @@ async function newRun(name: string): Promise<string> {
 
 beforeAll(async () => {
   experimentId = (await client.experiments.getOrCreate(uniqueName('datasets'))).experiment_id;
-  for (const label of ['metric', 'list', 'dict', 'history', 'metrics', 'artifact']) contractRuns[label] = await newRun(label);
+  for (const label of ['metric', 'list', 'dict', 'history', 'metrics', 'artifact'])
+    contractRuns[label] = await newRun(label);
 });
 
 datasetContract<MetricValue>({
@@ -48,14 +49,25 @@ for (const [mode, sample] of [
   datasetContract<unknown>({
     label: `mlflow.MlflowMetricHistoryDataset (${mode})`,
     create: (_dir, name) =>
-      new MlflowMetricHistoryDataset({ name, getClient, runId: contractRuns[mode], saveMode: mode as MetricHistoryMode }),
+      new MlflowMetricHistoryDataset({
+        name,
+        getClient,
+        runId: contractRuns[mode],
+        saveMode: mode as MetricHistoryMode,
+      }),
     sample: () => sample,
   });
 }
 
 datasetContract<unknown>({
   label: 'mlflow.MlflowMetricHistoryDataset (history)',
-  create: (_dir, name) => new MlflowMetricHistoryDataset({ name, getClient, runId: contractRuns.history, saveMode: 'history' }),
+  create: (_dir, name) =>
+    new MlflowMetricHistoryDataset({
+      name,
+      getClient,
+      runId: contractRuns.history,
+      saveMode: 'history',
+    }),
   sample: () => [
     { step: 0, value: 3, timestamp: 1_700_000_000_000 },
     { step: 1, value: 2, timestamp: 1_700_000_001_000 },
@@ -64,11 +76,20 @@ datasetContract<unknown>({
 
 datasetContract<MetricsDict>({
   label: 'mlflow.MlflowMetricsHistoryDataset',
-  create: (_dir, name) => new MlflowMetricsHistoryDataset({ name, getClient, runId: contractRuns.metrics }),
-  sample: () => ({ rmse: { value: 0.5, step: 0 }, loss: [{ value: 2, step: 0 }, { value: 1, step: 1 }] }),
+  create: (_dir, name) =>
+    new MlflowMetricsHistoryDataset({ name, getClient, runId: contractRuns.metrics }),
+  sample: () => ({
+    rmse: { value: 0.5, step: 0 },
+    loss: [
+      { value: 2, step: 0 },
+      { value: 1, step: 1 },
+    ],
+  }),
   // Loads return the logged names, prefixed with the entry's name (as kedro-mlflow).
   check: (loaded, sample) =>
-    expect(loaded).toEqual(Object.fromEntries(Object.entries(sample).map(([k, v]) => [`round_trip.${k}`, v]))),
+    expect(loaded).toEqual(
+      Object.fromEntries(Object.entries(sample).map(([k, v]) => [`round_trip.${k}`, v])),
+    ),
 });
 
 datasetContract<unknown>({
@@ -88,7 +109,8 @@ datasetContract<unknown>({
 describe('registering the MLflow datasets', () => {
   test('registers kedro-mlflow type names and short ones', () => {
     const registry = registerMlflowDatasets(new DatasetRegistry(), getClient);
-    for (const type of Object.values(MLFLOW_DATASET_TYPES).flat()) expect(registry.has(type)).toBe(true);
+    for (const type of Object.values(MLFLOW_DATASET_TYPES).flat())
+      expect(registry.has(type)).toBe(true);
     expect(registry.has('kedro_mlflow.io.metrics.MlflowMetricDataset')).toBe(true);
     expect(registry.has('mlflow.MlflowArtifactDataset')).toBe(true);
   });
@@ -96,9 +118,18 @@ describe('registering the MLflow datasets', () => {
   test('metric keys and prefixes default to the catalog entry name', () => {
     const registry = registerMlflowDatasets(new DatasetRegistry(), getClient);
     const ctx = { projectDir: tmpdir() };
-    const metric = registry.create({ type: 'kedro_mlflow.io.metrics.MlflowMetricDataset' }, { ...ctx, name: 'accuracy' });
-    const history = registry.create({ type: 'mlflow.MlflowMetricHistoryDataset', key: 'loss' }, { ...ctx, name: 'h' });
-    const many = registry.create({ type: 'mlflow.MlflowMetricsHistoryDataset' }, { ...ctx, name: 'scores' });
+    const metric = registry.create(
+      { type: 'kedro_mlflow.io.metrics.MlflowMetricDataset' },
+      { ...ctx, name: 'accuracy' },
+    );
+    const history = registry.create(
+      { type: 'mlflow.MlflowMetricHistoryDataset', key: 'loss' },
+      { ...ctx, name: 'h' },
+    );
+    const many = registry.create(
+      { type: 'mlflow.MlflowMetricsHistoryDataset' },
+      { ...ctx, name: 'scores' },
+    );
     expect((metric as MlflowMetricDataset).key).toBe('accuracy');
     expect((history as MlflowMetricHistoryDataset).key).toBe('loss');
     expect((many as MlflowMetricsHistoryDataset).prefix).toBe('scores');
@@ -108,7 +139,11 @@ describe('registering the MLflow datasets', () => {
   test('an artifact dataset builds its wrapped dataset and never describes credentials', () => {
     const registry = registerMlflowDatasets(new DatasetRegistry(), getClient);
     const dataset = registry.create(
-      { type: 'mlflow.MlflowArtifactDataset', dataset: { type: 'json.JSONDataset', filepath: 'data/m.json' }, artifact_path: 'models' },
+      {
+        type: 'mlflow.MlflowArtifactDataset',
+        dataset: { type: 'json.JSONDataset', filepath: 'data/m.json' },
+        artifact_path: 'models',
+      },
       { name: 'm', projectDir: tmpdir(), credentials: { token: 'S3CRET-TOKEN' } },
     );
     expect(dataset.describe()).toEqual({
@@ -121,21 +156,35 @@ describe('registering the MLflow datasets', () => {
 
   test.each([
     [{ type: 'mlflow.MlflowMetricDataset', save_args: { mode: 'replace' } }, /save_args\.mode/],
-    [{ type: 'mlflow.MlflowMetricDataset', kee: 'x' }, /unknown key 'kee' \(did you mean 'key'\?\)/],
-    [{ type: 'mlflow.MlflowMetricHistoryDataset', save_args: { mode: 'table' } }, /save_args\.mode/],
+    [
+      { type: 'mlflow.MlflowMetricDataset', kee: 'x' },
+      /unknown key 'kee' \(did you mean 'key'\?\)/,
+    ],
+    [
+      { type: 'mlflow.MlflowMetricHistoryDataset', save_args: { mode: 'table' } },
+      /save_args\.mode/,
+    ],
     [{ type: 'mlflow.MlflowArtifactDataset' }, /missing dataset/],
-    [{ type: 'mlflow.MlflowArtifactDataset', dataset: { type: 'MemoryDataset' } }, /no local file to log/],
+    [
+      { type: 'mlflow.MlflowArtifactDataset', dataset: { type: 'MemoryDataset' } },
+      /no local file to log/,
+    ],
   ])('rejects the invalid entry %j', (entry, message) => {
     const registry = registerMlflowDatasets(new DatasetRegistry(), getClient);
-    expect(() => registry.create(entry, { name: 'bad', projectDir: tmpdir() })).toThrow(DatasetError);
+    expect(() => registry.create(entry, { name: 'bad', projectDir: tmpdir() })).toThrow(
+      DatasetError,
+    );
     expect(() => registry.create(entry, { name: 'bad', projectDir: tmpdir() })).toThrow(message);
   });
 
   test('a config error is a DatasetConfigError naming the entry', () => {
     const registry = registerMlflowDatasets(new DatasetRegistry(), getClient);
-    expect(() => registry.create({ type: 'mlflow.MlflowMetricDataset', kee: 1 }, { name: 'acc', projectDir: tmpdir() })).toThrow(
-      DatasetConfigError,
-    );
+    expect(() =>
+      registry.create(
+        { type: 'mlflow.MlflowMetricDataset', kee: 1 },
+        { name: 'acc', projectDir: tmpdir() },
+      ),
+    ).toThrow(DatasetConfigError);
   });
 });
 
@@ -182,21 +231,32 @@ describe('invalid metric values', () => {
     ['a history entry without step', 'history', [{ value: 1 }]],
     ['a metrics dict with a string value', 'metrics', { rmse: { value: 'low', step: 0 } }],
     ['a metrics dict with a bare number', 'metrics', { rmse: 0.3 }],
-  ])('%s is refused with a DatasetError naming the dataset and the metric', async (_label, kind, value) => {
-    const runId = await newRun('invalid');
-    const dataset =
-      kind === 'MlflowMetricDataset'
-        ? new MlflowMetricDataset({ name: 'scores', key: 'rmse', getClient, runId })
-        : kind === 'metrics'
-          ? new MlflowMetricsHistoryDataset({ name: 'scores', getClient, runId })
-          : new MlflowMetricHistoryDataset({ name: 'scores', key: 'rmse', getClient, runId, saveMode: kind as MetricHistoryMode });
-    const error = (await (dataset as AbstractDataset).save(value).catch((e: unknown) => e)) as DatasetError;
-    expect(error).toBeInstanceOf(DatasetError);
-    expect(error.dataset).toBe('scores');
-    expect(error.message).toContain("'scores'");
-    expect(error.message).toContain("metric 'rmse'");
-    expect((await client.runs.get(runId)).data.metrics ?? []).toEqual([]);
-  });
+  ])(
+    '%s is refused with a DatasetError naming the dataset and the metric',
+    async (_label, kind, value) => {
+      const runId = await newRun('invalid');
+      const dataset =
+        kind === 'MlflowMetricDataset'
+          ? new MlflowMetricDataset({ name: 'scores', key: 'rmse', getClient, runId })
+          : kind === 'metrics'
+            ? new MlflowMetricsHistoryDataset({ name: 'scores', getClient, runId })
+            : new MlflowMetricHistoryDataset({
+                name: 'scores',
+                key: 'rmse',
+                getClient,
+                runId,
+                saveMode: kind as MetricHistoryMode,
+              });
+      const error = (await (dataset as AbstractDataset)
+        .save(value)
+        .catch((e: unknown) => e)) as DatasetError;
+      expect(error).toBeInstanceOf(DatasetError);
+      expect(error.dataset).toBe('scores');
+      expect(error.message).toContain("'scores'");
+      expect(error.message).toContain("metric 'rmse'");
+      expect((await client.runs.get(runId)).data.metrics ?? []).toEqual([]);
+    },
+  );
 });
 
 describe('MlflowMetricDataset modes', () => {
@@ -212,7 +272,9 @@ describe('MlflowMetricDataset modes', () => {
     await append.save(0.5); // step 6
     await pinned.save(0.6); // step 10
     const history = await client.runs.getMetricHistory(runId, 'acc');
-    expect(history.map((m) => [m.step, m.value]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!)).toEqual([
+    expect(
+      history.map((m) => [m.step, m.value]).sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!),
+    ).toEqual([
       [0, 0.1],
       [0, 0.2],
       [1, 0.3],
@@ -221,10 +283,12 @@ describe('MlflowMetricDataset modes', () => {
       [10, 0.6],
     ]);
     expect(await overwrite.load()).toBe(0.6);
-    expect(await new MlflowMetricDataset({ name: 'acc', getClient, runId, loadStep: 0 }).load()).toBe(0.2);
-    await expect(new MlflowMetricDataset({ name: 'acc', getClient, runId, loadStep: 3 }).load()).rejects.toThrow(
-      /no value at step 3.*steps logged: 0, 1, 5, 6, 10/,
-    );
+    expect(
+      await new MlflowMetricDataset({ name: 'acc', getClient, runId, loadStep: 0 }).load(),
+    ).toBe(0.2);
+    await expect(
+      new MlflowMetricDataset({ name: 'acc', getClient, runId, loadStep: 3 }).load(),
+    ).rejects.toThrow(/no value at step 3.*steps logged: 0, 1, 5, 6, 10/);
   });
 
   test('inside withActiveRun the active run is used', async () => {
@@ -242,8 +306,20 @@ describe('MlflowMetricHistoryDataset forms', () => {
   test('a list saved loads back as a dict and as a history with steps 0..n-1', async () => {
     const runId = await newRun('forms');
     await new MlflowMetricHistoryDataset({ name: 'loss', getClient, runId }).save([3, 2, 1]);
-    expect(await new MlflowMetricHistoryDataset({ name: 'loss', getClient, runId, loadMode: 'dict' }).load()).toEqual({ 0: 3, 1: 2, 2: 1 });
-    const history = (await new MlflowMetricHistoryDataset({ name: 'loss', getClient, runId, loadMode: 'history' }).load()) as {
+    expect(
+      await new MlflowMetricHistoryDataset({
+        name: 'loss',
+        getClient,
+        runId,
+        loadMode: 'dict',
+      }).load(),
+    ).toEqual({ 0: 3, 1: 2, 2: 1 });
+    const history = (await new MlflowMetricHistoryDataset({
+      name: 'loss',
+      getClient,
+      runId,
+      loadMode: 'history',
+    }).load()) as {
       step: number;
       value: number;
     }[];
@@ -267,7 +343,11 @@ class FolderDataset extends AbstractDataset<Record<string, string>> {
   }
   protected async doLoad(): Promise<Record<string, string>> {
     const names = (await readdir(this.dir)).sort();
-    return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(this.dir, n), 'utf8')] as const)));
+    return Object.fromEntries(
+      await Promise.all(
+        names.map(async (n) => [n, await readFile(join(this.dir, n), 'utf8')] as const),
+      ),
+    );
   }
   protected async doSave(data: Record<string, string>): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -288,13 +368,29 @@ describe('MlflowArtifactDataset', () => {
   test('logs a folder under artifact_path and downloads it again from the run', async () => {
     const runId = await newRun('folder');
     const dir = await mkdtemp(join(tmpdir(), 'folder-artifact-'));
-    const saved = new MlflowArtifactDataset({ name: 'folder', getClient, artifactPath: 'reports', dataset: new FolderDataset(join(dir, 'out')) });
+    const saved = new MlflowArtifactDataset({
+      name: 'folder',
+      getClient,
+      artifactPath: 'reports',
+      dataset: new FolderDataset(join(dir, 'out')),
+    });
     await withActiveRun({ client, runId }, () => saved.save({ 'a.txt': 'A', 'b.txt': 'B' }));
     const listing = await client.artifacts.listArtifacts(runId, 'reports', { recursive: true });
-    expect(listing.filter((f) => !f.isDir).map((f) => f.path).sort()).toEqual(['reports/out/a.txt', 'reports/out/b.txt']);
+    expect(
+      listing
+        .filter((f) => !f.isDir)
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['reports/out/a.txt', 'reports/out/b.txt']);
 
     const elsewhere = join(dir, 'copy', 'out');
-    const loaded = new MlflowArtifactDataset({ name: 'folder', getClient, runId, artifactPath: 'reports', dataset: new FolderDataset(elsewhere) });
+    const loaded = new MlflowArtifactDataset({
+      name: 'folder',
+      getClient,
+      runId,
+      artifactPath: 'reports',
+      dataset: new FolderDataset(elsewhere),
+    });
     expect(await loaded.load()).toEqual({ 'a.txt': 'A', 'b.txt': 'B' });
     await rm(dir, { recursive: true, force: true });
   });
@@ -302,11 +398,18 @@ describe('MlflowArtifactDataset', () => {
   test('logs the file to the run given as run_id, not to the active one', async () => {
     const [active, pinned] = [await newRun('active'), await newRun('pinned')];
     const dir = await mkdtemp(join(tmpdir(), 'pinned-artifact-'));
-    const dataset = new MlflowArtifactDataset({ name: 'p', getClient, runId: pinned, dataset: new JSONDataset({ name: 'p', filepath: join(dir, 'p.json') }) });
+    const dataset = new MlflowArtifactDataset({
+      name: 'p',
+      getClient,
+      runId: pinned,
+      dataset: new JSONDataset({ name: 'p', filepath: join(dir, 'p.json') }),
+    });
     await withActiveRun({ client, runId: active }, () => dataset.save([1]));
     expect((await client.artifacts.listArtifacts(pinned)).map((f) => f.path)).toEqual(['p.json']);
     expect(await client.artifacts.listArtifacts(active)).toEqual([]);
-    expect(tagsToRecord((await client.runs.get(pinned)).data.tags)['mlflow.runName']).toBe('pinned');
+    expect(tagsToRecord((await client.runs.get(pinned)).data.tags)['mlflow.runName']).toBe(
+      'pinned',
+    );
     await rm(dir, { recursive: true, force: true });
   });
 });

@@ -35,14 +35,31 @@ const reader = realClient();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const train = node(
-  (numbers: number[], options: { learning_rate: number }, seed: number) => ({ weights: numbers.map((n) => n * options.learning_rate), seed }),
-  { inputs: ['raw_numbers', 'params:model_options', 'params:seed'], outputs: 'model', name: 'train' },
+  (numbers: number[], options: { learning_rate: number }, seed: number) => ({
+    weights: numbers.map((n) => n * options.learning_rate),
+    seed,
+  }),
+  {
+    inputs: ['raw_numbers', 'params:model_options', 'params:seed'],
+    outputs: 'model',
+    name: 'train',
+  },
 );
 const evaluate = node(
   async (model: { weights: number[] }) => {
     await sleep(20);
     const total = model.weights.reduce((a, b) => a + b, 0);
-    return [{ value: total, step: 3 }, [0.9, 0.5, 0.25], { accuracy: { value: 0.8, step: 1 }, f1: [{ value: 0.5, step: 0 }, { value: 0.7, step: 1 }] }];
+    return [
+      { value: total, step: 3 },
+      [0.9, 0.5, 0.25],
+      {
+        accuracy: { value: 0.8, step: 1 },
+        f1: [
+          { value: 0.5, step: 0 },
+          { value: 0.7, step: 1 },
+        ],
+      },
+    ];
   },
   { inputs: 'model', outputs: ['rmse', 'loss_history', 'scores'], name: 'evaluate' },
 );
@@ -77,11 +94,20 @@ async function runProject(options: {
   tempDirs.push(projectDir);
   await cp(FIXTURE, projectDir, { recursive: true });
   const runtimeParams = options.runtimeParams ?? {};
-  const config = await loadProjectConfig({ projectDir, env: 'local', runtimeParams, environment: {} });
+  const config = await loadProjectConfig({
+    projectDir,
+    env: 'local',
+    runtimeParams,
+    environment: {},
+  });
   const experiment = options.experiment ?? uniqueName('local-run');
   const mlflowRaw = {
     ...config.mlflow,
-    tracking: { ...(config.mlflow.tracking as object), ...options.tracking, experiment: { name: experiment } },
+    tracking: {
+      ...(config.mlflow.tracking as object),
+      ...options.tracking,
+      experiment: { name: experiment },
+    },
   };
   const mlflow = resolveMlflowConfig(mlflowRaw, {
     projectName: 'fixture',
@@ -112,13 +138,15 @@ async function runProject(options: {
   const slot: ActiveRunSlot = { client };
   const hooks = [hook];
   let error: unknown;
-  await withActiveRun(slot, () => runPipelineLocally({ pipeline: options.pipe ?? trainingPipeline, catalog, run, hooks })).catch(
-    (e: unknown) => {
-      error = e;
-    },
-  );
+  await withActiveRun(slot, () =>
+    runPipelineLocally({ pipeline: options.pipe ?? trainingPipeline, catalog, run, hooks }),
+  ).catch((e: unknown) => {
+    error = e;
+  });
   const found = await reader.experiments.getByName(experiment);
-  const runs = found ? (await reader.runs.search({ experimentIds: [found.experiment_id] })).items : [];
+  const runs = found
+    ? (await reader.runs.search({ experimentIds: [found.experiment_id] })).items
+    : [];
   return { slot, projectDir, experimentId: found?.experiment_id, runs, error };
 }
 
@@ -153,7 +181,9 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     });
 
     const history = async (key: string) =>
-      (await reader.runs.getMetricHistory(runId, key)).map((m) => [m.step, m.value]).sort((a, b) => a[0]! - b[0]!);
+      (await reader.runs.getMetricHistory(runId, key))
+        .map((m) => [m.step, m.value])
+        .sort((a, b) => a[0]! - b[0]!);
     expect(await history('rmse')).toEqual([[3, (1 + 2 + 3 + 4) * 0.1]]);
     expect(await history('loss_history')).toEqual([
       [0, 0.9],
@@ -170,7 +200,10 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     expect(artifacts.filter((f) => !f.isDir).map((f) => f.path)).toEqual(['models/model.json']);
     const downloaded = join(result.projectDir, 'downloaded.json');
     await reader.artifacts.downloadFile(runId, 'models/model.json', downloaded);
-    expect(JSON.parse(await readFile(downloaded, 'utf8'))).toEqual({ weights: [0.1, 0.2, 0.30000000000000004, 0.4], seed: 7 });
+    expect(JSON.parse(await readFile(downloaded, 'utf8'))).toEqual({
+      weights: [0.1, 0.2, 0.30000000000000004, 0.4],
+      seed: 7,
+    });
   });
 
   test('a failing node leaves the run FAILED', async () => {
@@ -201,12 +234,20 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     expect(result.runs).toEqual([]);
     expect(result.slot.runId).toBeUndefined();
     // The artifact dataset still saved its file locally.
-    expect(JSON.parse(await readFile(join(result.projectDir, 'data/06_models/model.json'), 'utf8'))).toHaveProperty('seed', 42);
+    expect(
+      JSON.parse(await readFile(join(result.projectDir, 'data/06_models/model.json'), 'utf8')),
+    ).toHaveProperty('seed', 42);
   });
 
   describe('long params follow long_params_strategy', () => {
     const longValue = 'x'.repeat(7000);
-    const usesBlob = pipeline([node((blob: string) => blob.length, { inputs: 'params:blob', outputs: 'blob_length', name: 'measure' })]);
+    const usesBlob = pipeline([
+      node((blob: string) => blob.length, {
+        inputs: 'params:blob',
+        outputs: 'blob_length',
+        name: 'measure',
+      }),
+    ]);
 
     test('fail raises an error naming the param and leaves the run FAILED', async () => {
       const result = await runProject({ pipe: usesBlob, parameters: { blob: longValue } });
@@ -220,13 +261,21 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     });
 
     test('truncate stores the first 6000 characters', async () => {
-      const result = await runProject({ pipe: usesBlob, parameters: { blob: longValue }, tracking: { params: { long_params_strategy: 'truncate' } } });
+      const result = await runProject({
+        pipe: usesBlob,
+        parameters: { blob: longValue },
+        tracking: { params: { long_params_strategy: 'truncate' } },
+      });
       expect(result.error).toBeUndefined();
       expect(params(result.runs[0]!).blob).toBe('x'.repeat(6000));
     });
 
     test('tag logs the whole value as a tag instead of a param', async () => {
-      const result = await runProject({ pipe: usesBlob, parameters: { blob: longValue }, tracking: { params: { long_params_strategy: 'tag' } } });
+      const result = await runProject({
+        pipe: usesBlob,
+        parameters: { blob: longValue },
+        tracking: { params: { long_params_strategy: 'tag' } },
+      });
       expect(result.error).toBeUndefined();
       expect(params(result.runs[0]!)).not.toHaveProperty('blob');
       expect(tags(result.runs[0]!).blob).toBe(longValue);
@@ -237,7 +286,11 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     const all = pipeline([
       train,
       evaluate,
-      node((p: unknown) => Object.keys(p as object).length, { inputs: 'parameters', outputs: 'n_params', name: 'count_params' }),
+      node((p: unknown) => Object.keys(p as object).length, {
+        inputs: 'parameters',
+        outputs: 'n_params',
+        name: 'count_params',
+      }),
     ]);
     const result = await runProject({ pipe: all });
     expect(result.error).toBeUndefined();
@@ -285,7 +338,9 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
       expect(run.info.status).toBe('FINISHED');
       expect(params(run).seed).toBe(String(seed));
       expect(run.data.metrics?.find((m) => m.key === 'rmse')?.value).toBe(seed);
-      expect((await reader.artifacts.listArtifacts(run.info.run_id, 'models')).map((f) => f.path)).toEqual(['models/model.json']);
+      expect(
+        (await reader.artifacts.listArtifacts(run.info.run_id, 'models')).map((f) => f.path),
+      ).toEqual(['models/model.json']);
     }
   });
 });

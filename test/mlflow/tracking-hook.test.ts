@@ -20,11 +20,21 @@ const client = realClient();
 const catalog = new DataCatalog();
 
 function configFor(tracking: Record<string, unknown> = {}) {
-  return resolveMlflowConfig({ tracking }, { projectName: 'hook-tests', env: { MLFLOW_TRACKING_URI: trackingUri() } });
+  return resolveMlflowConfig(
+    { tracking },
+    { projectName: 'hook-tests', env: { MLFLOW_TRACKING_URI: trackingUri() } },
+  );
 }
 
 function runInfo(overrides: Partial<RunInfo> = {}): RunInfo {
-  return { runId: uniqueName('session'), pipelineName: 'training', env: 'local', projectDir: '/tmp/p', runtimeParams: {}, ...overrides };
+  return {
+    runId: uniqueName('session'),
+    pipelineName: 'training',
+    env: 'local',
+    projectDir: '/tmp/p',
+    runtimeParams: {},
+    ...overrides,
+  };
 }
 
 function nodeInfo(inputs: string[], name = 'fit'): NodeInfo {
@@ -32,9 +42,14 @@ function nodeInfo(inputs: string[], name = 'fit'): NodeInfo {
 }
 
 /** beforePipelineRun, the given nodes' beforeNodeRun, then afterPipelineRun. */
-async function track(hook: MlflowTrackingHook, run: RunInfo, nodes: [string[], Record<string, unknown>][] = []): Promise<void> {
+async function track(
+  hook: MlflowTrackingHook,
+  run: RunInfo,
+  nodes: [string[], Record<string, unknown>][] = [],
+): Promise<void> {
   await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
-  for (const [inputs, values] of nodes) await hook.beforeNodeRun({ run, node: nodeInfo(inputs), inputs: values, catalog });
+  for (const [inputs, values] of nodes)
+    await hook.beforeNodeRun({ run, node: nodeInfo(inputs), inputs: values, catalog });
   await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
 }
 
@@ -52,7 +67,9 @@ describe('nodeParams', () => {
 describe('MLflow UI links', () => {
   test('runUrl and modelUrl point at the MLflow 3 UI routes', () => {
     expect(runUrl('http://h:5000/', '3', 'abc')).toBe('http://h:5000/#/experiments/3/runs/abc');
-    expect(modelUrl('http://h:5000', '3', 'm-123')).toBe('http://h:5000/#/experiments/3/models/m-123');
+    expect(modelUrl('http://h:5000', '3', 'm-123')).toBe(
+      'http://h:5000/#/experiments/3/models/m-123',
+    );
   });
 });
 
@@ -61,7 +78,10 @@ describe('the tracking hook', () => {
     const name = uniqueName('hook-exp');
     const hook = createMlflowTrackingHook({
       client,
-      config: configFor({ experiment: { name, create_experiment_kwargs: { tags: { team: 'ds' } } }, run: { name: 'nightly' } }),
+      config: configFor({
+        experiment: { name, create_experiment_kwargs: { tags: { team: 'ds' } } },
+        run: { name: 'nightly' },
+      }),
     });
     const slot: ActiveRunSlot = { client };
     await withActiveRun(slot, () => track(hook, runInfo()));
@@ -84,13 +104,19 @@ describe('the tracking hook', () => {
   });
 
   test('logs to the run Temporal created and leaves ending it to Temporal', async () => {
-    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-temporal'))).experiment_id;
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-temporal')))
+      .experiment_id;
     const created = await client.runs.create({ experimentId, runName: 'workflow' });
     const hook = createMlflowTrackingHook({ client, config: configFor() });
     const run = runInfo({ mlflowRunId: created.info.run_id });
     // A node activity scope: the run id is known, beforePipelineRun never ran in this process.
     await withActiveRun({ client, runId: created.info.run_id }, () =>
-      hook.beforeNodeRun({ run, node: nodeInfo(['params:alpha']), inputs: { 'params:alpha': 0.3 }, catalog }),
+      hook.beforeNodeRun({
+        run,
+        node: nodeInfo(['params:alpha']),
+        inputs: { 'params:alpha': 0.3 },
+        catalog,
+      }),
     );
     await track(hook, run);
     const after = await client.runs.get(created.info.run_id);
@@ -99,12 +125,18 @@ describe('the tracking hook', () => {
   });
 
   test('reuses the run of tracking.run.id and ends it', async () => {
-    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-reuse'))).experiment_id;
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-reuse')))
+      .experiment_id;
     const existing = await client.runs.create({ experimentId, runName: 'kept' });
     await client.runs.end(existing.info.run_id, 'FINISHED');
-    const hook = createMlflowTrackingHook({ client, config: configFor({ run: { id: existing.info.run_id } }) });
+    const hook = createMlflowTrackingHook({
+      client,
+      config: configFor({ run: { id: existing.info.run_id } }),
+    });
     const slot: ActiveRunSlot = { client };
-    await withActiveRun(slot, () => track(hook, runInfo(), [[['params:beta'], { 'params:beta': 'b' }]]));
+    await withActiveRun(slot, () =>
+      track(hook, runInfo(), [[['params:beta'], { 'params:beta': 'b' }]]),
+    );
     expect(slot.runId).toBe(existing.info.run_id);
     const run = await client.runs.get(existing.info.run_id);
     expect(run.info.status).toBe('FINISHED');
@@ -113,12 +145,16 @@ describe('the tracking hook', () => {
   });
 
   test('logs each param once, sanitises names, and refuses a changed value naming the param', async () => {
-    const hook = createMlflowTrackingHook({ client, config: configFor({ experiment: { name: uniqueName('hook-params') } }) });
+    const hook = createMlflowTrackingHook({
+      client,
+      config: configFor({ experiment: { name: uniqueName('hook-params') } }),
+    });
     const run = runInfo();
     const slot: ActiveRunSlot = { client };
     await withActiveRun(slot, async () => {
       await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
-      const before = (inputs: Record<string, unknown>) => hook.beforeNodeRun({ run, node: nodeInfo(Object.keys(inputs), 'n'), inputs, catalog });
+      const before = (inputs: Record<string, unknown>) =>
+        hook.beforeNodeRun({ run, node: nodeInfo(Object.keys(inputs), 'n'), inputs, catalog });
       await before({ 'params:learning rate%': 0.1, 'params:depth': 3, parameters: { depth: 3 } });
       await before({ 'params:learning rate%': 0.1 });
       await expect(before({ 'params:learning rate%': 0.2 })).rejects.toThrow(
@@ -126,19 +162,29 @@ describe('the tracking hook', () => {
       );
       await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
     });
-    expect(tagsToRecord((await client.runs.get(slot.runId!)).data.params)).toEqual({ 'learning rate_': '0.1', depth: '3' });
+    expect(tagsToRecord((await client.runs.get(slot.runId!)).data.params)).toEqual({
+      'learning rate_': '0.1',
+      depth: '3',
+    });
 
     // Another process (no memory of what was logged): the server refuses, and the error names the param.
     const other = createMlflowTrackingHook({ client, config: configFor() });
-    const error = await other
-      .beforeNodeRun!({ run: runInfo({ mlflowRunId: slot.runId! }), node: nodeInfo(['params:depth'], 'm'), inputs: { 'params:depth': 4 }, catalog })
-      .then(() => undefined, (e: unknown) => e);
+    const error = await other.beforeNodeRun!({
+      run: runInfo({ mlflowRunId: slot.runId! }),
+      node: nodeInfo(['params:depth'], 'm'),
+      inputs: { 'params:depth': 4 },
+      catalog,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MlflowInvalidParameterError);
     expect((error as Error).message).toMatch(/MLflow refused parameters 'depth' of node 'm'/);
   });
 
   test('starts a nested run under the active one and gives the parent back afterwards', async () => {
-    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-nested'))).experiment_id;
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-nested')))
+      .experiment_id;
     const parent = await client.runs.create({ experimentId, runName: 'parent' });
     const slot: ActiveRunSlot = { client, runId: parent.info.run_id };
     let childId: string | undefined;
@@ -151,19 +197,32 @@ describe('the tracking hook', () => {
     });
     expect(childId).not.toBe(parent.info.run_id);
     expect(slot.runId).toBe(parent.info.run_id);
-    expect(tagsToRecord((await client.runs.get(childId!)).data.tags)['mlflow.parentRunId']).toBe(parent.info.run_id);
-
-    const flat = createMlflowTrackingHook({ client, config: configFor({ run: { nested: false } }) });
-    await expect(withActiveRun(slot, () => flat.beforePipelineRun({ run: runInfo(), pipeline: undefined, catalog }))).rejects.toThrow(
-      /tracking\.run\.nested is false/,
+    expect(tagsToRecord((await client.runs.get(childId!)).data.tags)['mlflow.parentRunId']).toBe(
+      parent.info.run_id,
     );
+
+    const flat = createMlflowTrackingHook({
+      client,
+      config: configFor({ run: { nested: false } }),
+    });
+    await expect(
+      withActiveRun(slot, () =>
+        flat.beforePipelineRun({ run: runInfo(), pipeline: undefined, catalog }),
+      ),
+    ).rejects.toThrow(/tracking\.run\.nested is false/);
   });
 
   test('refuses to log params when there is no run, saying why', async () => {
     const hook = createMlflowTrackingHook({ client, config: configFor() });
-    const error = await hook
-      .beforeNodeRun!({ run: runInfo(), node: nodeInfo(['params:a']), inputs: { 'params:a': 1 }, catalog })
-      .then(() => undefined, (e: unknown) => e);
+    const error = await hook.beforeNodeRun!({
+      run: runInfo(),
+      node: nodeInfo(['params:a']),
+      inputs: { 'params:a': 1 },
+      catalog,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(MlflowError);
     expect((error as Error).message).toMatch(/No MLflow run to log the parameters of node 'fit'/);
   });
@@ -182,8 +241,17 @@ describe('the tracking hook', () => {
     const run = runInfo();
     await withActiveRun({ client: flaky }, async () => {
       await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
-      await hook.onPipelineError({ run, pipeline: undefined, catalog, error: new Error('node failed') });
+      await hook.onPipelineError({
+        run,
+        pipeline: undefined,
+        catalog,
+        error: new Error('node failed'),
+      });
     });
-    expect(warnings).toEqual([expect.stringMatching(/Could not mark the MLflow run of pipeline 'training' FAILED: tracking server went away/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /Could not mark the MLflow run of pipeline 'training' FAILED: tracking server went away/,
+      ),
+    ]);
   });
 });

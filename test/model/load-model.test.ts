@@ -54,20 +54,30 @@ afterAll(async () => {
 
 describe('predict params', () => {
   it('declares min_confidence in the signature with its training value as the default', () => {
-    expect(model.signature?.params).toEqual([expect.objectContaining({ name: 'min_confidence', default: 0.8 })]);
+    expect(model.signature?.params).toEqual([
+      expect.objectContaining({ name: 'min_confidence', default: 0.8 }),
+    ]);
     expect(defaults).toHaveLength(600);
-    expect(defaults.filter((answer) => answer.needs_review).length).toBe(defaults.filter((answer) => answer.confidence < 0.8).length);
+    expect(defaults.filter((answer) => answer.needs_review).length).toBe(
+      defaults.filter((answer) => answer.confidence < 0.8).length,
+    );
   });
 
   it('overrides a param for that call only: the next call without params is back to the defaults', async () => {
     const strict = (await model.predict(tickets, { min_confidence: 0.999999 })) as Answer[];
-    expect(strict.map((answer) => answer.needs_review)).not.toEqual(defaults.map((answer) => answer.needs_review));
-    expect(strict.filter((answer) => answer.needs_review).length).toBeGreaterThan(defaults.filter((answer) => answer.needs_review).length);
-    expect(strict.every((answer) => answer.needs_review === answer.confidence < 0.999999)).toBe(true);
-    // Only the flag depends on the param: teams and confidences are the same.
-    expect(strict.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence }))).toEqual(
-      defaults.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence })),
+    expect(strict.map((answer) => answer.needs_review)).not.toEqual(
+      defaults.map((answer) => answer.needs_review),
     );
+    expect(strict.filter((answer) => answer.needs_review).length).toBeGreaterThan(
+      defaults.filter((answer) => answer.needs_review).length,
+    );
+    expect(strict.every((answer) => answer.needs_review === answer.confidence < 0.999999)).toBe(
+      true,
+    );
+    // Only the flag depends on the param: teams and confidences are the same.
+    expect(
+      strict.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence })),
+    ).toEqual(defaults.map(({ ticket_id, team, confidence }) => ({ ticket_id, team, confidence })));
 
     expect(await model.predict(tickets)).toEqual(defaults);
     expect(await model.predict(tickets, {})).toEqual(defaults);
@@ -84,7 +94,9 @@ describe('predict params', () => {
     ])) as Answer[][];
     expect(plain).toEqual(defaults);
     expect(plainAgain).toEqual(defaults);
-    expect(strict!.filter((answer) => answer.needs_review).length).toBeGreaterThan(defaults.filter((answer) => answer.needs_review).length);
+    expect(strict!.filter((answer) => answer.needs_review).length).toBeGreaterThan(
+      defaults.filter((answer) => answer.needs_review).length,
+    );
   });
 
   it('refuses an unknown param with a SignatureValidationError naming it, and a later call still works', async () => {
@@ -94,7 +106,9 @@ describe('predict params', () => {
     expect(error.message).toContain('min_confidense');
     expect(error.message).toContain('min_confidence');
 
-    const wrongType = await rejection(model.predict(tickets.slice(0, 3), { min_confidence: 'high' }));
+    const wrongType = await rejection(
+      model.predict(tickets.slice(0, 3), { min_confidence: 'high' }),
+    );
     expect(wrongType.name).toBe('SignatureValidationError');
     expect(wrongType.message).toContain('min_confidence');
 
@@ -108,19 +122,25 @@ describe('copy modes of the packaged model', () => {
   it.each([
     ['assign', true],
     ['deepcopy', false],
-  ])("hands datasets between inference nodes with the PipelineML's kpm copy mode (%s)", async (pipelineName, sameObject) => {
-    const session = await Session.open({ projectDir: copyModeProject });
-    const registered = session.pipeline(pipelineName);
-    if (!isPipelineMl(registered)) throw new Error(`${pipelineName} should be a PipelineML`);
-    const modelDir = join(workDir, `copy-mode-${pipelineName}`);
-    await savePipelineModel({ session, pipelineName, pipelineMl: registered, modelDir });
-    const packaged = await loadModel(modelDir);
-    expect(await packaged.predict([{ id: 'z', x: 10 }])).toEqual([{ id: 'z', y: 13, same_object: sameObject }]);
-  });
+  ])(
+    "hands datasets between inference nodes with the PipelineML's kpm copy mode (%s)",
+    async (pipelineName, sameObject) => {
+      const session = await Session.open({ projectDir: copyModeProject });
+      const registered = session.pipeline(pipelineName);
+      if (!isPipelineMl(registered)) throw new Error(`${pipelineName} should be a PipelineML`);
+      const modelDir = join(workDir, `copy-mode-${pipelineName}`);
+      await savePipelineModel({ session, pipelineName, pipelineMl: registered, modelDir });
+      const packaged = await loadModel(modelDir);
+      expect(await packaged.predict([{ id: 'z', x: 10 }])).toEqual([
+        { id: 'z', y: 13, same_object: sameObject },
+      ]);
+    },
+  );
 });
 
 describe('loading what is not a model', () => {
-  const client = (): MlflowClient => new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
+  const client = (): MlflowClient =>
+    new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
 
   it.each([
     ['a logged model id', 'models:/m-00000000000000000000000000000000'],
@@ -128,7 +148,9 @@ describe('loading what is not a model', () => {
     ['a registered model version', 'models:/temporal-mlflow-no-such-model/1'],
     ['a registered model alias', 'models:/temporal-mlflow-no-such-model@champion'],
   ])('fails with ModelLoadError naming the URI when %s does not exist', async (_what, uri) => {
-    const error = await rejection(loadModel(uri, { client: client(), cacheDir: join(workDir, 'cache') }));
+    const error = await rejection(
+      loadModel(uri, { client: client(), cacheDir: join(workDir, 'cache') }),
+    );
     expect(error).toBeInstanceOf(ModelLoadError);
     expect(error.message).toContain(`'${uri}'`);
     expect(error.message).toContain('does not exist');
@@ -138,9 +160,14 @@ describe('loading what is not a model', () => {
   it('fails with ModelLoadError when a run exists but logged no model of that name', async () => {
     const mlflow = client();
     const experiment = await mlflow.experiments.getOrCreate('temporal-mlflow-integration-tests');
-    const run = await mlflow.runs.create({ experimentId: experiment.experiment_id, runName: 'no-model' });
+    const run = await mlflow.runs.create({
+      experimentId: experiment.experiment_id,
+      runName: 'no-model',
+    });
     const uri = `runs:/${run.info.run_id}/model`;
-    const error = await rejection(loadModel(uri, { client: mlflow, cacheDir: join(workDir, 'cache') }));
+    const error = await rejection(
+      loadModel(uri, { client: mlflow, cacheDir: join(workDir, 'cache') }),
+    );
     expect(error).toBeInstanceOf(ModelLoadError);
     expect(error.message).toContain(`'${uri}'`);
     expect(error.message).toContain(`no ready logged model named 'model'`);
@@ -160,7 +187,10 @@ describe('loading what is not a model', () => {
 
     const sklearn = join(workDir, 'sklearn');
     await mkdir(sklearn, { recursive: true });
-    await writeFile(join(sklearn, 'MLmodel'), 'artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.pkl\n');
+    await writeFile(
+      join(sklearn, 'MLmodel'),
+      'artifact_path: model\nflavors:\n  sklearn:\n    pickled_model: model.pkl\n',
+    );
     const foreign = await rejection(loadModel(sklearn));
     expect(foreign).toBeInstanceOf(ModelLoadError);
     expect(foreign.message).toContain('temporal_mlflow flavor');

@@ -37,17 +37,37 @@ async function startWorker(taskQueue: string): Promise<WorkerProcess> {
   const { TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI } = services();
   const child = spawn(
     process.execPath,
-    ['bin/temporal-mlflow.js', 'worker', '--project', 'examples/support-tickets', '--task-queue', taskQueue, '--store', 'local', '--store-dir', storeDir, '--log-level', 'WARN'],
-    { cwd: repoRoot, env: { ...process.env, TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      'bin/temporal-mlflow.js',
+      'worker',
+      '--project',
+      'examples/support-tickets',
+      '--task-queue',
+      taskQueue,
+      '--store',
+      'local',
+      '--store-dir',
+      storeDir,
+      '--log-level',
+      'WARN',
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   children.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const deadline = Date.now() + 60_000;
   while (!output.includes('"msg":"worker started"')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the worker did not start:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the worker did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { child, output: () => output, exited };
@@ -55,13 +75,20 @@ async function startWorker(taskQueue: string): Promise<WorkerProcess> {
 
 async function versionsOf(name: string): Promise<ModelVersion[]> {
   const versions: ModelVersion[] = [];
-  for await (const version of mlflow.registry.searchAllModelVersions({ filter: `name = '${name}'` })) versions.push(version);
+  for await (const version of mlflow.registry.searchAllModelVersions({
+    filter: `name = '${name}'`,
+  }))
+    versions.push(version);
   return versions;
 }
 
 async function modelsOfRun(experimentId: string, runId: string): Promise<LoggedModel[]> {
   const models: LoggedModel[] = [];
-  for await (const model of mlflow.loggedModels.searchAll({ experimentIds: [experimentId], filter: `source_run_id = '${runId}'` })) models.push(model);
+  for await (const model of mlflow.loggedModels.searchAll({
+    experimentIds: [experimentId],
+    filter: `source_run_id = '${runId}'`,
+  }))
+    models.push(model);
   return models;
 }
 
@@ -74,7 +101,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await connection?.close();
   if (storeDir) await rm(storeDir, { recursive: true, force: true });
 });
@@ -87,14 +115,18 @@ describe('a worker killed during packaging', () => {
 
     const taskQueue = `test-crash-${randomUUID()}`;
     const first = await startWorker(taskQueue);
-    const training = await startTraining(client, { taskQueue, nodeDefaults: { heartbeatTimeoutMs: 2_000 } });
+    const training = await startTraining(client, {
+      taskQueue,
+      nodeDefaults: { heartbeatTimeoutMs: 2_000 },
+    });
 
     // Training runs; as soon as the workflow says 'packaging', watch MLflow at 20 ms for the model.
     let state = '';
-    for (let deadline = Date.now() + 120_000; state !== 'packaging'; ) {
+    for (let deadline = Date.now() + 120_000; state !== 'packaging';) {
       const progress = await training.progress();
       state = progress.state;
-      if (state === 'completed' || state === 'failed' || Date.now() > deadline) throw new Error(`never saw 'packaging' (state ${state}):\n${first.output()}`);
+      if (state === 'completed' || state === 'failed' || Date.now() > deadline)
+        throw new Error(`never saw 'packaging' (state ${state}):\n${first.output()}`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     const runId = (await training.progress()).mlflowRunId!;
@@ -103,16 +135,17 @@ describe('a worker killed during packaging', () => {
     // Kill once the LoggedModel exists (PENDING: some packaging work is done) and, when the upload
     // can be caught, once some of its files are uploaded.
     let pending: LoggedModel | undefined;
-    for (let deadline = Date.now() + 60_000; !pending; ) {
+    for (let deadline = Date.now() + 60_000; !pending;) {
       const [model] = await modelsOfRun(experimentId, runId);
       if (model) pending = model;
-      else if (Date.now() > deadline) throw new Error(`the model never appeared:\n${first.output()}`);
+      else if (Date.now() > deadline)
+        throw new Error(`the model never appeared:\n${first.output()}`);
       else await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     expect(pending.info.status).toBe('LOGGED_MODEL_PENDING');
     let uploadedFiles = 0;
     // The upload is the last ~100 ms of packaging: poll the model's root listing back to back.
-    for (let deadline = Date.now() + 30_000; uploadedFiles === 0 && Date.now() < deadline; ) {
+    for (let deadline = Date.now() + 30_000; uploadedFiles === 0 && Date.now() < deadline;) {
       const files = await mlflow.artifacts.listArtifacts(pending.info.artifact_uri);
       uploadedFiles = files.length;
     }
@@ -133,28 +166,41 @@ describe('a worker killed during packaging', () => {
 
     // The retry finished the model the first attempt created: one model for the run, READY.
     const models = await modelsOfRun(experimentId, runId);
-    expect(models.map((model) => [model.info.model_id, model.info.status])).toEqual([[pending!.info.model_id, 'LOGGED_MODEL_READY']]);
+    expect(models.map((model) => [model.info.model_id, model.info.status])).toEqual([
+      [pending!.info.model_id, 'LOGGED_MODEL_READY'],
+    ]);
     expect(result.model?.modelId).toBe(pending!.info.model_id);
     const run = await mlflow.runs.get(runId);
     expect(run.info.status).toBe('FINISHED');
-    expect(run.outputs?.model_outputs?.map((output) => output.model_id)).toEqual([pending!.info.model_id]);
+    expect(run.outputs?.model_outputs?.map((output) => output.model_id)).toEqual([
+      pending!.info.model_id,
+    ]);
 
     // The packaging activity really ran twice (the crash was not after it completed).
     const history = await training.handle.fetchHistory();
-    const scheduled = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'packageModel');
+    const scheduled = history.events!.filter(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'packageModel',
+    );
     expect(scheduled).toHaveLength(1);
     const started = history.events!.find(
-      (event) => event.activityTaskStartedEventAttributes && Number(event.activityTaskStartedEventAttributes.scheduledEventId) === Number(scheduled[0]!.eventId),
+      (event) =>
+        event.activityTaskStartedEventAttributes &&
+        Number(event.activityTaskStartedEventAttributes.scheduledEventId) ===
+          Number(scheduled[0]!.eventId),
     );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
 
     // One registry version from that model; the registered model grew by exactly that version
     // (plus any from other runs: other test files train the example concurrently).
-    const added = (await versionsOf(REGISTERED_NAME)).filter((version) => Number(version.version) > lastBefore);
+    const added = (await versionsOf(REGISTERED_NAME)).filter(
+      (version) => Number(version.version) > lastBefore,
+    );
     const ours = added.filter((version) => version.run_id === runId);
     expect(ours.map((version) => version.source)).toEqual([`models:/${pending!.info.model_id}`]);
     expect(ours[0]!.version).toBe(result.model?.registeredModelVersion);
-    expect(added.filter((version) => version.source === `models:/${pending!.info.model_id}`)).toHaveLength(1);
+    expect(
+      added.filter((version) => version.source === `models:/${pending!.info.model_id}`),
+    ).toHaveLength(1);
     const others = added.filter((version) => version.run_id !== runId);
     expect(added.length - others.length).toBe(1);
   }, 240_000);

@@ -53,14 +53,19 @@ let cacheDir: string;
 
 async function modelsOfRun(): Promise<LoggedModel[]> {
   const models: LoggedModel[] = [];
-  for await (const model of mlflow.loggedModels.searchAll({ experimentIds: [experimentId], filter: `source_run_id = '${runId}'` })) models.push(model);
+  for await (const model of mlflow.loggedModels.searchAll({
+    experimentIds: [experimentId],
+    filter: `source_run_id = '${runId}'`,
+  }))
+    models.push(model);
   return models;
 }
 
 /** Runs the example's inference pipeline in this process on the artifacts training wrote. */
 async function trainingTimeAnswers(records: readonly Record<string, unknown>[]): Promise<Answer[]> {
   const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
+  if (!isPipelineMl(registered))
+    throw new Error('the example __default__ pipeline should be a PipelineML');
   const catalog = new DataCatalog(
     {
       vocabulary: new MemoryDataset({ data: await session.catalog.load('vocabulary') }),
@@ -72,7 +77,13 @@ async function trainingTimeAnswers(records: readonly Record<string, unknown>[]):
   const { freeOutputs } = await runPipelineLocally({
     pipeline: registered.inference,
     catalog,
-    run: { runId: 'training-time', pipelineName: 'inference', env: 'local', projectDir: exampleDir, runtimeParams: {} },
+    run: {
+      runId: 'training-time',
+      pipelineName: 'inference',
+      env: 'local',
+      projectDir: exampleDir,
+      runtimeParams: {},
+    },
   });
   return freeOutputs.answers as Answer[];
 }
@@ -80,7 +91,10 @@ async function trainingTimeAnswers(records: readonly Record<string, unknown>[]):
 beforeAll(async () => {
   mlflow = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
   harness = await startHarness({ projectDir: exampleDir });
-  const handle = await startTraining(harness.client, { taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+  const handle = await startTraining(harness.client, {
+    taskQueue: harness.taskQueue,
+    nodeDefaults: fastNodeDefaults,
+  });
   result = await handle.result();
   runId = result.mlflowRunId!;
   experimentId = (await mlflow.runs.get(runId)).info.experiment_id;
@@ -100,9 +114,9 @@ describe('the example trained on Temporal', () => {
     expect(runId).toMatch(/^[0-9a-f]{32}$/);
     expect(result.model).toBeDefined();
     const models = await modelsOfRun();
-    expect(models.map((model) => [model.info.model_id, model.info.name, model.info.status])).toEqual([
-      [result.model!.modelId, 'model', 'LOGGED_MODEL_READY'],
-    ]);
+    expect(
+      models.map((model) => [model.info.model_id, model.info.name, model.info.status]),
+    ).toEqual([[result.model!.modelId, 'model', 'LOGGED_MODEL_READY']]);
     expect(models[0]!.info.source_run_id).toBe(runId);
     expect(result.model!.modelUri).toBe(`models:/${result.model!.modelId}`);
     expect(result.model!.runModelUri).toBe(`runs:/${runId}/model`);
@@ -110,14 +124,36 @@ describe('the example trained on Temporal', () => {
     // The REST view the MLflow UI reads: GET runs/get lists the model among the run's outputs.
     const response = await fetch(`${mlflow.trackingUri}/api/2.0/mlflow/runs/get?run_id=${runId}`);
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { run: { info: { status: string }; outputs?: { model_outputs?: { model_id: string; step: number | string }[] } } };
+    const body = (await response.json()) as {
+      run: {
+        info: { status: string };
+        outputs?: { model_outputs?: { model_id: string; step: number | string }[] };
+      };
+    };
     expect(body.run.info.status).toBe('FINISHED');
-    expect(body.run.outputs?.model_outputs?.map((output) => output.model_id)).toEqual([result.model!.modelId]);
+    expect(body.run.outputs?.model_outputs?.map((output) => output.model_id)).toEqual([
+      result.model!.modelId,
+    ]);
     expect(Number(body.run.outputs!.model_outputs![0]!.step)).toBe(0);
 
     // The model's folder in its artifact location is a complete MLflow model.
-    const files = (await mlflow.artifacts.listArtifacts(models[0]!.info.artifact_uri, undefined, { recursive: true })).filter((f) => !f.isDir).map((f) => f.path);
-    for (const file of ['MLmodel', 'environment/package.json', 'artifacts/parameters.json', 'input_example.json', 'serving_input_example.json', 'requirements.txt', 'python_env.yaml', 'conda.yaml']) {
+    const files = (
+      await mlflow.artifacts.listArtifacts(models[0]!.info.artifact_uri, undefined, {
+        recursive: true,
+      })
+    )
+      .filter((f) => !f.isDir)
+      .map((f) => f.path);
+    for (const file of [
+      'MLmodel',
+      'environment/package.json',
+      'artifacts/parameters.json',
+      'input_example.json',
+      'serving_input_example.json',
+      'requirements.txt',
+      'python_env.yaml',
+      'conda.yaml',
+    ]) {
       expect(files).toContain(file);
     }
     expect(files.filter((file) => /^code\/pipeline-[0-9a-f]{16}\.mjs$/.test(file))).toHaveLength(1);
@@ -127,8 +163,14 @@ describe('the example trained on Temporal', () => {
 
   it('registers one version of support-ticket-router from models:/<model_id> and moves the champion alias to it', async () => {
     const versions: ModelVersion[] = [];
-    for await (const version of mlflow.registry.searchAllModelVersions({ filter: `name = '${REGISTERED_NAME}'` })) {
-      if (version.model_id === result.model!.modelId || version.source === `models:/${result.model!.modelId}`) versions.push(version);
+    for await (const version of mlflow.registry.searchAllModelVersions({
+      filter: `name = '${REGISTERED_NAME}'`,
+    })) {
+      if (
+        version.model_id === result.model!.modelId ||
+        version.source === `models:/${result.model!.modelId}`
+      )
+        versions.push(version);
     }
     expect(versions).toHaveLength(1);
     const version = versions[0]!;
@@ -157,11 +199,22 @@ describe('the example trained on Temporal', () => {
 
     const modelId = result.model!.modelId;
     const version = result.model!.registeredModelVersion!;
-    const uris = [`runs:/${runId}/model`, `models:/${modelId}`, `models:/${REGISTERED_NAME}/${version}`, `models:/${REGISTERED_NAME}@champion`];
+    const uris = [
+      `runs:/${runId}/model`,
+      `models:/${modelId}`,
+      `models:/${REGISTERED_NAME}/${version}`,
+      `models:/${REGISTERED_NAME}@champion`,
+    ];
     for (const uri of uris) {
       const model = await loadModel(uri, { client: mlflow, cacheDir });
       expect(model.metadata.modelUri).toBe(uri);
-      if (!uri.endsWith('@champion')) expect(model.metadata).toMatchObject({ modelId, runId, inputName: 'instances', outputs: ['answers'] });
+      if (!uri.endsWith('@champion'))
+        expect(model.metadata).toMatchObject({
+          modelId,
+          runId,
+          inputName: 'instances',
+          outputs: ['answers'],
+        });
       expect({ uri, answers: await model.predict(tickets) }).toEqual({ uri, answers: expected });
     }
     // The remote forms downloaded into the cache, by model id; the cached folder loads as a local path.
@@ -172,14 +225,25 @@ describe('the example trained on Temporal', () => {
     expect(await local.predict(tickets)).toEqual(expected);
     // Same answers as the training-time inference pipeline on records it never saw in training, too.
     const fresh = [
-      { ticket_id: 'NEW-1', subject: 'Charged twice', body: 'I was charged twice for my order, please refund the payment.' },
-      { ticket_id: 'NEW-2', subject: 'App crashes', body: 'The app crashes when I open settings since the update.' },
+      {
+        ticket_id: 'NEW-1',
+        subject: 'Charged twice',
+        body: 'I was charged twice for my order, please refund the payment.',
+      },
+      {
+        ticket_id: 'NEW-2',
+        subject: 'App crashes',
+        body: 'The app crashes when I open settings since the update.',
+      },
     ];
     expect(await local.predict(fresh)).toEqual(await trainingTimeAnswers(fresh));
   });
 
   it('runs the copied model folder outside the repository in a plain node process, without the project node_modules', async () => {
-    const source = await resolveModelDir(`models:/${result.model!.modelId}`, { client: mlflow, cacheDir });
+    const source = await resolveModelDir(`models:/${result.model!.modelId}`, {
+      client: mlflow,
+      cacheDir,
+    });
     const outside = await mkdtemp(join(tmpdir(), 'tm-model-outside-'));
     try {
       expect(relative(repoRoot, outside).startsWith('..')).toBe(true);
@@ -190,7 +254,9 @@ describe('the example trained on Temporal', () => {
       const bundle = mlmodel.flavors.temporal_mlflow.bundle;
       expect(bundle).toMatch(/^code\/pipeline-[0-9a-f]{16}\.mjs$/);
       // This example needs no native package: the environment lists no externals to install.
-      const environment = JSON.parse(await readFile(join(modelDir, 'environment', 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      const environment = JSON.parse(
+        await readFile(join(modelDir, 'environment', 'package.json'), 'utf8'),
+      ) as { dependencies?: Record<string, string> };
       expect(environment.dependencies ?? {}).toEqual({});
 
       await writeFile(join(outside, 'tickets.json'), JSON.stringify(tickets));
@@ -206,16 +272,30 @@ describe('the example trained on Temporal', () => {
         ].join('\n'),
       );
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: outside };
-      const { stderr } = await run(process.execPath, ['predict.mjs'], { cwd: modelDir, env, timeout: 60_000 });
+      const { stderr } = await run(process.execPath, ['predict.mjs'], {
+        cwd: modelDir,
+        env,
+        timeout: 60_000,
+      });
       expect(stderr).toBe('');
       const answers = JSON.parse(await readFile(join(outside, 'answers.json'), 'utf8')) as Answer[];
       expect(answers).toEqual(expected);
       const flagged = JSON.parse(await readFile(join(outside, 'flagged.json'), 'utf8')) as Answer[];
-      const inProcess = await (await loadModel(source)).predict(tickets, { min_confidence: 0.999999 });
+      const inProcess = await (
+        await loadModel(source)
+      ).predict(tickets, { min_confidence: 0.999999 });
       expect(flagged).toEqual(inProcess);
 
       // And it really resolves nothing from a node_modules: importing a package the project has fails there.
-      const probe = await run(process.execPath, ['--input-type=module', '-e', `import('yaml').then(() => console.log('found'), () => console.log('missing'))`], { cwd: modelDir, env });
+      const probe = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import('yaml').then(() => console.log('found'), () => console.log('missing'))`,
+        ],
+        { cwd: modelDir, env },
+      );
       expect(probe.stdout.trim()).toBe('missing');
     } finally {
       await rm(outside, { recursive: true, force: true });
@@ -226,18 +306,34 @@ describe('the example trained on Temporal', () => {
 describe('publishing a logged model again', () => {
   it('finishes a model whose earlier attempt was killed after linking it to the run, linking it once', async () => {
     const experiment = await mlflow.experiments.getOrCreate('temporal-mlflow-integration-tests');
-    const ownRun = await mlflow.runs.create({ experimentId: experiment.experiment_id, runName: 'publish-retry' });
-    const created = await mlflow.loggedModels.create({ experimentId: experiment.experiment_id, name: 'model', sourceRunId: ownRun.info.run_id });
+    const ownRun = await mlflow.runs.create({
+      experimentId: experiment.experiment_id,
+      runName: 'publish-retry',
+    });
+    const created = await mlflow.loggedModels.create({
+      experimentId: experiment.experiment_id,
+      name: 'model',
+      sourceRunId: ownRun.info.run_id,
+    });
     const modelDir = await mkdtemp(join(tmpdir(), 'tm-publish-'));
     try {
       await writeFile(join(modelDir, 'MLmodel'), 'artifact_path: model\nflavors: {}\n');
       // The killed attempt: uploaded and linked, never finalized.
       await mlflow.artifacts.uploadDirectory(created.info.artifact_uri, modelDir);
-      await mlflow.runs.logOutputs(ownRun.info.run_id, [{ model_id: created.info.model_id, step: 0 }]);
+      await mlflow.runs.logOutputs(ownRun.info.run_id, [
+        { model_id: created.info.model_id, step: 0 },
+      ]);
 
-      const ready = await publishLoggedModel({ client: mlflow, model: created, runId: ownRun.info.run_id, modelDir });
+      const ready = await publishLoggedModel({
+        client: mlflow,
+        model: created,
+        runId: ownRun.info.run_id,
+        modelDir,
+      });
       expect(ready.info.status).toBe('LOGGED_MODEL_READY');
-      const linked = (await mlflow.runs.get(ownRun.info.run_id)).outputs?.model_outputs?.map((output) => output.model_id);
+      const linked = (await mlflow.runs.get(ownRun.info.run_id)).outputs?.model_outputs?.map(
+        (output) => output.model_id,
+      );
       expect(linked).toEqual([created.info.model_id]);
     } finally {
       await rm(modelDir, { recursive: true, force: true });
@@ -267,7 +363,10 @@ describe('packaging bad input', () => {
       rows: { type: 'json.JSONDataset', filepath: 'data/rows.json' },
       model: { type: 'model.ModelStateDataset', filepath: 'data/06_models/classifier.json' },
     };
-    const catalog = DataCatalog.fromConfig({ catalog: catalogConfig, projectDir: exampleDir }).withDatasets({
+    const catalog = DataCatalog.fromConfig({
+      catalog: catalogConfig,
+      projectDir: exampleDir,
+    }).withDatasets({
       encoder: new MemoryDataset({ data: { fitted: true } }),
     });
 
@@ -286,10 +385,15 @@ describe('packaging bad input', () => {
     expect((error as Error).message).not.toContain(`'model'`);
 
     // With the encoder persisted too, both artifacts are extracted (the input rows never are).
-    const persisted = { ...catalogConfig, encoder: { type: 'model.ModelStateDataset', filepath: 'data/06_models/vocabulary.json' } };
+    const persisted = {
+      ...catalogConfig,
+      encoder: { type: 'model.ModelStateDataset', filepath: 'data/06_models/vocabulary.json' },
+    };
     const full = DataCatalog.fromConfig({ catalog: persisted, projectDir: exampleDir });
     const artifacts = extractPipelineArtifacts(small, full, persisted);
-    expect(artifacts.map((artifact) => [artifact.name, relative(persistedDir, artifact.localPath)])).toEqual([
+    expect(
+      artifacts.map((artifact) => [artifact.name, relative(persistedDir, artifact.localPath)]),
+    ).toEqual([
       ['encoder', 'vocabulary.json'],
       ['model', 'classifier.json'],
     ]);

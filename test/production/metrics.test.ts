@@ -26,13 +26,21 @@ describe('a production worker', () => {
     const started = worker
       .output()
       .split('\n')
-      .map((line) => (line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : undefined))
+      .map((line) =>
+        line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : undefined,
+      )
       .find((entry) => entry?.msg === 'worker started');
-    expect(started).toMatchObject({ project: 'temporal-test-project', metrics: `http://0.0.0.0:${port}/metrics` });
+    expect(started).toMatchObject({
+      project: 'temporal-test-project',
+      metrics: `http://0.0.0.0:${port}/metrics`,
+    });
     expect(started?.buildId).toMatch(/^[0-9a-f]{16}$/);
     let body = '';
     for (let i = 0; i < 50 && !body.includes('temporal_'); i++) {
-      body = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text(), () => '');
+      body = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (response) => response.text(),
+        () => '',
+      );
       if (!body.includes('temporal_')) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(body).toMatch(/^temporal_\w+/m);

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTraining, type TrainingHandle } from '../../src/temporal/client.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { spawnWorker, waitFor, type WorkerProcess, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
+import {
+  spawnWorker,
+  waitFor,
+  type WorkerProcess,
+  executionPids,
+  useTemporalClientWithWorkers,
+} from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 const executions = executionPids;
@@ -24,12 +30,29 @@ function scenario(shutdownGrace: string) {
       env: { TEST_EXECUTIONS_DIR: executionsDir },
     });
   const start = (slowMs: number): Promise<TrainingHandle> =>
-    startTraining(temporalClient(), { pipeline: 'slow', params: { slow_ms: slowMs }, taskQueue, nodeDefaults: { heartbeatTimeoutMs: 2000 } });
+    startTraining(temporalClient(), {
+      pipeline: 'slow',
+      params: { slow_ms: slowMs },
+      taskQueue,
+      nodeDefaults: { heartbeatTimeoutMs: 2000 },
+    });
   const whenSlowRuns = async (training: TrainingHandle): Promise<void> => {
-    await waitFor(async () => (await training.progress()).nodes.slow === 'running', "node 'slow' to run");
-    await waitFor(() => executions(executionsDir, 'slow').length === 1, "node 'slow' to start executing");
+    await waitFor(
+      async () => (await training.progress()).nodes.slow === 'running',
+      "node 'slow' to run",
+    );
+    await waitFor(
+      () => executions(executionsDir, 'slow').length === 1,
+      "node 'slow' to start executing",
+    );
   };
-  return { executionsDir, worker, start, whenSlowRuns, executions: (node: string) => executions(executionsDir, node) };
+  return {
+    executionsDir,
+    worker,
+    start,
+    whenSlowRuns,
+    executions: (node: string) => executions(executionsDir, node),
+  };
 }
 
 describe('a worker sent SIGTERM while a node runs', () => {
@@ -61,7 +84,9 @@ describe('a worker sent SIGTERM while a node runs', () => {
     expect(executions('first')).toEqual([first.pid]);
     expect(executions('slow')).toEqual([first.pid]);
     expect(executions('last')).toEqual([second.pid]);
-    expect(JSON.parse(readFileSync(join(temporalTestProject, 'data/output/slow_result.json'), 'utf8'))).toBe(3);
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/slow_result.json'), 'utf8')),
+    ).toBe(3);
     await second.stop('SIGTERM');
   }, 90_000);
 
@@ -76,7 +101,13 @@ describe('a worker sent SIGTERM while a node runs', () => {
 
     // Once the grace time is over the worker fails the attempt, so Temporal schedules the next one
     // at once (no waiting for a heartbeat timeout) while the old process may still be winding down.
-    await waitFor(async () => ((await training.handle.describe()).raw.pendingActivities?.[0]?.attempt ?? 0) >= 2, 'the node to be handed back', 10_000, 100);
+    await waitFor(
+      async () =>
+        ((await training.handle.describe()).raw.pendingActivities?.[0]?.attempt ?? 0) >= 2,
+      'the node to be handed back',
+      10_000,
+      100,
+    );
     expect(Date.now() - signalledAt).toBeLessThan(4000);
     const pending = (await training.handle.describe()).raw.pendingActivities ?? [];
     expect(pending).toHaveLength(1);

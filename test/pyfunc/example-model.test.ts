@@ -15,7 +15,11 @@ import { packageExampleModel } from '../support/example-model.js';
 import { MLFLOW, PYTHON } from './build-fixture.js';
 
 const run = promisify(execFile);
-const pyEnv = { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}` };
+const pyEnv = {
+  ...process.env,
+  MLFLOW_DISABLE_TELEMETRY: 'true',
+  PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
+};
 
 const PYFUNC_PREDICT = `
 import json, sys
@@ -59,24 +63,54 @@ describe("the example's packaged model", () => {
     const body = JSON.stringify({ dataframe_records: records, params: { min_confidence: 0.9 } });
 
     const app = createScoringServer(model);
-    const ours = await send(await listen(app), 'POST', '/invocations', { 'content-type': 'application/json' }, body);
+    const ours = await send(
+      await listen(app),
+      'POST',
+      '/invocations',
+      { 'content-type': 'application/json' },
+      body,
+    );
     await app.close();
     expect(ours.status).toBe(200);
     expect(ours.json().predictions).toEqual(expected);
 
     const port = await freePort();
-    const serve = spawn(MLFLOW, ['models', 'serve', '-m', modelDir, '--env-manager', 'local', '--host', '127.0.0.1', '--port', String(port)], {
-      env: pyEnv,
-      stdio: 'ignore',
-    });
+    const serve = spawn(
+      MLFLOW,
+      [
+        'models',
+        'serve',
+        '-m',
+        modelDir,
+        '--env-manager',
+        'local',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+      ],
+      {
+        env: pyEnv,
+        stdio: 'ignore',
+      },
+    );
     children.push(serve);
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 240; i++) {
-      const up = await fetch(`${base}/ping`).then((r) => r.status === 200, () => false);
+      const up = await fetch(`${base}/ping`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (up) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const theirs = await send(base, 'POST', '/invocations', { 'content-type': 'application/json' }, body);
+    const theirs = await send(
+      base,
+      'POST',
+      '/invocations',
+      { 'content-type': 'application/json' },
+      body,
+    );
     expect(theirs.status).toBe(200);
     expect(theirs.json().predictions).toEqual(expected);
     serve.kill('SIGTERM');

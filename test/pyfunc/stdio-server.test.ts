@@ -10,7 +10,10 @@ async function exchange(lines: string[]): Promise<unknown[]> {
   const done = runStdioServer(createFixtureModel(), input, output);
   input.end(lines.map((l) => `${l}\n`).join(''));
   await done;
-  return text.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
 }
 
 describe('runStdioServer', () => {
@@ -38,8 +41,20 @@ describe('runStdioServer', () => {
         '{"id": 6, "records": [{"x": 3}]}',
       ]),
     ).toEqual([
-      { id: null, error: { type: 'ProtocolError', message: expect.stringContaining('Invalid JSON request line') } },
-      { id: 4, error: { type: 'ProtocolError', message: 'A request line must be {"id": n, "records": [...], "params": {...}}' } },
+      {
+        id: null,
+        error: {
+          type: 'ProtocolError',
+          message: expect.stringContaining('Invalid JSON request line'),
+        },
+      },
+      {
+        id: 4,
+        error: {
+          type: 'ProtocolError',
+          message: 'A request line must be {"id": n, "records": [...], "params": {...}}',
+        },
+      },
       { id: 5, error: { type: 'FixtureFailure', message: 'the fixture model was asked to fail' } },
       { id: 6, predictions: [{ y: 6 }] },
     ]);

@@ -5,7 +5,13 @@ import { node, pipeline } from '../../src/pipeline/index.js';
 import { MissingInputsError, NodeRunError } from '../../src/runner/errors.js';
 import { runPipelineLocally, type RunProgress } from '../../src/runner/local-runner.js';
 
-const run: RunInfo = { runId: 'test-run', pipelineName: 'diamond', env: 'local', projectDir: '.', runtimeParams: {} };
+const run: RunInfo = {
+  runId: 'test-run',
+  pipelineName: 'diamond',
+  env: 'local',
+  projectDir: '.',
+  runtimeParams: {},
+};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** a → (b, c) → d, where b and c each take 150 ms. */
@@ -20,8 +26,14 @@ function diamond(spans: Record<string, [number, number]>) {
     };
   return pipeline([
     node((x: number) => x + 1, { inputs: 'x', outputs: 'a', name: 'a' }),
-    node(timed('b', (a) => a * 2), { inputs: 'a', outputs: 'b', name: 'b' }),
-    node(timed('c', (a) => a * 3), { inputs: 'a', outputs: 'c', name: 'c' }),
+    node(
+      timed('b', (a) => a * 2),
+      { inputs: 'a', outputs: 'b', name: 'b' },
+    ),
+    node(
+      timed('c', (a) => a * 3),
+      { inputs: 'a', outputs: 'c', name: 'c' },
+    ),
     node((b: number, c: number) => b + c, { inputs: ['b', 'c'], outputs: 'd', name: 'd' }),
   ]);
 }
@@ -44,7 +56,12 @@ describe('the local runner', () => {
 
   it('runs one node at a time when maxConcurrency is 1', async () => {
     const spans: Record<string, [number, number]> = {};
-    await runPipelineLocally({ pipeline: diamond(spans), catalog: new DataCatalog({ x: new MemoryDataset({ data: 1 }) }), run, maxConcurrency: 1 });
+    await runPipelineLocally({
+      pipeline: diamond(spans),
+      catalog: new DataCatalog({ x: new MemoryDataset({ data: 1 }) }),
+      run,
+      maxConcurrency: 1,
+    });
     const [first, second] = [spans.b!, spans.c!].sort((p, q) => p[0] - q[0]);
     expect(second![0]).toBeGreaterThanOrEqual(first![1] - 1);
   });
@@ -57,7 +74,12 @@ describe('the local runner', () => {
       run,
       onProgress: (event) => events.push(event),
     });
-    expect(events.filter((e) => e.event === 'node-completed').map((e) => e.node).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(
+      events
+        .filter((e) => e.event === 'node-completed')
+        .map((e) => e.node)
+        .sort(),
+    ).toEqual(['a', 'b', 'c', 'd']);
     expect(events.at(-1)).toMatchObject({ done: 4, total: 4, running: [] });
   });
 
@@ -77,7 +99,10 @@ describe('the local runner', () => {
       node((m: number) => m, { inputs: 'm1', outputs: 'm2', name: 'second' }),
       node((m: number) => m, { inputs: 'm2', outputs: 'out', name: 'third' }),
     ]);
-    const catalog = new DataCatalog({ x: new MemoryDataset({ data: 5 }), m1: new Tracked('m1-registered') });
+    const catalog = new DataCatalog({
+      x: new MemoryDataset({ data: 5 }),
+      m1: new Tracked('m1-registered'),
+    });
     const result = await runPipelineLocally({ pipeline: p, catalog, run });
     // m1 is declared in the catalog (kept); m2 was added by the runner and released after 'third'.
     expect(released).toEqual([]);
@@ -90,12 +115,25 @@ describe('the local runner', () => {
     const hooks: Hooks = {
       beforePipelineRun: () => void calls.push('beforePipelineRun'),
       beforeNodeRun: ({ node: n }) => void calls.push(`beforeNodeRun:${n.name}`),
-      afterNodeRun: ({ node: n, outputs }) => void calls.push(`afterNodeRun:${n.name}=${JSON.stringify(outputs)}`),
+      afterNodeRun: ({ node: n, outputs }) =>
+        void calls.push(`afterNodeRun:${n.name}=${JSON.stringify(outputs)}`),
       afterPipelineRun: () => void calls.push('afterPipelineRun'),
     };
-    const p = pipeline([node((x: number) => x * 10, { inputs: 'x', outputs: 'y', name: 'times_ten' })]);
-    await runPipelineLocally({ pipeline: p, catalog: new DataCatalog({ x: new MemoryDataset({ data: 4 }) }), run, hooks: [hooks] });
-    expect(calls).toEqual(['beforePipelineRun', 'beforeNodeRun:times_ten', 'afterNodeRun:times_ten={"y":40}', 'afterPipelineRun']);
+    const p = pipeline([
+      node((x: number) => x * 10, { inputs: 'x', outputs: 'y', name: 'times_ten' }),
+    ]);
+    await runPipelineLocally({
+      pipeline: p,
+      catalog: new DataCatalog({ x: new MemoryDataset({ data: 4 }) }),
+      run,
+      hooks: [hooks],
+    });
+    expect(calls).toEqual([
+      'beforePipelineRun',
+      'beforeNodeRun:times_ten',
+      'afterNodeRun:times_ten={"y":40}',
+      'afterPipelineRun',
+    ]);
   });
 
   it('names the failed node, calls the error hooks and prints a resume command from persisted inputs', async () => {
@@ -114,7 +152,10 @@ describe('the local runner', () => {
       catalog: new DataCatalog({ x: new MemoryDataset({ data: 1 }) }),
       run,
       hooks: [
-        { onNodeError: ({ node: n }) => void calls.push(`onNodeError:${n.name}`), onPipelineError: () => void calls.push('onPipelineError') },
+        {
+          onNodeError: ({ node: n }) => void calls.push(`onNodeError:${n.name}`),
+          onPipelineError: () => void calls.push('onPipelineError'),
+        },
       ],
       resumeCommandPrefix: 'temporal-mlflow run --pipeline diamond',
     }).catch((e: unknown) => e);
@@ -124,7 +165,9 @@ describe('the local runner', () => {
     expect(failure.message).toContain("Node 'explode' failed: boom");
     // 'mem' is a memory dataset, lost with the process: resuming must start at its producer.
     expect(failure.resumeNodes).toEqual(['make_mem']);
-    expect(failure.message).toContain('temporal-mlflow run --pipeline diamond --from-nodes "make_mem"');
+    expect(failure.message).toContain(
+      'temporal-mlflow run --pipeline diamond --from-nodes "make_mem"',
+    );
     expect(calls).toEqual(['onNodeError:explode', 'onPipelineError']);
   });
 
@@ -132,10 +175,18 @@ describe('the local runner', () => {
     let ran = false;
     const p = pipeline([
       node(() => void (ran = true), { inputs: null, outputs: 'first', name: 'first' }),
-      node((a: unknown, b: unknown) => [a, b], { inputs: ['first', 'customers'], outputs: 'joined', name: 'join' }),
+      node((a: unknown, b: unknown) => [a, b], {
+        inputs: ['first', 'customers'],
+        outputs: 'joined',
+        name: 'join',
+      }),
       node((a: unknown) => a, { inputs: 'orders', outputs: 'o', name: 'orders' }),
     ]);
-    const error = await runPipelineLocally({ pipeline: p, catalog: new DataCatalog({}), run }).catch((e: unknown) => e);
+    const error = await runPipelineLocally({
+      pipeline: p,
+      catalog: new DataCatalog({}),
+      run,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MissingInputsError);
     expect((error as Error).message).toMatch(/customers, orders/);
     expect(ran).toBe(false);

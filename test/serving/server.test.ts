@@ -15,7 +15,10 @@ describe('the scoring server', () => {
     const fixture = createFixtureModel();
     const model: ScoringModel = {
       ...fixture,
-      predict: (records, params) => (seen.push({ records, params }), fixture.predict(records, params)),
+      predict: (records, params) => (
+        seen.push({ records, params }),
+        fixture.predict(records, params)
+      ),
     };
     app = createScoringServer(model);
     base = await listen(app);
@@ -29,7 +32,10 @@ describe('the scoring server', () => {
 
   it.each([
     ['dataframe_split', { dataframe_split: { columns: ['x'], data: [[1], [2.5]] } }],
-    ['dataframe_split with an index', { dataframe_split: { index: [7, 8], columns: ['x'], data: [[1], [2.5]] } }],
+    [
+      'dataframe_split with an index',
+      { dataframe_split: { index: [7, 8], columns: ['x'], data: [[1], [2.5]] } },
+    ],
     ['dataframe_records', { dataframe_records: [{ x: 1 }, { x: 2.5 }] }],
     ['instances as records', { instances: [{ x: 1 }, { x: 2.5 }] }],
     ['instances as columns', { instances: { x: [1, 2.5] } }],
@@ -37,16 +43,25 @@ describe('the scoring server', () => {
     ['inputs as columns', { inputs: { x: [1, 2.5] } }],
     ['inputs as a list of values for a single-input model', { inputs: [1, 2.5] }],
   ])('answers %s with {"predictions": [...]}', async (_name, body) => {
-    expect(await invoke(JSON.stringify(body))).toEqual({ status: 200, body: { predictions: [{ y: 2 }, { y: 5 }] } });
+    expect(await invoke(JSON.stringify(body))).toEqual({
+      status: 200,
+      body: { predictions: [{ y: 2 }, { y: 5 }] },
+    });
   });
 
   it('answers a single record given as {column: value} under inputs', async () => {
-    expect(await invoke('{"inputs": {"x": 3}}')).toEqual({ status: 200, body: { predictions: [{ y: 6 }] } });
+    expect(await invoke('{"inputs": {"x": 3}}')).toEqual({
+      status: 200,
+      body: { predictions: [{ y: 6 }] },
+    });
   });
 
   it('passes params merged over the signature defaults', async () => {
     seen.length = 0;
-    expect(await invoke('{"dataframe_records": [{"x": 1}], "params": {"offset": 0.5}}')).toEqual({ status: 200, body: { predictions: [{ y: 2.5 }] } });
+    expect(await invoke('{"dataframe_records": [{"x": 1}], "params": {"offset": 0.5}}')).toEqual({
+      status: 200,
+      body: { predictions: [{ y: 2.5 }] },
+    });
     expect(seen[0]?.params).toEqual({ offset: 0.5, fail: false });
   });
 
@@ -57,12 +72,23 @@ describe('the scoring server', () => {
   });
 
   it('reads text/csv with a header row, typing cells by the signature', async () => {
-    expect(await invoke('x\n1\n2.5\n', { 'content-type': 'text/csv' })).toEqual({ status: 200, body: { predictions: [{ y: 2 }, { y: 5 }] } });
-    expect(await invoke('"x"\r\n"1"\r\n2.5', { 'content-type': 'text/csv; charset=utf-8' })).toEqual({ status: 200, body: { predictions: [{ y: 2 }, { y: 5 }] } });
+    expect(await invoke('x\n1\n2.5\n', { 'content-type': 'text/csv' })).toEqual({
+      status: 200,
+      body: { predictions: [{ y: 2 }, { y: 5 }] },
+    });
+    expect(
+      await invoke('"x"\r\n"1"\r\n2.5', { 'content-type': 'text/csv; charset=utf-8' }),
+    ).toEqual({ status: 200, body: { predictions: [{ y: 2 }, { y: 5 }] } });
   });
 
   it('accepts a Content-Type with a charset parameter in any case', async () => {
-    expect((await invoke('{"inputs": [{"x": 1}]}', { 'content-type': 'Application/JSON; charset=UTF-8' })).status).toBe(200);
+    expect(
+      (
+        await invoke('{"inputs": [{"x": 1}]}', {
+          'content-type': 'Application/JSON; charset=UTF-8',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('answers GET /ping and /health with 200 and a newline, as MLflow', async () => {
@@ -74,14 +100,21 @@ describe('the scoring server', () => {
 
   it('answers GET /version with the package and flavor versions', async () => {
     const res = await send(base, 'GET', '/version');
-    expect(res.json()).toEqual({ version: PACKAGE_VERSION, flavor_version: '0.1.0', model_id: 'm-fixture' });
+    expect(res.json()).toEqual({
+      version: PACKAGE_VERSION,
+      flavor_version: '0.1.0',
+      model_id: 'm-fixture',
+    });
     expect(PACKAGE_VERSION).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('answers an unknown route with 404 ENDPOINT_NOT_FOUND listing the routes', async () => {
     const res = await send(base, 'GET', '/predict');
     expect(res.status).toBe(404);
-    expect(res.json()).toMatchObject({ error_code: 'ENDPOINT_NOT_FOUND', message: expect.stringContaining('POST /invocations') });
+    expect(res.json()).toMatchObject({
+      error_code: 'ENDPOINT_NOT_FOUND',
+      message: expect.stringContaining('POST /invocations'),
+    });
   });
 
   it('answers a model error as MLflow does: 400 BAD_REQUEST with the error', async () => {
@@ -96,9 +129,16 @@ describe('the scoring server', () => {
   it('returns a multi-output prediction object as is', async () => {
     const multi = createScoringServer({
       metadata: { flavorVersion: '0.1.0' },
-      predict: (records) => Promise.resolve({ labels: records.map(() => 'a'), scores: records.map(() => 0.5) }),
+      predict: (records) =>
+        Promise.resolve({ labels: records.map(() => 'a'), scores: records.map(() => 0.5) }),
     });
-    const res = await send(await listen(multi), 'POST', '/invocations', json, '{"inputs": [{"q": 1}]}');
+    const res = await send(
+      await listen(multi),
+      'POST',
+      '/invocations',
+      json,
+      '{"inputs": [{"q": 1}]}',
+    );
     expect(res.json()).toEqual({ predictions: { labels: ['a'], scores: [0.5] } });
     await multi.close();
   });
@@ -140,7 +180,11 @@ describe('serveModel', () => {
   });
 
   it('rejects invalid options with a message naming the option', async () => {
-    await expect(serveModel(createFixtureModel(), { workers: 0 })).rejects.toThrow('workers must be an integer ≥ 1, got 0');
-    await expect(serveModel(createFixtureModel(), { port: 70_000 })).rejects.toThrow('port must be an integer in 0..65535, got 70000');
+    await expect(serveModel(createFixtureModel(), { workers: 0 })).rejects.toThrow(
+      'workers must be an integer ≥ 1, got 0',
+    );
+    await expect(serveModel(createFixtureModel(), { port: 70_000 })).rejects.toThrow(
+      'port must be an integer in 0..65535, got 70000',
+    );
   });
 });

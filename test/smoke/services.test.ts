@@ -16,7 +16,8 @@ describe('scripts/services', () => {
     // A separate set of servers, in its own state folder, on free ports.
     const localDir = mkdtempSync(join(tmpdir(), 'tm-services-'));
     const env = { ...process.env, TEMPORAL_MLFLOW_LOCAL_DIR: localDir };
-    const services = (...args: string[]): string => execFileSync('bash', [script, ...args], { env, encoding: 'utf8' });
+    const services = (...args: string[]): string =>
+      execFileSync('bash', [script, ...args], { env, encoding: 'utf8' });
     try {
       services('start', 'temporal');
       const address = readServicesEnv(join(localDir, 'services.env')).TEMPORAL_ADDRESS!;
@@ -30,7 +31,13 @@ describe('scripts/services', () => {
       });
       const connection = await Connection.connect({ address });
       const workflowId = `persist-${randomUUID()}`;
-      await worker.runUntil(new Client({ connection }).workflow.execute('greetWorkflow', { taskQueue, workflowId, args: ['again'] }));
+      await worker.runUntil(
+        new Client({ connection }).workflow.execute('greetWorkflow', {
+          taskQueue,
+          workflowId,
+          args: ['again'],
+        }),
+      );
       await connection.close();
       await nativeConnection.close();
 
@@ -38,12 +45,29 @@ describe('scripts/services', () => {
       expect(services('start', 'temporal')).toMatch(/Temporal dev server on/);
       const restartedAddress = readServicesEnv(join(localDir, 'services.env')).TEMPORAL_ADDRESS!;
       const listed = JSON.parse(
-        execFileSync(temporalCli, ['workflow', 'list', '--address', restartedAddress, '--query', `WorkflowId="${workflowId}"`, '--output', 'json'], {
-          encoding: 'utf8',
-        }),
+        execFileSync(
+          temporalCli,
+          [
+            'workflow',
+            'list',
+            '--address',
+            restartedAddress,
+            '--query',
+            `WorkflowId="${workflowId}"`,
+            '--output',
+            'json',
+          ],
+          {
+            encoding: 'utf8',
+          },
+        ),
       ) as { status: string }[];
-      expect(listed.map((execution) => execution.status)).toEqual(['WORKFLOW_EXECUTION_STATUS_COMPLETED']);
-      expect(readFileSync(join(localDir, 'logs', 'temporal.log'), 'utf8')).toContain('Temporal Server');
+      expect(listed.map((execution) => execution.status)).toEqual([
+        'WORKFLOW_EXECUTION_STATUS_COMPLETED',
+      ]);
+      expect(readFileSync(join(localDir, 'logs', 'temporal.log'), 'utf8')).toContain(
+        'Temporal Server',
+      );
     } finally {
       services('stop');
     }

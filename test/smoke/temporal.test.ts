@@ -39,10 +39,22 @@ describe('the Temporal dev server', () => {
     }
     const listed = execFileSync(
       temporalCli,
-      ['workflow', 'list', '--address', TEMPORAL_ADDRESS, '--query', `WorkflowId="${workflowId}"`, '--output', 'json'],
+      [
+        'workflow',
+        'list',
+        '--address',
+        TEMPORAL_ADDRESS,
+        '--query',
+        `WorkflowId="${workflowId}"`,
+        '--output',
+        'json',
+      ],
       { encoding: 'utf8' },
     );
-    const executions = JSON.parse(listed) as { execution: { workflowId: string }; status: string }[];
+    const executions = JSON.parse(listed) as {
+      execution: { workflowId: string };
+      status: string;
+    }[];
     expect(executions.map((e) => [e.execution.workflowId, e.status])).toEqual([
       [workflowId, 'WORKFLOW_EXECUTION_STATUS_COMPLETED'],
     ]);

@@ -45,14 +45,26 @@ export async function packageExampleModel(workDir: string): Promise<ExampleModel
   const projectDir = copyExampleProject();
   const session = await Session.open({ projectDir, environment: {} });
   const registered = session.pipeline('__default__');
-  if (!isPipelineMl(registered)) throw new Error('the example __default__ pipeline should be a PipelineML');
+  if (!isPipelineMl(registered))
+    throw new Error('the example __default__ pipeline should be a PipelineML');
   await runPipelineLocally({
     pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
     catalog: session.catalog,
-    run: { runId: 'example-model', pipelineName: '__default__', env: 'local', projectDir, runtimeParams: {} },
+    run: {
+      runId: 'example-model',
+      pipelineName: '__default__',
+      env: 'local',
+      projectDir,
+      runtimeParams: {},
+    },
   });
   const modelDir = join(workDir, 'model');
-  await savePipelineModel({ session, pipelineName: '__default__', pipelineMl: registered, modelDir });
+  await savePipelineModel({
+    session,
+    pipelineName: '__default__',
+    pipelineMl: registered,
+    modelDir,
+  });
   const tickets = (await session.catalog.load('instances')) as Ticket[];
   return { projectDir, session, modelDir, model: await loadModel(modelDir), tickets };
 }

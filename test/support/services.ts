@@ -35,7 +35,9 @@ export function services(): ServicesEnv {
   const pick = (key: keyof ServicesEnv): string => {
     const value = process.env[key] ?? recorded[key];
     if (!value) {
-      throw new Error(`${key} is not set and ${servicesEnvFile} does not name it: run 'npm run services start'.`);
+      throw new Error(
+        `${key} is not set and ${servicesEnvFile} does not name it: run 'npm run services start'.`,
+      );
     }
     return value;
   };

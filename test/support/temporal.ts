@@ -31,7 +31,9 @@ export interface TemporalHarness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<CreateWorkerOptions> = {}): Promise<TemporalHarness> {
+export async function startHarness(
+  options: Partial<CreateWorkerOptions> = {},
+): Promise<TemporalHarness> {
   quietTemporalLogs();
   const { TEMPORAL_ADDRESS } = services();
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;

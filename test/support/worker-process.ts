@@ -79,7 +79,12 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerProcess {
   });
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`worker ${child.pid} did not start within ${options.readyTimeoutMs ?? 60_000} ms; log: ${logFile}\n${text}`)),
+      () =>
+        reject(
+          new Error(
+            `worker ${child.pid} did not start within ${options.readyTimeoutMs ?? 60_000} ms; log: ${logFile}\n${text}`,
+          ),
+        ),
       options.readyTimeoutMs ?? 60_000,
     );
     const check = (): void => {
@@ -99,7 +104,11 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerProcess {
     child.stdout!.on('data', check);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`worker ${child.pid} exited (code ${code}, signal ${signal}) before it started; log: ${logFile}\n${text}`));
+      reject(
+        new Error(
+          `worker ${child.pid} exited (code ${code}, signal ${signal}) before it started; log: ${logFile}\n${text}`,
+        ),
+      );
     });
   });
   // A test that never awaits `ready` must not die of an unhandled rejection.
@@ -135,11 +144,17 @@ export async function killAllWorkers(): Promise<void> {
 }
 
 /** Polls `probe` every `intervalMs` until it returns true; throws after `timeoutMs`. */
-export async function waitFor(probe: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+export async function waitFor(
+  probe: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -8,14 +8,22 @@ import { startTraining } from '../../src/temporal/client.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
 import { services } from '../support/services.js';
 import { temporalTestProject } from '../support/temporal.js';
-import { spawnWorker, waitFor, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
+import {
+  spawnWorker,
+  waitFor,
+  executionPids,
+  useTemporalClientWithWorkers,
+} from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 async function mlflowRunsOf(workflowId: string) {
   const mlflow = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
   const experiment = await mlflow.experiments.getByName('temporal-mlflow-integration-tests');
   if (!experiment) return [];
-  const page = await mlflow.runs.search({ experimentIds: [experiment.experiment_id], filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'` });
+  const page = await mlflow.runs.search({
+    experimentIds: [experiment.experiment_id],
+    filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+  });
   return page.items;
 }
 
@@ -45,8 +53,14 @@ describe('a training workflow whose worker process is killed', () => {
       taskQueue,
       nodeDefaults: { heartbeatTimeoutMs: 2000 },
     });
-    await waitFor(async () => (await training.progress()).nodes.slow === 'running', "node 'slow' to run");
-    await waitFor(() => executions(executionsDir, 'slow').length === 1, "node 'slow' to start executing");
+    await waitFor(
+      async () => (await training.progress()).nodes.slow === 'running',
+      "node 'slow' to run",
+    );
+    await waitFor(
+      () => executions(executionsDir, 'slow').length === 1,
+      "node 'slow' to start executing",
+    );
     expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
 
     const second = worker();
@@ -55,7 +69,9 @@ describe('a training workflow whose worker process is killed', () => {
 
     expect(result).toMatchObject({ pipeline: 'slow', nodes: 3 });
     expect((await training.handle.describe()).status.name).toBe('COMPLETED');
-    expect(JSON.parse(readFileSync(join(temporalTestProject, 'data/output/slow_result.json'), 'utf8'))).toBe(3);
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/slow_result.json'), 'utf8')),
+    ).toBe(3);
     // `first` completed before the kill: it is never executed again.
     expect(executions(executionsDir, 'first')).toEqual([first.pid]);
     // `slow` died with the first worker and was retried on the second.
@@ -74,12 +90,22 @@ describe('a training workflow whose worker process is killed', () => {
 describe('the MLflow run of a training workflow', () => {
   it('is found again, not created twice, when the start activity is retried for the same workflow id', async () => {
     const activities = createProjectActivities(temporalTestProject);
-    const context = { workflowId: `retried-start-${randomUUID()}`, pipeline: 'slow', env: 'local', params: {}, codeHash: 'x', store: 'local' as const };
+    const context = {
+      workflowId: `retried-start-${randomUUID()}`,
+      pipeline: 'slow',
+      env: 'local',
+      params: {},
+      codeHash: 'x',
+      store: 'local' as const,
+    };
     const first = await activities.startMlflowRun(context);
     const again = await activities.startMlflowRun(context);
     expect(again.runId).toBe(first.runId);
     const runs = await mlflowRunsOf(context.workflowId);
     expect(runs.map((run) => run.info.run_id)).toEqual([first.runId]);
-    await activities.endMlflowRun({ context: { ...context, mlflowRunId: first.runId }, status: 'FINISHED' });
+    await activities.endMlflowRun({
+      context: { ...context, mlflowRunId: first.runId },
+      status: 'FINISHED',
+    });
   });
 });

@@ -6,7 +6,12 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
-import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -32,9 +37,13 @@ interface ProtoJson {
 }
 const requireFromProto = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
 const protoJson = requireFromProto('protobufjs/ext/protojson') as ProtoJson;
-const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
-const historyFromJson = (json: unknown): History => protoJson.fromJson(historyType, json, { ignoreUnknownFields: true });
-const historyToJson = (history: History): unknown => protoJson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history));
+const historyType = (
+  patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }
+).lookupType('temporal.api.history.v1.History');
+const historyFromJson = (json: unknown): History =>
+  protoJson.fromJson(historyType, json, { ignoreUnknownFields: true });
+const historyToJson = (history: History): unknown =>
+  protoJson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history));
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const committedHistory = join(fixtures, 'diamond-history.json');
@@ -42,7 +51,9 @@ const recording = process.env.RECORD_HISTORY === '1';
 
 const eventTypes = (history: History): string[] =>
   (history.events ?? []).map((event) => {
-    const attributes = Object.keys(event).find((key) => key.endsWith('EventAttributes') && event[key as keyof typeof event]);
+    const attributes = Object.keys(event).find(
+      (key) => key.endsWith('EventAttributes') && event[key as keyof typeof event],
+    );
     return attributes?.replace(/EventAttributes$/, '') ?? '?';
   });
 
@@ -51,17 +62,25 @@ const quietLogger = new DefaultLogger('WARN');
 let harness: TemporalHarness;
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  [harness, bundle] = await Promise.all([startHarness(), bundleWorkflowCode({ workflowsPath, logger: quietLogger })]);
+  [harness, bundle] = await Promise.all([
+    startHarness(),
+    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+  ]);
 }, 120_000);
 afterAll(async () => harness?.close());
 
 /** Replays against the current workflows, bundled once for the file. */
-const replay = (history: History): Promise<void> => Worker.runReplayHistory({ workflowBundle: bundle }, history);
+const replay = (history: History): Promise<void> =>
+  Worker.runReplayHistory({ workflowBundle: bundle }, history);
 
 describe('the committed history of a diamond run', () => {
   if (recording) {
     it('is recorded from a fresh run (RECORD_HISTORY=1)', async () => {
-      const training = await startTraining(harness.client, { pipeline: 'diamond', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+      const training = await startTraining(harness.client, {
+        pipeline: 'diamond',
+        taskQueue: harness.taskQueue,
+        nodeDefaults: fastNodeDefaults,
+      });
       await training.result();
       const history = await training.handle.fetchHistory();
       writeFileSync(committedHistory, `${JSON.stringify(historyToJson(history), null, 1)}\n`);
@@ -90,16 +109,26 @@ describe('the committed history of a diamond run', () => {
 
   it('fails to replay against workflow code changed in a way that is not deterministic', async () => {
     const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
-    const changed = await bundleWorkflowCode({ workflowsPath: join(fixtures, 'changed-workflow.ts'), logger: quietLogger });
-    await expect(Worker.runReplayHistory({ workflowBundle: changed }, history)).rejects.toMatchObject({ name: 'DeterminismViolationError' });
+    const changed = await bundleWorkflowCode({
+      workflowsPath: join(fixtures, 'changed-workflow.ts'),
+      logger: quietLogger,
+    });
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: changed }, history),
+    ).rejects.toMatchObject({ name: 'DeterminismViolationError' });
   }, 60_000);
 });
 
 describe('freshly recorded histories', () => {
-  const roundTrip = (history: History): History => historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
+  const roundTrip = (history: History): History =>
+    historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
 
   it('of a run failed by a non-retryable node error replay against the current workflow code', async () => {
-    const training = await startTraining(harness.client, { pipeline: 'fatal', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const training = await startTraining(harness.client, {
+      pipeline: 'fatal',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     await expect(training.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     const history = await training.handle.fetchHistory();
     expect(eventTypes(history).at(-1)).toBe('workflowExecutionFailed');
@@ -114,7 +143,10 @@ describe('freshly recorded histories', () => {
       taskQueue: harness.taskQueue,
       nodeDefaults: fastNodeDefaults,
     });
-    await waitFor(async () => (await training.progress()).nodes.slow === 'running', "node 'slow' to run");
+    await waitFor(
+      async () => (await training.progress()).nodes.slow === 'running',
+      "node 'slow' to run",
+    );
     await training.handle.cancel();
     await expect(training.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     const history = await training.handle.fetchHistory();

@@ -8,7 +8,15 @@ describe('ensureSearchAttributes', () => {
   it('creates the missing search attributes through the operator service, once', async () => {
     const { TEMPORAL_ADDRESS } = services();
     const namespace = `sa-${randomUUID().slice(0, 8)}`;
-    execFileSync(temporalCli, ['operator', 'namespace', 'create', '--namespace', namespace, '--address', TEMPORAL_ADDRESS]);
+    execFileSync(temporalCli, [
+      'operator',
+      'namespace',
+      'create',
+      '--namespace',
+      namespace,
+      '--address',
+      TEMPORAL_ADDRESS,
+    ]);
     const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
     try {
       let created: string[] | undefined;
@@ -21,11 +29,21 @@ describe('ensureSearchAttributes', () => {
       }
       expect(created?.sort()).toEqual([...SEARCH_ATTRIBUTES].sort());
       const listed = await connection.operatorService.listSearchAttributes({ namespace });
-      for (const name of SEARCH_ATTRIBUTES) expect(Object.keys(listed.customAttributes ?? {})).toContain(name);
+      for (const name of SEARCH_ATTRIBUTES)
+        expect(Object.keys(listed.customAttributes ?? {})).toContain(name);
       expect(await ensureSearchAttributes(connection, namespace)).toEqual([]);
     } finally {
       await connection.close();
-      execFileSync(temporalCli, ['operator', 'namespace', 'delete', '--namespace', namespace, '--address', TEMPORAL_ADDRESS, '--yes']);
+      execFileSync(temporalCli, [
+        'operator',
+        'namespace',
+        'delete',
+        '--namespace',
+        namespace,
+        '--address',
+        TEMPORAL_ADDRESS,
+        '--yes',
+      ]);
     }
   });
 });

@@ -1,4 +1,8 @@
-import { WorkflowFailedError, type ActivityFailure, type ApplicationFailure } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type ActivityFailure,
+  type ApplicationFailure,
+} from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +12,13 @@ import { startTraining, type TrainingHandle } from '../../src/temporal/client.js
 import { MLFLOW_INTERMEDIATE_ROOT, safeSegment } from '../../src/temporal/intermediate-store.js';
 import { services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, temporalTestProject } from '../support/temporal.js';
-import { spawnWorker, waitFor, type WorkerProcess, executionPids, useTemporalClientWithWorkers } from '../support/worker-process.js';
+import {
+  spawnWorker,
+  waitFor,
+  type WorkerProcess,
+  executionPids,
+  useTemporalClientWithWorkers,
+} from '../support/worker-process.js';
 
 /** One line per execution of a node: `<time> <pid> ...`; returns the pids. */
 const executions = executionPids;
@@ -46,11 +56,15 @@ const crossings = (dir: string, run: number): number => {
 };
 
 const temporalClient = useTemporalClientWithWorkers();
-const mlflow = (): MlflowClient => new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
+const mlflow = (): MlflowClient =>
+  new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
 
 describe('the intermediate store of a run whose consecutive nodes run on different workers', () => {
   it("breaks the run with 'local' stores in different folders (workers on hosts without a shared disk)", async () => {
-    const { executionsDir, taskQueue, workers } = await twoWorkers((index) => ['--store-dir', mkdtempSync(join(tmpdir(), `tm-store-${index}-`))]);
+    const { executionsDir, taskQueue, workers } = await twoWorkers((index) => [
+      '--store-dir',
+      mkdtempSync(join(tmpdir(), `tm-store-${index}-`)),
+    ]);
     const training = await startTraining(temporalClient(), {
       pipeline: 'diamond',
       taskQueue,
@@ -74,16 +88,28 @@ describe('the intermediate store of a run whose consecutive nodes run on differe
     const pids = workers.map((worker) => worker.pid);
     for (let run = 0; run < 2; run++) {
       const x = 100 + run;
-      const training: TrainingHandle = await startTraining(temporalClient(), { pipeline: 'diamond', params: { x }, taskQueue, nodeDefaults: fastNodeDefaults });
+      const training: TrainingHandle = await startTraining(temporalClient(), {
+        pipeline: 'diamond',
+        params: { x },
+        taskQueue,
+        nodeDefaults: fastNodeDefaults,
+      });
       const root = `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(training.workflowId)}`;
       if (run === 0) {
         // While the branches run, `a` lives in MLflow's artifact store.
-        await waitFor(async () => (await training.progress()).running.length > 0 && (await training.progress()).done === 1, 'the branches to run');
+        await waitFor(
+          async () =>
+            (await training.progress()).running.length > 0 &&
+            (await training.progress()).done === 1,
+          'the branches to run',
+        );
         const during = await mlflow().artifacts.listArtifacts(root);
         expect(during.map((file) => file.path)).toContain('a.bin');
       }
       await training.result();
-      const result = JSON.parse(readFileSync(join(temporalTestProject, 'data/output/diamond_result.json'), 'utf8')) as { sum: number };
+      const result = JSON.parse(
+        readFileSync(join(temporalTestProject, 'data/output/diamond_result.json'), 'utf8'),
+      ) as { sum: number };
       expect(result.sum).toBe((x + 1) * 2 + (x + 1) * 3);
       expect(await mlflow().artifacts.listArtifacts(root)).toEqual([]);
     }
@@ -113,7 +139,10 @@ describe("the 'local' intermediate store", () => {
         nodeDefaults: fastNodeDefaults,
       });
       const runDir = join(storeDir, safeSegment(training.workflowId));
-      await waitFor(async () => (await training.progress()).nodes.slow === 'running', "node 'slow' to run");
+      await waitFor(
+        async () => (await training.progress()).nodes.slow === 'running',
+        "node 'slow' to run",
+      );
       expect(existsSync(join(runDir, 'one.bin'))).toBe(true);
       await training.result();
       expect(existsSync(runDir)).toBe(false);

@@ -10,7 +10,12 @@ import { runPipelineLocally } from '../../src/runner/local-runner.js';
 import { startTraining } from '../../src/temporal/client.js';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { services } from '../support/services.js';
-import { fastNodeDefaults, startHarness, temporalTestProject, type TemporalHarness } from '../support/temporal.js';
+import {
+  fastNodeDefaults,
+  startHarness,
+  temporalTestProject,
+  type TemporalHarness,
+} from '../support/temporal.js';
 
 const executionsDir = (): string => {
   const dir = mkdtempSync(join(tmpdir(), 'tm-exec-'));
@@ -29,7 +34,10 @@ async function mlflowRunsOf(workflowId: string) {
   const client = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
   const experiment = await client.experiments.getByName('temporal-mlflow-integration-tests');
   if (!experiment) return [];
-  const page = await client.runs.search({ experimentIds: [experiment.experiment_id], filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'` });
+  const page = await client.runs.search({
+    experimentIds: [experiment.experiment_id],
+    filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+  });
   return page.items;
 }
 
@@ -42,22 +50,37 @@ afterAll(async () => harness?.close());
 describe('a pipeline on Temporal', () => {
   it('produces what the local runner produces, with the diamond branches overlapping in time', async () => {
     executionsDir();
-    const handle = await startTraining(harness.client, { pipeline: 'diamond', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const handle = await startTraining(harness.client, {
+      pipeline: 'diamond',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     const result = await handle.result();
     expect(result.nodes).toBe(4);
-    const onTemporal = JSON.parse(readFileSync(join(temporalTestProject, 'data/output/diamond_result.json'), 'utf8'));
+    const onTemporal = JSON.parse(
+      readFileSync(join(temporalTestProject, 'data/output/diamond_result.json'), 'utf8'),
+    );
 
     const project = await loadProject(temporalTestProject);
     const local = await runPipelineLocally({
       pipeline: getPipeline(project.definition, 'diamond'),
       catalog: new DataCatalog({}, { x: 1 }),
-      run: { runId: 'local', pipelineName: 'diamond', env: 'local', projectDir: temporalTestProject, runtimeParams: {} },
+      run: {
+        runId: 'local',
+        pipelineName: 'diamond',
+        env: 'local',
+        projectDir: temporalTestProject,
+        runtimeParams: {},
+      },
     });
     const localResult = local.freeOutputs.diamond_result as { sum: number };
     expect(onTemporal.sum).toBe(2 * 2 + 2 * 3);
     expect(onTemporal.sum).toBe(localResult.sum);
     // Each branch started before the other ended.
-    const { b, c } = onTemporal as { b: { start: number; end: number }; c: { start: number; end: number } };
+    const { b, c } = onTemporal as {
+      b: { start: number; end: number };
+      c: { start: number; end: number };
+    };
     expect(b.start).toBeLessThan(c.end);
     expect(c.start).toBeLessThan(b.end);
     // One MLflow run, FINISHED, found by the workflow id.
@@ -68,22 +91,36 @@ describe('a pipeline on Temporal', () => {
 
   it('retries a node that fails twice and then succeeds', async () => {
     const dir = executionsDir();
-    const handle = await startTraining(harness.client, { pipeline: 'flaky', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const handle = await startTraining(harness.client, {
+      pipeline: 'flaky',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     await handle.result();
     expect(executions(dir, 'flaky')).toHaveLength(3);
-    expect(JSON.parse(readFileSync(join(temporalTestProject, 'data/output/flaky_result.json'), 'utf8'))).toBe(3);
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/flaky_result.json'), 'utf8')),
+    ).toBe(3);
   });
 
   it('fails the workflow on a non-retryable node error, names the node, and marks the MLflow run FAILED', async () => {
     const dir = executionsDir();
-    const handle = await startTraining(harness.client, { pipeline: 'fatal', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const handle = await startTraining(harness.client, {
+      pipeline: 'fatal',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
-    expect(String((error as WorkflowFailedError).cause?.message)).toContain(`Node 'broken' failed: column "amount" has text values`);
+    expect(String((error as WorkflowFailedError).cause?.message)).toContain(
+      `Node 'broken' failed: column "amount" has text values`,
+    );
     expect(executions(dir, 'broken')).toHaveLength(1);
     const progress = await handle.progress();
     expect(progress).toMatchObject({ state: 'failed', failedNode: 'broken' });
-    expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual(['FAILED']);
+    expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual([
+      'FAILED',
+    ]);
   });
 
   it('marks the MLflow run KILLED and the workflow cancelled when the workflow is cancelled', async () => {
@@ -94,29 +131,47 @@ describe('a pipeline on Temporal', () => {
       taskQueue: harness.taskQueue,
       nodeDefaults: fastNodeDefaults,
     });
-    for (let i = 0; i < 100 && (await handle.progress()).nodes.slow !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await handle.progress()).nodes.slow !== 'running'; i++)
+      await new Promise((r) => setTimeout(r, 100));
     await handle.handle.cancel();
     const error = await handle.result().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect((await handle.handle.describe()).status.name).toBe('CANCELLED');
-    expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual(['KILLED']);
+    expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual([
+      'KILLED',
+    ]);
   });
 
   it('keeps a 50 MB intermediate dataset out of the workflow history', async () => {
-    const handle = await startTraining(harness.client, { pipeline: 'big', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const handle = await startTraining(harness.client, {
+      pipeline: 'big',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     await handle.result();
-    expect(JSON.parse(readFileSync(join(temporalTestProject, 'data/output/blob_sum.json'), 'utf8'))).toBe(50 * 1024 * 1024 * 7);
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/blob_sum.json'), 'utf8')),
+    ).toBe(50 * 1024 * 1024 * 7);
     const history = await harness.client.workflow.getHandle(handle.workflowId).fetchHistory();
     const bytes = proto.temporal.api.history.v1.History.encode(history).finish().length;
     expect(bytes).toBeLessThan(100 * 1024);
   });
 
   it('answers the progress query and upserts the search attributes', async () => {
-    const handle = await startTraining(harness.client, { pipeline: 'diamond', taskQueue: harness.taskQueue, nodeDefaults: fastNodeDefaults });
+    const handle = await startTraining(harness.client, {
+      pipeline: 'diamond',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
     const result = await handle.result();
     const progress = await handle.progress();
     expect(progress).toMatchObject({ state: 'completed', done: 4, total: 4, running: [] });
-    expect(Object.values(progress.nodes)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(Object.values(progress.nodes)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+    ]);
     const description = await handle.handle.describe();
     expect(description.searchAttributes.PipelineName).toEqual(['diamond']);
     expect(description.searchAttributes.MlflowRunId).toEqual([result.mlflowRunId]);
@@ -131,8 +186,12 @@ describe('a pipeline on Temporal', () => {
     });
     const result = await handle.result();
     expect(result.nodes).toBe(50);
-    expect(JSON.parse(readFileSync(join(temporalTestProject, 'data/output/chain_result.json'), 'utf8'))).toBe(51);
-    const children = harness.client.workflow.list({ query: `WorkflowId STARTS_WITH "${handle.workflowId}/chunk-"` });
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/chain_result.json'), 'utf8')),
+    ).toBe(51);
+    const children = harness.client.workflow.list({
+      query: `WorkflowId STARTS_WITH "${handle.workflowId}/chunk-"`,
+    });
     const ids: string[] = [];
     for await (const child of children) ids.push(child.workflowId);
     expect(ids.sort()).toEqual([0, 1, 2].map((chunk) => `${handle.workflowId}/chunk-${chunk}`));

@@ -57,13 +57,17 @@ export function splitTickets(
   const test: Ticket[] = [];
   for (const ticket of tickets) {
     let hash = 2166136261;
-    for (const char of String(ticket.ticket_id)) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
+    for (const char of String(ticket.ticket_id))
+      hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0;
     (hash / 2 ** 32 < split.test_ratio ? test : train).push(ticket);
   }
   const labelsOf = (rows: Ticket[]): string[] =>
     rows.map((ticket) => {
       const team = teamOf.get(String(ticket.ticket_id));
-      if (!team) throw new Error(`ticket ${ticket.ticket_id} has no label in labels.csv: every training ticket needs one.`);
+      if (!team)
+        throw new Error(
+          `ticket ${ticket.ticket_id} has no label in labels.csv: every training ticket needs one.`,
+        );
       return team;
     });
   return [train, test, labelsOf(train), labelsOf(test)];
@@ -72,9 +76,12 @@ export function splitTickets(
 export function fitVocabulary(tickets: Ticket[], options: { min_count: number }): Vocabulary {
   const counts = new Map<string, number>();
   for (const ticket of tickets) {
-    for (const token of tokenize(`${ticket.subject} ${ticket.body}`)) counts.set(token, (counts.get(token) ?? 0) + 1);
+    for (const token of tokenize(`${ticket.subject} ${ticket.body}`))
+      counts.set(token, (counts.get(token) ?? 0) + 1);
   }
-  const tokens = [...counts].filter(([, count]) => count >= options.min_count).map(([token]) => token);
+  const tokens = [...counts]
+    .filter(([, count]) => count >= options.min_count)
+    .map(([token]) => token);
   return { tokens: tokens.sort() };
 }
 
@@ -123,7 +130,8 @@ export function predictProbabilities(classifier: Classifier, features: Features)
   return features.counts.map((row) => {
     const scores = classifier.classes.map((_, c) => {
       let score = classifier.logPriors[c]!;
-      for (const [token, count] of Object.entries(row)) score += count * classifier.logLikelihoods[c]![Number(token)]!;
+      for (const [token, count] of Object.entries(row))
+        score += count * classifier.logLikelihoods[c]![Number(token)]!;
       return score;
     });
     const max = Math.max(...scores);
@@ -151,7 +159,10 @@ export function routeTickets(
 }
 
 /** Metrics of the routing on the test set, in MlflowMetricsHistoryDataset's `{name: {value, step}}` form. */
-export function evaluateRouting(answers: RoutingAnswer[], labels: string[]): Record<string, { value: number; step: number }> {
+export function evaluateRouting(
+  answers: RoutingAnswer[],
+  labels: string[],
+): Record<string, { value: number; step: number }> {
   const correct = answers.filter((answer, i) => answer.team === labels[i]).length;
   const metric = (value: number) => ({ value, step: 0 });
   return {

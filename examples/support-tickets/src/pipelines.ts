@@ -1,9 +1,21 @@
 import { node, pipeline, pipelineMl } from 'temporal-mlflow';
-import { evaluateRouting, fitVocabulary, routeTickets, splitTickets, trainClassifier, vectorize } from './nodes.js';
+import {
+  evaluateRouting,
+  fitVocabulary,
+  routeTickets,
+  splitTickets,
+  trainClassifier,
+  vectorize,
+} from './nodes.js';
 
 /** Inference: raw tickets (business objects) → routing answers (business answers). */
 export const inference = pipeline([
-  node(vectorize, { inputs: ['instances', 'vocabulary'], outputs: 'features', name: 'vectorize_tickets', tags: ['inference'] }),
+  node(vectorize, {
+    inputs: ['instances', 'vocabulary'],
+    outputs: 'features',
+    name: 'vectorize_tickets',
+    tags: ['inference'],
+  }),
   node(routeTickets, {
     inputs: ['classifier', 'features', 'params:min_confidence'],
     outputs: 'answers',
@@ -19,17 +31,37 @@ export const training = pipeline([
     outputs: ['train_tickets', 'test_tickets', 'train_labels', 'test_labels'],
     name: 'split_tickets',
   }),
-  node(fitVocabulary, { inputs: ['train_tickets', 'params:vocabulary'], outputs: 'vocabulary', name: 'fit_vocabulary' }),
-  node(vectorize, { inputs: ['train_tickets', 'vocabulary'], outputs: 'train_features', name: 'vectorize_train' }),
-  node(vectorize, { inputs: ['test_tickets', 'vocabulary'], outputs: 'test_features', name: 'vectorize_test' }),
+  node(fitVocabulary, {
+    inputs: ['train_tickets', 'params:vocabulary'],
+    outputs: 'vocabulary',
+    name: 'fit_vocabulary',
+  }),
+  node(vectorize, {
+    inputs: ['train_tickets', 'vocabulary'],
+    outputs: 'train_features',
+    name: 'vectorize_train',
+  }),
+  node(vectorize, {
+    inputs: ['test_tickets', 'vocabulary'],
+    outputs: 'test_features',
+    name: 'vectorize_test',
+  }),
   node(trainClassifier, {
     inputs: ['train_features', 'train_labels', 'vocabulary', 'params:model'],
     outputs: 'classifier',
     name: 'train_classifier',
     retry: { maximumAttempts: 3 },
   }),
-  node(routeTickets, { inputs: ['classifier', 'test_features', 'params:min_confidence'], outputs: 'test_answers', name: 'route_test_tickets' }),
-  node(evaluateRouting, { inputs: ['test_answers', 'test_labels'], outputs: 'routing_metrics', name: 'evaluate_routing' }),
+  node(routeTickets, {
+    inputs: ['classifier', 'test_features', 'params:min_confidence'],
+    outputs: 'test_answers',
+    name: 'route_test_tickets',
+  }),
+  node(evaluateRouting, {
+    inputs: ['test_answers', 'test_labels'],
+    outputs: 'routing_metrics',
+    name: 'evaluate_routing',
+  }),
 ]);
 
 /** Training bound to its inference: when training succeeds, the inference pipeline is logged as a model. */

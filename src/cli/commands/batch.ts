@@ -10,7 +10,11 @@ import { findProjectFile } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
 import { dataConverterFromEnv } from '../../temporal/codec.js';
 import { temporalWorkflowUrl } from '../common.js';
-import { addConnectionOptions, connectionOptionsFrom, type ConnectionCommandOptions } from '../connection.js';
+import {
+  addConnectionOptions,
+  connectionOptionsFrom,
+  type ConnectionCommandOptions,
+} from '../connection.js';
 import { CliUsageError } from '../errors.js';
 
 interface BatchPredictOptions extends ConnectionCommandOptions {
@@ -35,12 +39,16 @@ export class BatchScoringFailedError extends Error {
 
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new CliUsageError(`${flag} must be a positive integer, got ${text}.`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new CliUsageError(`${flag} must be a positive integer, got ${text}.`);
   return value;
 }
 
 /** Checks the dataset names in the local copy of the project, when there is one (workers use theirs). */
-async function checkDatasets(options: BatchPredictOptions, runtimeParams: Record<string, unknown>): Promise<void> {
+async function checkDatasets(
+  options: BatchPredictOptions,
+  runtimeParams: Record<string, unknown>,
+): Promise<void> {
   let hasProject = true;
   try {
     findProjectFile(options.project);
@@ -48,10 +56,16 @@ async function checkDatasets(options: BatchPredictOptions, runtimeParams: Record
     hasProject = false;
   }
   if (!hasProject || !existsSync(options.project)) return;
-  const session = await openSession({ projectDir: options.project, env: options.env, runtimeParams });
+  const session = await openSession({
+    projectDir: options.project,
+    env: options.env,
+    runtimeParams,
+  });
   for (const name of [options.input, options.output]) {
     if (!session.catalog.has(name)) {
-      throw new CliUsageError(`Dataset '${name}' is not in the catalog of ${options.project} (env ${options.env}). Known datasets: ${session.catalog.listDatasets().join(', ')}`);
+      throw new CliUsageError(
+        `Dataset '${name}' is not in the catalog of ${options.project} (env ${options.env}). Known datasets: ${session.catalog.listDatasets().join(', ')}`,
+      );
     }
   }
 }
@@ -60,18 +74,30 @@ async function checkDatasets(options: BatchPredictOptions, runtimeParams: Record
 export function registerBatchCommand(program: Command): void {
   const command = program
     .command('batch-predict')
-    .description('score a catalog dataset with a model on Temporal, in chunks, into another catalog dataset')
-    .requiredOption('-m, --model-uri <uri>', 'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder the workers can read')
+    .description(
+      'score a catalog dataset with a model on Temporal, in chunks, into another catalog dataset',
+    )
+    .requiredOption(
+      '-m, --model-uri <uri>',
+      'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder the workers can read',
+    )
     .requiredOption('--input <dataset>', 'catalog dataset to score')
     .requiredOption('--output <dataset>', 'catalog dataset the predictions are saved to')
     .option('--chunk-size <rows>', 'rows per chunk activity', String(DEFAULT_CHUNK_SIZE))
     .option('--max-parallel <n>', 'chunk activities scheduled at once', '8')
     .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
-    .option('--project <dir>', 'project root, to check the dataset names before starting (the workers load their own copy)', process.cwd())
+    .option(
+      '--project <dir>',
+      'project root, to check the dataset names before starting (the workers load their own copy)',
+      process.cwd(),
+    )
     .option('-e, --env <env>', 'configuration environment of the workers', DEFAULT_CONFIG_ENV)
     .option('--params <list>', 'inference params, e.g. "min_confidence=0.8"')
     .option('--runtime-params <list>', 'runtime parameter overrides of the configuration')
-    .option('--workflow-id <id>', 'workflow id; the id of a failed run resumes it (default: batch-<input>-<uuid>)')
+    .option(
+      '--workflow-id <id>',
+      'workflow id; the id of a failed run resumes it (default: batch-<input>-<uuid>)',
+    )
     .option('--keep-parts', 'keep the per-chunk part files after saving the output', false);
   addConnectionOptions(command).action(async (options: BatchPredictOptions) => {
     const chunkSize = positiveInteger(options.chunkSize, '--chunk-size');
@@ -82,7 +108,11 @@ export function registerBatchCommand(program: Command): void {
     const connection = await Connection.connect(connectionOptionsFrom(options));
     try {
       const dataConverter = dataConverterFromEnv();
-      const client = new Client({ connection, namespace: options.namespace ?? 'default', ...(dataConverter ? { dataConverter } : {}) });
+      const client = new Client({
+        connection,
+        namespace: options.namespace ?? 'default',
+        ...(dataConverter ? { dataConverter } : {}),
+      });
       const handle = await startBatchScoring(client, {
         modelUri: options.modelUri,
         input: options.input,
@@ -109,11 +139,18 @@ export function registerBatchCommand(program: Command): void {
         const result = await handle.result();
         progress.update(result.rows, result.rows);
         progress.stop();
-        const resumed = result.chunksSkipped ? ` (${result.chunksSkipped} chunk(s) already scored by an earlier run)` : '';
-        console.log(`Scored ${result.rows} rows of '${result.input}' into '${result.output}' in ${result.chunks} chunk(s), ${(result.durationMs / 1000).toFixed(1)} s${resumed}.`);
+        const resumed = result.chunksSkipped
+          ? ` (${result.chunksSkipped} chunk(s) already scored by an earlier run)`
+          : '';
+        console.log(
+          `Scored ${result.rows} rows of '${result.input}' into '${result.output}' in ${result.chunks} chunk(s), ${(result.durationMs / 1000).toFixed(1)} s${resumed}.`,
+        );
       } catch (error) {
         if (error instanceof WorkflowFailedError) {
-          throw new BatchScoringFailedError(`${error.cause?.message ?? error.message}\nResume with --workflow-id ${handle.workflowId}.`, { cause: error });
+          throw new BatchScoringFailedError(
+            `${error.cause?.message ?? error.message}\nResume with --workflow-id ${handle.workflowId}.`,
+            { cause: error },
+          );
         }
         throw error;
       } finally {

@@ -18,7 +18,13 @@ export function registerCodecCommands(program: Command): void {
     .option('--port <port>', 'port', '8888')
     .option('--cors-origin <origin...>', "the Web UI's origin(s), e.g. http://localhost:8233")
     .action(async (options: { host: string; port: string; corsOrigin?: string[] }) => {
-      const handle = await serveCodec({ host: options.host, port: Number(options.port), corsOrigins: options.corsOrigin ?? [] });
-      console.log(`codec server at ${handle.url} (start the UI with --ui-codec-endpoint ${handle.url})`);
+      const handle = await serveCodec({
+        host: options.host,
+        port: Number(options.port),
+        corsOrigins: options.corsOrigin ?? [],
+      });
+      console.log(
+        `codec server at ${handle.url} (start the UI with --ui-codec-endpoint ${handle.url})`,
+      );
     });
 }

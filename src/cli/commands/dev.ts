@@ -21,7 +21,14 @@ export function registerDevCommand(program: Command): void {
     .action(async (options: { project: string; taskQueue?: string }) => {
       ensureServices((line) => console.log(line));
       const projectDir = resolve(options.project);
-      const args = [resolve(packageRoot, 'bin', 'temporal-mlflow.js'), 'worker', '--project', projectDir, '--shutdown-grace', '5s'];
+      const args = [
+        resolve(packageRoot, 'bin', 'temporal-mlflow.js'),
+        'worker',
+        '--project',
+        projectDir,
+        '--shutdown-grace',
+        '5s',
+      ];
       if (options.taskQueue) args.push('--task-queue', options.taskQueue);
       let worker: ChildProcess | undefined;
       let restarting: NodeJS.Timeout | undefined;
@@ -43,7 +50,9 @@ export function registerDevCommand(program: Command): void {
       const watcher = watch(projectDir, { recursive: true }, (_event, file) => {
         if (file && CODE_FILE.test(file) && !IGNORED.test(file)) restart(file);
       });
-      console.log(`dev: watching ${projectDir}; Temporal UI ${process.env.TEMPORAL_UI_URL}, MLflow ${process.env.MLFLOW_TRACKING_URI}. Ctrl-C to stop.`);
+      console.log(
+        `dev: watching ${projectDir}; Temporal UI ${process.env.TEMPORAL_UI_URL}, MLflow ${process.env.MLFLOW_TRACKING_URI}. Ctrl-C to stop.`,
+      );
       await new Promise<void>((done) => {
         const stop = (): void => {
           watcher.close();

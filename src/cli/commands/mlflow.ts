@@ -28,7 +28,9 @@ export function registerMlflowCommands(program: Command): void {
 
   program
     .command('ui')
-    .description('print (and open) the MLflow UI of the project, starting the local server when none is configured')
+    .description(
+      'print (and open) the MLflow UI of the project, starting the local server when none is configured',
+    )
     .option('--project <dir>', 'project root', process.cwd())
     .option('-e, --env <env>', 'configuration environment', 'local')
     .action(async (options: { project: string; env: string }) => {
@@ -38,8 +40,12 @@ export function registerMlflowCommands(program: Command): void {
         session = await openSession({ projectDir: options.project, env: options.env });
       }
       const client = session.requireMlflow('The MLflow UI');
-      const experiment = await client.experiments.getByName(session.mlflow.tracking.experiment.name);
-      const url = experiment ? `${client.trackingUri}/#/experiments/${experiment.experiment_id}` : client.trackingUri;
+      const experiment = await client.experiments.getByName(
+        session.mlflow.tracking.experiment.name,
+      );
+      const url = experiment
+        ? `${client.trackingUri}/#/experiments/${experiment.experiment_id}`
+        : client.trackingUri;
       console.log(`MLflow UI: ${url}`);
     });
 }

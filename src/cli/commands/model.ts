@@ -13,7 +13,7 @@ import { packageRunModel } from '../../model/package-run.js';
 import { serveModel } from '../../serving/serve.js';
 import { parseJsonRequest } from '../../serving/parse-request.js';
 import { openSession } from '../../session.js';
-import { TAG_COMMAND, TAG_PIPELINE_NAME } from '../../constants.js';
+import { TAG_COMMAND, TAG_PIPELINE_NAME, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import { addProjectOptions, runtimeParamsFrom, type ProjectCommandOptions } from '../common.js';
 import { CliUsageError } from '../errors.js';
 
@@ -28,7 +28,9 @@ export async function readRecords(file: string): Promise<Record<string, unknown>
     case '.json': {
       const text = await readFile(path, 'utf8');
       const parsed = JSON.parse(text) as unknown;
-      return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : parseJsonRequest(text).records;
+      return Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>[])
+        : parseJsonRequest(text).records;
     }
     default:
       throw new CliUsageError(`Cannot read ${file}: expected a .csv, .parquet or .json file.`);
@@ -63,16 +65,34 @@ interface ModelifyOptions extends ProjectCommandOptions {
 export function registerModelCommands(program: Command): void {
   program
     .command('predict')
-    .description('predict with a logged model on a CSV, Parquet, JSON or JSON Lines file, streamed in chunks')
-    .requiredOption('-m, --model-uri <uri>', 'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder')
-    .requiredOption('-i, --input <file>', 'input records (.csv, .parquet, .json array or MLflow scoring payload, .jsonl)')
-    .option('-o, --output <file>', 'where to write the predictions: .json, .jsonl, .csv or .parquet (default: JSON on stdout)')
+    .description(
+      'predict with a logged model on a CSV, Parquet, JSON or JSON Lines file, streamed in chunks',
+    )
+    .requiredOption(
+      '-m, --model-uri <uri>',
+      'runs:/<run>/<name>, models:/<id>, models:/<name>/<version>, models:/<name>@<alias> or a folder',
+    )
+    .requiredOption(
+      '-i, --input <file>',
+      'input records (.csv, .parquet, .json array or MLflow scoring payload, .jsonl)',
+    )
+    .option(
+      '-o, --output <file>',
+      'where to write the predictions: .json, .jsonl, .csv or .parquet (default: JSON on stdout)',
+    )
     .option('--params <list>', 'inference params for this call, e.g. "min_confidence=0.8"')
-    .option('--chunk-size <rows>', 'records read, scored and written at a time', String(DEFAULT_CHUNK_SIZE))
+    .option(
+      '--chunk-size <rows>',
+      'records read, scored and written at a time',
+      String(DEFAULT_CHUNK_SIZE),
+    )
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (options: PredictOptions) => {
       const chunkSize = Number(options.chunkSize);
-      if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new CliUsageError(`--chunk-size must be a positive integer, got ${options.chunkSize}.`);
+      if (!Number.isInteger(chunkSize) || chunkSize < 1)
+        throw new CliUsageError(
+          `--chunk-size must be a positive integer, got ${options.chunkSize}.`,
+        );
       const model = await loadModel(options.modelUri);
       const params = options.params ? parseRuntimeParams(options.params) : undefined;
       const progress = options.progress ? createRowProgress('predict') : undefined;
@@ -83,12 +103,19 @@ export function registerModelCommands(program: Command): void {
           ...(options.output ? { output: options.output } : {}),
           ...(params ? { params } : {}),
           chunkSize,
-          ...(progress ? { onProgress: (done: number, total: number | undefined) => progress.update(done, total) } : {}),
+          ...(progress
+            ? {
+                onProgress: (done: number, total: number | undefined) =>
+                  progress.update(done, total),
+              }
+            : {}),
         });
         progress?.stop();
         if (options.output) {
           const rate = Math.round(result.rows / Math.max(0.001, result.durationMs / 1000));
-          console.error(`${result.rows} records scored in ${result.chunks} chunk(s) (${rate} rows/s); predictions written to ${options.output}`);
+          console.error(
+            `${result.rows} records scored in ${result.chunks} chunk(s) (${rate} rows/s); predictions written to ${options.output}`,
+          );
         }
       } finally {
         progress?.stop();
@@ -113,7 +140,9 @@ export function registerModelCommands(program: Command): void {
 
   const modelify = program
     .command('modelify')
-    .description('package an existing pipeline as an MLflow model without training (kedro-mlflow modelify)');
+    .description(
+      'package an existing pipeline as an MLflow model without training (kedro-mlflow modelify)',
+    );
   addProjectOptions(modelify)
     .requiredOption('--input-name <name>', 'the dataset the served records replace')
     .option('--model-name <name>', 'logged model name / artifact path', 'model')
@@ -121,17 +150,30 @@ export function registerModelCommands(program: Command): void {
     .option('--alias <alias>', 'move this alias to the new version')
     .option('--infer-signature', 'infer the signature from the input dataset (default)', true)
     .option('--no-infer-signature', 'log no signature')
-    .option('--infer-input-example', "save the input dataset's first rows as the input example (default)", true)
+    .option(
+      '--infer-input-example',
+      "save the input dataset's first rows as the input example (default)",
+      true,
+    )
     .option('--no-infer-input-example', 'save no input example')
     .action(async (options: ModelifyOptions) => {
-      const session = await openSession({ projectDir: options.project, env: options.env, runtimeParams: runtimeParamsFrom(options) });
-      const pipelineName = options.pipeline ?? '__default__';
+      const session = await openSession({
+        projectDir: options.project,
+        env: options.env,
+        runtimeParams: runtimeParamsFrom(options),
+      });
+      const pipelineName = options.pipeline ?? DEFAULT_PIPELINE_NAME;
       const client = session.requireMlflow('modelify');
-      const experiment = await client.experiments.getOrCreate(session.mlflow.tracking.experiment.name);
+      const experiment = await client.experiments.getOrCreate(
+        session.mlflow.tracking.experiment.name,
+      );
       const run = await client.runs.create({
         experimentId: experiment.experiment_id,
         runName: `modelify ${pipelineName}`,
-        tags: { [TAG_PIPELINE_NAME]: pipelineName, [TAG_COMMAND]: `temporal-mlflow modelify --pipeline ${pipelineName} --input-name ${options.inputName}` },
+        tags: {
+          [TAG_PIPELINE_NAME]: pipelineName,
+          [TAG_COMMAND]: `temporal-mlflow modelify --pipeline ${pipelineName} --input-name ${options.inputName}`,
+        },
       });
       const runId = run.info.run_id;
       try {
@@ -145,14 +187,21 @@ export function registerModelCommands(program: Command): void {
             inferSignature: options.inferSignature,
             inferInputExample: options.inferInputExample,
           },
-          ...(options.registeredModelName ? { registeredModelName: options.registeredModelName } : {}),
+          ...(options.registeredModelName
+            ? { registeredModelName: options.registeredModelName }
+            : {}),
           ...(options.alias ? { alias: options.alias } : {}),
         });
         await client.runs.end(runId, 'FINISHED');
         console.log(`Model logged: ${model.modelUri} (${model.runModelUri})`);
         console.log(`MLflow run:   ${runUrl(client.trackingUri, experiment.experiment_id, runId)}`);
-        console.log(`MLflow model: ${modelUrl(client.trackingUri, experiment.experiment_id, model.modelId)}`);
-        if (model.registeredModelVersion) console.log(`Registered:   ${model.registeredModelName} version ${model.registeredModelVersion}`);
+        console.log(
+          `MLflow model: ${modelUrl(client.trackingUri, experiment.experiment_id, model.modelId)}`,
+        );
+        if (model.registeredModelVersion)
+          console.log(
+            `Registered:   ${model.registeredModelName} version ${model.registeredModelVersion}`,
+          );
       } catch (error) {
         await client.runs.end(runId, 'FAILED');
         throw error;

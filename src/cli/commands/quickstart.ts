@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { TAG_WORKFLOW_ID } from '../../constants.js';
+import { TAG_WORKFLOW_ID, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
@@ -16,10 +16,26 @@ const QUICKSTART_TASK_QUEUE = 'temporal-mlflow-quickstart';
 
 /** Business objects the freshly logged model routes at the end of the main job. */
 const SAMPLE_TICKETS = [
-  { ticket_id: 'NEW-1', subject: 'Charged twice', body: 'Hello, I was charged twice for my order, please refund the payment.' },
-  { ticket_id: 'NEW-2', subject: 'App crashes', body: 'The app crashes when I open settings since the update.' },
-  { ticket_id: 'NEW-3', subject: 'Where is my parcel', body: 'My parcel has not arrived yet and the tracking number does not work.' },
-  { ticket_id: 'NEW-4', subject: 'Help', body: 'Hello, nothing works as expected. This is the second time I write.' },
+  {
+    ticket_id: 'NEW-1',
+    subject: 'Charged twice',
+    body: 'Hello, I was charged twice for my order, please refund the payment.',
+  },
+  {
+    ticket_id: 'NEW-2',
+    subject: 'App crashes',
+    body: 'The app crashes when I open settings since the update.',
+  },
+  {
+    ticket_id: 'NEW-3',
+    subject: 'Where is my parcel',
+    body: 'My parcel has not arrived yet and the tracking number does not work.',
+  },
+  {
+    ticket_id: 'NEW-4',
+    subject: 'Help',
+    body: 'Hello, nothing works as expected. This is the second time I write.',
+  },
 ];
 
 /**
@@ -30,23 +46,33 @@ const SAMPLE_TICKETS = [
 export function registerQuickstartCommand(program: Command): void {
   program
     .command('quickstart')
-    .description('train the example on Temporal, log its model to MLflow and predict with it (the main job)')
+    .description(
+      'train the example on Temporal, log its model to MLflow and predict with it (the main job)',
+    )
     .option('--project <dir>', 'project to train', join(packageRoot, 'examples', 'support-tickets'))
     .action(async (options: { project: string }) => {
       const started = performance.now();
       const services = ensureServices((line) => console.log(line));
-      console.log(`Temporal: ${process.env.TEMPORAL_ADDRESS} · MLflow: ${process.env.MLFLOW_TRACKING_URI} (${services})`);
+      console.log(
+        `Temporal: ${process.env.TEMPORAL_ADDRESS} · MLflow: ${process.env.MLFLOW_TRACKING_URI} (${services})`,
+      );
       Runtime.install({ logger: new DefaultLogger('WARN') });
-      const nativeConnection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+      const nativeConnection = await NativeConnection.connect({
+        address: process.env.TEMPORAL_ADDRESS!,
+      });
       const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
       try {
-        const worker = await createWorker({ projectDir: options.project, connection: nativeConnection, taskQueue: QUICKSTART_TASK_QUEUE });
+        const worker = await createWorker({
+          projectDir: options.project,
+          connection: nativeConnection,
+          taskQueue: QUICKSTART_TASK_QUEUE,
+        });
         const dataConverter = dataConverterFromEnv();
         const client = new Client({ connection, ...(dataConverter ? { dataConverter } : {}) });
         console.log('training the support-ticket router as a Temporal workflow...');
         const result = await worker.runUntil(
           followTraining(client, {
-            pipeline: '__default__',
+            pipeline: DEFAULT_PIPELINE_NAME,
             env: 'local',
             params: {},
             taskQueue: QUICKSTART_TASK_QUEUE,
@@ -54,8 +80,13 @@ export function registerQuickstartCommand(program: Command): void {
             wait: true,
           }),
         );
-        if (!result?.model || !result.mlflowRunId) throw new Error('Training finished without logging a model: is MLflow tracking configured?');
-        console.log(`trained ${result.nodes} nodes and logged the model in ${(result.durationMs / 1000).toFixed(1)} s`);
+        if (!result?.model || !result.mlflowRunId)
+          throw new Error(
+            'Training finished without logging a model: is MLflow tracking configured?',
+          );
+        console.log(
+          `trained ${result.nodes} nodes and logged the model in ${(result.durationMs / 1000).toFixed(1)} s`,
+        );
 
         const model = await loadModel(result.model.modelUri);
         const answers = await model.predict(SAMPLE_TICKETS);
@@ -65,7 +96,9 @@ export function registerQuickstartCommand(program: Command): void {
         const mlflow = MlflowClient.fromEnv();
         const run = await mlflow.runs.get(result.mlflowRunId);
         const experimentId = run.info.experiment_id;
-        const alias = result.model.registeredModelName ? `models:/${result.model.registeredModelName}@champion` : result.model.modelUri;
+        const alias = result.model.registeredModelName
+          ? `models:/${result.model.registeredModelName}@champion`
+          : result.model.modelUri;
         console.log(`
 Temporal workflow: ${temporalWorkflowUrl(runWorkflowId(run.data.tags))}
 MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, result.mlflowRunId)}

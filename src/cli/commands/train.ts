@@ -1,6 +1,6 @@
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { DEFAULT_TASK_QUEUE } from '../../constants.js';
+import { DEFAULT_TASK_QUEUE, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
 import { startTraining } from '../../temporal/client.js';
@@ -16,10 +16,15 @@ import {
   type FilterCommandOptions,
   type ProjectCommandOptions,
 } from '../common.js';
-import { connectionOptionsFrom, addConnectionOptions, type ConnectionCommandOptions } from '../connection.js';
+import {
+  connectionOptionsFrom,
+  addConnectionOptions,
+  type ConnectionCommandOptions,
+} from '../connection.js';
 import { createNodeProgress } from '../progress.js';
 
-interface TrainOptions extends ProjectCommandOptions, FilterCommandOptions, ConnectionCommandOptions {
+interface TrainOptions
+  extends ProjectCommandOptions, FilterCommandOptions, ConnectionCommandOptions {
   wait?: boolean;
   workflowId?: string;
 }
@@ -27,7 +32,16 @@ interface TrainOptions extends ProjectCommandOptions, FilterCommandOptions, Conn
 /** Follows a training workflow: live progress, links, and the outcome. */
 export async function followTraining(
   client: Client,
-  options: { pipeline: string; env: string; params: Record<string, unknown>; taskQueue: string; workflowId?: string; command: string; filters?: ReturnType<typeof filtersFrom>; wait: boolean },
+  options: {
+    pipeline: string;
+    env: string;
+    params: Record<string, unknown>;
+    taskQueue: string;
+    workflowId?: string;
+    command: string;
+    filters?: ReturnType<typeof filtersFrom>;
+    wait: boolean;
+  },
 ): Promise<TrainingResult | undefined> {
   const handle = await startTraining(client, {
     pipeline: options.pipeline,
@@ -52,7 +66,13 @@ export async function followTraining(
   const timer = setInterval(() => {
     inFlight ??= handle
       .progress()
-      .then((state) => progress.update(state.done, state.total, state.state === 'packaging' ? ['packaging model'] : state.running))
+      .then((state) =>
+        progress.update(
+          state.done,
+          state.total,
+          state.state === 'packaging' ? ['packaging model'] : state.running,
+        ),
+      )
       .catch(() => undefined)
       .finally(() => (inFlight = undefined));
   }, 250);
@@ -64,7 +84,10 @@ export async function followTraining(
     if (error instanceof WorkflowFailedError) {
       const state = await handle.progress().catch(() => undefined);
       const node = state?.failedNode ? `node '${state.failedNode}'` : 'the workflow';
-      throw new TrainingFailedError(`Training failed at ${node}: ${state?.error ?? error.cause?.message ?? error.message}`, { cause: error });
+      throw new TrainingFailedError(
+        `Training failed at ${node}: ${state?.error ?? error.cause?.message ?? error.message}`,
+        { cause: error },
+      );
     }
     throw error;
   } finally {
@@ -89,9 +112,13 @@ export function registerTrainCommand(program: Command): void {
       const connection = await Connection.connect(connectionOptionsFrom(options));
       try {
         const dataConverter = dataConverterFromEnv();
-        const client = new Client({ connection, namespace: options.namespace ?? 'default', ...(dataConverter ? { dataConverter } : {}) });
+        const client = new Client({
+          connection,
+          namespace: options.namespace ?? 'default',
+          ...(dataConverter ? { dataConverter } : {}),
+        });
         const result = await followTraining(client, {
-          pipeline: options.pipeline ?? '__default__',
+          pipeline: options.pipeline ?? DEFAULT_PIPELINE_NAME,
           env: options.env ?? 'local',
           params: runtimeParamsFrom(options),
           taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -101,8 +128,11 @@ export function registerTrainCommand(program: Command): void {
           ...(options.workflowId ? { workflowId: options.workflowId } : {}),
         });
         if (result) {
-          console.log(`Training completed: ${result.nodes} nodes in ${(result.durationMs / 1000).toFixed(1)} s.`);
-          if (result.model) console.log(`Model: ${result.model.modelUri} (${result.model.runModelUri})`);
+          console.log(
+            `Training completed: ${result.nodes} nodes in ${(result.durationMs / 1000).toFixed(1)} s.`,
+          );
+          if (result.model)
+            console.log(`Model: ${result.model.modelUri} (${result.model.runModelUri})`);
         }
       } finally {
         await connection.close();

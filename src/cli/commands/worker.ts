@@ -1,4 +1,10 @@
-import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type LogEntry,
+  type LogLevel,
+} from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { ensureSearchAttributes } from '../../temporal/search-attributes.js';
@@ -6,7 +12,11 @@ import { loadProject } from '../../project/load-project.js';
 import { codeHash } from '../../temporal/code-hash.js';
 import { createWorker } from '../../temporal/worker.js';
 import type { IntermediateStoreMode } from '../../temporal/types.js';
-import { addConnectionOptions, connectionOptionsFrom, type ConnectionCommandOptions } from '../connection.js';
+import {
+  addConnectionOptions,
+  connectionOptionsFrom,
+  type ConnectionCommandOptions,
+} from '../connection.js';
 import { CliUsageError } from '../errors.js';
 
 interface WorkerCommandOptions extends ConnectionCommandOptions {
@@ -29,27 +39,47 @@ function jsonLogLine(entry: LogEntry): void {
     msg: entry.message,
     ...entry.meta,
   };
-  process.stderr.write(`${JSON.stringify(line, (_key, value: unknown) => (value instanceof Error ? { name: value.name, message: value.message } : value))}\n`);
+  process.stderr.write(
+    `${JSON.stringify(line, (_key, value: unknown) => (value instanceof Error ? { name: value.name, message: value.message } : value))}\n`,
+  );
 }
 
 function positiveInteger(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new CliUsageError(`${flag} must be a positive integer, got '${value}'.`);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new CliUsageError(`${flag} must be a positive integer, got '${value}'.`);
   return parsed;
 }
 
 /** `temporal-mlflow worker`: runs the project's nodes for training workflows until SIGTERM/SIGINT. */
 export function registerWorkerCommand(program: Command): void {
-  const command = program.command('worker').description("run a Temporal worker for the project's pipelines");
+  const command = program
+    .command('worker')
+    .description("run a Temporal worker for the project's pipelines");
   addConnectionOptions(command)
     .option('--project <dir>', 'project root', process.cwd())
     .option('--max-concurrent-nodes <n>', 'nodes this worker runs at once (default: CPU cores)')
-    .option('--store <mode>', "where unpersisted datasets live between nodes: 'local' or 'mlflow' (workers on several hosts)", 'local')
-    .option('--store-dir <dir>', "folder of the 'local' store (default <project>/.local/intermediate)")
+    .option(
+      '--store <mode>',
+      "where unpersisted datasets live between nodes: 'local' or 'mlflow' (workers on several hosts)",
+      'local',
+    )
+    .option(
+      '--store-dir <dir>',
+      "folder of the 'local' store (default <project>/.local/intermediate)",
+    )
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
-    .option('--shutdown-grace <time>', 'on SIGTERM, how long running nodes may finish before they are handed back', '30s')
-    .option('--log-level <level>', 'TRACE, DEBUG, INFO, WARN or ERROR', process.env.TEMPORAL_MLFLOW_LOG_LEVEL ?? 'INFO')
+    .option(
+      '--shutdown-grace <time>',
+      'on SIGTERM, how long running nodes may finish before they are handed back',
+      '30s',
+    )
+    .option(
+      '--log-level <level>',
+      'TRACE, DEBUG, INFO, WARN or ERROR',
+      process.env.TEMPORAL_MLFLOW_LOG_LEVEL ?? 'INFO',
+    )
     .option('--build-id <id>', "this worker's build id (default: the project's code hash)")
     .option(
       '--worker-versioning',
@@ -63,21 +93,39 @@ export function registerWorkerCommand(program: Command): void {
       const metricsPort = positiveInteger('--metrics-port', options.metricsPort);
       Runtime.install({
         logger: new DefaultLogger(options.logLevel, jsonLogLine),
-        ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
+        ...(metricsPort
+          ? {
+              telemetryOptions: {
+                metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } },
+              },
+            }
+          : {}),
       });
       const project = await loadProject(options.project);
       const buildId =
-        options.buildId ?? codeHash(Object.values(project.definition.pipelines).reduce((all, p) => all.plus(p)));
+        options.buildId ??
+        codeHash(Object.values(project.definition.pipelines).reduce((all, p) => all.plus(p)));
       const connectionOptions = connectionOptionsFrom(options);
       const operator = await Connection.connect(connectionOptions);
       try {
         const created = await ensureSearchAttributes(operator, options.namespace ?? 'default');
-        if (created.length) console.log(JSON.stringify({ time: new Date().toISOString(), level: 'INFO', msg: 'search attributes created', names: created }));
+        if (created.length)
+          console.log(
+            JSON.stringify({
+              time: new Date().toISOString(),
+              level: 'INFO',
+              msg: 'search attributes created',
+              names: created,
+            }),
+          );
       } finally {
         await operator.close();
       }
       const connection = await NativeConnection.connect(connectionOptions);
-      const maxConcurrentNodes = positiveInteger('--max-concurrent-nodes', options.maxConcurrentNodes);
+      const maxConcurrentNodes = positiveInteger(
+        '--max-concurrent-nodes',
+        options.maxConcurrentNodes,
+      );
       const worker = await createWorker({
         projectDir: project.dir,
         connection,
@@ -91,8 +139,15 @@ export function registerWorkerCommand(program: Command): void {
           identity: `${project.definition.name}@${process.pid}:${buildId}`,
           // The deployment version is recorded on every task this worker completes; routing by it is opt-in.
           workerDeploymentOptions: options.workerVersioning
-            ? { version: { deploymentName: project.definition.name, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' }
-            : { version: { deploymentName: project.definition.name, buildId }, useWorkerVersioning: false },
+            ? {
+                version: { deploymentName: project.definition.name, buildId },
+                useWorkerVersioning: true,
+                defaultVersioningBehavior: 'PINNED',
+              }
+            : {
+                version: { deploymentName: project.definition.name, buildId },
+                useWorkerVersioning: false,
+              },
         },
       });
       console.log(
@@ -114,7 +169,9 @@ export function registerWorkerCommand(program: Command): void {
       } finally {
         await connection.close();
       }
-      console.log(JSON.stringify({ time: new Date().toISOString(), level: 'INFO', msg: 'worker stopped' }));
+      console.log(
+        JSON.stringify({ time: new Date().toISOString(), level: 'INFO', msg: 'worker stopped' }),
+      );
       // A node handed back on shutdown may still be running its (unstoppable) function: don't wait for it.
       process.exit(0);
     });

@@ -68,7 +68,10 @@ export class MlflowArtifactDataset<T = unknown> extends AbstractMlflowDataset<T>
     if (await this.dataset.exists()) return true;
     if (!this.runId) return false;
     const local = this.localPath();
-    return local !== undefined && (await this.findArtifact(this.client('exists'), this.runId, local)) !== undefined;
+    return (
+      local !== undefined &&
+      (await this.findArtifact(this.client('exists'), this.runId, local)) !== undefined
+    );
   }
 
   protected override async doRelease(): Promise<void> {
@@ -86,12 +89,19 @@ export class MlflowArtifactDataset<T = unknown> extends AbstractMlflowDataset<T>
   private requireLocalPath(operation: 'load' | 'save'): string {
     const local = this.localPath();
     if (local === undefined) {
-      throw this.error(`the wrapped dataset has no local path to ${operation === 'save' ? 'log' : 'download to'}`, operation);
+      throw this.error(
+        `the wrapped dataset has no local path to ${operation === 'save' ? 'log' : 'download to'}`,
+        operation,
+      );
     }
     return local;
   }
 
-  private async findArtifact(client: MlflowClient, runId: string, local: string): Promise<{ isDir: boolean } | undefined> {
+  private async findArtifact(
+    client: MlflowClient,
+    runId: string,
+    local: string,
+  ): Promise<{ isDir: boolean } | undefined> {
     const wanted = this.artifactOf(local);
     const listing = await client.artifacts.listArtifacts(runId, this.artifactPath);
     return listing.find((file) => file.path === wanted);
@@ -101,7 +111,10 @@ export class MlflowArtifactDataset<T = unknown> extends AbstractMlflowDataset<T>
     const local = this.requireLocalPath('load');
     const found = await this.findArtifact(client, runId, local);
     if (!found) {
-      throw this.error(`artifact '${this.artifactOf(local)}' not found in MLflow run '${runId}'`, 'load');
+      throw this.error(
+        `artifact '${this.artifactOf(local)}' not found in MLflow run '${runId}'`,
+        'load',
+      );
     }
     if (found.isDir) await client.artifacts.downloadDirectory(runId, this.artifactOf(local), local);
     else await client.artifacts.downloadFile(runId, this.artifactOf(local), local);
@@ -118,7 +131,10 @@ const artifactSchema = z.strictObject({
 /** Registry factory of `MlflowArtifactDataset`: `dataset: {type, ...}` is built with the same registry. */
 export function mlflowArtifactDatasetFactory(getClient: MlflowClientProvider): DatasetFactory {
   return (config, context) => {
-    const parsed = parseDatasetConfig(artifactSchema, config, { type: 'mlflow.MlflowArtifactDataset', name: context.name });
+    const parsed = parseDatasetConfig(artifactSchema, config, {
+      type: 'mlflow.MlflowArtifactDataset',
+      name: context.name,
+    });
     return new MlflowArtifactDataset({
       name: context.name,
       getClient,

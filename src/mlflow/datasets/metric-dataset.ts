@@ -46,7 +46,8 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
   protected async doLoad(): Promise<number> {
     const { client, runId } = this.loadTarget();
     const history = sortHistory(await client.runs.getMetricHistory(runId, this.key));
-    const candidates = this.loadStep === undefined ? history : history.filter((m) => m.step === this.loadStep);
+    const candidates =
+      this.loadStep === undefined ? history : history.filter((m) => m.step === this.loadStep);
     const last = candidates.at(-1);
     if (!last) {
       const at = this.loadStep === undefined ? '' : ` at step ${this.loadStep}`;
@@ -69,8 +70,14 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
     const { client, runId } = target;
     const history = await client.runs.getMetricHistory(runId, this.key);
     const lastStep = history.length ? Math.max(...history.map((m) => m.step)) : undefined;
-    const step = point.step ?? this.saveStep ?? (this.mode === 'append' ? (lastStep ?? -1) + 1 : (lastStep ?? 0));
-    await client.runs.logMetric(runId, this.key, point.value, { step, timestamp: nextTimestamp(history) });
+    const step =
+      point.step ??
+      this.saveStep ??
+      (this.mode === 'append' ? (lastStep ?? -1) + 1 : (lastStep ?? 0));
+    await client.runs.logMetric(runId, this.key, point.value, {
+      step,
+      timestamp: nextTimestamp(history),
+    });
   }
 
   protected async doExists(): Promise<boolean> {
@@ -85,7 +92,10 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
       key: this.key,
       ...this.describeRun(),
       ...(this.loadStep !== undefined ? { load_args: { step: this.loadStep } } : {}),
-      save_args: { mode: this.mode, ...(this.saveStep !== undefined ? { step: this.saveStep } : {}) },
+      save_args: {
+        mode: this.mode,
+        ...(this.saveStep !== undefined ? { step: this.saveStep } : {}),
+      },
     };
   }
 }
@@ -95,14 +105,19 @@ const metricSchema = z.strictObject({
   key: z.string().min(1).optional(),
   run_id: z.string().min(1).optional(),
   load_args: z.strictObject({ step: step.optional() }).optional(),
-  save_args: z.strictObject({ mode: z.enum(['overwrite', 'append']).optional(), step: step.optional() }).optional(),
+  save_args: z
+    .strictObject({ mode: z.enum(['overwrite', 'append']).optional(), step: step.optional() })
+    .optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** Registry factory of `MlflowMetricDataset`. */
 export function mlflowMetricDatasetFactory(getClient: MlflowClientProvider): DatasetFactory {
   return (config, context) => {
-    const parsed = parseDatasetConfig(metricSchema, config, { type: 'mlflow.MlflowMetricDataset', name: context.name });
+    const parsed = parseDatasetConfig(metricSchema, config, {
+      type: 'mlflow.MlflowMetricDataset',
+      name: context.name,
+    });
     return new MlflowMetricDataset({
       name: context.name,
       getClient,

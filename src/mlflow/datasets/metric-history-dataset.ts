@@ -49,7 +49,8 @@ export class MlflowMetricHistoryDataset extends AbstractMlflowDataset<MetricHist
   protected async doLoad(): Promise<MetricHistory> {
     const { client, runId } = this.loadTarget();
     const history = sortHistory(await client.runs.getMetricHistory(runId, this.key));
-    if (history.length === 0) throw this.error(`metric '${this.key}' has no value in MLflow run '${runId}'`, 'load');
+    if (history.length === 0)
+      throw this.error(`metric '${this.key}' has no value in MLflow run '${runId}'`, 'load');
     return fromHistory(history, this.loadMode);
   }
 
@@ -79,29 +80,49 @@ export class MlflowMetricHistoryDataset extends AbstractMlflowDataset<MetricHist
   /** Checks `data` against the save mode; every problem names the metric and the entry. */
   private toMetrics(data: unknown): MetricInput[] {
     const invalid = (where: string, problem: string): Error =>
-      this.error(`invalid ${where} of metric '${this.key}' (save_args.mode ${this.saveMode}): ${problem}`, 'save');
+      this.error(
+        `invalid ${where} of metric '${this.key}' (save_args.mode ${this.saveMode}): ${problem}`,
+        'save',
+      );
     const now = Date.now();
     switch (this.saveMode) {
       case 'list': {
-        if (!Array.isArray(data)) throw invalid('history', `expected a list of numbers, received ${describeValue(data)}`);
+        if (!Array.isArray(data))
+          throw invalid('history', `expected a list of numbers, received ${describeValue(data)}`);
         return data.map((value: unknown, step) => {
-          if (typeof value !== 'number') throw invalid(`value at index ${step}`, `expected a number, received ${describeValue(value)}`);
+          if (typeof value !== 'number')
+            throw invalid(
+              `value at index ${step}`,
+              `expected a number, received ${describeValue(value)}`,
+            );
           return { key: this.key, value, step, timestamp: now };
         });
       }
       case 'dict': {
         if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-          throw invalid('history', `expected a mapping {step: value}, received ${describeValue(data)}`);
+          throw invalid(
+            'history',
+            `expected a mapping {step: value}, received ${describeValue(data)}`,
+          );
         }
         return Object.entries(data).map(([key, value]: [string, unknown]) => {
           const step = Number(key);
-          if (!Number.isSafeInteger(step)) throw invalid(`step '${key}'`, 'expected an integer step');
-          if (typeof value !== 'number') throw invalid(`value at step ${key}`, `expected a number, received ${describeValue(value)}`);
+          if (!Number.isSafeInteger(step))
+            throw invalid(`step '${key}'`, 'expected an integer step');
+          if (typeof value !== 'number')
+            throw invalid(
+              `value at step ${key}`,
+              `expected a number, received ${describeValue(value)}`,
+            );
           return { key: this.key, value, step, timestamp: now };
         });
       }
       case 'history': {
-        if (!Array.isArray(data)) throw invalid('history', `expected a list of {step, value, timestamp?}, received ${describeValue(data)}`);
+        if (!Array.isArray(data))
+          throw invalid(
+            'history',
+            `expected a list of {step, value, timestamp?}, received ${describeValue(data)}`,
+          );
         return data.map((entry: unknown, index) => {
           const isEntry = entry !== null && typeof entry === 'object' && !Array.isArray(entry);
           const problem = !isEntry
@@ -141,7 +162,10 @@ const historySchema = z.strictObject({
 /** Registry factory of `MlflowMetricHistoryDataset`. */
 export function mlflowMetricHistoryDatasetFactory(getClient: MlflowClientProvider): DatasetFactory {
   return (config, context) => {
-    const parsed = parseDatasetConfig(historySchema, config, { type: 'mlflow.MlflowMetricHistoryDataset', name: context.name });
+    const parsed = parseDatasetConfig(historySchema, config, {
+      type: 'mlflow.MlflowMetricHistoryDataset',
+      name: context.name,
+    });
     return new MlflowMetricHistoryDataset({
       name: context.name,
       getClient,

@@ -17,11 +17,16 @@ export function metricPointProblem(data: unknown, allowTimestamp = true): string
   }
   const { value, step, timestamp, ...rest } = data as Record<string, unknown>;
   const extra = Object.keys(rest).sort();
-  if (extra.length) return `unexpected keys [${extra.join(', ')}] (expected value, step${allowTimestamp ? ', timestamp' : ''})`;
-  if (typeof value !== 'number') return `expected a number as value, received ${describeValue(value)}`;
-  if (step !== undefined && !Number.isSafeInteger(step)) return `expected an integer step, received ${describeValue(step)}`;
+  if (extra.length)
+    return `unexpected keys [${extra.join(', ')}] (expected value, step${allowTimestamp ? ', timestamp' : ''})`;
+  if (typeof value !== 'number')
+    return `expected a number as value, received ${describeValue(value)}`;
+  if (step !== undefined && !Number.isSafeInteger(step))
+    return `expected an integer step, received ${describeValue(step)}`;
   if (timestamp !== undefined && (!allowTimestamp || !Number.isSafeInteger(timestamp))) {
-    return allowTimestamp ? `expected integer milliseconds as timestamp, received ${describeValue(timestamp)}` : 'unexpected key timestamp';
+    return allowTimestamp
+      ? `expected integer milliseconds as timestamp, received ${describeValue(timestamp)}`
+      : 'unexpected key timestamp';
   }
   return undefined;
 }
@@ -35,7 +40,12 @@ export function toMetricPoint(data: number | MetricPoint): MetricPoint {
 export function sortHistory(history: readonly Metric[]): Metric[] {
   return history
     .map((metric, index) => ({ metric, index }))
-    .sort((a, b) => a.metric.step - b.metric.step || a.metric.timestamp - b.metric.timestamp || a.index - b.index)
+    .sort(
+      (a, b) =>
+        a.metric.step - b.metric.step ||
+        a.metric.timestamp - b.metric.timestamp ||
+        a.index - b.index,
+    )
     .map(({ metric }) => metric);
 }
 

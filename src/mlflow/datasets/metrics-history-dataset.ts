@@ -43,12 +43,18 @@ export class MlflowMetricsHistoryDataset extends AbstractMlflowDataset<MetricsDi
   protected async doLoad(): Promise<MetricsDict> {
     const { client, runId } = this.loadTarget();
     const run = await client.runs.get(runId);
-    const keys = [...new Set((run.data.metrics ?? []).map((m) => m.key).filter((key) => this.isOwnKey(key)))].sort();
-    if (keys.length === 0) throw this.error(`MLflow run '${runId}' has no metric named '${this.prefix}.*'`, 'load');
+    const keys = [
+      ...new Set((run.data.metrics ?? []).map((m) => m.key).filter((key) => this.isOwnKey(key))),
+    ].sort();
+    if (keys.length === 0)
+      throw this.error(`MLflow run '${runId}' has no metric named '${this.prefix}.*'`, 'load');
     const result: MetricsDict = {};
     await Promise.all(
       keys.map(async (key) => {
-        const points = sortHistory(await client.runs.getMetricHistory(runId, key)).map((m) => ({ value: m.value, step: m.step }));
+        const points = sortHistory(await client.runs.getMetricHistory(runId, key)).map((m) => ({
+          value: m.value,
+          step: m.step,
+        }));
         result[key] = points.length === 1 ? points[0]! : points;
       }),
     );
@@ -75,20 +81,31 @@ export class MlflowMetricsHistoryDataset extends AbstractMlflowDataset<MetricsDi
 
   private toMetrics(data: unknown): MetricInput[] {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-      throw this.error(`expected a mapping {name: {value, step}} or {name: [{value, step}]}, received ${describeValue(data)}`, 'save');
+      throw this.error(
+        `expected a mapping {name: {value, step}} or {name: [{value, step}]}, received ${describeValue(data)}`,
+        'save',
+      );
     }
     const now = Date.now();
     const metrics: MetricInput[] = [];
     for (const [name, entry] of Object.entries(data)) {
       const points: unknown[] = Array.isArray(entry) ? entry : [entry];
       points.forEach((point, index) => {
-        const problem = typeof point === 'number' ? `expected {value, step}, received ${describeValue(point)}` : metricPointProblem(point);
+        const problem =
+          typeof point === 'number'
+            ? `expected {value, step}, received ${describeValue(point)}`
+            : metricPointProblem(point);
         if (problem) {
           const where = Array.isArray(entry) ? ` (entry ${index})` : '';
           throw this.error(`invalid value for metric '${name}'${where}: ${problem}`, 'save');
         }
         const { value, step, timestamp } = point as MetricPoint;
-        metrics.push({ key: this.metricKey(name), value, step: step ?? 0, timestamp: timestamp ?? now });
+        metrics.push({
+          key: this.metricKey(name),
+          value,
+          step: step ?? 0,
+          timestamp: timestamp ?? now,
+        });
       });
     }
     return metrics;
@@ -102,9 +119,19 @@ const metricsSchema = z.strictObject({
 });
 
 /** Registry factory of `MlflowMetricsHistoryDataset`. */
-export function mlflowMetricsHistoryDatasetFactory(getClient: MlflowClientProvider): DatasetFactory {
+export function mlflowMetricsHistoryDatasetFactory(
+  getClient: MlflowClientProvider,
+): DatasetFactory {
   return (config, context) => {
-    const parsed = parseDatasetConfig(metricsSchema, config, { type: 'mlflow.MlflowMetricsHistoryDataset', name: context.name });
-    return new MlflowMetricsHistoryDataset({ name: context.name, getClient, prefix: parsed.prefix, runId: parsed.run_id });
+    const parsed = parseDatasetConfig(metricsSchema, config, {
+      type: 'mlflow.MlflowMetricsHistoryDataset',
+      name: context.name,
+    });
+    return new MlflowMetricsHistoryDataset({
+      name: context.name,
+      getClient,
+      prefix: parsed.prefix,
+      runId: parsed.run_id,
+    });
   };
 }

@@ -12,8 +12,14 @@ import { registerModelDatasets } from '../../model/datasets/register.js';
 export const MLFLOW_DATASET_TYPES = {
   artifact: ['kedro_mlflow.io.artifacts.MlflowArtifactDataset', 'mlflow.MlflowArtifactDataset'],
   metric: ['kedro_mlflow.io.metrics.MlflowMetricDataset', 'mlflow.MlflowMetricDataset'],
-  metricHistory: ['kedro_mlflow.io.metrics.MlflowMetricHistoryDataset', 'mlflow.MlflowMetricHistoryDataset'],
-  metricsHistory: ['kedro_mlflow.io.metrics.MlflowMetricsHistoryDataset', 'mlflow.MlflowMetricsHistoryDataset'],
+  metricHistory: [
+    'kedro_mlflow.io.metrics.MlflowMetricHistoryDataset',
+    'mlflow.MlflowMetricHistoryDataset',
+  ],
+  metricsHistory: [
+    'kedro_mlflow.io.metrics.MlflowMetricsHistoryDataset',
+    'mlflow.MlflowMetricsHistoryDataset',
+  ],
 } as const;
 
 /**
@@ -21,7 +27,10 @@ export const MLFLOW_DATASET_TYPES = {
  * when tracking is not configured (the datasets then fail with an error saying how to configure
  * it when they are used, not when the catalog is built).
  */
-export function registerMlflowDatasets(registry: DatasetRegistry, getClient: MlflowClientProvider): DatasetRegistry {
+export function registerMlflowDatasets(
+  registry: DatasetRegistry,
+  getClient: MlflowClientProvider,
+): DatasetRegistry {
   const factories: Record<keyof typeof MLFLOW_DATASET_TYPES, DatasetFactory> = {
     artifact: mlflowArtifactDatasetFactory(getClient),
     metric: mlflowMetricDatasetFactory(getClient),
@@ -29,7 +38,8 @@ export function registerMlflowDatasets(registry: DatasetRegistry, getClient: Mlf
     metricsHistory: mlflowMetricsHistoryDatasetFactory(getClient),
   };
   for (const [kind, types] of Object.entries(MLFLOW_DATASET_TYPES)) {
-    for (const type of types) registry.register(type, factories[kind as keyof typeof MLFLOW_DATASET_TYPES]);
+    for (const type of types)
+      registry.register(type, factories[kind as keyof typeof MLFLOW_DATASET_TYPES]);
   }
   // The model datasets (kedro_mlflow.io.models.*): see src/model/datasets.
   registerModelDatasets(registry, getClient);

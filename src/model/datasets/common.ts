@@ -19,14 +19,19 @@ export type ModelDatasetInput = PipelineModel | string;
 export function isPipelineModel(value: unknown): value is PipelineModel {
   if (value === null || typeof value !== 'object') return false;
   const candidate = value as { predict?: unknown; metadata?: unknown };
-  return typeof candidate.predict === 'function' && typeof candidate.metadata === 'object' && candidate.metadata !== null;
+  return (
+    typeof candidate.predict === 'function' &&
+    typeof candidate.metadata === 'object' &&
+    candidate.metadata !== null
+  );
 }
 
 /** A short description of a value that is not a model, for messages. */
 function describeInput(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object') return `an object with keys [${Object.keys(value).sort().join(', ')}]`;
+  if (typeof value === 'object')
+    return `an object with keys [${Object.keys(value).sort().join(', ')}]`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
@@ -47,7 +52,9 @@ export async function modelFolderOf(data: unknown): Promise<{ dir: string; mlmod
     }
     dir = data.metadata.dir;
   } else {
-    throw new Error(`expected a model folder path or a PipelineModel loaded with loadModel, received ${describeInput(data)}`);
+    throw new Error(
+      `expected a model folder path or a PipelineModel loaded with loadModel, received ${describeInput(data)}`,
+    );
   }
   const isDir = await stat(dir).then(
     (s) => s.isDirectory(),
@@ -58,7 +65,9 @@ export async function modelFolderOf(data: unknown): Promise<{ dir: string; mlmod
   }
   const mlmodel = await readMLmodel(dir);
   if (!mlmodel?.flavors?.[MODEL_FLAVOR]) {
-    throw new Error(`the MLmodel of ${dir} has no ${MODEL_FLAVOR} flavor: it was not packaged by temporal-mlflow`);
+    throw new Error(
+      `the MLmodel of ${dir} has no ${MODEL_FLAVOR} flavor: it was not packaged by temporal-mlflow`,
+    );
   }
   return { dir, mlmodel };
 }

@@ -90,6 +90,9 @@ const localSchema = z.strictObject({
 
 /** Registry factory of `MlflowModelLocalFileSystemDataset`. */
 export const mlflowModelLocalFileSystemDatasetFactory: DatasetFactory = (config, context) => {
-  const parsed = parseDatasetConfig(localSchema, config, { type: 'mlflow.MlflowModelLocalFileSystemDataset', name: context.name });
+  const parsed = parseDatasetConfig(localSchema, config, {
+    type: 'mlflow.MlflowModelLocalFileSystemDataset',
+    name: context.name,
+  });
   return new MlflowModelLocalFileSystemDataset(fileOptionsFrom(parsed, context));
 };

@@ -8,9 +8,18 @@ import { mlflowModelTrackingDatasetFactory } from './tracking-dataset.js';
 
 /** The `type:` strings of each model dataset: kedro-mlflow's full name first, then the short one. */
 export const MODEL_DATASET_TYPES = {
-  tracking: ['kedro_mlflow.io.models.MlflowModelTrackingDataset', 'mlflow.MlflowModelTrackingDataset'],
-  localFileSystem: ['kedro_mlflow.io.models.MlflowModelLocalFileSystemDataset', 'mlflow.MlflowModelLocalFileSystemDataset'],
-  registry: ['kedro_mlflow.io.models.MlflowModelRegistryDataset', 'mlflow.MlflowModelRegistryDataset'],
+  tracking: [
+    'kedro_mlflow.io.models.MlflowModelTrackingDataset',
+    'mlflow.MlflowModelTrackingDataset',
+  ],
+  localFileSystem: [
+    'kedro_mlflow.io.models.MlflowModelLocalFileSystemDataset',
+    'mlflow.MlflowModelLocalFileSystemDataset',
+  ],
+  registry: [
+    'kedro_mlflow.io.models.MlflowModelRegistryDataset',
+    'mlflow.MlflowModelRegistryDataset',
+  ],
 } as const;
 
 /**
@@ -18,14 +27,18 @@ export const MODEL_DATASET_TYPES = {
  * undefined when tracking is not configured (the tracking and registry datasets then fail with an
  * error saying how to configure it when they are used).
  */
-export function registerModelDatasets(registry: DatasetRegistry, getClient: MlflowClientProvider): DatasetRegistry {
+export function registerModelDatasets(
+  registry: DatasetRegistry,
+  getClient: MlflowClientProvider,
+): DatasetRegistry {
   const factories: Record<keyof typeof MODEL_DATASET_TYPES, DatasetFactory> = {
     tracking: mlflowModelTrackingDatasetFactory(getClient),
     localFileSystem: mlflowModelLocalFileSystemDatasetFactory,
     registry: mlflowModelRegistryDatasetFactory(getClient),
   };
   for (const [kind, types] of Object.entries(MODEL_DATASET_TYPES)) {
-    for (const type of types) registry.register(type, factories[kind as keyof typeof MODEL_DATASET_TYPES]);
+    for (const type of types)
+      registry.register(type, factories[kind as keyof typeof MODEL_DATASET_TYPES]);
   }
   return registry;
 }

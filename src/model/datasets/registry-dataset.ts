@@ -11,7 +11,11 @@ import { parseDatasetConfig } from '../../datasets/config-schema.js';
 import { DatasetConfigError, type DatasetOperation } from '../../datasets/errors.js';
 import type { DatasetFactory } from '../../datasets/types.js';
 import type { MlflowClient } from '../../mlflow/client.js';
-import { AbstractMlflowDataset, type MlflowClientProvider, type MlflowDatasetOptions } from '../../mlflow/datasets/base.js';
+import {
+  AbstractMlflowDataset,
+  type MlflowClientProvider,
+  type MlflowDatasetOptions,
+} from '../../mlflow/datasets/base.js';
 import { MlflowResourceNotFoundError } from '../../mlflow/errors.js';
 import { loadModel, type LoadModelOptions } from '../load-model.js';
 import type { PipelineModel } from '../runtime.js';
@@ -31,13 +35,20 @@ export interface MlflowModelRegistryDatasetOptions extends Omit<MlflowDatasetOpt
 const TYPE = 'mlflow.MlflowModelRegistryDataset';
 
 /** Throws a `DatasetConfigError` naming the dataset when the version/alias options are invalid. */
-function checkSelector(name: string, options: { version?: string | number | undefined; alias?: string | undefined }, keys = { version: 'version', alias: 'alias' }): void {
+function checkSelector(
+  name: string,
+  options: { version?: string | number | undefined; alias?: string | undefined },
+  keys = { version: 'version', alias: 'alias' },
+): void {
   const fail = (message: string, path: string[]): never => {
-    throw new DatasetConfigError(`Invalid configuration for dataset '${name}' of type ${TYPE}: ${message}`, {
-      dataset: name,
-      type: TYPE,
-      issues: [{ path, message }],
-    });
+    throw new DatasetConfigError(
+      `Invalid configuration for dataset '${name}' of type ${TYPE}: ${message}`,
+      {
+        dataset: name,
+        type: TYPE,
+        issues: [{ path, message }],
+      },
+    );
   };
   if (options.version !== undefined && options.alias !== undefined) {
     fail(
@@ -68,13 +79,16 @@ export class MlflowModelRegistryDataset extends AbstractMlflowDataset<PipelineMo
     checkSelector(options.name ?? TYPE, options);
     this.modelName = options.modelName;
     this.alias = options.alias;
-    this.version = options.alias === undefined ? String(options.version ?? 'latest').toLowerCase() : undefined;
+    this.version =
+      options.alias === undefined ? String(options.version ?? 'latest').toLowerCase() : undefined;
     this.cacheDir = options.cacheDir;
   }
 
   /** The URI this dataset names: `models:/<name>@<alias>`, `models:/<name>/<version>` or `models:/<name>/latest`. */
   get modelUri(): string {
-    return this.alias !== undefined ? `models:/${this.modelName}@${this.alias}` : `models:/${this.modelName}/${this.version}`;
+    return this.alias !== undefined
+      ? `models:/${this.modelName}@${this.alias}`
+      : `models:/${this.modelName}/${this.version}`;
   }
 
   /** Read-only, as in kedro-mlflow. */
@@ -101,7 +115,8 @@ export class MlflowModelRegistryDataset extends AbstractMlflowDataset<PipelineMo
   protected async doExists(): Promise<boolean> {
     const client = this.client('exists');
     try {
-      if (this.alias !== undefined) await client.registry.getModelVersionByAlias(this.modelName, this.alias);
+      if (this.alias !== undefined)
+        await client.registry.getModelVersionByAlias(this.modelName, this.alias);
       else if (this.version === 'latest') return (await this.latestVersion(client)) !== undefined;
       else await client.registry.getModelVersion(this.modelName, this.version!);
       return true;
@@ -124,7 +139,10 @@ export class MlflowModelRegistryDataset extends AbstractMlflowDataset<PipelineMo
     if (this.version !== 'latest') return this.modelUri;
     const latest = await this.latestVersion(client);
     if (latest === undefined) {
-      throw this.error(`registered model '${this.modelName}' has no version to load on ${client.trackingUri}`, operation);
+      throw this.error(
+        `registered model '${this.modelName}' has no version to load on ${client.trackingUri}`,
+        operation,
+      );
     }
     return `models:/${this.modelName}/${latest}`;
   }
@@ -132,9 +150,12 @@ export class MlflowModelRegistryDataset extends AbstractMlflowDataset<PipelineMo
   private async latestVersion(client: MlflowClient): Promise<string | undefined> {
     const escaped = this.modelName.replace(/'/g, "\\'");
     let latest: number | undefined;
-    for await (const version of client.registry.searchAllModelVersions({ filter: `name = '${escaped}'` })) {
+    for await (const version of client.registry.searchAllModelVersions({
+      filter: `name = '${escaped}'`,
+    })) {
       const number = Number(version.version);
-      if (version.name === this.modelName && (latest === undefined || number > latest)) latest = number;
+      if (version.name === this.modelName && (latest === undefined || number > latest))
+        latest = number;
     }
     return latest === undefined ? undefined : String(latest);
   }
@@ -157,16 +178,24 @@ export function mlflowModelRegistryDatasetFactory(getClient: MlflowClientProvide
   return (config, context) => {
     const parsed = parseDatasetConfig(registrySchema, config, { type: TYPE, name: context.name });
     if (parsed.version !== undefined && parsed.stage_or_version !== undefined) {
-      const message = "'version' and 'stage_or_version' are both set; they are the same option: keep 'version'";
-      throw new DatasetConfigError(`Invalid configuration for dataset '${context.name}' of type ${TYPE}: ${message}`, {
-        dataset: context.name,
-        type: TYPE,
-        issues: [{ path: ['stage_or_version'], message }],
-      });
+      const message =
+        "'version' and 'stage_or_version' are both set; they are the same option: keep 'version'";
+      throw new DatasetConfigError(
+        `Invalid configuration for dataset '${context.name}' of type ${TYPE}: ${message}`,
+        {
+          dataset: context.name,
+          type: TYPE,
+          issues: [{ path: ['stage_or_version'], message }],
+        },
+      );
     }
     const versionKey = parsed.stage_or_version !== undefined ? 'stage_or_version' : 'version';
     const version = parsed.version ?? parsed.stage_or_version;
-    checkSelector(context.name, { version, alias: parsed.alias }, { version: versionKey, alias: 'alias' });
+    checkSelector(
+      context.name,
+      { version, alias: parsed.alias },
+      { version: versionKey, alias: 'alias' },
+    );
     return new MlflowModelRegistryDataset({
       name: context.name,
       getClient,

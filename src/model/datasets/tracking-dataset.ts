@@ -13,7 +13,11 @@ import { DEFAULT_MODEL_NAME, MODEL_FLAVOR, TAG_PIPELINE_NAME } from '../../const
 import { parseDatasetConfig } from '../../datasets/config-schema.js';
 import { DatasetConfigError, type DatasetOperation } from '../../datasets/errors.js';
 import type { DatasetFactory } from '../../datasets/types.js';
-import { AbstractMlflowDataset, type MlflowClientProvider, type MlflowDatasetOptions } from '../../mlflow/datasets/base.js';
+import {
+  AbstractMlflowDataset,
+  type MlflowClientProvider,
+  type MlflowDatasetOptions,
+} from '../../mlflow/datasets/base.js';
 import { MlflowResourceNotFoundError } from '../../mlflow/errors.js';
 import { loadModel, parseModelUri, resolveModelId, type LoadModelOptions } from '../load-model.js';
 import { publishLoggedModel, registerLoggedModel } from '../log-model.js';
@@ -59,7 +63,9 @@ export class MlflowModelTrackingDataset extends AbstractMlflowDataset<PipelineMo
     this.modelUri = options.modelUri;
     this.cacheDir = options.cacheDir;
     if (this.alias && !this.registeredModelName) {
-      throw this.error("'alias' needs 'registered_model_name': only a registered model has aliases");
+      throw this.error(
+        "'alias' needs 'registered_model_name': only a registered model has aliases",
+      );
     }
     if (this.modelUri) {
       try {
@@ -123,17 +129,29 @@ export class MlflowModelTrackingDataset extends AbstractMlflowDataset<PipelineMo
     const staging = await mkdtemp(join(tmpdir(), 'temporal-mlflow-model-dataset-'));
     try {
       await cp(dir, staging, { recursive: true });
-      await writeMLmodel(staging, { ...mlmodel, artifact_path: this.modelName, model_id: modelId, run_id: runId });
+      await writeMLmodel(staging, {
+        ...mlmodel,
+        artifact_path: this.modelName,
+        model_id: modelId,
+        run_id: runId,
+      });
       await publishLoggedModel({ client, model: created, runId, modelDir: staging });
     } catch (error) {
-      await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_UPLOAD_FAILED').catch(() => undefined);
+      await client.loggedModels
+        .finalize(modelId, 'LOGGED_MODEL_UPLOAD_FAILED')
+        .catch(() => undefined);
       throw error;
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
     const saved: SavedModelInfo = { modelId, modelUri: `models:/${modelId}`, runId };
     if (this.registeredModelName) {
-      const version = await registerLoggedModel(client, { registeredName: this.registeredModelName, modelId, runId, alias: this.alias });
+      const version = await registerLoggedModel(client, {
+        registeredName: this.registeredModelName,
+        modelId,
+        runId,
+        alias: this.alias,
+      });
       saved.registeredModelVersion = version.version;
     }
     this.#lastSaved = saved;
@@ -142,16 +160,21 @@ export class MlflowModelTrackingDataset extends AbstractMlflowDataset<PipelineMo
   protected async doExists(): Promise<boolean> {
     if (!this.modelUri) return this.#lastSaved !== undefined;
     const parsed = parseModelUri(this.modelUri);
-    if (parsed.kind === 'local') return modelFolderOf(parsed.path).then(
-      () => true,
-      () => false,
-    );
+    if (parsed.kind === 'local')
+      return modelFolderOf(parsed.path).then(
+        () => true,
+        () => false,
+      );
     const client = this.client('exists');
     try {
       const modelId = await resolveModelId(parsed, client, this.modelUri);
       return (await client.loggedModels.get(modelId)).info.status === 'LOGGED_MODEL_READY';
     } catch (error) {
-      if (error instanceof MlflowResourceNotFoundError || (error as Error).name === 'ModelLoadError') return false;
+      if (
+        error instanceof MlflowResourceNotFoundError ||
+        (error as Error).name === 'ModelLoadError'
+      )
+        return false;
       throw error;
     }
   }
@@ -161,9 +184,15 @@ export class MlflowModelTrackingDataset extends AbstractMlflowDataset<PipelineMo
       name: this.modelName,
       ...(this.registeredModelName ? { registered_model_name: this.registeredModelName } : {}),
       ...(this.alias ? { alias: this.alias } : {}),
-      ...((this.modelUri ?? this.#lastSaved?.modelUri) ? { model_uri: this.modelUri ?? this.#lastSaved?.modelUri } : {}),
+      ...((this.modelUri ?? this.#lastSaved?.modelUri)
+        ? { model_uri: this.modelUri ?? this.#lastSaved?.modelUri }
+        : {}),
       ...(this.#lastSaved ? { model_id: this.#lastSaved.modelId } : {}),
-      ...(this.runId ? { run_id: this.runId } : this.#lastSaved ? { run_id: this.#lastSaved.runId } : {}),
+      ...(this.runId
+        ? { run_id: this.runId }
+        : this.#lastSaved
+          ? { run_id: this.#lastSaved.runId }
+          : {}),
     };
   }
 
@@ -182,7 +211,12 @@ const trackingSchema = z.strictObject({
   run_id: z.string().min(1).optional(),
   /** Shorthand of `load_args.model_uri`. */
   model_uri: z.string().min(1).optional(),
-  load_args: z.strictObject({ model_uri: z.string().min(1).optional(), cache_dir: z.string().min(1).optional() }).optional(),
+  load_args: z
+    .strictObject({
+      model_uri: z.string().min(1).optional(),
+      cache_dir: z.string().min(1).optional(),
+    })
+    .optional(),
   save_args: z
     .strictObject({
       name: z.string().min(1).optional(),
@@ -198,10 +232,18 @@ export function mlflowModelTrackingDatasetFactory(getClient: MlflowClientProvide
   return (config, context) => {
     const meta = { type: 'mlflow.MlflowModelTrackingDataset', name: context.name };
     const parsed = parseDatasetConfig(trackingSchema, config, meta);
-    if (parsed.model_uri && parsed.load_args?.model_uri && parsed.model_uri !== parsed.load_args.model_uri) {
+    if (
+      parsed.model_uri &&
+      parsed.load_args?.model_uri &&
+      parsed.model_uri !== parsed.load_args.model_uri
+    ) {
       throw new DatasetConfigError(
         `Invalid configuration for dataset '${context.name}' of type ${meta.type}: 'model_uri' and 'load_args.model_uri' disagree; set one of them`,
-        { dataset: context.name, type: meta.type, issues: [{ path: ['model_uri'], message: "conflicts with 'load_args.model_uri'" }] },
+        {
+          dataset: context.name,
+          type: meta.type,
+          issues: [{ path: ['model_uri'], message: "conflicts with 'load_args.model_uri'" }],
+        },
       );
     }
     return new MlflowModelTrackingDataset({

@@ -33,11 +33,19 @@ async function answer(model: ScoringModel, line: string): Promise<StdioResponse>
   try {
     req = JSON.parse(line) as Partial<StdioRequest>;
   } catch (e) {
-    return errorResponse(null, 'ProtocolError', `Invalid JSON request line: ${(e as Error).message}`);
+    return errorResponse(
+      null,
+      'ProtocolError',
+      `Invalid JSON request line: ${(e as Error).message}`,
+    );
   }
   const id = req?.id ?? null;
   if (typeof req !== 'object' || req === null || !Array.isArray(req.records)) {
-    return errorResponse(id, 'ProtocolError', 'A request line must be {"id": n, "records": [...], "params": {...}}');
+    return errorResponse(
+      id,
+      'ProtocolError',
+      'A request line must be {"id": n, "records": [...], "params": {...}}',
+    );
   }
   try {
     const predictions = await model.predict(req.records, req.params ?? undefined);
@@ -65,8 +73,15 @@ export async function runStdioServer(
     try {
       text = JSON.stringify(response);
     } catch (e) {
-      text = JSON.stringify(errorResponse(response.id, 'SerializationError', `Predictions are not JSON-serialisable: ${(e as Error).message}`));
+      text = JSON.stringify(
+        errorResponse(
+          response.id,
+          'SerializationError',
+          `Predictions are not JSON-serialisable: ${(e as Error).message}`,
+        ),
+      );
     }
-    if (!output.write(`${text}\n`)) await new Promise<void>((resolve) => output.once('drain', () => resolve()));
+    if (!output.write(`${text}\n`))
+      await new Promise<void>((resolve) => output.once('drain', () => resolve()));
   }
 }
