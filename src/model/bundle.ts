@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STDIO_BUNDLE_FILE } from './pyfunc/index.js';
 
 const RUNTIME_MODULE = fileURLToPath(new URL('./runtime.ts', import.meta.url));
 const STDIO_MODULE = fileURLToPath(new URL('./pyfunc/stdio-server.ts', import.meta.url));
@@ -162,7 +163,7 @@ export async function bundleInferenceCode(options: {
   await mkdir(options.codeDir, { recursive: true });
   await writeFile(join(options.codeDir, fileName), code);
   await writeFile(
-    join(options.codeDir, 'serve-stdio.mjs'),
+    join(options.codeDir, STDIO_BUNDLE_FILE),
     [
       `// Started by the python_function shim: answers predict requests as JSON lines on stdin/stdout.`,
       `import { fileURLToPath } from 'node:url';`,

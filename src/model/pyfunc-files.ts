@@ -1,12 +1,6 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The python_function flavor's `loader_module`, copied into the model's `code/` folder. */
-export const PYFUNC_LOADER_MODULE = 'temporal_mlflow_loader';
-const LOADER_SOURCE = fileURLToPath(
-  new URL(`./pyfunc/${PYFUNC_LOADER_MODULE}.py`, import.meta.url),
-);
+import { PYFUNC_CODE_DIR, PYFUNC_LOADER_MODULE, PYFUNC_LOADER_SOURCE } from './pyfunc/index.js';
 
 /** Python needs only MLflow (and pandas, which it brings) to serve the shim; node does the work. */
 const REQUIREMENTS = ['mlflow>=3.1,<4', 'pandas'];
@@ -17,8 +11,11 @@ const PYTHON_VERSION = '3.11';
  * Python environment files `mlflow models serve` reads (requirements.txt, python_env.yaml, conda.yaml).
  */
 export async function writePyfuncFiles(modelDir: string): Promise<void> {
-  await mkdir(join(modelDir, 'code'), { recursive: true });
-  await copyFile(LOADER_SOURCE, join(modelDir, 'code', `${PYFUNC_LOADER_MODULE}.py`));
+  await mkdir(join(modelDir, PYFUNC_CODE_DIR), { recursive: true });
+  await copyFile(
+    PYFUNC_LOADER_SOURCE,
+    join(modelDir, PYFUNC_CODE_DIR, `${PYFUNC_LOADER_MODULE}.py`),
+  );
   await writeFile(join(modelDir, 'requirements.txt'), REQUIREMENTS.join('\n') + '\n');
   await writeFile(
     join(modelDir, 'python_env.yaml'),

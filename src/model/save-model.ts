@@ -9,7 +9,8 @@ import { bundleInferenceCode } from './bundle.js';
 import { ModelVerificationError } from './errors.js';
 import { writeMLmodel, type MLmodel } from './mlmodel.js';
 import type { PipelineML } from './pipeline-ml.js';
-import { PYFUNC_LOADER_MODULE, writePyfuncFiles } from './pyfunc-files.js';
+import { PYFUNC_CODE_DIR, PYFUNC_LOADER_MODULE } from './pyfunc/index.js';
+import { writePyfuncFiles } from './pyfunc-files.js';
 import type { PipelineModel } from './runtime.js';
 import {
   inferParamsSchema,
@@ -170,7 +171,7 @@ export async function savePipelineModel(
     flavors: {
       [PYFUNC_FLAVOR]: {
         loader_module: PYFUNC_LOADER_MODULE,
-        code: 'code',
+        code: PYFUNC_CODE_DIR,
         data: '.',
         env: { virtualenv: 'python_env.yaml', conda: 'conda.yaml' },
         python_version: '3.11',
