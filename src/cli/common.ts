@@ -1,4 +1,4 @@
-import { DEFAULT_PIPELINE_NAME } from '../constants.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseRuntimeParams } from '../catalog/runtime-params.js';
@@ -29,7 +29,11 @@ export function addProjectOptions(command: Command): Command {
       'project root (holds temporal-mlflow.config.ts and conf/)',
       process.cwd(),
     )
-    .option('-e, --env <env>', 'configuration environment layered over conf/base', 'local')
+    .option(
+      '-e, --env <env>',
+      'configuration environment layered over conf/base',
+      DEFAULT_CONFIG_ENV,
+    )
     .option(
       '--params <list>',
       'runtime parameter overrides, e.g. "model.alpha=0.1,split.test_ratio=0.2"',
@@ -92,7 +96,7 @@ export function reproduceCommand(command: string, options: ProjectCommandOptions
     '--pipeline',
     options.pipeline ?? DEFAULT_PIPELINE_NAME,
   ];
-  if (options.env && options.env !== 'local') parts.push('--env', options.env);
+  if (options.env && options.env !== DEFAULT_CONFIG_ENV) parts.push('--env', options.env);
   if (options.params) parts.push('--params', JSON.stringify(options.params));
   if (options.project && resolve(options.project) !== process.cwd())
     parts.push('--project', JSON.stringify(options.project));

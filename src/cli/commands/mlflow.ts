@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ export function registerMlflowCommands(program: Command): void {
     .command('init')
     .description('write a commented conf/<env>/mlflow.yml (kedro-mlflow init)')
     .option('--project <dir>', 'project root', process.cwd())
-    .option('-e, --env <env>', 'configuration environment', 'local')
+    .option('-e, --env <env>', 'configuration environment', DEFAULT_CONFIG_ENV)
     .option('--force', 'overwrite an existing mlflow.yml', false)
     .action(async (options: { project: string; env: string; force: boolean }) => {
       const project = await loadProject(options.project);
@@ -32,7 +33,7 @@ export function registerMlflowCommands(program: Command): void {
       'print (and open) the MLflow UI of the project, starting the local server when none is configured',
     )
     .option('--project <dir>', 'project root', process.cwd())
-    .option('-e, --env <env>', 'configuration environment', 'local')
+    .option('-e, --env <env>', 'configuration environment', DEFAULT_CONFIG_ENV)
     .action(async (options: { project: string; env: string }) => {
       let session = await openSession({ projectDir: options.project, env: options.env });
       if (!session.mlflowClient) {

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { TAG_WORKFLOW_ID, DEFAULT_PIPELINE_NAME } from '../../constants.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
@@ -73,7 +73,7 @@ export function registerQuickstartCommand(program: Command): void {
         const result = await worker.runUntil(
           followTraining(client, {
             pipeline: DEFAULT_PIPELINE_NAME,
-            env: 'local',
+            env: DEFAULT_CONFIG_ENV,
             params: {},
             taskQueue: QUICKSTART_TASK_QUEUE,
             command: 'npm start',
