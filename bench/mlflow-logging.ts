@@ -7,7 +7,7 @@
  * Run: node --import tsx bench/mlflow-logging.ts   (MLFLOW_TRACKING_URI, else .local/services.env)
  * Writes bench/results/mlflow-logging.json.
  */
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,20 +18,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
 const FILE_MB = 200;
 
-function trackingUri(): string {
-  if (process.env.MLFLOW_TRACKING_URI) return process.env.MLFLOW_TRACKING_URI;
-  const file = join(root, '.local', 'services.env');
-  const line = existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('MLFLOW_TRACKING_URI='))
-    : undefined;
-  if (!line)
-    throw new Error(
-      "MLFLOW_TRACKING_URI is not set and .local/services.env does not name it: run 'npm run services start'.",
-    );
-  return line.slice('MLFLOW_TRACKING_URI='.length).trim();
-}
+import { serviceAddress } from '../test/support/services.js';
+const trackingUri = (): string => serviceAddress('MLFLOW_TRACKING_URI');
 
 /** Peak RSS above the baseline while `work` runs, sampled every 50 ms. */
 async function withRssSampling<T>(

@@ -11,7 +11,6 @@
  * version of `temporal-mlflow-bench-router` (the example's own registered model is left alone).
  * Writes bench/results/packaging.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,20 +40,8 @@ const STAGES: PackagingStage[] = [
 ];
 const TARGETS = { packagingMs: 3_000, predict1Ms: 1, predict10kMs: 200 };
 
-function trackingUri(): string {
-  if (process.env.MLFLOW_TRACKING_URI) return process.env.MLFLOW_TRACKING_URI;
-  const file = join(root, '.local', 'services.env');
-  const line = existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('MLFLOW_TRACKING_URI='))
-    : undefined;
-  if (!line)
-    throw new Error(
-      "MLFLOW_TRACKING_URI is not set and .local/services.env does not name it: run 'npm run services start'.",
-    );
-  return line.slice('MLFLOW_TRACKING_URI='.length).trim();
-}
+import { serviceAddress } from '../test/support/services.js';
+const trackingUri = (): string => serviceAddress('MLFLOW_TRACKING_URI');
 
 const round = (ms: number, digits = 1): number => Number(ms.toFixed(digits));
 

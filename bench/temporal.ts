@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +16,11 @@ import { getPipeline, loadProject } from '../src/project/load-project.js';
 import { runPipelineLocally } from '../src/runner/local-runner.js';
 import { startTraining } from '../src/temporal/client.js';
 import { createWorker } from '../src/temporal/worker.js';
+import { serviceAddress } from '../test/support/services.js';
 import { median, writeResults } from './support.js';
 
 const projectDir = fileURLToPath(new URL('./fixtures/bench-project/', import.meta.url));
-const env = Object.fromEntries(
-  readFileSync(fileURLToPath(new URL('../.local/services.env', import.meta.url)), 'utf8')
-    .split('\n')
-    .filter((line) => /^[A-Z_]+=/.test(line))
-    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-);
-const address = process.env.TEMPORAL_ADDRESS ?? env.TEMPORAL_ADDRESS!;
+const address = serviceAddress('TEMPORAL_ADDRESS');
 // Benchmarks measure orchestration, not MLflow: no tracking.
 delete process.env.MLFLOW_TRACKING_URI;
 

@@ -6,27 +6,12 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
-import {
-  formatProblem,
-  quoteList,
-  sortedNames,
-  type ErrorDetails,
-} from '../utils/error-message.js';
+import { ProblemError, quoteList, sortedNames } from '../utils/error-message.js';
 import { closestMatch } from '../utils/suggest.js';
 
 /** Base class of every error raised while binding, filtering or packaging a PipelineML. */
-export class PipelineMLError extends Error {
+export class PipelineMLError extends ProblemError {
   override readonly name: string = 'PipelineMLError';
-  /** What the user can do about it, when there is something to say. */
-  readonly hint?: string;
-
-  constructor(problem: string, details: ErrorDetails = {}) {
-    super(
-      formatProblem(problem, details),
-      details.cause === undefined ? undefined : { cause: details.cause },
-    );
-    if (details.hint !== undefined) this.hint = details.hint;
-  }
 }
 
 /** `inputName` is not an input of the inference pipeline. */

@@ -5,12 +5,7 @@
  * for programs, and a message for people: what was expected, what was received (names sorted),
  * and a hint.
  */
-import {
-  formatProblem,
-  quoteList,
-  sortedNames,
-  type ErrorDetails,
-} from '../utils/error-message.js';
+import { ProblemError, quoteList, sortedNames } from '../utils/error-message.js';
 
 export { quoteList };
 
@@ -26,18 +21,8 @@ function didYouMean(
 }
 
 /** Base class of every error raised while building, filtering or running a pipeline or a node. */
-export class PipelineError extends Error {
+export class PipelineError extends ProblemError {
   override readonly name: string = 'PipelineError';
-  /** What the user can do about it, when there is something to say. */
-  readonly hint?: string;
-
-  constructor(problem: string, details: ErrorDetails = {}) {
-    super(
-      formatProblem(problem, details),
-      details.cause === undefined ? undefined : { cause: details.cause },
-    );
-    if (details.hint !== undefined) this.hint = details.hint;
-  }
 }
 
 /** A node was declared with a value of the wrong form (function, inputs, outputs, options). */

@@ -26,3 +26,21 @@ export function formatProblem(problem: string, details: ErrorDetails): string {
   if (details.hint !== undefined) lines.push(`  hint: ${details.hint}`);
   return lines.join('\n');
 }
+
+/**
+ * Base of the error families whose messages read problem / expected / received / hint
+ * (`PipelineError`, `PipelineMLError`): the hint is also kept as a field for programs.
+ */
+export class ProblemError extends Error {
+  override readonly name: string = 'ProblemError';
+  /** What the user can do about it, when there is something to say. */
+  readonly hint?: string;
+
+  constructor(problem: string, details: ErrorDetails = {}) {
+    super(
+      formatProblem(problem, details),
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
+    if (details.hint !== undefined) this.hint = details.hint;
+  }
+}

@@ -31,21 +31,22 @@ export function readServicesEnv(file = servicesEnvFile): Partial<ServicesEnv> {
  * those recorded by `scripts/services`. Throws when neither names them (never skips).
  */
 export function services(): ServicesEnv {
-  const recorded = readServicesEnv();
-  const pick = (key: keyof ServicesEnv): string => {
-    const value = process.env[key] ?? recorded[key];
-    if (!value) {
-      throw new Error(
-        `${key} is not set and ${servicesEnvFile} does not name it: run 'npm run services start'.`,
-      );
-    }
-    return value;
-  };
   return {
-    TEMPORAL_ADDRESS: pick('TEMPORAL_ADDRESS'),
-    TEMPORAL_UI_URL: pick('TEMPORAL_UI_URL'),
-    MLFLOW_TRACKING_URI: pick('MLFLOW_TRACKING_URI'),
+    TEMPORAL_ADDRESS: serviceAddress('TEMPORAL_ADDRESS'),
+    TEMPORAL_UI_URL: serviceAddress('TEMPORAL_UI_URL'),
+    MLFLOW_TRACKING_URI: serviceAddress('MLFLOW_TRACKING_URI'),
   };
+}
+
+/** One server address: the environment's when set, else the one `scripts/services` recorded. */
+export function serviceAddress(key: keyof ServicesEnv): string {
+  const value = process.env[key] ?? readServicesEnv()[key];
+  if (!value) {
+    throw new Error(
+      `${key} is not set and ${servicesEnvFile} does not name it: run 'npm run services start'.`,
+    );
+  }
+  return value;
 }
 
 /** Starts (or reuses) the local servers through scripts/services; throws with its output on failure. */
