@@ -2,9 +2,11 @@ import { SimplePlugin } from '@temporalio/plugin';
 import {
   NativeConnection,
   Worker,
+  type BundleOptions,
   type NativeConnectionOptions,
   type WorkerOptions,
 } from '@temporalio/worker';
+import { withTranspiledPackage, withWorkflowBundler } from './bundler.js';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,11 +124,26 @@ export function temporalMlflowPlugin(
   options: TemporalMlflowPluginOptions = {},
 ): SimplePlugin {
   const activities = createProjectActivities(project, options);
-  return new SimplePlugin({
+  return new TemporalMlflowPlugin({
     name: PACKAGE_NAME,
     activities: (existing) => ({ ...(existing as object | undefined), ...activities }),
     workflowsPath: (existing) => existing ?? workflowsPath,
   });
+}
+
+/** SimplePlugin, plus a workflow bundler that transpiles this package's TypeScript workflows when installed. */
+class TemporalMlflowPlugin extends SimplePlugin {
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    return withWorkflowBundler(super.configureWorker(options));
+  }
+
+  override configureBundler(options: BundleOptions): BundleOptions {
+    const configured = super.configureBundler(options);
+    return {
+      ...configured,
+      webpackConfigHook: withTranspiledPackage(configured.webpackConfigHook),
+    };
+  }
 }
 
 export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
