@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseRuntimeParams } from '../catalog/runtime-params.js';
 import type { PipelineFilters } from '../temporal/types.js';
 import type { Command } from 'commander';
+import { CliUsageError } from './errors.js';
 
 /** Options every project command takes. */
 export interface ProjectCommandOptions {
@@ -123,4 +124,13 @@ export function temporalWorkflowUrl(
 ): string {
   const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
   return `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** A flag's value as a positive integer, or a usage error naming the flag. */
+export function positiveInteger(flag: string, value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) {
+    throw new CliUsageError(`${flag} must be a positive integer, got '${value}'.`);
+  }
+  return parsed;
 }

@@ -1,4 +1,5 @@
-import type { ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { dataConverterFromEnv } from '../temporal/codec.js';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -89,5 +90,50 @@ export function connectionOptionsFrom(
     address: options.address ?? 'localhost:7233',
     ...(tls ? { tls } : {}),
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+  };
+}
+
+/**
+ * Runs `body` with a Temporal client for the command's connection options (payloads encrypted
+ * when TEMPORAL_MLFLOW_CODEC_KEY is set), and closes the connection afterwards.
+ */
+export async function withTemporalClient<T>(
+  options: ConnectionCommandOptions,
+  body: (client: Client) => Promise<T>,
+): Promise<T> {
+  const connection = await Connection.connect(connectionOptionsFrom(options));
+  try {
+    const dataConverter = dataConverterFromEnv();
+    return await body(
+      new Client({
+        connection,
+        namespace: options.namespace ?? 'default',
+        ...(dataConverter ? { dataConverter } : {}),
+      }),
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Calls `poll` every `intervalMs`, one call at a time; `stop()` waits for the call in flight, so
+ * no query outlives the connection.
+ */
+export function pollEvery(
+  intervalMs: number,
+  poll: () => Promise<void>,
+): { stop(): Promise<void> } {
+  let inFlight: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    inFlight ??= poll()
+      .catch(() => undefined)
+      .finally(() => (inFlight = undefined));
+  }, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+    },
   };
 }

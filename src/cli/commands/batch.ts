@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { createRowProgress } from '../../batch/progress.js';
@@ -8,11 +8,11 @@ import { parseRuntimeParams } from '../../catalog/runtime-params.js';
 import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../../constants.js';
 import { findProjectFile } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
-import { dataConverterFromEnv } from '../../temporal/codec.js';
-import { temporalWorkflowUrl } from '../common.js';
+import { positiveInteger, temporalWorkflowUrl } from '../common.js';
 import {
   addConnectionOptions,
-  connectionOptionsFrom,
+  pollEvery,
+  withTemporalClient,
   type ConnectionCommandOptions,
 } from '../connection.js';
 import { CliUsageError } from '../errors.js';
@@ -35,13 +35,6 @@ interface BatchPredictOptions extends ConnectionCommandOptions {
 /** The batch workflow ended in failure; the message says which step and why. */
 export class BatchScoringFailedError extends Error {
   override readonly name = 'BatchScoringFailedError';
-}
-
-function positiveInteger(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1)
-    throw new CliUsageError(`${flag} must be a positive integer, got ${text}.`);
-  return value;
 }
 
 /** Checks the dataset names in the local copy of the project, when there is one (workers use theirs). */
@@ -100,19 +93,12 @@ export function registerBatchCommand(program: Command): void {
     )
     .option('--keep-parts', 'keep the per-chunk part files after saving the output', false);
   addConnectionOptions(command).action(async (options: BatchPredictOptions) => {
-    const chunkSize = positiveInteger(options.chunkSize, '--chunk-size');
-    const maxParallelChunks = positiveInteger(options.maxParallel ?? '8', '--max-parallel');
+    const chunkSize = positiveInteger('--chunk-size', options.chunkSize);
+    const maxParallelChunks = positiveInteger('--max-parallel', options.maxParallel ?? '8');
     const params = options.params ? parseRuntimeParams(options.params) : undefined;
     const runtimeParams = options.runtimeParams ? parseRuntimeParams(options.runtimeParams) : {};
     await checkDatasets(options, runtimeParams);
-    const connection = await Connection.connect(connectionOptionsFrom(options));
-    try {
-      const dataConverter = dataConverterFromEnv();
-      const client = new Client({
-        connection,
-        namespace: options.namespace ?? 'default',
-        ...(dataConverter ? { dataConverter } : {}),
-      });
+    await withTemporalClient(options, async (client) => {
       const handle = await startBatchScoring(client, {
         modelUri: options.modelUri,
         input: options.input,
@@ -129,12 +115,10 @@ export function registerBatchCommand(program: Command): void {
       console.log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
       if (!options.wait) return;
       const progress = createRowProgress(`score ${options.input}`);
-      const timer = setInterval(() => {
-        handle
-          .progress()
-          .then((state) => state.totalRows > 0 && progress.update(state.rowsDone, state.totalRows))
-          .catch(() => undefined);
-      }, 500);
+      const polling = pollEvery(500, async () => {
+        const state = await handle.progress();
+        if (state.totalRows > 0) progress.update(state.rowsDone, state.totalRows);
+      });
       try {
         const result = await handle.result();
         progress.update(result.rows, result.rows);
@@ -154,11 +138,9 @@ export function registerBatchCommand(program: Command): void {
         }
         throw error;
       } finally {
-        clearInterval(timer);
+        await polling.stop();
         progress.stop();
       }
-    } finally {
-      await connection.close();
-    }
+    });
   });
 }

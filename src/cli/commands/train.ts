@@ -1,10 +1,9 @@
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { DEFAULT_TASK_QUEUE, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
 import { startTraining } from '../../temporal/client.js';
-import { dataConverterFromEnv } from '../../temporal/codec.js';
 import type { TrainingResult } from '../../temporal/types.js';
 import {
   addFilterOptions,
@@ -17,8 +16,9 @@ import {
   type ProjectCommandOptions,
 } from '../common.js';
 import {
-  connectionOptionsFrom,
   addConnectionOptions,
+  pollEvery,
+  withTemporalClient,
   type ConnectionCommandOptions,
 } from '../connection.js';
 import { createNodeProgress } from '../progress.js';
@@ -61,21 +61,11 @@ export async function followTraining(
   }
   if (!options.wait) return undefined;
   const progress = createNodeProgress(`train ${options.pipeline}`);
-  // One progress query at a time, and none left in flight when the caller closes the connection.
-  let inFlight: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    inFlight ??= handle
-      .progress()
-      .then((state) =>
-        progress.update(
-          state.done,
-          state.total,
-          state.state === 'packaging' ? ['packaging model'] : state.running,
-        ),
-      )
-      .catch(() => undefined)
-      .finally(() => (inFlight = undefined));
-  }, 250);
+  const polling = pollEvery(250, async () => {
+    const state = await handle.progress();
+    const running = state.state === 'packaging' ? ['packaging model'] : state.running;
+    progress.update(state.done, state.total, running);
+  });
   try {
     const result = await handle.result();
     progress.update(result.nodes, result.nodes, []);
@@ -91,8 +81,7 @@ export async function followTraining(
     }
     throw error;
   } finally {
-    clearInterval(timer);
-    await inFlight;
+    await polling.stop();
     progress.stop();
   }
 }
@@ -109,14 +98,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
     .option('--workflow-id <id>', 'workflow id (default: train-<pipeline>-<uuid>)')
     .action(async (options: TrainOptions) => {
-      const connection = await Connection.connect(connectionOptionsFrom(options));
-      try {
-        const dataConverter = dataConverterFromEnv();
-        const client = new Client({
-          connection,
-          namespace: options.namespace ?? 'default',
-          ...(dataConverter ? { dataConverter } : {}),
-        });
+      await withTemporalClient(options, async (client) => {
         const result = await followTraining(client, {
           pipeline: options.pipeline ?? DEFAULT_PIPELINE_NAME,
           env: options.env ?? 'local',
@@ -134,8 +116,6 @@ export function registerTrainCommand(program: Command): void {
           if (result.model)
             console.log(`Model: ${result.model.modelUri} (${result.model.runModelUri})`);
         }
-      } finally {
-        await connection.close();
-      }
+      });
     });
 }

@@ -17,6 +17,7 @@ import {
   connectionOptionsFrom,
   type ConnectionCommandOptions,
 } from '../connection.js';
+import { positiveInteger } from '../common.js';
 import { CliUsageError } from '../errors.js';
 
 interface WorkerCommandOptions extends ConnectionCommandOptions {
@@ -42,14 +43,6 @@ function jsonLogLine(entry: LogEntry): void {
   process.stderr.write(
     `${JSON.stringify(line, (_key, value: unknown) => (value instanceof Error ? { name: value.name, message: value.message } : value))}\n`,
   );
-}
-
-function positiveInteger(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1)
-    throw new CliUsageError(`${flag} must be a positive integer, got '${value}'.`);
-  return parsed;
 }
 
 /** `temporal-mlflow worker`: runs the project's nodes for training workflows until SIGTERM/SIGINT. */
@@ -90,7 +83,9 @@ export function registerWorkerCommand(program: Command): void {
       if (options.store !== 'local' && options.store !== 'mlflow') {
         throw new CliUsageError(`--store must be 'local' or 'mlflow', got '${options.store}'.`);
       }
-      const metricsPort = positiveInteger('--metrics-port', options.metricsPort);
+      const metricsPort = options.metricsPort
+        ? positiveInteger('--metrics-port', options.metricsPort)
+        : undefined;
       Runtime.install({
         logger: new DefaultLogger(options.logLevel, jsonLogLine),
         ...(metricsPort
@@ -122,10 +117,9 @@ export function registerWorkerCommand(program: Command): void {
         await operator.close();
       }
       const connection = await NativeConnection.connect(connectionOptions);
-      const maxConcurrentNodes = positiveInteger(
-        '--max-concurrent-nodes',
-        options.maxConcurrentNodes,
-      );
+      const maxConcurrentNodes = options.maxConcurrentNodes
+        ? positiveInteger('--max-concurrent-nodes', options.maxConcurrentNodes)
+        : undefined;
       const worker = await createWorker({
         projectDir: project.dir,
         connection,
