@@ -15,6 +15,7 @@ import { MlflowClient } from '../../src/mlflow/client.js';
 import type { LoggedModel, ModelVersion } from '../../src/mlflow/types.js';
 import { startTraining } from '../../src/temporal/client.js';
 import type { TrainingResult } from '../../src/temporal/types.js';
+import { copyExampleProject } from '../support/example-model.js';
 import { repoRoot, services } from '../support/services.js';
 
 const REGISTERED_NAME = 'support-ticket-router';
@@ -32,6 +33,9 @@ let client: Client;
 let mlflow: MlflowClient;
 let storeDir: string;
 
+// A private copy: other test files train the example at the same time.
+const exampleCopy = copyExampleProject();
+
 /** `temporal-mlflow worker` for the example, as its own process; resolves once it polls. */
 async function startWorker(taskQueue: string): Promise<WorkerProcess> {
   const { TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI } = services();
@@ -41,7 +45,7 @@ async function startWorker(taskQueue: string): Promise<WorkerProcess> {
       'bin/temporal-mlflow.js',
       'worker',
       '--project',
-      'examples/support-tickets',
+      exampleCopy,
       '--task-queue',
       taskQueue,
       '--store',

@@ -26,10 +26,12 @@ import { runPipelineLocally } from '../../src/runner/local-runner.js';
 import { Session } from '../../src/session.js';
 import { startTraining } from '../../src/temporal/client.js';
 import type { TrainingResult } from '../../src/temporal/types.js';
+import { copyExampleProject } from '../support/example-model.js';
 import { repoRoot, services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 
-const exampleDir = join(repoRoot, 'examples', 'support-tickets');
+// A private copy: other test files train the example at the same time.
+const exampleDir = copyExampleProject();
 const REGISTERED_NAME = 'support-ticket-router';
 const run = promisify(execFile);
 
