@@ -7,6 +7,7 @@ import type { BaseDatasetOptions } from '../../datasets/abstract-dataset.js';
 import type { DatasetOperation } from '../../datasets/errors.js';
 import { activeRun } from '../active-run.js';
 import type { MlflowClient } from '../client.js';
+import type { MetricInput } from '../types.js';
 
 /** Gives the session's MLflow client, or undefined when tracking is not configured. */
 export type MlflowClientProvider = () => MlflowClient | undefined;
@@ -62,6 +63,20 @@ export abstract class AbstractMlflowDataset<T> extends AbstractDataset<T> {
       throw this.noRun('save');
     }
     return { client: this.client('save'), runId };
+  }
+
+  /** Logs metrics to the save target (nothing inside an untracked run scope). */
+  protected async logMetrics(metrics: MetricInput[]): Promise<void> {
+    const target = this.saveTarget();
+    if (target) await target.client.runs.logBatch(target.runId, { metrics });
+  }
+
+  /** True when the current run has a metric whose key matches (false without a run). */
+  protected async runHasMetric(matches: (key: string) => boolean): Promise<boolean> {
+    const runId = this.currentRunId();
+    if (!runId) return false;
+    const run = await this.client('exists').runs.get(runId);
+    return (run.data.metrics ?? []).some((metric) => matches(metric.key));
   }
 
   /** Where a load reads from; throws when there is no run. */

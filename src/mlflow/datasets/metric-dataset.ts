@@ -80,11 +80,8 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
     });
   }
 
-  protected async doExists(): Promise<boolean> {
-    const runId = this.currentRunId();
-    if (!runId) return false;
-    const run = await this.client('exists').runs.get(runId);
-    return (run.data.metrics ?? []).some((m) => m.key === this.key);
+  protected doExists(): Promise<boolean> {
+    return this.runHasMetric((key) => key === this.key);
   }
 
   protected doDescribe(): Record<string, unknown> {

@@ -55,17 +55,11 @@ export class MlflowMetricHistoryDataset extends AbstractMlflowDataset<MetricHist
   }
 
   protected async doSave(data: MetricHistory): Promise<void> {
-    const metrics = this.toMetrics(data);
-    const target = this.saveTarget();
-    if (!target) return;
-    await target.client.runs.logBatch(target.runId, { metrics });
+    await this.logMetrics(this.toMetrics(data));
   }
 
-  protected async doExists(): Promise<boolean> {
-    const runId = this.currentRunId();
-    if (!runId) return false;
-    const run = await this.client('exists').runs.get(runId);
-    return (run.data.metrics ?? []).some((m) => m.key === this.key);
+  protected doExists(): Promise<boolean> {
+    return this.runHasMetric((key) => key === this.key);
   }
 
   protected doDescribe(): Record<string, unknown> {

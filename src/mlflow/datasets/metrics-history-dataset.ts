@@ -62,17 +62,11 @@ export class MlflowMetricsHistoryDataset extends AbstractMlflowDataset<MetricsDi
   }
 
   protected async doSave(data: MetricsDict): Promise<void> {
-    const metrics = this.toMetrics(data);
-    const target = this.saveTarget();
-    if (!target) return;
-    await target.client.runs.logBatch(target.runId, { metrics });
+    await this.logMetrics(this.toMetrics(data));
   }
 
-  protected async doExists(): Promise<boolean> {
-    const runId = this.currentRunId();
-    if (!runId) return false;
-    const run = await this.client('exists').runs.get(runId);
-    return (run.data.metrics ?? []).some((m) => this.isOwnKey(m.key));
+  protected doExists(): Promise<boolean> {
+    return this.runHasMetric((key) => this.isOwnKey(key));
   }
 
   protected doDescribe(): Record<string, unknown> {
