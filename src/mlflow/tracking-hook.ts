@@ -118,6 +118,17 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
     return memory;
   };
 
+  /** True when the run already holds every one of these params with the same value. */
+  const alreadyLogged = async (
+    mlflowRunId: string,
+    params: readonly KeyValue[],
+  ): Promise<boolean> => {
+    const logged = new Map(
+      (await client.runs.get(mlflowRunId)).data.params?.map((p) => [p.key, p.value]),
+    );
+    return params.every((param) => logged.get(param.key) === param.value);
+  };
+
   const startRun = async (run: RunInfo, slot: ActiveRunSlot | undefined): Promise<TrackedRun> => {
     const previousSlotRunId = slot?.runId;
     if (run.mlflowRunId) {
@@ -227,11 +238,19 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       const fresh: KeyValue[] = [...batch].map(([key, value]) => ({ key, value }));
       const tagRecord = Object.fromEntries(tags.map((tag) => [tag.key, tag.value]));
       if (fresh.length === 0 && tags.length === 0) return;
+      // Claimed before sending: a node running at the same time with the same params skips them.
+      for (const param of fresh) memory.set(param.key, param.value);
       try {
         await client.runs.logBatch(mlflowRunId, { params: fresh, tags: tagRecord });
       } catch (error) {
-        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined)
+        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined) {
+          for (const param of fresh) memory.delete(param.key);
           throw error;
+        }
+        // Another process may have logged the same values first (the server then refuses the
+        // duplicate insert): that is success, unless a value really differs.
+        if (await alreadyLogged(mlflowRunId, fresh)) return;
+        for (const param of fresh) memory.delete(param.key);
         const names = fresh
           .map((p) => `'${p.key}'`)
           .sort()
@@ -247,7 +266,6 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
           },
         );
       }
-      for (const param of fresh) memory.set(param.key, param.value);
     },
 
     async afterPipelineRun({ run }) {

@@ -124,6 +124,32 @@ describe('the tracking hook', () => {
     expect(tagsToRecord(after.data.params)).toEqual({ alpha: '0.3' });
   });
 
+  test('logs the same params once when nodes (in this process or in others) log them concurrently', async () => {
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-concurrent')))
+      .experiment_id;
+    const created = await client.runs.create({ experimentId, runName: 'workflow' });
+    const run = runInfo({ mlflowRunId: created.info.run_id });
+    const inputs = { 'params:alpha': 0.3, 'params:depth': 4 };
+    const node = (name: string) => ({
+      run,
+      node: nodeInfo(Object.keys(inputs), name),
+      inputs,
+      catalog,
+    });
+    // Two nodes of one hook, and two more hooks standing for other worker processes.
+    const hook = createMlflowTrackingHook({ client, config: configFor() });
+    const others = [1, 2].map(() => createMlflowTrackingHook({ client, config: configFor() }));
+    await Promise.all([
+      hook.beforeNodeRun(node('a')),
+      hook.beforeNodeRun(node('b')),
+      ...others.map((other, i) => other.beforeNodeRun(node(`other-${i}`))),
+    ]);
+    expect(tagsToRecord((await client.runs.get(created.info.run_id)).data.params)).toEqual({
+      alpha: '0.3',
+      depth: '4',
+    });
+  });
+
   test('reuses the run of tracking.run.id and ends it', async () => {
     const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-reuse')))
       .experiment_id;
