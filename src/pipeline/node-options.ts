@@ -44,6 +44,12 @@ export interface NodeOptions {
   readonly timeout?: number | string;
   /** Namespace of the node (set by modular pipelines); prefixes its name. @default undefined */
   readonly namespace?: string;
+  /**
+   * `false` keeps the function on the event loop when the runner executes nodes in worker threads
+   * (for async I/O nodes, or values that cannot be structured-cloned). See docs/execution.md.
+   * @default true
+   */
+  readonly thread?: boolean;
 }
 
 /** A `DatasetSpec` after validation. */
@@ -279,6 +285,13 @@ export function normalizeRetry(value: unknown, node: string): RetryOptions | und
       out[key] =
         key === 'nonRetryableErrorTypes' ? Object.freeze([...(types as string[])]) : v[key];
   return Object.freeze(out) as RetryOptions;
+}
+
+export function normalizeThread(value: unknown, node: string): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value !== 'boolean')
+    throw new InvalidNodeDefinitionError(node, 'thread', 'true or false', describe(value));
+  return value;
 }
 
 export function normalizeTags(value: unknown, node: string): readonly string[] {

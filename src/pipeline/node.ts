@@ -18,6 +18,7 @@ import {
   normalizeRetry,
   normalizeSpec,
   normalizeTags,
+  normalizeThread,
   normalizeTimeout,
   renameSpec,
   specDatasets,
@@ -88,6 +89,8 @@ export class Node {
   readonly retry?: RetryOptions;
   /** Time limit of one attempt, in milliseconds. */
   readonly timeoutMs?: number;
+  /** False when the function must run on the event loop, never in a worker thread. */
+  readonly thread: boolean;
   /** Normalised form of `options.inputs` (how `run()` builds the call arguments). */
   readonly inputSpec: NormalizedSpec;
   /** Normalised form of `options.outputs` (how `run()` reads the return value). */
@@ -141,6 +144,7 @@ export class Node {
     if (retry !== undefined) this.retry = retry;
     const timeoutMs = normalizeTimeout(options.timeout, this.name);
     if (timeoutMs !== undefined) this.timeoutMs = timeoutMs;
+    this.thread = normalizeThread(options.thread, this.name);
     if (new.target === Node) Object.freeze(this);
   }
 
@@ -174,6 +178,7 @@ export class Node {
       ...(this.retry !== undefined && { retry: this.retry }),
       ...(this.timeoutMs !== undefined && { timeout: this.timeoutMs }),
       ...(this.namespace !== undefined && { namespace: this.namespace }),
+      ...(!this.thread && { thread: false }),
     };
   }
 
@@ -221,13 +226,17 @@ export class Node {
 
   /**
    * Calls the function with the values of `inputs` (keyed by dataset name) and returns its
-   * results keyed by dataset name, after checking they match the declared outputs.
+   * results keyed by dataset name, after checking they match the declared outputs. `invoke`
+   * calls the function with its arguments somewhere else (e.g. a worker thread).
    */
-  async run(inputs: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  async run(
+    inputs: Readonly<Record<string, unknown>>,
+    invoke: (args: unknown[]) => unknown = (args) => this.func(...args),
+  ): Promise<Record<string, unknown>> {
     const given = inputs ?? {};
     const missing = this.inputs.filter((d) => !Object.hasOwn(given, d));
     if (missing.length) throw new NodeInputMissingError(this.name, missing, Object.keys(given));
-    const result = await this.func(...this.#arguments(given));
+    const result = await invoke(this.#arguments(given));
     return this.#outputsOf(result);
   }
 
