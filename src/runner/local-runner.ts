@@ -4,8 +4,8 @@ import { MemoryDataset } from '../datasets/memory.js';
 import type { Hooks, RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { MissingInputsError, NodeRunError } from './errors.js';
-import { callHooks, runNode } from './run-node.js';
+import { MissingInputsError, NodeRunError, NonErrorThrownError } from './errors.js';
+import { callHooks, isError, runNode, type NodeExecutor } from './run-node.js';
 import { resumeSuggestion } from './resume.js';
 
 /** Progress of a run, reported after every node start and end. */
@@ -28,6 +28,15 @@ export interface LocalRunOptions {
    */
   maxConcurrency?: number;
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Where node functions run: `inlineExecutor` (this event loop) or `threadExecutor()` from
+   * `node-thread.ts` (a worker thread per running node, so CPU-bound branches use several cores;
+   * needs `run.projectDir` and `run.pipelineName` to name a registered pipeline of the project).
+   * @default inlineExecutor
+   */
+  execute?: NodeExecutor;
+  /** Cancels the run: running nodes get it (a thread executor terminates their threads). */
+  signal?: AbortSignal;
   /** The CLI prefix that reproduces this run, used in the resume hint (e.g. `temporal-mlflow run --pipeline x`). */
   resumeCommandPrefix?: string;
 }
@@ -110,7 +119,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         running.add(node.name);
         report('node-started', node);
         const started = performance.now();
-        runNode({ node, catalog, hooks, run })
+        runNode({ node, catalog, hooks, run, execute: options.execute, signal: options.signal })
           .then(async () => {
             durations[node.name] = performance.now() - started;
             running.delete(node.name);
@@ -143,7 +152,9 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   });
 
   if (failure) {
-    const error = failure.error instanceof Error ? failure.error : new Error(String(failure.error));
+    const error = isError(failure.error)
+      ? failure.error
+      : new NonErrorThrownError(failure.node.name, failure.error);
     await callHooks(hooks, 'onPipelineError', { run, pipeline, catalog, error });
     const resumeNodes = resumeSuggestion(pipeline, failure.node, (name) =>
       catalog.isPersisted(name),

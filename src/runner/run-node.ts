@@ -1,5 +1,7 @@
+import { types } from 'node:util';
 import type { CatalogView, Hooks, NodeInfo, RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
+import { NonErrorThrownError, UndefinedOutputError } from './errors.js';
 
 /** The catalog operations a node run needs. */
 export interface NodeCatalog extends CatalogView {
@@ -23,6 +25,30 @@ async function callHooks<K extends keyof Hooks>(
 
 export { callHooks };
 
+/** One call of a node's function: the node, its arguments (in the form of its `inputs`), the run. */
+export interface NodeCall {
+  readonly node: Node;
+  readonly args: unknown[];
+  readonly run: RunInfo;
+  /** Aborted when the run or the activity is cancelled: an executor stops the call if it can. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Calls a node's function and returns what it returned: in this thread (`inlineExecutor`) or in a
+ * worker thread (`threadExecutor` in node-thread.ts). Loading, hooks, output checks and saving
+ * stay with `runNode`, on the caller's thread.
+ */
+export type NodeExecutor = (call: NodeCall) => Promise<unknown>;
+
+/** Calls the function on this thread's event loop (the default). */
+export const inlineExecutor: NodeExecutor = async ({ node, args }) => node.func(...args);
+
+/** True for Error objects of any realm (Jest's vm contexts, worker threads). */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
+}
+
 /**
  * Runs one node as Kedro does: load its inputs from the catalog, `beforeNodeRun` hooks, call the
  * function, `afterNodeRun` hooks, save its outputs. Shared by the local runner and the Temporal
@@ -33,8 +59,13 @@ export async function runNode(args: {
   catalog: NodeCatalog;
   hooks: readonly Hooks[];
   run: RunInfo;
+  /** Where the function runs. @default inlineExecutor (this event loop) */
+  execute?: NodeExecutor | undefined;
+  /** Cancels the node: passed to the executor (a thread executor terminates its thread). */
+  signal?: AbortSignal | undefined;
 }): Promise<Record<string, unknown>> {
   const { node, catalog, hooks, run } = args;
+  const execute = args.execute ?? inlineExecutor;
   const info = nodeInfo(node);
   const loaded = await Promise.all(
     node.inputs.map(async (name) => [name, await catalog.load(name)] as const),
@@ -43,15 +74,14 @@ export async function runNode(args: {
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;
   try {
-    outputs = await node.run(inputs);
-  } catch (error) {
-    await callHooks(hooks, 'onNodeError', {
-      run,
-      node: info,
-      inputs,
-      error: error as Error,
-      catalog,
-    });
+    outputs = await node.run(inputs, (fnArgs) =>
+      execute({ node, args: fnArgs, run, signal: args.signal }),
+    );
+    const undefinedOutput = node.outputs.find((name) => outputs[name] === undefined);
+    if (undefinedOutput !== undefined) throw new UndefinedOutputError(node.name, undefinedOutput);
+  } catch (thrown) {
+    const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
+    await callHooks(hooks, 'onNodeError', { run, node: info, inputs, error, catalog });
     throw error;
   }
   await callHooks(hooks, 'afterNodeRun', { run, node: info, inputs, outputs, catalog });
