@@ -199,6 +199,7 @@ export class ArtifactsApi {
       method: 'GET',
       path: ARTIFACTS_API,
       query: { path: joinPath(artifactProxyPath(root), base) },
+      expect: { files: 'array?' },
     });
     const result: ArtifactFile[] = [];
     for (const file of body.files ?? []) {

@@ -21,8 +21,13 @@ export interface MlflowClientOptions {
   auth?: MlflowAuth;
   /** Retries on 429, 5xx and connection failures; other 4xx are never retried. */
   retry?: RetryOptions;
-  /** Socket idle timeout of one attempt. @default 30000 */
+  /** Socket idle timeout of one attempt; the whole call is bounded by `retry.totalTimeoutMs`. @default 30000 */
   requestTimeoutMs?: number;
+  /**
+   * Total deadline of one streamed artifact upload or download, from the request to the last
+   * byte. @default 600000 (10 minutes)
+   */
+  transferTimeoutMs?: number;
   /** Accept self-signed TLS certificates. Ignored when `http` is given. @default false */
   insecureTls?: boolean;
 }

@@ -70,6 +70,34 @@ export class MlflowConnectionError extends MlflowError {
   }
 }
 
+/**
+ * No complete answer within the call's total deadline (`retry.totalTimeoutMs` for JSON calls,
+ * `transferTimeoutMs` for streamed uploads and downloads): a server that stalls or trickles bytes.
+ */
+export class MlflowDeadlineExceededError extends MlflowConnectionError {
+  /** The deadline that ran out, in milliseconds. */
+  readonly deadlineMs: number;
+
+  constructor(
+    message: string,
+    options: MlflowErrorOptions & { trackingUri: string; attempts: number; deadlineMs: number },
+  ) {
+    super(message, { ...options, errorCode: 'DEADLINE_EXCEEDED' });
+    this.deadlineMs = options.deadlineMs;
+  }
+}
+
+/** A successful answer whose body does not have the shape the endpoint documents (`INVALID_RESPONSE`). */
+export class MlflowUnexpectedResponseError extends MlflowError {
+  /** Dotted path of the missing or mistyped field (`''` for the body itself). */
+  readonly field: string;
+
+  constructor(message: string, options: MlflowErrorOptions & { field: string }) {
+    super(message, { errorCode: 'INVALID_RESPONSE', ...options });
+    this.field = options.field;
+  }
+}
+
 /** The server refused the credentials (HTTP 401/403, `UNAUTHENTICATED`, `PERMISSION_DENIED`). */
 export class MlflowAuthError extends MlflowError {}
 

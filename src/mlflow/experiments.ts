@@ -35,6 +35,7 @@ export class ExperimentsApi {
       method: 'GET',
       path: `${API}/get`,
       query: { experiment_id: experimentId },
+      expect: { experiment: 'object' },
     });
     return body.experiment;
   }
@@ -46,6 +47,7 @@ export class ExperimentsApi {
         method: 'GET',
         path: `${API}/get-by-name`,
         query: { experiment_name: name },
+        expect: { experiment: 'object' },
       });
       return body.experiment;
     } catch (error) {
@@ -64,6 +66,7 @@ export class ExperimentsApi {
         ...(options.artifactLocation ? { artifact_location: options.artifactLocation } : {}),
         ...(options.tags ? { tags: toKeyValues(options.tags) } : {}),
       },
+      expect: { experiment_id: 'string' },
     });
     return body.experiment_id;
   }
@@ -141,6 +144,7 @@ export class ExperimentsApi {
         ...(options.viewType ? { view_type: options.viewType } : {}),
         ...(options.pageToken ? { page_token: options.pageToken } : {}),
       },
+      expect: { experiments: 'array?', next_page_token: 'string?' },
     });
     return {
       items: body.experiments ?? [],

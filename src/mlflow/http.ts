@@ -5,16 +5,19 @@
  * credential into an error message or an error's `cause`.
  */
 import { Agent as HttpsAgent } from 'node:https';
+import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
 import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse, Method } from 'axios';
 import {
   MlflowAuthError,
   MlflowConnectionError,
+  MlflowDeadlineExceededError,
   MlflowError,
   MlflowInvalidParameterError,
   MlflowResourceAlreadyExistsError,
   MlflowResourceNotFoundError,
+  MlflowUnexpectedResponseError,
 } from './errors.js';
 
 /** Credentials: a bearer token, or Basic username/password. */
@@ -27,7 +30,11 @@ export interface RetryOptions {
   initialDelayMs?: number;
   /** Upper bound of one delay. @default 4000 */
   maxDelayMs?: number;
-  /** No new attempt starts after this long since the call began. @default 30000 */
+  /**
+   * Total deadline of one JSON call: every attempt, every backoff and the whole response body
+   * included. A server that stalls or trickles bytes is cut here (`MlflowDeadlineExceededError`).
+   * @default 30000
+   */
   totalTimeoutMs?: number;
 }
 
@@ -36,8 +43,13 @@ export interface TransportOptions {
   http?: AxiosInstance;
   auth?: MlflowAuth;
   retry?: RetryOptions;
-  /** Socket idle timeout of one attempt (capped by what is left of `totalTimeoutMs`). @default 30000 */
+  /** Socket idle timeout of one attempt; the whole call is bounded by `totalTimeoutMs`. @default 30000 */
   requestTimeoutMs?: number;
+  /**
+   * Total deadline of one streamed call (artifact upload or download), from the request to the
+   * last byte of the body. @default 600000 (10 minutes)
+   */
+  transferTimeoutMs?: number;
   /** Accept self-signed TLS certificates (MLFLOW_TRACKING_INSECURE_TLS). @default false */
   insecureTls?: boolean;
 }
@@ -53,6 +65,7 @@ export interface CompiledTransportOptions {
   maxDelayMs: number;
   totalTimeoutMs: number;
   requestTimeoutMs: number;
+  transferTimeoutMs: number;
 }
 
 export function compileTransportOptions(options: TransportOptions): CompiledTransportOptions {
@@ -104,6 +117,7 @@ export function compileTransportOptions(options: TransportOptions): CompiledTran
     maxDelayMs: positive('retry.maxDelayMs', retry.maxDelayMs, 4000),
     totalTimeoutMs: positive('retry.totalTimeoutMs', retry.totalTimeoutMs, 30_000, 1),
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 30_000, 1),
+    transferTimeoutMs: positive('transferTimeoutMs', options.transferTimeoutMs, 600_000, 1),
   };
 }
 
@@ -124,7 +138,28 @@ export interface RequestSpec {
   query?: Record<string, string | number | boolean | string[] | undefined>;
   /** JSON body. */
   body?: unknown;
+  /**
+   * The fields a successful JSON answer must have, by dotted path (`run.info`); checked before
+   * the body is handed over, so a wrong shape is an `MlflowUnexpectedResponseError` naming the
+   * endpoint and the field instead of a `TypeError` later.
+   */
+  expect?: ResponseShape;
 }
+
+/** JSON type of a field; a trailing `?` makes the field optional (`null` counts as absent). */
+export type FieldType =
+  | 'object'
+  | 'array'
+  | 'string'
+  | 'number'
+  | 'boolean'
+  | 'object?'
+  | 'array?'
+  | 'string?'
+  | 'number?'
+  | 'boolean?';
+
+export type ResponseShape = Readonly<Record<string, FieldType>>;
 
 export interface RawRequestSpec extends RequestSpec {
   /** Builds a fresh request body stream for each attempt (uploads). */
@@ -162,49 +197,103 @@ export class Transport {
       );
   }
 
-  /** A JSON call; resolves to the parsed body, throws a mapped `MlflowError`. */
+  /**
+   * A JSON call; resolves to the parsed body (a JSON object, checked against `spec.expect`),
+   * throws a mapped `MlflowError`.
+   */
   async json<T>(spec: RequestSpec): Promise<T> {
     const response = await this.raw({ ...spec, responseType: 'json' });
-    return (response.data ?? {}) as T;
+    const endpoint = `${spec.method.toUpperCase()} ${spec.path}`;
+    const data: unknown = response.data === '' || response.data == null ? {} : response.data;
+    checkShape(data, spec.expect ?? {}, endpoint, response.status);
+    return data as T;
   }
 
-  /** Any call, retried as configured; rejects with a mapped error for HTTP status ≥ 400. */
+  /**
+   * Any call, retried as configured; rejects with a mapped error for HTTP status ≥ 400. The call
+   * has one total deadline (`totalTimeoutMs`, or `transferTimeoutMs` when a body is streamed):
+   * a streamed response body still being read when it runs out is destroyed with an
+   * `MlflowDeadlineExceededError`.
+   */
   async raw(spec: RawRequestSpec): Promise<AxiosResponse> {
     const endpoint = `${spec.method.toUpperCase()} ${spec.path}`;
-    const { maxAttempts, initialDelayMs, maxDelayMs, totalTimeoutMs, requestTimeoutMs } =
-      this.options;
+    const { maxAttempts, initialDelayMs, maxDelayMs, requestTimeoutMs } = this.options;
+    const streamed = spec.stream !== undefined || spec.responseType === 'stream';
+    const budget = streamed ? this.options.transferTimeoutMs : this.options.totalTimeoutMs;
     const started = Date.now();
-    const deadline = started + totalTimeoutMs;
-    for (let attempt = 1; ; attempt++) {
-      const remaining = Math.max(deadline - Date.now(), 1);
-      let response: AxiosResponse | undefined;
-      let networkError: { code: string; message: string } | undefined;
-      try {
-        response = await this.http.request(
-          this.config(spec, Math.min(requestTimeoutMs, Math.max(remaining, 1000))),
-        );
-      } catch (error) {
-        networkError = describeNetworkError(error);
+    const deadline = started + budget;
+    const controller = new AbortController();
+    let attempt = 1;
+    let body: Readable | undefined;
+    const timer = setTimeout(() => {
+      if (body) body.destroy(this.deadlineError(endpoint, attempt, budget, streamed));
+      else controller.abort();
+    }, budget);
+    timer.unref();
+    let handedOver = false;
+    try {
+      for (; ; attempt++) {
+        let response: AxiosResponse | undefined;
+        let networkError: { code: string; message: string } | undefined;
+        try {
+          response = await this.http.request({
+            ...this.config(spec, requestTimeoutMs),
+            signal: controller.signal,
+          });
+        } catch (error) {
+          if (controller.signal.aborted)
+            throw this.deadlineError(endpoint, attempt, budget, streamed);
+          networkError = describeNetworkError(error);
+        }
+        let retryAfterMs: number | undefined;
+        if (response && response.status < 400) {
+          const data = response.data as Readable | undefined;
+          if (data && typeof data.pipe === 'function') {
+            body = data;
+            handedOver = true;
+            finished(data, () => clearTimeout(timer));
+          }
+          return response;
+        }
+        const retryable = networkError
+          ? RETRYABLE_NETWORK_CODES.has(networkError.code)
+          : response!.status === 429 || response!.status >= 500;
+        if (response && response.status === 429)
+          retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+        const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+        const delay = retryAfterMs ?? backoff / 2 + (Math.random() * backoff) / 2;
+        const outOfTime = Date.now() + delay >= deadline;
+        if (retryable && attempt < maxAttempts && !outOfTime) {
+          if (response) drain(response);
+          await sleep(delay);
+          continue;
+        }
+        const elapsed = Date.now() - started;
+        if (networkError) throw this.connectionError(networkError, endpoint, attempt, elapsed);
+        const error = await this.httpError(response!, endpoint, retryable ? attempt : 1);
+        if (controller.signal.aborted)
+          throw this.deadlineError(endpoint, attempt, budget, streamed);
+        throw error;
       }
-      let retryAfterMs: number | undefined;
-      if (response && response.status < 400) return response;
-      const retryable = networkError
-        ? RETRYABLE_NETWORK_CODES.has(networkError.code)
-        : response!.status === 429 || response!.status >= 500;
-      if (response && response.status === 429)
-        retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-      const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
-      const delay = retryAfterMs ?? backoff / 2 + (Math.random() * backoff) / 2;
-      const outOfTime = Date.now() + delay >= deadline;
-      if (retryable && attempt < maxAttempts && !outOfTime) {
-        if (response) drain(response);
-        await sleep(delay);
-        continue;
-      }
-      const elapsed = Date.now() - started;
-      if (networkError) throw this.connectionError(networkError, endpoint, attempt, elapsed);
-      throw await this.httpError(response!, endpoint, retryable ? attempt : 1);
+    } finally {
+      if (!handedOver) clearTimeout(timer);
     }
+  }
+
+  private deadlineError(
+    endpoint: string,
+    attempts: number,
+    deadlineMs: number,
+    streamed: boolean,
+  ): MlflowDeadlineExceededError {
+    const uri = this.options.displayUri;
+    const option = streamed ? 'transferTimeoutMs' : 'retry.totalTimeoutMs';
+    return new MlflowDeadlineExceededError(
+      `No complete answer from the MLflow tracking server at ${uri} within the ${deadlineMs} ms deadline of ` +
+        `${endpoint} (${attempts} attempt(s)): the server is stalled, overloaded or sending very slowly. ` +
+        `Check the server; raise the MLflow client option ${option} if calls legitimately take longer.`,
+      { endpoint, trackingUri: uri, attempts, deadlineMs },
+    );
   }
 
   private config(spec: RawRequestSpec, timeout: number): AxiosRequestConfig {
@@ -328,7 +417,12 @@ interface ErrorBody {
 async function readErrorBody(response: AxiosResponse): Promise<ErrorBody> {
   let data: unknown = response.data;
   if (data && typeof (data as Readable).pipe === 'function') {
-    data = await readStream(data as Readable, 64 * 1024);
+    try {
+      data = await readStream(data as Readable, 64 * 1024);
+    } catch {
+      // Cut by the deadline or the connection dropped: the status alone has to do.
+      return {};
+    }
   }
   if (typeof data === 'string') {
     try {
@@ -360,5 +454,50 @@ async function readStream(stream: Readable, limit: number): Promise<string> {
 /** Lets a discarded streamed response body flow away so its socket is freed. */
 function drain(response: AxiosResponse): void {
   const data = response.data as Readable | undefined;
-  if (data && typeof data.resume === 'function') data.resume();
+  if (data && typeof data.resume === 'function') {
+    data.on('error', () => undefined);
+    data.resume();
+  }
+}
+
+const describeValue = (value: unknown): string =>
+  value === undefined
+    ? 'nothing'
+    : value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'an array'
+        : typeof value === 'string'
+          ? `the text '${value.slice(0, 80)}${value.length > 80 ? '…' : ''}'`
+          : `a ${typeof value}`;
+
+function isType(value: unknown, type: string): boolean {
+  if (type === 'array') return Array.isArray(value);
+  if (type === 'object')
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === type;
+}
+
+/** Throws `MlflowUnexpectedResponseError` unless `data` is a JSON object with the fields of `shape`. */
+function checkShape(data: unknown, shape: ResponseShape, endpoint: string, status: number): void {
+  const fail = (field: string, expected: string, received: unknown): never => {
+    const where = field ? `field '${field}'` : 'body';
+    throw new MlflowUnexpectedResponseError(
+      `Unexpected answer (HTTP ${status}) from ${endpoint}: expected the ${where} to be ${expected}, received ` +
+        `${describeValue(received)}. Is the tracking URI an MLflow 3 server (not a proxy's login page or another service)?`,
+      { endpoint, httpStatus: status, field },
+    );
+  };
+  if (!isType(data, 'object')) fail('', 'a JSON object', data);
+  for (const [path, spec] of Object.entries(shape)) {
+    const optional = spec.endsWith('?');
+    const type = optional ? spec.slice(0, -1) : spec;
+    let value: unknown = data;
+    for (const key of path.split('.')) {
+      value = isType(value, 'object') ? (value as Record<string, unknown>)[key] : undefined;
+    }
+    if (value == null && optional) continue;
+    if (!isType(value, type))
+      fail(path, type === 'array' ? 'an array' : `a${type === 'object' ? 'n' : ''} ${type}`, value);
+  }
 }

@@ -68,11 +68,13 @@ export {
   MlflowAuthError,
   MlflowConfigError,
   MlflowConnectionError,
+  MlflowDeadlineExceededError,
   MlflowError,
   MlflowInvalidParameterError,
   MlflowParamTooLongError,
   MlflowResourceAlreadyExistsError,
   MlflowResourceNotFoundError,
+  MlflowUnexpectedResponseError,
 } from './errors.js';
 export type { MlflowConfigIssue, MlflowErrorOptions } from './errors.js';
 

@@ -34,6 +34,9 @@ export interface SearchLoggedModelsOptions extends PageOptions {
   orderBy?: { field_name: string; ascending?: boolean }[];
 }
 
+/** A logged-model answer must carry `model.info`: callers read its id and artifact URI. */
+const MODEL_SHAPE = { model: 'object', 'model.info': 'object' } as const;
+
 export class LoggedModelsApi {
   constructor(private readonly transport: Transport) {}
 
@@ -56,6 +59,7 @@ export class LoggedModelsApi {
         ...(params ? { params } : {}),
         ...(options.tags ? { tags: toKeyValues(options.tags) } : {}),
       },
+      expect: MODEL_SHAPE,
     });
     return body.model;
   }
@@ -70,6 +74,7 @@ export class LoggedModelsApi {
       path: `${API}/${encodeURIComponent(modelId)}`,
       // The server requires model_id in the body as well as in the path.
       body: { model_id: modelId, status },
+      expect: MODEL_SHAPE,
     });
     return body.model;
   }
@@ -78,6 +83,7 @@ export class LoggedModelsApi {
     const body = await this.transport.json<{ model: LoggedModel }>({
       method: 'GET',
       path: `${API}/${encodeURIComponent(modelId)}`,
+      expect: MODEL_SHAPE,
     });
     return body.model;
   }
@@ -97,6 +103,7 @@ export class LoggedModelsApi {
         ...(options.orderBy ? { order_by: options.orderBy } : {}),
         ...(options.pageToken ? { page_token: options.pageToken } : {}),
       },
+      expect: { models: 'array?', next_page_token: 'string?' },
     });
     return {
       items: body.models ?? [],

@@ -50,6 +50,7 @@ export class RegistryApi {
         ...(options.tags ? { tags: toKeyValues(options.tags) } : {}),
         ...(options.description ? { description: options.description } : {}),
       },
+      expect: { registered_model: 'object' },
     });
     return body.registered_model;
   }
@@ -59,6 +60,7 @@ export class RegistryApi {
       method: 'GET',
       path: `${API}/registered-models/get`,
       query: { name },
+      expect: { registered_model: 'object' },
     });
     return body.registered_model;
   }
@@ -109,6 +111,7 @@ export class RegistryApi {
         ...(options.tags ? { tags: toKeyValues(options.tags) } : {}),
         ...(options.description ? { description: options.description } : {}),
       },
+      expect: { model_version: 'object' },
     });
     return body.model_version;
   }
@@ -118,6 +121,7 @@ export class RegistryApi {
       method: 'GET',
       path: `${API}/model-versions/get`,
       query: { name, version: String(version) },
+      expect: { model_version: 'object' },
     });
     return body.model_version;
   }
@@ -136,6 +140,7 @@ export class RegistryApi {
         order_by: options.orderBy,
         page_token: options.pageToken,
       },
+      expect: { model_versions: 'array?', next_page_token: 'string?' },
     });
     return {
       items: body.model_versions ?? [],
@@ -192,6 +197,7 @@ export class RegistryApi {
         method: 'GET',
         path: `${API}/registered-models/alias`,
         query: { name, alias },
+        expect: { model_version: 'object' },
       });
       return body.model_version;
     } catch (error) {

@@ -59,6 +59,9 @@ interface WireBatch {
   tags: KeyValue[];
 }
 
+/** A run answer must carry `run.info`: callers read `info.run_id` and `info.artifact_uri`. */
+const RUN_SHAPE = { run: 'object', 'run.info': 'object' } as const;
+
 export class RunsApi {
   constructor(private readonly transport: Transport) {}
 
@@ -72,6 +75,7 @@ export class RunsApi {
         ...(options.runName ? { run_name: options.runName } : {}),
         ...(options.tags ? { tags: toKeyValues(options.tags) } : {}),
       },
+      expect: RUN_SHAPE,
     });
     return normaliseRun(body.run);
   }
@@ -81,6 +85,7 @@ export class RunsApi {
       method: 'GET',
       path: `${API}/runs/get`,
       query: { run_id: runId },
+      expect: RUN_SHAPE,
     });
     return normaliseRun(body.run);
   }
@@ -97,6 +102,7 @@ export class RunsApi {
         ...(options.runViewType ? { run_view_type: options.runViewType } : {}),
         ...(options.pageToken ? { page_token: options.pageToken } : {}),
       },
+      expect: { runs: 'array?', next_page_token: 'string?' },
     });
     return {
       items: (body.runs ?? []).map(normaliseRun),
@@ -121,6 +127,7 @@ export class RunsApi {
         ...(options.endTime !== undefined ? { end_time: options.endTime } : {}),
         ...(options.runName ? { run_name: options.runName } : {}),
       },
+      expect: { run_info: 'object' },
     });
     return body.run_info;
   }
@@ -244,6 +251,7 @@ export class RunsApi {
         method: 'GET',
         path: `${API}/metrics/get-history`,
         query: { run_id: runId, metric_key: metricKey, max_results: 25_000, page_token: pageToken },
+        expect: { metrics: 'array?', next_page_token: 'string?' },
       });
       metrics.push(...(body.metrics ?? []).map(normaliseMetric));
       pageToken = body.next_page_token;

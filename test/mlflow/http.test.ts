@@ -4,7 +4,11 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   MlflowAuthError,
   MlflowClient,
@@ -130,9 +134,176 @@ describe('MLflow transport', () => {
     const started = Date.now();
     const error = await client.runs.get('r1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MlflowConnectionError);
-    expect((error as Error).message).toContain('ETIMEDOUT');
+    expect(error).toMatchObject({ errorCode: 'DEADLINE_EXCEEDED', deadlineMs: 1500 });
     expect(Date.now() - started).toBeLessThan(4000);
   });
+
+  test('a server that trickles one byte at a time is cut by the total deadline of the call', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    server = await fakeServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100000' });
+      const timer = setInterval(() => res.write(' '), 100);
+      timers.push(timer);
+      res.on('close', () => clearInterval(timer));
+    });
+    const client = new MlflowClient({
+      trackingUri: server.url,
+      retry: { ...fastRetry, totalTimeoutMs: 1200 },
+      requestTimeoutMs: 30_000,
+    });
+    const started = Date.now();
+    // Today's guard against a hang: the race fails the test instead of waiting forever.
+    const guard = new Promise((resolve) => {
+      const t = setTimeout(() => resolve('still waiting after 8 s'), 8000);
+      timers.push(t);
+    });
+    try {
+      const error = await Promise.race([client.runs.get('r1').catch((e: unknown) => e), guard]);
+      expect(error).toBeInstanceOf(MlflowConnectionError);
+      expect(error).toMatchObject({
+        name: 'MlflowDeadlineExceededError',
+        errorCode: 'DEADLINE_EXCEEDED',
+        endpoint: 'GET /api/2.0/mlflow/runs/get',
+        deadlineMs: 1200,
+      });
+      expect((error as Error).message).toMatch(
+        /^No complete answer from the MLflow tracking server at http:\/\/127\.0\.0\.1:\d+ within the 1200 ms deadline of GET \/api\/2\.0\/mlflow\/runs\/get/,
+      );
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      timers.forEach((t) => clearTimeout(t));
+    }
+  });
+
+  test('a streamed download that trickles is cut by the transfer deadline with a typed error', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    server = await fakeServer((req, res) => {
+      if (req.url?.startsWith('/api/2.0/mlflow/runs/get')) {
+        json(res, 200, {
+          run: {
+            info: { run_id: 'r1', artifact_uri: 'mlflow-artifacts:/1/r1/artifacts' },
+            data: {},
+          },
+        });
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      const timer = setInterval(() => res.write('x'), 100);
+      timers.push(timer);
+      res.on('close', () => clearInterval(timer));
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'tm-http-'));
+    const client = new MlflowClient({
+      trackingUri: server.url,
+      retry: fastRetry,
+      transferTimeoutMs: 1200,
+    });
+    const guard = new Promise((resolve) => {
+      const t = setTimeout(() => resolve('still waiting after 8 s'), 8000);
+      timers.push(t);
+    });
+    try {
+      const error = await Promise.race([
+        client.artifacts
+          .downloadFile('r1', 'model/big.bin', join(dir, 'big.bin'))
+          .catch((e: unknown) => e),
+        guard,
+      ]);
+      expect(error).toBeInstanceOf(MlflowError);
+      expect((error as Error).message).toContain('within the 1200 ms deadline');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      timers.forEach((t) => clearTimeout(t));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    [
+      'an HTML page',
+      'text/html',
+      '<html>proxy login</html>',
+      'GET /api/2.0/mlflow/runs/get',
+      '',
+    ],
+    ['a JSON array', 'application/json', '[1, 2]', 'GET /api/2.0/mlflow/runs/get', ''],
+    ['no run', 'application/json', '{"runs": []}', 'GET /api/2.0/mlflow/runs/get', 'run'],
+    [
+      'a run without info',
+      'application/json',
+      '{"run": {"data": {}}}',
+      'GET /api/2.0/mlflow/runs/get',
+      'run.info',
+    ],
+  ])(
+    'a 200 answer with %s instead of a run is a typed error naming the endpoint and the field',
+    async (_what, type, text, endpoint, field) => {
+      server = await fakeServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': type });
+        res.end(text);
+      });
+      const client = new MlflowClient({ trackingUri: server.url, retry: fastRetry });
+      const error = await client.runs.get('r1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MlflowError);
+      expect(error).toMatchObject({
+        name: 'MlflowUnexpectedResponseError',
+        errorCode: 'INVALID_RESPONSE',
+        httpStatus: 200,
+        endpoint,
+        field,
+      });
+      expect((error as Error).message).toContain(`from ${endpoint}`);
+      expect(server.hits()).toBe(1);
+    },
+  );
+
+  test.each([
+    [
+      'experiments.create',
+      (c: MlflowClient) => c.experiments.create('e'),
+      'POST /api/2.0/mlflow/experiments/create',
+      'experiment_id',
+    ],
+    [
+      'experiments.get',
+      (c: MlflowClient) => c.experiments.get('1'),
+      'GET /api/2.0/mlflow/experiments/get',
+      'experiment',
+    ],
+    [
+      'runs.create',
+      (c: MlflowClient) => c.runs.create({ experimentId: '1' }),
+      'POST /api/2.0/mlflow/runs/create',
+      'run',
+    ],
+    [
+      'runs.search',
+      (c: MlflowClient) => c.runs.search({ experimentIds: ['1'] }),
+      'POST /api/2.0/mlflow/runs/search',
+      'runs',
+    ],
+    [
+      'loggedModels.get',
+      (c: MlflowClient) => c.loggedModels.get('m-1'),
+      'GET /api/2.0/mlflow/logged-models/m-1',
+      'model',
+    ],
+    [
+      'registry.getModelVersion',
+      (c: MlflowClient) => c.registry.getModelVersion('m', 1),
+      'GET /api/2.0/mlflow/model-versions/get',
+      'model_version',
+    ],
+  ])(
+    '%s given a 200 answer of the wrong shape throws a typed error, not a TypeError',
+    async (_name, call, endpoint, field) => {
+      server = await fakeServer((_req, res) => json(res, 200, { runs: 'nope', unrelated: true }));
+      const client = new MlflowClient({ trackingUri: server.url, retry: fastRetry });
+      const error = await call(client).catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(TypeError);
+      expect(error).toMatchObject({ name: 'MlflowUnexpectedResponseError', endpoint, field });
+    },
+  );
 
   test('a refused connection fails with MlflowConnectionError naming the URI, within the time limit', async () => {
     const client = new MlflowClient({
