@@ -106,7 +106,8 @@ function nativeExternals(externals: Record<string, string>): Plugin {
 /**
  * Bundles a project's inference pipeline with esbuild: the project definition, the model runtime
  * and the stdio server of the python_function shim, tree-shaken into one ES module that exports
- * `load(modelDir)` and `runStdioServer`. Native packages stay external.
+ * `load(modelDir, options?)` (which verifies the folder's integrity unless told it was verified)
+ * and `runStdioServer`. Native packages stay external.
  */
 export async function bundleInferenceCode(options: {
   projectFile: string;
@@ -117,7 +118,7 @@ export async function bundleInferenceCode(options: {
     `import project from ${JSON.stringify(options.projectFile)};`,
     `import { loadPipelineModel } from ${JSON.stringify(RUNTIME_MODULE)};`,
     `export { runStdioServer } from ${JSON.stringify(STDIO_MODULE)};`,
-    `export function load(modelDir) { return loadPipelineModel(project, modelDir); }`,
+    `export function load(modelDir, options) { return loadPipelineModel(project, modelDir, options); }`,
   ].join('\n');
   const result = await build({
     stdin: {

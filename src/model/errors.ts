@@ -181,3 +181,76 @@ export class ModelLoadError extends PipelineMLError {
     );
   }
 }
+
+/**
+ * A model folder failed its integrity check before any of its code ran: a file changed, missing
+ * or added since packaging, or no hash manifest. Names the file, relative to the model folder.
+ */
+export class ModelIntegrityError extends PipelineMLError {
+  override readonly name: string = 'ModelIntegrityError';
+  constructor(
+    /** The model folder. */
+    readonly modelDir: string,
+    /** The offending file, relative to the model folder (`/`-separated). */
+    readonly file: string,
+    reason: string,
+    details: { expected?: string; received?: string; hint?: string } = {},
+  ) {
+    super(`Refusing to load the model in ${modelDir}: ${file} ${reason}`, {
+      hint: 'a model is code: load only models from stores you trust, and package the model again rather than editing it (see docs/trust.md).',
+      ...details,
+    });
+  }
+}
+
+/**
+ * A path in MLmodel (the bundle, a catalog `filepath`, ...) or in the hash manifest leaves the
+ * model folder. The outside file is never read.
+ */
+export class UnsafeModelPathError extends ModelIntegrityError {
+  override readonly name = 'UnsafeModelPathError';
+  constructor(
+    modelDir: string,
+    file: string,
+    /** Where the path is, e.g. `flavors.temporal_mlflow.catalog.model.filepath`. */
+    readonly key: string,
+    /** The path as written. */
+    readonly path: unknown,
+    reason: string,
+  ) {
+    super(modelDir, file, `names a path outside the model folder at ${key}.`, {
+      expected: 'a path relative to the model folder that stays inside it',
+      received: `${JSON.stringify(path) ?? String(path)} (${reason})`,
+    });
+  }
+}
+
+/**
+ * A signing key is configured (`TEMPORAL_MLFLOW_SIGNING_KEY`) and the model's hash manifest is
+ * unsigned or signed with another key. Names the manifest or signature file.
+ */
+export class ModelSignatureError extends ModelIntegrityError {
+  override readonly name = 'ModelSignatureError';
+  constructor(modelDir: string, file: string, reason: string) {
+    super(modelDir, file, reason, {
+      hint: 'load only models packaged with the same TEMPORAL_MLFLOW_SIGNING_KEY; a model is code (see docs/trust.md).',
+    });
+  }
+}
+
+/** The signing key is too short to sign or check models with. Never echoes the key. */
+export class InvalidSigningKeyError extends PipelineMLError {
+  override readonly name = 'InvalidSigningKeyError';
+  constructor(
+    /** Where the key came from (the env var name or the option). */
+    readonly source: string,
+    readonly length: number,
+    readonly minLength: number,
+  ) {
+    super(`The model signing key (${source}) is too short.`, {
+      expected: `at least ${minLength} characters`,
+      received: `${length} characters`,
+      hint: 'generate one with `openssl rand -hex 32`.',
+    });
+  }
+}

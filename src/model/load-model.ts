@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { MlflowClient } from '../mlflow/client.js';
 import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { readMLmodel } from './mlmodel.js';
 import { ModelLoadError } from './errors.js';
+import { verifyModel } from './integrity.js';
 import type { PipelineModel } from './runtime.js';
 import { loadBundledModel } from './save-model.js';
 
@@ -14,6 +15,12 @@ export interface LoadModelOptions {
   client?: MlflowClient;
   /** Where downloaded models are kept (by model id, so each downloads once). @default ~/.cache/temporal-mlflow/models */
   cacheDir?: string;
+  /**
+   * The key the model's hash manifest must be signed with (an unsigned or wrongly signed model is
+   * refused); `null` checks hashes only.
+   * @default process.env.TEMPORAL_MLFLOW_SIGNING_KEY
+   */
+  signingKey?: string | null;
 }
 
 /** A parsed model URI: `runs:/<run>/<name>`, `models:/<model_id>`, `models:/<name>/<version>`, `models:/<name>@<alias>` or a folder. */
@@ -158,6 +165,11 @@ export async function resolveModelDir(
 /**
  * Loads a packaged pipeline model from any URI form (see `ModelUri`) and returns it ready to
  * `predict`. Remote models are downloaded once to a local cache.
+ *
+ * A model is code: before its bundle is imported, the folder is verified (`verifyModel`): paths
+ * inside the folder, every file matching the hash manifest written at packaging, and the manifest's
+ * signature when a signing key is configured. Throws `UnsafeModelPathError`,
+ * `ModelIntegrityError` or `ModelSignatureError` naming the file.
  */
 export async function loadModel(
   uri: string,
@@ -171,7 +183,12 @@ export async function loadModel(
       uri,
       'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.',
     );
-  const model = await loadBundledModel(dir, flavor.bundle.replace(/^code\//, ''));
+  const { bundlePath } = await verifyModel(dir, {
+    ...(options.signingKey !== undefined ? { signingKey: options.signingKey } : {}),
+  });
+  const model = await loadBundledModel(dir, relative(join(dir, 'code'), bundlePath), {
+    skipVerification: true,
+  });
   model.metadata.modelUri = uri;
   model.metadata.dir = dir;
   return model;

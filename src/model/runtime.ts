@@ -13,6 +13,17 @@ import { resolveParams, signatureFromMlmodel, type ModelSignature } from './sign
 import type { MLmodel, TemporalMlflowFlavor } from './mlmodel.js';
 import { isPipelineMl } from './pipeline-ml.js';
 import { ModelLoadError } from './errors.js';
+import { containedPath, mlmodelPaths, verifyModel } from './integrity.js';
+
+/** Options of a bundle's `load(modelDir, options)`. */
+export interface LoadBundleOptions {
+  /**
+   * The caller verified the folder (`verifyModel`) or wrote it itself: skip the integrity check.
+   * Paths in MLmodel are checked either way.
+   * @default false
+   */
+  skipVerification?: boolean;
+}
 
 /** Metadata of a loaded pipeline model. */
 export interface PipelineModelMetadata {
@@ -111,8 +122,12 @@ function mergeParameters(
 export async function loadPipelineModel(
   project: ProjectDefinition,
   modelDir: string,
+  options: LoadBundleOptions = {},
 ): Promise<PipelineModel> {
+  // Started by the python_function shim, the bundle checks what the Python side cannot (MLmodel's digest).
+  if (!options.skipVerification) await verifyModel(modelDir);
   const mlmodel = parse(await readFile(join(modelDir, 'MLmodel'), 'utf8')) as MLmodel;
+  for (const [key, value] of mlmodelPaths(mlmodel)) await containedPath(modelDir, key, value);
   const flavor: TemporalMlflowFlavor | undefined = mlmodel.flavors?.temporal_mlflow;
   if (!flavor) throw new ModelLoadError(modelDir, 'its MLmodel has no temporal_mlflow flavor.');
   const pipeline = project.pipelines[flavor.pipeline];

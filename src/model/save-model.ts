@@ -7,11 +7,17 @@ import type { Session } from '../session.js';
 import { extractPipelineArtifacts } from './artifacts.js';
 import { bundleInferenceCode } from './bundle.js';
 import { ModelVerificationError } from './errors.js';
+import {
+  INTEGRITY_MANIFEST_FILE,
+  INTEGRITY_SIGNATURE_FILE,
+  resolveSigningKey,
+  writeIntegrityManifest,
+} from './integrity.js';
 import { writeMLmodel, type MLmodel } from './mlmodel.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { PYFUNC_CODE_DIR, PYFUNC_LOADER_MODULE } from './pyfunc/index.js';
 import { writePyfuncFiles } from './pyfunc-files.js';
-import type { PipelineModel } from './runtime.js';
+import type { LoadBundleOptions, PipelineModel } from './runtime.js';
 import {
   inferParamsSchema,
   inferSchema,
@@ -34,6 +40,11 @@ export interface SavePipelineModelOptions {
   modelDir: string;
   modelId?: string;
   runId?: string;
+  /**
+   * Signs the model's hash manifest with this key (HMAC-SHA-256); `null` never signs.
+   * @default process.env.TEMPORAL_MLFLOW_SIGNING_KEY
+   */
+  signingKey?: string | null;
   /** Reports each stage's duration (bundle, artifacts, verify), for progress and benchmarks. */
   onStage?: (stage: 'artifacts' | 'bundle' | 'verify', durationMs: number) => void;
 }
@@ -85,6 +96,8 @@ export async function savePipelineModel(
     options.onStage?.(stage, performance.now() - started);
     return result;
   };
+  // Checked before any work: a key too short fails now, not after the bundle is built.
+  const signingKey = resolveSigningKey(options.signingKey);
   await mkdir(modelDir, { recursive: true });
 
   const { catalog: catalogEntries, parameters } = await timed('artifacts', async () => {
@@ -92,7 +105,8 @@ export async function savePipelineModel(
     const entries: Record<string, Record<string, unknown>> = {};
     for (const artifact of artifacts) {
       const target = join('artifacts', artifact.name, basename(artifact.localPath));
-      await cp(artifact.localPath, join(modelDir, target), { recursive: true });
+      // Symbolic links are copied as their targets: a model folder holds files only.
+      await cp(artifact.localPath, join(modelDir, target), { recursive: true, dereference: true });
       entries[artifact.name] = { ...artifact.entry, filepath: target };
     }
     const params: Record<string, unknown> = {};
@@ -187,6 +201,8 @@ export async function savePipelineModel(
         parameters,
         node_version: process.version,
         environment: 'environment/package.json',
+        integrity_manifest: INTEGRITY_MANIFEST_FILE,
+        ...(signingKey ? { integrity_signature: INTEGRITY_SIGNATURE_FILE } : {}),
       },
     },
     ...(options.modelId ? { model_id: options.modelId } : {}),
@@ -226,7 +242,8 @@ export async function savePipelineModel(
 
   const model = await timed('verify', async () => {
     try {
-      const loaded = await loadBundledModel(modelDir, bundle.fileName);
+      // The folder was just written by this process: its hashes are recorded once it is final.
+      const loaded = await loadBundledModel(modelDir, bundle.fileName, { skipVerification: true });
       await loaded.predict(inputExample);
       // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
       const outputRecords = toRecords(
@@ -243,18 +260,25 @@ export async function savePipelineModel(
     mlmodel.signature = { ...signatureToMlmodel(signature) };
     await writeMLmodel(modelDir, mlmodel);
   }
+  // Last: the hashes of the final folder (MLmodel included), signed when a key is set.
+  await writeIntegrityManifest(modelDir, { signingKey: signingKey ?? null });
   return { mlmodel, model, inputExample };
 }
 
-/** Imports a model folder's bundle and loads the model with it, as any consumer would. */
+/**
+ * Imports a model folder's bundle and loads the model with it. Runs the model's code: call it only
+ * on a folder you wrote or one `verifyModel` accepted (`loadModel` does). Without
+ * `skipVerification`, the bundled runtime verifies the folder again before loading artifacts.
+ */
 export async function loadBundledModel(
   modelDir: string,
   bundleFile: string,
+  options: LoadBundleOptions = {},
 ): Promise<PipelineModel> {
   const module = (await import(pathToFileURL(join(modelDir, 'code', bundleFile)).href)) as {
-    load(dir: string): Promise<PipelineModel>;
+    load(dir: string, options?: LoadBundleOptions): Promise<PipelineModel>;
   };
-  return module.load(modelDir);
+  return module.load(modelDir, options);
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
