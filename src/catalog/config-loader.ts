@@ -38,6 +38,11 @@ export interface LoadProjectConfigOptions {
   mergeStrategy?: Partial<Record<ConfigKind, MergeStrategy>>;
   /** The config folder, relative to `projectDir`. @default 'conf' */
   confSource?: string;
+  /**
+   * Cap on the expanded size of each kind's config once `${...}` references are resolved
+   * (characters, plus one per other value). @default MAX_EXPANDED_SIZE (10 million)
+   */
+  maxExpandedSize?: number;
 }
 
 export interface ProjectConfig {
@@ -106,6 +111,9 @@ export async function loadProjectConfig(options: LoadProjectConfigOptions): Prom
           runtimeParams,
           environment,
           allowEnv: allowEnvIn.has(kind),
+          ...(options.maxExpandedSize !== undefined
+            ? { maxExpandedSize: options.maxExpandedSize }
+            : {}),
         }),
       ),
     );

@@ -10,7 +10,7 @@
 export { loadProjectConfig, DEFAULT_MERGE_STRATEGY } from './config-loader.js';
 export type { LoadProjectConfigOptions, MergeStrategy, ProjectConfig } from './config-loader.js';
 export { parseRuntimeParams } from './runtime-params.js';
-export { resolveInterpolations } from './interpolation.js';
+export { MAX_EXPANDED_SIZE, resolveInterpolations } from './interpolation.js';
 export type { InterpolationContext } from './interpolation.js';
 export { CONFIG_KINDS, parseConfigText } from './yaml-files.js';
 export type { ConfigKind } from './yaml-files.js';

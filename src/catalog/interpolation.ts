@@ -10,6 +10,11 @@
  * A value that is exactly one `${...}` keeps the referenced type; otherwise the text is spliced
  * in. `\${` escapes a literal `${`. Any unresolved reference is an `InterpolationError` naming
  * the file and the key path.
+ *
+ * Like YAML aliases, references can multiply (`b: ${a}${a}`, `c: ${b}${b}`, ...): each key is
+ * resolved once (memoised), and the expanded size of one kind's config is capped at
+ * `maxExpandedSize` (characters of text plus one per other value), so a small file cannot make
+ * the loader run for minutes or take gigabytes.
  */
 import { parse } from 'yaml';
 import { InterpolationError } from './errors.js';
@@ -27,7 +32,15 @@ export interface InterpolationContext {
   readonly runtimeParams: ConfigMap;
   readonly environment: Readonly<Record<string, string | undefined>>;
   readonly allowEnv: boolean;
+  /**
+   * Cap on the expanded size of the whole config of this kind: characters of every string plus
+   * one per number, boolean, null, list and mapping. @default MAX_EXPANDED_SIZE
+   */
+  readonly maxExpandedSize?: number;
 }
+
+/** Default cap on the expanded size of one kind's config (10 million characters). */
+export const MAX_EXPANDED_SIZE = 10_000_000;
 
 const EXPRESSION = /(\\?)\$\{([^{}]*)\}/g;
 const WHOLE = /^\$\{([^{}]*)\}$/;
@@ -41,11 +54,18 @@ export function resolveInterpolations(config: ConfigMap, context: InterpolationC
 
 class Resolver {
   readonly #stack: string[] = [];
+  /** Resolved `${key.path}` references, with the expanded size each one adds. */
+  readonly #memo = new Map<string, { value: unknown; size: number }>();
+  readonly #limit: number;
+  #size = 0;
 
-  constructor(private readonly context: InterpolationContext) {}
+  constructor(private readonly context: InterpolationContext) {
+    this.#limit = context.maxExpandedSize ?? MAX_EXPANDED_SIZE;
+  }
 
   value(value: unknown, path: string[]): unknown {
     if (typeof value === 'string') return this.string(value, path);
+    this.charge(1, path);
     if (Array.isArray(value)) return value.map((item, i) => this.value(item, [...path, String(i)]));
     if (isMapping(value)) {
       const out: ConfigMap = {};
@@ -56,14 +76,44 @@ class Resolver {
   }
 
   private string(text: string, path: string[]): unknown {
-    if (!text.includes('${')) return text;
+    if (!text.includes('${')) {
+      this.charge(text.length, path);
+      return text;
+    }
     const whole = WHOLE.exec(text);
     if (whole) return this.expression(whole[1] ?? '', path);
-    return text.replace(EXPRESSION, (_match, escape: string, body: string) => {
-      if (escape) return `\${${body}}`;
+    // Every piece is charged before the text is joined, so an oversized text is never built.
+    const parts: string[] = [];
+    let last = 0;
+    for (const match of text.matchAll(EXPRESSION)) {
+      const [all, escape, body = ''] = match;
+      parts.push(text.slice(last, match.index));
+      this.charge(match.index - last, path);
+      last = match.index + all.length;
+      if (escape) {
+        parts.push(`\${${body}}`);
+        this.charge(body.length + 3, path);
+        continue;
+      }
       const resolved = this.expression(body, path);
-      return typeof resolved === 'string' ? resolved : JSON.stringify(resolved);
-    });
+      parts.push(typeof resolved === 'string' ? resolved : JSON.stringify(resolved));
+    }
+    parts.push(text.slice(last));
+    this.charge(text.length - last, path);
+    return parts.join('');
+  }
+
+  /** Adds `amount` to the expanded size; past the cap, an error naming the key being resolved. */
+  private charge(amount: number, path: string[], expression = ''): void {
+    this.#size += amount;
+    if (this.#size <= this.#limit) return;
+    throw this.error(
+      `expanding \${...} references makes the ${this.context.kind} config larger than ${this.#limit} ` +
+        `characters (references expand like YAML aliases, and are capped the same way); ` +
+        `is a reference used many times over, e.g. 'b: \${a}\${a}', 'c: \${b}\${b}', ...?`,
+      expression,
+      path,
+    );
   }
 
   private expression(body: string, path: string[]): unknown {
@@ -75,7 +125,10 @@ class Resolver {
     const key = (comma < 0 ? rest : rest.slice(0, comma)).trim();
     const fallback = comma < 0 ? MISSING : parseDefault(rest.slice(comma + 1));
     const found = this.lookup(resolverName, key, text, path);
-    if (found !== MISSING) return found;
+    if (found !== MISSING) {
+      this.charge(expandedSize(found), path, text);
+      return found;
+    }
     if (fallback !== MISSING) return fallback;
     throw this.error(
       `cannot resolve '\${${text}}': ${describeMissing(resolverName, key)}`,
@@ -120,6 +173,13 @@ class Resolver {
         path,
       );
     }
+    const memo = this.#memo.get(key);
+    if (memo) {
+      this.charge(memo.size, path, key);
+      return typeof memo.value === 'object' && memo.value !== null
+        ? structuredClone(memo.value)
+        : memo.value;
+    }
     const found = getPath(this.context.root, key);
     if (found === undefined) {
       throw this.error(
@@ -129,8 +189,11 @@ class Resolver {
       );
     }
     this.#stack.push(key);
+    const before = this.#size;
     try {
-      return this.value(found, key.split('.'));
+      const value = this.value(found, key.split('.'));
+      this.#memo.set(key, { value, size: this.#size - before });
+      return typeof value === 'object' && value !== null ? structuredClone(value) : value;
     } finally {
       this.#stack.pop();
     }
@@ -145,6 +208,15 @@ class Resolver {
       expression,
     });
   }
+}
+
+/** The size `charge` counts for an already resolved value (globals, runtime params, env). */
+function expandedSize(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + expandedSize(item), 1);
+  if (isMapping(value))
+    return Object.values(value).reduce((sum: number, item) => sum + expandedSize(item), 1);
+  return 1;
 }
 
 function orMissing(value: unknown): unknown {
