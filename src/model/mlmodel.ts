@@ -20,6 +20,10 @@ export interface TemporalMlflowFlavor {
   node_version: string;
   /** package.json listing the native packages left out of the bundle, with exact versions. */
   environment: string;
+  /** The hash manifest written at packaging (`integrity.json`); see `verifyModel`. */
+  integrity_manifest?: string;
+  /** The manifest's HMAC-SHA-256 signature (`integrity.sig`), when packaged with a signing key. */
+  integrity_signature?: string;
 }
 
 /** The MLmodel file, as MLflow writes and reads it. */
