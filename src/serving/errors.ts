@@ -5,7 +5,11 @@
 
 /** MLflow error codes used by the scoring protocol (names from `mlflow.protos.databricks_pb2`). */
 export type ServingErrorCode =
-  'BAD_REQUEST' | 'INVALID_PARAMETER_VALUE' | 'REQUEST_LIMIT_EXCEEDED' | 'INTERNAL_ERROR';
+  | 'BAD_REQUEST'
+  | 'INVALID_PARAMETER_VALUE'
+  | 'REQUEST_LIMIT_EXCEEDED'
+  | 'TEMPORARILY_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
 
 /** Base class of serving failures: an MLflow error code, an HTTP status and a message naming the problem. */
 export class ServingError extends Error {
@@ -61,5 +65,60 @@ export class PayloadTooLargeError extends ServingError {
       'REQUEST_LIMIT_EXCEEDED',
       413,
     );
+  }
+}
+
+/** Which per-request limit a {@link RequestLimitError} is about, with the option that sets it. */
+export const REQUEST_LIMITS = {
+  records: { option: 'maxRecords', flag: '--max-records' },
+  columns: { option: 'maxColumns', flag: '--max-columns' },
+  params: { option: 'maxColumns', flag: '--max-columns' },
+} as const;
+
+/**
+ * A request with more records, columns or params than the server accepts (HTTP 400,
+ * `REQUEST_LIMIT_EXCEEDED`): answered as soon as the limit is passed, before the rest is read.
+ */
+export class RequestLimitError extends ServingError {
+  override readonly name = 'RequestLimitError';
+  constructor(
+    readonly what: keyof typeof REQUEST_LIMITS,
+    readonly limit: number,
+    readonly received?: number,
+  ) {
+    const { option, flag } = REQUEST_LIMITS[what];
+    super(
+      `The request has ${received === undefined ? 'more than' : received} ${what}; this server accepts at most ${limit} per request (${option}, serve ${flag}): split it into smaller requests`,
+      'REQUEST_LIMIT_EXCEEDED',
+      400,
+    );
+  }
+}
+
+/** Every request slot of this worker is taken (HTTP 503 with `Retry-After`); retry later. */
+export class ServerBusyError extends ServingError {
+  override readonly name = 'ServerBusyError';
+  constructor(
+    readonly maxInFlight: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      `The server is busy: ${maxInFlight} requests are already being processed by this worker (maxInFlight, serve --max-in-flight); retry after ${retryAfterSeconds} s`,
+      'TEMPORARILY_UNAVAILABLE',
+      503,
+    );
+  }
+}
+
+/** `serveModel` could not start: the model did not load (in the process or in a worker). */
+export class ServingStartupError extends Error {
+  override readonly name = 'ServingStartupError';
+  constructor(
+    message: string,
+    /** The pid of the worker that failed, when the model was loaded in a cluster worker. */
+    readonly workerPid?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }

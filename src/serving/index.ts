@@ -2,20 +2,28 @@
  * Serving: the MLflow scoring protocol over HTTP for a loaded model.
  *
  * - {@link createScoringServer} builds the fastify app; {@link serveModel} listens (cluster, signals).
- * - {@link parseScoringRequest} reads `dataframe_split` / `dataframe_records` / `instances` / `inputs` / CSV.
+ * - Limits and leniency: {@link ScoringServerOptions} (body size, records, columns, in-flight
+ *   requests, `strict`), compiled by {@link compileScoringServerOptions}.
+ * - {@link readScoringRequest} (time-sliced) and {@link parseScoringRequest} read `dataframe_split` / `dataframe_records` / `instances` / `inputs` / CSV.
  * - Errors: {@link ServingError} and subclasses carry MLflow's `error_code` and the HTTP status.
  */
 export type { ParsedRequest, ScoringModel, ScoringModelMetadata } from './types.js';
+export { createScoringServer, toServingError, PACKAGE_VERSION } from './server.js';
 export {
-  createScoringServer,
-  toServingError,
+  compileScoringServerOptions,
+  parseByteSize,
   DEFAULT_BODY_LIMIT_BYTES,
-  PACKAGE_VERSION,
-} from './server.js';
-export type { ScoringServerOptions } from './server.js';
+  DEFAULT_MAX_COLUMNS,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_RECORDS,
+  DEFAULT_RETRY_AFTER_SECONDS,
+  DEFAULT_SLICE_MS,
+} from './options.js';
+export type { CompiledScoringServerOptions, ScoringServerOptions } from './options.js';
 export { serveModel } from './serve.js';
 export type { ServeOptions, ServingHandle } from './serve.js';
 export {
+  readScoringRequest,
   parseScoringRequest,
   parseJsonRequest,
   parseCsvRequest,
@@ -25,12 +33,15 @@ export {
   CONTENT_TYPE_CSV,
   CONTENT_TYPE_JSON,
 } from './parse-request.js';
-export type { InputFormat } from './parse-request.js';
+export type { InputFormat, ReadRequestOptions } from './parse-request.js';
 export {
   ServingError,
   BadRequestError,
   InvalidParameterError,
   UnsupportedMediaTypeError,
   PayloadTooLargeError,
+  RequestLimitError,
+  ServerBusyError,
+  ServingStartupError,
 } from './errors.js';
 export type { ServingErrorCode } from './errors.js';

@@ -3,10 +3,21 @@
  * object with exactly one of `dataframe_split`, `dataframe_records`, `instances`, `inputs` plus
  * optional `params`, or a `text/csv` body with a header row. Everything becomes records (one object
  * per row). Errors name the key, column and row at fault.
+ *
+ * Written once as sliced work, linear in the body's length: {@link readScoringRequest} (the server)
+ * pauses every few milliseconds so a large body never blocks the event loop, and stops as soon as a
+ * limit on records or columns is passed; the `parse*` functions run the same code synchronously.
  */
-import { parse as parseCsv } from 'csv-parse/sync';
 import type { ColSpec, DataType } from '../model/signature.js';
-import { BadRequestError, InvalidParameterError, UnsupportedMediaTypeError } from './errors.js';
+import { CsvLimitError, CsvSyntaxError, readCsvRows } from './csv.js';
+import {
+  BadRequestError,
+  InvalidParameterError,
+  RequestLimitError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+import { parseJsonSliced } from './json-sliced.js';
+import { CHECKPOINT_EVERY, runSliced, runSync, type Sliced } from './slicing.js';
 import type { ParsedRequest } from './types.js';
 
 export const CONTENT_TYPE_JSON = 'application/json';
@@ -68,12 +79,40 @@ export function parseContentType(
   return type;
 }
 
-/** Parses a request body of the given Content-Type into records and params. */
-export function parseScoringRequest(
+/** How a request is read: MLflow's leniency or strict checks, and the per-request limits. */
+export interface ReadRequestOptions {
+  /** Unknown body keys and odd CSV headers are errors instead of warnings. @default false */
+  strict?: boolean;
+  /** @default Infinity */
+  maxRecords?: number;
+  /** @default Infinity */
+  maxColumns?: number;
+  /** CPU time between two pauses, for {@link readScoringRequest}. @default 4 */
+  sliceMs?: number;
+}
+
+interface ReadContext {
+  strict: boolean;
+  maxRecords: number;
+  maxColumns: number;
+  warnings: string[];
+}
+
+function context(options: ReadRequestOptions): ReadContext {
+  return {
+    strict: options.strict ?? false,
+    maxRecords: options.maxRecords ?? Infinity,
+    maxColumns: options.maxColumns ?? Infinity,
+    warnings: [],
+  };
+}
+
+function* readRequest(
   body: string | undefined,
   contentType: string | undefined,
-  schema?: readonly ColSpec[],
-): ParsedRequest {
+  schema: readonly ColSpec[] | undefined,
+  ctx: ReadContext,
+): Sliced<ParsedRequest> {
   const type = parseContentType(contentType);
   if (body === undefined || body.length === 0) {
     throw new BadRequestError(
@@ -82,16 +121,53 @@ export function parseScoringRequest(
         : 'Request body is empty; expected CSV with a header row',
     );
   }
-  return type === CONTENT_TYPE_JSON
-    ? parseJsonRequest(body, schema)
-    : parseCsvRequest(body, schema);
+  const parsed =
+    type === CONTENT_TYPE_JSON
+      ? yield* readJson(body, schema, ctx)
+      : yield* readCsv(body, schema, ctx);
+  return ctx.warnings.length > 0 ? { ...parsed, warnings: ctx.warnings } : parsed;
 }
 
-/** Parses a JSON scoring request body (see the module doc). */
+/**
+ * Reads a request body of the given Content-Type into records and params, pausing every `sliceMs`
+ * so other requests are served meanwhile. MLflow's leniency unless `strict`.
+ */
+export function readScoringRequest(
+  body: string | undefined,
+  contentType: string | undefined,
+  schema: readonly ColSpec[] | undefined,
+  options: ReadRequestOptions = {},
+): Promise<ParsedRequest> {
+  return runSliced(readRequest(body, contentType, schema, context(options)), options.sliceMs ?? 4);
+}
+
+/** Parses a request body of the given Content-Type into records and params (strict, no limits). */
+export function parseScoringRequest(
+  body: string | undefined,
+  contentType: string | undefined,
+  schema?: readonly ColSpec[],
+): ParsedRequest {
+  return runSync(readRequest(body, contentType, schema, context({ strict: true })));
+}
+
+/** Parses a JSON scoring request body (see the module doc; strict, no limits). */
 export function parseJsonRequest(body: string, schema?: readonly ColSpec[]): ParsedRequest {
+  return runSync(readJson(body, schema, context({ strict: true })));
+}
+
+/** Parses a `text/csv` body: a header row, then one row per record; cells typed per the schema when given. */
+export function parseCsvRequest(body: string, schema?: readonly ColSpec[]): ParsedRequest {
+  return runSync(readCsv(body, schema, context({ strict: true })));
+}
+
+function* readJson(
+  body: string,
+  schema: readonly ColSpec[] | undefined,
+  ctx: ReadContext,
+): Sliced<ParsedRequest> {
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = yield* parseJsonSliced(body);
   } catch (e) {
     throw new BadRequestError(`Invalid JSON in the request body: ${(e as Error).message}`);
   }
@@ -103,15 +179,22 @@ export function parseJsonRequest(body: string, schema?: readonly ColSpec[]): Par
   let format: InputFormat | undefined;
   const formats: string[] = [];
   const unknown: string[] = [];
-  for (const key in json) {
+  for (const key of Object.keys(json)) {
     if ((INPUT_FORMATS as readonly string[]).includes(key))
       formats.push((format = key as InputFormat));
     else if (key !== PARAMS_KEY) unknown.push(key);
   }
   if (unknown.length > 0) {
-    throw new BadRequestError(
-      `Unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} in the request body; expected exactly one of ${FORMAT_LIST} and optionally '${PARAMS_KEY}'`,
-    );
+    const keys = unknown
+      .slice(0, 10)
+      .map((k) => `'${k}'`)
+      .join(', ');
+    const text = `Unknown key${unknown.length > 1 ? 's' : ''} ${keys}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''} in the request body`;
+    if (ctx.strict)
+      throw new BadRequestError(
+        `${text}; expected exactly one of ${FORMAT_LIST} and optionally '${PARAMS_KEY}'`,
+      );
+    ctx.warnings.push(`${text} ignored (as MLflow does)`);
   }
   if (formats.length !== 1 || format === undefined) {
     const got = formats.length === 0 ? 'none' : formats.map((k) => `'${k}'`).join(' and ');
@@ -125,32 +208,69 @@ export function parseJsonRequest(body: string, schema?: readonly ColSpec[]): Par
       `'${PARAMS_KEY}' must be an object of param name to value; received ${kind(params)}`,
     );
   }
+  if (params && Object.keys(params).length > ctx.maxColumns)
+    throw new RequestLimitError('params', ctx.maxColumns, Object.keys(params).length);
   const data = json[format];
-  const records =
+  const { records, columns } =
     format === 'dataframe_split'
-      ? fromSplit(data)
+      ? yield* fromSplit(data, ctx)
       : format === 'dataframe_records'
-        ? fromRecordList(data, format)
-        : fromTensorInput(data, format, schema);
-  return params ? { records, params } : { records };
+        ? { records: yield* fromRecordList(data, format, ctx), columns: undefined }
+        : yield* fromTensorInput(data, format, schema, ctx);
+  return {
+    records,
+    ...(columns ? { columns } : {}),
+    ...(params ? { params } : {}),
+  };
 }
 
-function fromRecordList(data: unknown, key: string): Rec[] {
+function checkRecordCount(n: number, ctx: ReadContext): void {
+  if (n > ctx.maxRecords) throw new RequestLimitError('records', ctx.maxRecords, n);
+}
+
+function checkColumnCount(n: number, ctx: ReadContext): void {
+  if (n > ctx.maxColumns) throw new RequestLimitError('columns', ctx.maxColumns, n);
+}
+
+function* fromRecordList(data: unknown, key: string, ctx: ReadContext): Sliced<Rec[]> {
   if (!Array.isArray(data)) {
     throw new BadRequestError(
       `'${key}' must be a list of records (one object per row); received ${kind(data)}`,
     );
   }
+  checkRecordCount(data.length, ctx);
+  let work = 0;
   for (let i = 0; i < data.length; i++) {
-    if (!isObject(data[i]))
+    const item: unknown = data[i];
+    if (!isObject(item))
       throw new BadRequestError(
-        `'${key}' must be a list of records; item ${i} is ${kind(data[i])}, not an object`,
+        `'${key}' must be a list of records; item ${i} is ${kind(item)}, not an object`,
       );
+    let width = 0;
+    for (const _ in item) width++;
+    checkColumnCount(width, ctx);
+    work += width + 1;
+    if (work >= CHECKPOINT_EVERY) {
+      work = 0;
+      yield;
+    }
   }
   return data as Rec[];
 }
 
-function fromSplit(split: unknown): Rec[] {
+/** Names unique in linear time; a duplicate is an error naming it. */
+function checkUnique(names: readonly string[], what: string): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw new BadRequestError(`${what} has the column '${n}' twice`);
+    seen.add(n);
+  }
+}
+
+function* fromSplit(
+  split: unknown,
+  ctx: ReadContext,
+): Sliced<{ records: Rec[]; columns: string[] }> {
   if (!isObject(split))
     throw new BadRequestError(
       `'dataframe_split' must be an object {"columns": [...], "data": [[...]]}; received ${kind(split)}`,
@@ -159,7 +279,10 @@ function fromSplit(split: unknown): Rec[] {
   if (!('data' in split) || extra.length > 0) {
     const problem =
       extra.length > 0
-        ? `unexpected key ${extra.map((k) => `'${k}'`).join(', ')}`
+        ? `unexpected key ${extra
+            .slice(0, 10)
+            .map((k) => `'${k}'`)
+            .join(', ')}`
         : `no 'data' key`;
     throw new BadRequestError(
       `'dataframe_split' must have a 'data' key and optionally 'columns' and 'index'; found ${problem}`,
@@ -170,6 +293,7 @@ function fromSplit(split: unknown): Rec[] {
     throw new BadRequestError(
       `'dataframe_split.data' must be a list of rows; received ${kind(data)}`,
     );
+  checkRecordCount(data.length, ctx);
   if (
     columns !== undefined &&
     (!Array.isArray(columns) ||
@@ -186,37 +310,67 @@ function fromSplit(split: unknown): Rec[] {
       `'dataframe_split.index' must be a list with one entry per row (${data.length}); received ${Array.isArray(index) ? `${index.length} entries` : kind(index)}`,
     );
   }
-  const first = data[0];
-  const names = (columns ?? (Array.isArray(first) ? first.map((_, i) => i) : [])).map(String);
-  if (new Set(names).size !== names.length)
-    throw new BadRequestError(`'dataframe_split.columns' has duplicate names`);
-  const records: Rec[] = new Array(data.length);
+  const first: unknown = data[0];
+  const names = (
+    (columns as (string | number)[] | undefined) ??
+    (Array.isArray(first) ? first.map((_, i) => i) : [])
+  ).map(String);
+  checkColumnCount(names.length, ctx);
+  checkUnique(names, `'dataframe_split.columns'`);
+  const records: Rec[] = new Array<Rec>(data.length);
+  let work = 0;
   for (let r = 0; r < data.length; r++) {
-    const row = data[r];
+    const row: unknown = data[r];
     if (!Array.isArray(row))
       throw new BadRequestError(
         `'dataframe_split.data' row ${r} must be a list of values; received ${kind(row)}`,
       );
     if (row.length !== names.length) {
       throw new BadRequestError(
-        `'dataframe_split.data' row ${r} has ${row.length} values but there are ${names.length} columns (${names.map((n) => `'${n}'`).join(', ')})`,
+        `'dataframe_split.data' row ${r} has ${row.length} values but there are ${names.length} columns (${listNames(names)})`,
       );
     }
     const rec: Rec = {};
     for (let c = 0; c < names.length; c++) rec[names[c]!] = row[c];
     records[r] = rec;
+    work += names.length + 1;
+    if (work >= CHECKPOINT_EVERY) {
+      work = 0;
+      yield;
+    }
   }
-  return records;
+  return { records, columns: names };
+}
+
+/** At most 20 names, quoted. */
+function listNames(names: readonly string[]): string {
+  const shown = names
+    .slice(0, 20)
+    .map((n) => `'${n}'`)
+    .join(', ');
+  return names.length > 20 ? `${shown}, … ${names.length - 20} more` : shown;
 }
 
 /** `instances` / `inputs`: a list of records, a list of values (single-input models), `{col: [values]}` or one record. */
-function fromTensorInput(data: unknown, key: InputFormat, schema?: readonly ColSpec[]): Rec[] {
+function* fromTensorInput(
+  data: unknown,
+  key: InputFormat,
+  schema: readonly ColSpec[] | undefined,
+  ctx: ReadContext,
+): Sliced<{ records: Rec[]; columns: string[] | undefined }> {
   const named = schema?.filter((c) => c.name !== undefined) ?? [];
   if (Array.isArray(data)) {
-    if (data.length === 0 || isObject(data[0])) return fromRecordList(data, key);
+    if (data.length === 0 || isObject(data[0]))
+      return { records: yield* fromRecordList(data, key, ctx), columns: undefined };
     if (named.length === 1) {
+      checkRecordCount(data.length, ctx);
       const name = named[0]!.name!;
-      return data.map((v) => ({ [name]: v }));
+      const records: Rec[] = new Array<Rec>(data.length);
+      for (let r = 0; r < data.length; r++) {
+        records[r] = { [name]: data[r] as unknown };
+        if (r % CHECKPOINT_EVERY === 0) yield;
+      }
+      return { records, columns: [name] };
     }
     throw new BadRequestError(
       `'${key}' is a list of ${kind(data[0]).replace(/^an? /, '')} values; use a list of records (one object per row) or {"column": [values]}${named.length > 1 ? ` (the model has ${named.length} input columns)` : ''}`,
@@ -228,12 +382,13 @@ function fromTensorInput(data: unknown, key: InputFormat, schema?: readonly ColS
     );
   const types = new Map(named.map((c) => [c.name!, c as DataType]));
   const entries = Object.entries(data);
+  checkColumnCount(entries.length, ctx);
   // A value is columnar when it is a list and the column is not itself list-typed (or is a list of lists).
   const columnar = (col: string, v: unknown) =>
     Array.isArray(v) &&
     (types.get(col)?.type !== 'array' || v.every((x) => x == null || Array.isArray(x)));
   const lists = entries.filter(([k, v]) => columnar(k, v));
-  if (lists.length === 0) return [data];
+  if (lists.length === 0) return { records: [data], columns: Object.keys(data) };
   if (lists.length !== entries.length) {
     const scalar = entries.find(([k, v]) => !columnar(k, v))![0];
     throw new BadRequestError(
@@ -241,19 +396,26 @@ function fromTensorInput(data: unknown, key: InputFormat, schema?: readonly ColS
     );
   }
   const n = (lists[0]![1] as unknown[]).length;
+  checkRecordCount(n, ctx);
   const bad = lists.find(([, v]) => (v as unknown[]).length !== n);
   if (bad) {
     throw new BadRequestError(
       `'${key}' columns must all have the same length: column '${lists[0]![0]}' has ${n} values, column '${bad[0]}' has ${(bad[1] as unknown[]).length}`,
     );
   }
-  const records: Rec[] = new Array(n);
+  const records: Rec[] = new Array<Rec>(n);
+  let work = 0;
   for (let r = 0; r < n; r++) {
     const rec: Rec = {};
     for (const [k, v] of lists) rec[k] = (v as unknown[])[r];
     records[r] = rec;
+    work += lists.length + 1;
+    if (work >= CHECKPOINT_EVERY) {
+      work = 0;
+      yield;
+    }
   }
-  return records;
+  return { records, columns: lists.map(([k]) => k) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,7 +435,7 @@ const BOOL: Record<string, boolean> = {
 };
 const FAIL = Symbol('fail');
 
-function converterFor(t: DataType | undefined, cells: string[]): Cell {
+function converterFor(t: DataType | undefined, data: readonly string[][], c: number): Cell {
   switch (t?.type) {
     case 'integer':
     case 'long':
@@ -296,9 +458,18 @@ function converterFor(t: DataType | undefined, cells: string[]): Cell {
     case undefined:
     case 'any': {
       // Without a type, a column is numeric or boolean when all its cells are, as pandas.read_csv infers.
-      const present = cells.filter((s) => s !== '');
-      if (present.length > 0 && present.every((s) => NUM.test(s))) return Number;
-      if (present.length > 0 && present.every((s) => s in BOOL)) return (s) => BOOL[s];
+      let numeric = true;
+      let bool = true;
+      let any = false;
+      for (let r = 0; r < data.length && (numeric || bool); r++) {
+        const s = data[r]![c]!;
+        if (s === '') continue;
+        any = true;
+        numeric &&= NUM.test(s);
+        bool &&= s in BOOL;
+      }
+      if (any && numeric) return Number;
+      if (any && bool) return (s) => BOOL[s];
       return (s) => s;
     }
     default:
@@ -306,33 +477,55 @@ function converterFor(t: DataType | undefined, cells: string[]): Cell {
   }
 }
 
-/** Parses a `text/csv` body: a header row, then one row per record; cells typed per the schema when given. */
-export function parseCsvRequest(body: string, schema?: readonly ColSpec[]): ParsedRequest {
+/** Header names: trimmed; in MLflow's mode, empty ones named as pandas does and duplicates renamed `x.1`. */
+function headerNames(header: readonly string[], ctx: ReadContext): string[] {
+  const names = header.map((h) => h.trim());
+  const seen = new Set<string>();
+  for (let i = 0; i < names.length; i++) {
+    let name = names[i]!;
+    if (name === '') {
+      if (ctx.strict)
+        throw new BadRequestError(
+          `CSV header has an empty column name at position ${i} (header: ${JSON.stringify(header.slice(0, 20))})`,
+        );
+      name = `Unnamed: ${i}`;
+    }
+    if (seen.has(name)) {
+      if (ctx.strict) throw new BadRequestError(`CSV header has the column '${name}' twice`);
+      let k = 1;
+      while (seen.has(`${name}.${k}`)) k++;
+      name = `${name}.${k}`;
+    }
+    seen.add(name);
+    names[i] = name;
+  }
+  if (!ctx.strict && names.some((n, i) => n !== header[i]!.trim()))
+    ctx.warnings.push('CSV header names renamed as pandas does (empty or repeated names)');
+  return names;
+}
+
+function* readCsv(
+  body: string,
+  schema: readonly ColSpec[] | undefined,
+  ctx: ReadContext,
+): Sliced<ParsedRequest> {
   let rows: string[][];
   try {
-    rows = parseCsv(body, {
-      bom: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as string[][];
+    rows = yield* readCsvRows(body, { maxColumns: ctx.maxColumns, maxRecords: ctx.maxRecords });
   } catch (e) {
-    throw new BadRequestError(`Failed to parse the CSV body: ${(e as Error).message}`);
+    if (e instanceof CsvLimitError) throw new RequestLimitError(e.what, e.limit);
+    if (e instanceof CsvSyntaxError)
+      throw new BadRequestError(`Failed to parse the CSV body: ${e.message}`);
+    throw e;
   }
   const header = rows[0];
   if (!header) throw new BadRequestError('CSV body has no header row');
-  const names = header.map((h) => h.trim());
-  const empty = names.indexOf('');
-  if (empty >= 0)
-    throw new BadRequestError(
-      `CSV header has an empty column name at position ${empty} (header: ${JSON.stringify(header)})`,
-    );
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup !== undefined) throw new BadRequestError(`CSV header has the column '${dup}' twice`);
+  const names = headerNames(header, ctx);
   const data = rows.slice(1);
   for (let r = 0; r < data.length; r++) {
     if (data[r]!.length !== names.length) {
       throw new BadRequestError(
-        `CSV row ${r} has ${data[r]!.length} values but the header has ${names.length} columns (${names.join(', ')})`,
+        `CSV row ${r} has ${data[r]!.length} values but the header has ${names.length} columns (${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''})`,
       );
     }
   }
@@ -340,13 +533,13 @@ export function parseCsvRequest(body: string, schema?: readonly ColSpec[]): Pars
     schema?.filter((c) => c.name !== undefined).map((c) => [c.name!, c as DataType]),
   );
   const problems: string[] = [];
-  const records: Rec[] = data.map(() => ({}));
-  names.forEach((name, c) => {
+  const records: Rec[] = new Array<Rec>(data.length);
+  for (let r = 0; r < data.length; r++) records[r] = {};
+  let work = 0;
+  for (let c = 0; c < names.length; c++) {
+    const name = names[c]!;
     const t = types.get(name);
-    const convert = converterFor(
-      t,
-      data.map((row) => row[c]!),
-    );
+    const convert = converterFor(t, data, c);
     for (let r = 0; r < data.length; r++) {
       const raw = data[r]![c]!;
       const value = raw === '' ? null : convert(raw);
@@ -357,10 +550,15 @@ export function parseCsvRequest(body: string, schema?: readonly ColSpec[]): Pars
       }
       records[r]![name] = value;
     }
-  });
+    work += data.length + 1;
+    if (work >= CHECKPOINT_EVERY) {
+      work = 0;
+      yield;
+    }
+  }
   if (problems.length > 0)
     throw new BadRequestError(
       `CSV values do not match the model signature:\n  ✖ ${problems.join('\n  ✖ ')}`,
     );
-  return { records };
+  return { records, columns: names };
 }

@@ -1,10 +1,15 @@
 /**
  * Runs the scoring server: listen, log, shut down gracefully on SIGTERM/SIGINT (in-flight requests
  * finish, idle keep-alive connections close), and with `workers > 1` fork a node:cluster of workers
- * that each load the model and share the port.
+ * that each load the model and share the port. `serveModel` resolves only once a server is
+ * listening (in a cluster: once the first worker is), and rejects with {@link ServingStartupError}
+ * when the model cannot be loaded.
  */
 import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
+import { ServingStartupError } from './errors.js';
+import { compileScoringServerOptions } from './options.js';
 import { createScoringServer } from './server.js';
 import type { ScoringServerOptions } from './server.js';
 import type { ScoringModel } from './types.js';
@@ -22,6 +27,8 @@ export interface ServeOptions extends ScoringServerOptions {
   workers?: number;
   /** Handle SIGTERM/SIGINT by closing gracefully, then exit. @default true */
   handleSignals?: boolean;
+  /** How long the primary waits for a worker to load the model and listen. @default 300_000 */
+  startupTimeoutMs?: number;
 }
 
 /** What {@link serveModel} returns: the address and a graceful `close`. */
@@ -38,16 +45,46 @@ interface CompiledServeOptions {
   port: number;
   workers: number;
   handleSignals: boolean;
+  startupTimeoutMs: number;
   server: ScoringServerOptions;
 }
 
 function compile(options: ServeOptions): CompiledServeOptions {
-  const { host = '127.0.0.1', port = 5000, workers = 1, handleSignals = true, ...server } = options;
+  const {
+    host = '127.0.0.1',
+    port = 5000,
+    workers = 1,
+    handleSignals = true,
+    startupTimeoutMs = 300_000,
+    ...server
+  } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new TypeError(`port must be an integer in 0..65535, got ${port}`);
   if (!Number.isInteger(workers) || workers < 1)
     throw new TypeError(`workers must be an integer ≥ 1, got ${workers}`);
-  return { host, port, workers, handleSignals, server: { logger: true, ...server } };
+  if (!(startupTimeoutMs > 0))
+    throw new TypeError(`startupTimeoutMs must be a positive number, got ${startupTimeoutMs}`);
+  const serverOptions = { logger: true, ...server };
+  compileScoringServerOptions(serverOptions); // for immediate feedback, in the primary too
+  return { host, port, workers, handleSignals, startupTimeoutMs, server: serverOptions };
+}
+
+/** Messages a cluster worker sends its primary. */
+type WorkerMessage =
+  | { kind: 'temporal-mlflow:serving-ready'; url: string }
+  | { kind: 'temporal-mlflow:serving-failed'; message: string };
+
+function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof (m as { kind?: unknown }).kind === 'string' &&
+    (m as { kind: string }).kind.startsWith('temporal-mlflow:serving-')
+  );
+}
+
+function tellPrimary(message: WorkerMessage): void {
+  if (cluster.isWorker && process.send) process.send(message);
 }
 
 /**
@@ -60,9 +97,18 @@ export async function serveModel(
 ): Promise<ServingHandle> {
   const opts = compile(options);
   if (opts.workers > 1 && cluster.isPrimary) return startPrimary(opts);
-  const loaded = typeof model === 'function' ? await model() : model;
-  const app = createScoringServer(loaded, opts.server);
-  await app.listen({ host: opts.host, port: opts.port });
+  let app: FastifyInstance;
+  try {
+    const loaded = typeof model === 'function' ? await model() : model;
+    app = createScoringServer(loaded, opts.server);
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (e) {
+    tellPrimary({
+      kind: 'temporal-mlflow:serving-failed',
+      message: e instanceof Error ? e.message : String(e),
+    });
+    throw e;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
@@ -73,26 +119,26 @@ export async function serveModel(
       app.log.info('shutting down: finishing in-flight requests');
       await close();
     });
+  tellPrimary({ kind: 'temporal-mlflow:serving-ready', url });
   return { url, app, close };
 }
 
-function startPrimary(opts: CompiledServeOptions): ServingHandle {
-  const url = `http://${opts.host}:${opts.port}`;
+/**
+ * Forks the workers; resolves when the first one listens. If a worker fails before any is ready
+ * (the model does not load), stops the others and rejects with its error. Afterwards a worker that
+ * exits is replaced (after a pause if it could not load the model).
+ */
+function startPrimary(opts: CompiledServeOptions): Promise<ServingHandle> {
+  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   let stopping = false;
-  const fork = () => cluster.fork();
-  for (let i = 0; i < opts.workers; i++) fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    process.stderr.write(
-      `scoring worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`,
-    );
-    fork();
-  });
-  const close = async () => {
+  let ready = false;
+  const failedToLoad = new Set<number>();
+  const all = () =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const stopAll = async () => {
     stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
     await Promise.all(
-      workers.map(
+      all().map(
         (w) =>
           new Promise<void>((resolve) => {
             if (w.isDead()) return resolve();
@@ -102,8 +148,63 @@ function startPrimary(opts: CompiledServeOptions): ServingHandle {
       ),
     );
   };
-  if (opts.handleSignals) onShutdownSignal(close);
-  return { url, close };
+  return new Promise<ServingHandle>((resolve, reject) => {
+    const fail = (error: ServingStartupError) => {
+      if (ready || stopping) return;
+      clearTimeout(timer);
+      void stopAll().then(() => reject(error));
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new ServingStartupError(
+            `No scoring worker was listening on ${url} after ${opts.startupTimeoutMs} ms`,
+          ),
+        ),
+      opts.startupTimeoutMs,
+    );
+    const fork = () => {
+      const worker = cluster.fork();
+      worker.on('message', (m: unknown) => {
+        if (!isWorkerMessage(m)) return;
+        if (m.kind === 'temporal-mlflow:serving-ready') {
+          if (ready) return;
+          ready = true;
+          clearTimeout(timer);
+          const close = stopAll;
+          if (opts.handleSignals) onShutdownSignal(close);
+          resolve({ url, close });
+        } else {
+          failedToLoad.add(worker.id);
+          fail(
+            new ServingStartupError(
+              `The scoring worker ${worker.process.pid} could not start: ${m.message}`,
+              worker.process.pid,
+            ),
+          );
+        }
+      });
+    };
+    for (let i = 0; i < opts.workers; i++) fork();
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      if (!ready) {
+        fail(
+          new ServingStartupError(
+            `The scoring worker ${worker.process.pid} exited (${signal ?? code}) before listening`,
+            worker.process.pid,
+          ),
+        );
+        return;
+      }
+      const couldNotLoad = failedToLoad.delete(worker.id);
+      process.stderr.write(
+        `scoring worker ${worker.process.pid} exited (${signal ?? code}); starting another${couldNotLoad ? ' in 5 s' : ''}\n`,
+      );
+      if (couldNotLoad) setTimeout(() => stopping || fork(), 5000).unref();
+      else fork();
+    });
+  });
 }
 
 function onShutdownSignal(shutdown: () => Promise<void>): void {

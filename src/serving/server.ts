@@ -4,32 +4,24 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController } from 'fastify';
-import type {
-  FastifyError,
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  FastifyServerOptions,
-} from 'fastify';
-import { SignatureValidationError, resolveParams, validateRecords } from '../model/signature.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SignatureValidationError } from '../model/signature.js';
+import { enforceInputs, enforceParams } from './enforce-schema.js';
 import {
   BadRequestError,
   InvalidParameterError,
   PayloadTooLargeError,
+  ServerBusyError,
   ServingError,
 } from './errors.js';
-import { parseContentType, parseScoringRequest } from './parse-request.js';
+import { DEFAULT_BODY_LIMIT_BYTES, compileScoringServerOptions } from './options.js';
+import type { ScoringServerOptions } from './options.js';
+import { parseContentType, readScoringRequest } from './parse-request.js';
+import { runSliced, type Sliced } from './slicing.js';
 import type { ScoringModel } from './types.js';
 
-/** Options of {@link createScoringServer}. */
-export interface ScoringServerOptions {
-  /** Largest accepted request body. @default 52_428_800 (50 MB) */
-  bodyLimitBytes?: number;
-  /** Fastify (pino) logger: `true`, pino options, or `false` for none. One line per request. @default false */
-  logger?: boolean | FastifyServerOptions['logger'];
-}
-
-export const DEFAULT_BODY_LIMIT_BYTES = 50 * 1024 * 1024;
+export type { ScoringServerOptions } from './options.js';
+export { DEFAULT_BODY_LIMIT_BYTES } from './options.js';
 
 /** The `version` of this package's package.json (answered by `GET /version`). */
 export const PACKAGE_VERSION: string = readPackageVersion();
@@ -46,6 +38,25 @@ function readPackageVersion(): string {
 }
 
 const PING_BODY = '\n';
+
+/** Predictions of more rows than this are serialised a slice at a time. */
+const STRINGIFY_ROWS = 2000;
+
+/** `{"predictions": ...}` as sliced work: a long list is serialised a few thousand rows at a time. */
+function* stringifyPredictions(predictions: unknown): Sliced<string> {
+  if (!Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS)
+    return `{"predictions":${JSON.stringify(predictions ?? null)}}`;
+  const parts: string[] = [];
+  for (let i = 0; i < predictions.length; i += STRINGIFY_ROWS) {
+    const json = JSON.stringify(predictions.slice(i, i + STRINGIFY_ROWS));
+    parts.push(json.slice(1, -1));
+    yield;
+  }
+  return `{"predictions":[${parts.filter((p) => p.length > 0).join(',')}]}`;
+}
+
+const IN_FLIGHT = Symbol('inFlight');
+type Counted = FastifyRequest & { [IN_FLIGHT]?: boolean };
 
 /** One log line per request (method, url, status, ms) instead of fastify's two. */
 class OneLinePerRequest extends LogController {
@@ -88,18 +99,20 @@ export function toServingError(err: unknown, bodyLimit = DEFAULT_BODY_LIMIT_BYTE
 
 /**
  * Builds (does not start) a fastify scoring server for a loaded model. Inputs are checked against
- * the model signature before `predict`; an error thrown by `predict` is answered, as MLflow does,
- * with 400 `BAD_REQUEST` and its message (a {@link ServingError} keeps its own code and status).
+ * the model signature before `predict` (as MLflow does, or strictly with `strict`); an error thrown
+ * by `predict` is answered, as MLflow does, with 400 `BAD_REQUEST` and its message (a
+ * {@link ServingError} keeps its own code and status). Bodies are read in time slices, so health
+ * checks are answered while large requests are processed; at most `maxInFlight` requests are
+ * processed at once, the next ones are answered 503 with `Retry-After`.
  */
 export function createScoringServer(
   model: ScoringModel,
   options: ScoringServerOptions = {},
 ): FastifyInstance {
-  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
-  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0)
-    throw new TypeError(`bodyLimitBytes must be a positive integer, got ${bodyLimit}`);
+  const opts = compileScoringServerOptions(options);
+  const bodyLimit = opts.bodyLimitBytes;
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: opts.logger,
     bodyLimit,
     logController: new OneLinePerRequest(),
     return503OnClosing: true,
@@ -142,11 +155,42 @@ export function createScoringServer(
   app.get('/health', ping);
   app.get('/version', (_req, reply) => reply.type('application/json').send(versionBody));
 
+  let inFlight = 0;
+  const release = (req: Counted) => {
+    if (req[IN_FLIGHT]) {
+      req[IN_FLIGHT] = false;
+      inFlight--;
+    }
+  };
+  app.addHook('onResponse', (req, _reply, done) => {
+    release(req);
+    done();
+  });
+  app.addHook('onRequestAbort', (req, done) => {
+    release(req);
+    done();
+  });
+
   app.post(
     '/invocations',
     {
-      // Reject an unsupported Content-Type before reading the body.
-      onRequest: (req, _reply, done) => {
+      // Before the body is read: refuse when every slot is taken, or for an unsupported Content-Type.
+      onRequest: (req: Counted, reply, done) => {
+        if (inFlight >= opts.maxInFlight) {
+          void reply
+            .code(503)
+            .header('retry-after', String(opts.retryAfterSeconds))
+            .header('connection', 'close')
+            .type('application/json')
+            .send(
+              JSON.stringify(
+                new ServerBusyError(opts.maxInFlight, opts.retryAfterSeconds).toJSON(),
+              ),
+            );
+          return;
+        }
+        inFlight++;
+        req[IN_FLIGHT] = true;
         try {
           parseContentType(req.headers['content-type']);
           done();
@@ -156,14 +200,22 @@ export function createScoringServer(
       },
     },
     async (req, reply) => {
-      const parsed = parseScoringRequest(
+      const parsed = await readScoringRequest(
         req.body as string | undefined,
         req.headers['content-type'],
         inputs,
+        opts,
       );
-      const records = inputs ? validateRecords(parsed.records, inputs) : parsed.records;
-      const params =
-        paramsSchema || parsed.params ? resolveParams(parsed.params, paramsSchema) : undefined;
+      const records = await runSliced(
+        enforceInputs(parsed.records, inputs, opts.strict, parsed.columns),
+        opts.sliceMs,
+      );
+      const { params, ignored } = enforceParams(parsed.params, paramsSchema, opts.strict);
+      if (ignored.length > 0)
+        req.log.warn(
+          `Unrecognized params ${ignored.map((p) => `'${p}'`).join(', ')} are ignored (the model declares ${paramsSchema?.length ? paramsSchema.map((p) => `'${p.name}'`).join(', ') : 'no params'})`,
+        );
+      for (const warning of parsed.warnings ?? []) req.log.warn(warning);
       let predictions: unknown;
       try {
         predictions = await model.predict(records, params);
@@ -175,9 +227,8 @@ export function createScoringServer(
           { cause: e },
         );
       }
-      return reply
-        .type('application/json')
-        .send(`{"predictions":${JSON.stringify(predictions ?? null)}}`);
+      const body = await runSliced(stringifyPredictions(predictions), opts.sliceMs);
+      return reply.type('application/json').send(body);
     },
   );
   return app;

@@ -24,4 +24,8 @@ export interface ScoringModelMetadata {
 export interface ParsedRequest {
   records: Record<string, unknown>[];
   params?: Record<string, unknown>;
+  /** The request's columns when its format names them (`dataframe_split`, CSV, `{col: [values]}`). */
+  columns?: string[];
+  /** What was ignored, as MLflow ignores it (unknown keys, renamed CSV headers), to log as warnings. */
+  warnings?: string[];
 }

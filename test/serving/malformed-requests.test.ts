@@ -306,7 +306,7 @@ describe('malformed scoring requests', () => {
   let app: FastifyInstance;
   let base: string;
   beforeAll(async () => {
-    app = createScoringServer(createFixtureModel(), { bodyLimitBytes: BODY_LIMIT });
+    app = createScoringServer(createFixtureModel(), { bodyLimitBytes: BODY_LIMIT, strict: true });
     base = await listen(app);
   });
   afterAll(() => app.close());

@@ -11,10 +11,22 @@ import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
 import { packageRunModel } from '../../model/package-run.js';
 import { serveModel } from '../../serving/serve.js';
+import {
+  DEFAULT_BODY_LIMIT_BYTES,
+  DEFAULT_MAX_COLUMNS,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_RECORDS,
+  parseByteSize,
+} from '../../serving/options.js';
 import { parseJsonRequest } from '../../serving/parse-request.js';
 import { openSession } from '../../session.js';
 import { TAG_COMMAND, TAG_PIPELINE_NAME, DEFAULT_PIPELINE_NAME } from '../../constants.js';
-import { addProjectOptions, runtimeParamsFrom, type ProjectCommandOptions } from '../common.js';
+import {
+  addProjectOptions,
+  positiveInteger,
+  runtimeParamsFrom,
+  type ProjectCommandOptions,
+} from '../common.js';
 import { CliUsageError } from '../errors.js';
 
 /** Reads records from a CSV, Parquet or JSON file (records, or any MLflow scoring payload). */
@@ -51,6 +63,20 @@ interface ServeCommandOptions {
   host: string;
   port: string;
   workers: string;
+  bodyLimit: string;
+  maxRecords: string;
+  maxColumns: string;
+  maxInFlight: string;
+  strict: boolean;
+}
+
+function byteSize(flag: string, value: string): number {
+  const bytes = parseByteSize(value);
+  if (bytes === undefined)
+    throw new CliUsageError(
+      `${flag} must be a size such as 16mb, 512kb or a number of bytes, got '${value}'.`,
+    );
+  return bytes;
 }
 
 interface ModelifyOptions extends ProjectCommandOptions {
@@ -124,18 +150,55 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command('serve')
-    .description("serve a model over HTTP with MLflow's scoring protocol")
+    .description(
+      "serve a model over HTTP with MLflow's scoring protocol (answers as `mlflow models serve` does; --strict for stricter checks)",
+    )
     .requiredOption('-m, --model-uri <uri>', 'model URI or folder')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'port', '5000')
     .option('--workers <n>', 'worker processes', '1')
+    .option(
+      '--body-limit <size>',
+      'largest request body (e.g. 16mb, 512kb; larger ones are answered 413)',
+      `${DEFAULT_BODY_LIMIT_BYTES / 1024 / 1024}mib`,
+    )
+    .option('--max-records <n>', 'most records per request', String(DEFAULT_MAX_RECORDS))
+    .option(
+      '--max-columns <n>',
+      'most columns (and params) per request',
+      String(DEFAULT_MAX_COLUMNS),
+    )
+    .option(
+      '--max-in-flight <n>',
+      'requests processed at once per worker; more are answered 503 with Retry-After',
+      String(DEFAULT_MAX_IN_FLIGHT),
+    )
+    .option(
+      '--strict',
+      'refuse what MLflow tolerates: unknown params and keys, values of another type, null in required columns',
+      false,
+    )
     .action(async (options: ServeCommandOptions) => {
+      const limits = {
+        bodyLimitBytes: byteSize('--body-limit', options.bodyLimit),
+        maxRecords: positiveInteger('--max-records', options.maxRecords),
+        maxColumns: positiveInteger('--max-columns', options.maxColumns),
+        maxInFlight: positiveInteger('--max-in-flight', options.maxInFlight),
+      };
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535)
+        throw new CliUsageError(`--port must be an integer in 0..65535, got '${options.port}'.`);
       const handle = await serveModel(() => loadModel(options.modelUri), {
         host: options.host,
-        port: Number(options.port),
-        workers: Number(options.workers),
+        port,
+        workers: positiveInteger('--workers', options.workers),
+        strict: options.strict,
+        ...limits,
       });
-      console.error(`serving ${options.modelUri} at ${handle.url}`);
+      // Printed (by the primary) only once a worker listens; a model that cannot load fails
+      // `serveModel` instead, and the command exits non-zero.
+      if (!handle.app || Number(options.workers) === 1)
+        console.error(`serving ${options.modelUri} at ${handle.url}`);
     });
 
   const modelify = program
