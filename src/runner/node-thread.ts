@@ -1,0 +1,367 @@
+/**
+ * Node functions in worker threads, off the caller's event loop: a CPU-bound node no longer
+ * starves the activity's heartbeats, cancellation and shutdown, and independent nodes use several
+ * cores. A thread loads the project itself (TypeScript through tsx), finds the node by pipeline and
+ * node name, receives the arguments by structured clone and posts the result back (ArrayBuffers
+ * moved, not copied). One thread runs one node at a time; idle threads are kept, with their
+ * project loaded, for the next node. See docs/execution.md.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SHARE_ENV, Worker, type ResourceLimits } from 'node:worker_threads';
+import type { Node } from '../pipeline/node.js';
+import { NodeThreadError, UncloneableValueError } from './errors.js';
+import type { ThreadReply, ThreadRequest } from './node-thread-protocol.js';
+import {
+  datasetAt,
+  deserializeThrown,
+  findUncloneable,
+  formatPath,
+  type Uncloneable,
+} from './node-thread-values.js';
+import { inlineExecutor, type NodeExecutor } from './run-node.js';
+
+/** One call of a node function in a thread. */
+export interface NodeThreadCall {
+  /** Root of the project whose `temporal-mlflow.config.ts` registers the pipeline. */
+  readonly projectDir: string;
+  /** Registered pipeline name (filters are fine: the node is looked up in the registered pipeline). */
+  readonly pipeline: string;
+  /** The node, or its name (a `Node` lets errors name the dataset of a bad value). */
+  readonly node: Node | string;
+  /** The function's arguments, in the form of the node's `inputs` (see `Node.run`). */
+  readonly args: readonly unknown[];
+  /** Aborting terminates the thread; the call rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface NodeThreadPoolOptions {
+  /**
+   * Idle threads kept per project, their project loaded, for the next nodes; more are ended.
+   * @default os.availableParallelism()
+   */
+  maxIdleThreads?: number;
+  /** An idle thread ends after this many milliseconds without work. @default 60_000 */
+  idleTimeoutMs?: number;
+  /** V8 heap limits of every thread (`worker_threads` `resourceLimits`). @default Node's */
+  resourceLimits?: ResourceLimits;
+}
+
+interface CompiledPoolOptions {
+  readonly maxIdleThreads: number;
+  readonly idleTimeoutMs: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+}
+
+function compileOptions(options: NodeThreadPoolOptions): CompiledPoolOptions {
+  const count = (value: number | undefined, field: string, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value < min)
+      throw new RangeError(
+        `NodeThreadPoolOptions.${field} must be an integer ≥ ${min}, got ${value}`,
+      );
+    return value;
+  };
+  return {
+    maxIdleThreads: count(options.maxIdleThreads, 'maxIdleThreads', availableParallelism(), 0),
+    idleTimeoutMs: count(options.idleTimeoutMs, 'idleTimeoutMs', 60_000, 1),
+    resourceLimits: options.resourceLimits,
+  };
+}
+
+/** Why a thread stopped answering: it crashed, exited, or was terminated. */
+class ThreadDied extends Error {}
+
+interface Pending {
+  readonly id: number;
+  resolve(reply: ThreadReply): void;
+  reject(error: unknown): void;
+}
+
+interface NodeThread {
+  readonly worker: Worker;
+  readonly projectDir: string;
+  pending: Pending | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  dead: boolean;
+}
+
+/**
+ * Worker threads that run node functions, one node per thread at a time, reusing idle threads of
+ * the same project. `close()` ends every thread; idle threads never keep the process alive.
+ */
+export class NodeThreadPool {
+  readonly #options: CompiledPoolOptions;
+  readonly #idle = new Map<string, NodeThread[]>();
+  readonly #threads = new Set<NodeThread>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: NodeThreadPoolOptions = {}) {
+    this.#options = compileOptions(options);
+  }
+
+  /** Threads alive, busy or idle. */
+  get size(): number {
+    return this.#threads.size;
+  }
+
+  /** Runs one node function in a thread and returns what it returned. */
+  async run(call: NodeThreadCall): Promise<unknown> {
+    const name = typeof call.node === 'string' ? call.node : call.node.name;
+    const projectDir = resolve(call.projectDir);
+    call.signal?.throwIfAborted();
+    const inputProblem = findUncloneable(call.args);
+    if (inputProblem) throw uncloneableError(call.node, 'input', inputProblem);
+    const failed = (reason: string, cause?: unknown) =>
+      new NodeThreadError(name, call.pipeline, projectDir, reason, { cause });
+    const thread = this.#acquire(projectDir);
+    let reply: ThreadReply;
+    try {
+      reply = await this.#request(
+        thread,
+        { id: this.#nextId++, kind: 'call', pipeline: call.pipeline, node: name, args: call.args },
+        call.signal,
+      );
+    } catch (error) {
+      if (error instanceof ThreadDied) throw failed(error.message, error.cause);
+      if (isDataCloneError(error))
+        throw uncloneableError(call.node, 'input', { path: [], found: (error as Error).message });
+      throw error;
+    }
+    switch (reply.kind) {
+      case 'result':
+        return reply.result;
+      case 'thrown':
+        throw deserializeThrown(reply.thrown);
+      case 'uncloneable':
+        throw uncloneableError(call.node, 'output', reply);
+      case 'lookup':
+        throw failed(reply.reason);
+      default:
+        throw failed(`the thread answered '${reply.kind}' to a call`);
+    }
+  }
+
+  /**
+   * Starts `count` threads for a project and loads it in them, so that the first nodes do not wait
+   * for the project to load (a second or so for a TypeScript project). Rejects with
+   * `NodeThreadError` when the project does not load in a thread.
+   */
+  async prestart(projectDir: string, count = 1): Promise<void> {
+    const dir = resolve(projectDir);
+    const threads = Array.from({ length: count }, () => this.#spawn(dir));
+    await Promise.all(
+      threads.map(async (thread) => {
+        let reply: ThreadReply;
+        try {
+          reply = await this.#request(thread, { id: this.#nextId++, kind: 'load' });
+        } catch (error) {
+          throw new NodeThreadError('(prestart)', '(any)', dir, (error as Error).message, {
+            cause: error,
+          });
+        }
+        if (reply.kind === 'lookup')
+          throw new NodeThreadError('(prestart)', '(any)', dir, reply.reason);
+      }),
+    );
+  }
+
+  /** Ends every thread (running nodes fail with `NodeThreadError`); the pool accepts no more calls. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#threads].map((thread) => this.#discard(thread)));
+  }
+
+  #acquire(projectDir: string): NodeThread {
+    if (this.#closed) throw new Error('This NodeThreadPool is closed.');
+    const idle = this.#idle.get(projectDir);
+    const thread = idle?.pop();
+    if (!thread) return this.#spawn(projectDir);
+    clearTimeout(thread.idleTimer);
+    thread.idleTimer = undefined;
+    thread.worker.ref();
+    return thread;
+  }
+
+  #spawn(projectDir: string): NodeThread {
+    const worker = new Worker(bootstrapSource(), {
+      eval: true,
+      workerData: { projectDir },
+      // Nodes read process.env as set now, not as it was when the thread started.
+      env: SHARE_ENV,
+      ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
+    });
+    const thread: NodeThread = {
+      worker,
+      projectDir,
+      pending: undefined,
+      idleTimer: undefined,
+      dead: false,
+    };
+    const die = (reason: string, cause?: unknown): void => {
+      thread.dead = true;
+      const pending = thread.pending;
+      thread.pending = undefined;
+      pending?.reject(new ThreadDied(reason, { cause }));
+      void this.#discard(thread);
+    };
+    worker.on('message', (reply: ThreadReply) => {
+      const pending = thread.pending;
+      if (!pending || reply.id !== pending.id) return;
+      thread.pending = undefined;
+      this.#release(thread);
+      pending.resolve(reply);
+    });
+    worker.on('error', (error) =>
+      die(`the thread failed: ${error instanceof Error ? error.message : String(error)}`, error),
+    );
+    worker.on('exit', (code) => die(`the thread exited with code ${code}`));
+    this.#threads.add(thread);
+    return thread;
+  }
+
+  #request(thread: NodeThread, request: ThreadRequest, signal?: AbortSignal): Promise<ThreadReply> {
+    return new Promise<ThreadReply>((resolvePromise, rejectPromise) => {
+      const onAbort = (): void => {
+        if (thread.pending?.id !== request.id) return;
+        thread.pending = undefined;
+        rejectPromise(signal!.reason);
+        void this.#discard(thread);
+      };
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T): void => {
+          signal?.removeEventListener('abort', onAbort);
+          fn(value);
+        };
+      thread.pending = {
+        id: request.id,
+        resolve: settle(resolvePromise),
+        reject: settle(rejectPromise),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        thread.worker.postMessage(request);
+      } catch (error) {
+        thread.pending.reject(error);
+        thread.pending = undefined;
+        this.#release(thread);
+      }
+    });
+  }
+
+  #release(thread: NodeThread): void {
+    const idle = this.#idle.get(thread.projectDir) ?? [];
+    if (thread.dead || this.#closed || idle.length >= this.#options.maxIdleThreads) {
+      void this.#discard(thread);
+      return;
+    }
+    idle.push(thread);
+    this.#idle.set(thread.projectDir, idle);
+    thread.worker.unref();
+    thread.idleTimer = setTimeout(() => void this.#discard(thread), this.#options.idleTimeoutMs);
+    thread.idleTimer.unref();
+  }
+
+  async #discard(thread: NodeThread): Promise<void> {
+    clearTimeout(thread.idleTimer);
+    const idle = this.#idle.get(thread.projectDir);
+    const at = idle?.indexOf(thread) ?? -1;
+    if (at >= 0) idle!.splice(at, 1);
+    if (!this.#threads.delete(thread)) return;
+    thread.dead = true;
+    await thread.worker.terminate();
+  }
+}
+
+let sharedPool: NodeThreadPool | undefined;
+
+/** The pool `runNodeFunctionInThread` and `threadExecutor()` use unless given another. */
+export function defaultNodeThreadPool(): NodeThreadPool {
+  sharedPool ??= new NodeThreadPool();
+  return sharedPool;
+}
+
+/**
+ * Runs one node function in a worker thread (of the default pool) and returns its result.
+ *
+ * @example
+ * const model = await runNodeFunctionInThread({ projectDir, pipeline: 'training', node: 'fit', args: [x, y] });
+ */
+export function runNodeFunctionInThread(call: NodeThreadCall): Promise<unknown> {
+  return defaultNodeThreadPool().run(call);
+}
+
+export interface ThreadExecutorOptions {
+  /** @default defaultNodeThreadPool() */
+  pool?: NodeThreadPool;
+}
+
+/**
+ * A `NodeExecutor` for `runNode` and the local runner: each node function runs in a worker thread
+ * of the project `run.projectDir`, looked up in the registered pipeline `run.pipelineName`; nodes
+ * declared with `thread: false` stay on the event loop.
+ */
+export function threadExecutor(options: ThreadExecutorOptions = {}): NodeExecutor {
+  return async (call) => {
+    if (!call.node.thread) return inlineExecutor(call);
+    const pool = options.pool ?? defaultNodeThreadPool();
+    return pool.run({
+      projectDir: call.run.projectDir,
+      pipeline: call.run.pipelineName,
+      node: call.node,
+      args: call.args,
+      signal: call.signal,
+    });
+  };
+}
+
+function uncloneableError(
+  node: Node | string,
+  direction: 'input' | 'output',
+  problem: Uncloneable,
+): UncloneableValueError {
+  if (typeof node === 'string') {
+    const path =
+      direction === 'input' ? `arguments${formatPath(problem.path)}` : formatPath(problem.path);
+    return new UncloneableValueError(node, direction, undefined, path, problem.found);
+  }
+  const spec = direction === 'input' ? node.inputSpec : node.outputSpec;
+  const { dataset, rest } = datasetAt(spec, problem.path, direction);
+  return new UncloneableValueError(node.name, direction, dataset, formatPath(rest), problem.found);
+}
+
+function isDataCloneError(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === 'DataCloneError';
+}
+
+let bootstrap: string | undefined;
+
+/**
+ * The code a thread starts with: tsx's loader first when this library runs from its TypeScript
+ * sources (under tsx, Jest or the CLI; threads inherit none of their hooks), then the entry.
+ */
+function bootstrapSource(): string {
+  if (bootstrap) return bootstrap;
+  const here = fileURLToPath(import.meta.url);
+  const entry = pathToFileURL(join(dirname(here), `node-thread-entry${extname(here)}`)).href;
+  const register =
+    extname(here) === '.ts' ? `(await import(${JSON.stringify(tsxApiUrl())})).register();` : '';
+  bootstrap = `(async () => { ${register} await import(${JSON.stringify(entry)}); })();`;
+  return bootstrap;
+}
+
+function tsxApiUrl(): string {
+  const manifestFile = createRequire(import.meta.url).resolve('tsx/package.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
+    exports: Record<string, { import: string | { default: string } }>;
+  };
+  const target = manifest.exports['./esm/api']!.import;
+  return pathToFileURL(
+    join(dirname(manifestFile), typeof target === 'string' ? target : target.default),
+  ).href;
+}

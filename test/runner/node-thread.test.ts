@@ -1,0 +1,217 @@
+import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import { DataCatalog } from '../../src/catalog/data-catalog.js';
+import { MemoryDataset } from '../../src/datasets/memory.js';
+import type { RunInfo } from '../../src/hooks/types.js';
+import type { Node } from '../../src/pipeline/node.js';
+import {
+  NodeThreadError,
+  NonErrorThrownError,
+  UncloneableValueError,
+} from '../../src/runner/errors.js';
+import { runPipelineLocally } from '../../src/runner/local-runner.js';
+import { NodeThreadPool, threadExecutor } from '../../src/runner/node-thread.js';
+import { runNode } from '../../src/runner/run-node.js';
+import { waitFor } from '../support/worker-process.js';
+import { threadNodes } from './fixtures/thread-project/temporal-mlflow.config.js';
+
+const projectDir = join(import.meta.dirname, 'fixtures', 'thread-project');
+const run: RunInfo = {
+  runId: 'thread-test',
+  pipelineName: 'threads',
+  env: 'local',
+  projectDir,
+  runtimeParams: {},
+};
+const nodeNamed = (name: string): Node => threadNodes.node(name);
+
+let pool: NodeThreadPool;
+beforeAll(async () => {
+  pool = new NodeThreadPool({ maxIdleThreads: 2 });
+  // Loading the TypeScript project in a thread takes a second or two on a busy machine.
+  await pool.prestart(projectDir, 2);
+});
+afterAll(async () => {
+  await pool.close();
+});
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a failure');
+}
+
+/** runNode with the thread executor on a memory catalog holding `inputs`. */
+function runInThread(name: string, inputs: Record<string, unknown>, signal?: AbortSignal) {
+  const node = nodeNamed(name);
+  const datasets: Record<string, MemoryDataset> = {};
+  const parameters: Record<string, unknown> = {};
+  for (const [dataset, data] of Object.entries(inputs)) {
+    if (dataset.startsWith('params:')) parameters[dataset.slice('params:'.length)] = data;
+    else datasets[dataset] = new MemoryDataset({ data, copyMode: 'assign' });
+  }
+  for (const dataset of node.outputs) datasets[dataset] = new MemoryDataset();
+  return runNode({
+    node,
+    catalog: new DataCatalog(datasets, parameters),
+    hooks: [],
+    run,
+    execute: threadExecutor({ pool }),
+    signal,
+  });
+}
+
+describe('node functions in worker threads', () => {
+  it('keep the main event loop free: a setInterval ticks while a node blocks its thread for 3 s', async () => {
+    const ticks: number[] = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 50);
+    const started = performance.now();
+    try {
+      const outputs = await runInThread('busy', { 'params:busy_ms': 3_000 });
+      expect(outputs.busy_result).toMatchObject({ isMainThread: false });
+    } finally {
+      clearInterval(timer);
+    }
+    const gaps = ticks.map((tick, i) => tick - (ticks[i - 1] ?? started));
+    // Inline, the loop would tick once, after 3 s. Generous bounds: two shared cores.
+    expect(ticks.length).toBeGreaterThan(20);
+    expect(Math.max(...gaps)).toBeLessThan(1_000);
+  });
+
+  it('copy inputs by structured clone and move typed arrays back', async () => {
+    const { vector } = await runInThread('make_vector', { 'params:n': 4 });
+    // (Jest's test realm has its own Float64Array: compare tags, not classes.)
+    expect(Object.prototype.toString.call(vector)).toBe('[object Float64Array]');
+    expect([...(vector as Float64Array)]).toEqual([0, 0.5, 1, 1.5]);
+    const settings = { scale: 2, tags: new Set(['b', 'a']), at: new Date('2024-05-01T00:00:00Z') };
+    const { summary } = await runInThread('summarize', { vector, settings });
+    expect(summary).toEqual({
+      sum: 6,
+      tags: ['a', 'b'],
+      year: 2024,
+      isMainThread: false,
+      threadId: expect.any(Number),
+    });
+    // Inputs are copied, never moved: the caller's values stay usable.
+    expect((vector as Float64Array).length).toBe(4);
+  });
+
+  it('rethrow errors with their name, message, fields and cause', async () => {
+    const error = await failureOf(runInThread('coded_error', {}));
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name: 'CodedError', message: 'bad rows', code: 42 });
+    expect((error as Error).cause).toMatchObject({ name: 'RangeError', message: 'row 7' });
+    expect((error as Error).stack).toContain('temporal-mlflow.config.ts');
+  });
+
+  it('keep a thrown non-Error value', async () => {
+    const error = await failureOf(runInThread('throws_object', {}));
+    expect(error).toBeInstanceOf(NonErrorThrownError);
+    expect((error as NonErrorThrownError).value).toEqual({ code: 42, detail: ['a', 'b'] });
+    expect((error as Error).message).toBe(
+      `Node 'throws_object' threw a value that is not an Error: {"code":42,"detail":["a","b"]}`,
+    );
+  });
+
+  it.each([
+    [
+      'a class instance returned',
+      'fit_class',
+      { weights: [1, 2] },
+      'output',
+      'model',
+      "Node 'fit_class' cannot run in a worker thread: output 'model' holds an instance of class LinearModel",
+    ],
+    [
+      'a function inside a returned tuple',
+      'fit_function',
+      { weights: [3] },
+      'output',
+      'predictor',
+      "Node 'fit_function' cannot run in a worker thread: output 'predictor' holds a function predict at predictor.predict",
+    ],
+    [
+      'a class instance given',
+      'use_model',
+      {
+        model: new (class LinearModel {
+          weights = [1];
+        })(),
+      },
+      'input',
+      'model',
+      "Node 'use_model' cannot run in a worker thread: input 'model' holds an instance of class LinearModel",
+    ],
+  ])(
+    'refuse %s with a typed error naming node and dataset',
+    async (_, name, inputs, direction, dataset, message) => {
+      const error = await failureOf(runInThread(name, inputs));
+      expect(error).toBeInstanceOf(UncloneableValueError);
+      expect(error).toMatchObject({ nodeName: name, direction, dataset });
+      expect((error as Error).message).toContain(message);
+      expect((error as Error).message).toContain('node(fn, { ..., thread: false })');
+    },
+  );
+
+  it('run a node declared with thread: false on the event loop, class instances included', async () => {
+    class LinearModel {
+      constructor(readonly weights: number[]) {}
+      predict(x: number): number {
+        return this.weights[0]! * x;
+      }
+    }
+    const { inline_prediction } = await runInThread('use_model_inline', {
+      model: new LinearModel([5]),
+    });
+    expect(inline_prediction).toEqual({ prediction: 10, isMainThread, threadId: 0 });
+  });
+
+  it('run async nodes too', async () => {
+    await expect(runInThread('async_node', {})).resolves.toEqual({ async_is_main: false });
+  });
+
+  it('terminate the thread when the signal aborts, even during a busy loop', async () => {
+    const flag = new Int32Array(new SharedArrayBuffer(8));
+    const controller = new AbortController();
+    const running = failureOf(
+      runInThread('spin', { flag, 'params:spin_ms': 60_000 }, controller.signal),
+    );
+    await waitFor(() => Atomics.load(flag, 0) === 1, 'the spin node to start', 30_000);
+    const threads = pool.size;
+    controller.abort(new Error('cancelled by the test'));
+    const error = await running;
+    expect(error).toEqual(new Error('cancelled by the test'));
+    await waitFor(() => pool.size === threads - 1, 'the aborted thread to end', 10_000);
+    Atomics.store(flag, 1, 1); // would stop the spin, had the thread survived
+  });
+
+  it('name the node and the project when the thread cannot find the node', async () => {
+    const error = await failureOf(
+      pool.run({ projectDir, pipeline: 'threads', node: 'no_such_node', args: [] }),
+    );
+    expect(error).toBeInstanceOf(NodeThreadError);
+    expect((error as Error).message).toMatch(
+      /^Node 'no_such_node' of pipeline 'threads' could not run in a worker thread: the thread's project has no node 'no_such_node' in pipeline 'threads'/,
+    );
+  });
+
+  it('let the local runner run CPU-bound branches at the same time', async () => {
+    await pool.prestart(projectDir, 2); // two warm threads: neither node waits for a project load
+    const result = await runPipelineLocally({
+      pipeline: threadNodes.onlyNodes('busy', 'busy_2'),
+      catalog: new DataCatalog({}, { busy_ms: 1_500 }),
+      run,
+      execute: threadExecutor({ pool }),
+    });
+    type Busy = { start: number; end: number; threadId: number };
+    const a = result.freeOutputs.busy_result as Busy;
+    const b = result.freeOutputs.busy_result_2 as Busy;
+    expect(a.threadId).not.toBe(b.threadId);
+    // Overlap: each loop started before the other ended (inline, they run one after the other).
+    expect(a.start).toBeLessThan(b.end);
+    expect(b.start).toBeLessThan(a.end);
+  });
+});
