@@ -4,7 +4,9 @@
  * `CatalogConfigError`. Credentials are looked up by key and handed to the factory only; they
  * never appear in descriptions or messages.
  */
+import { dirname, resolve } from 'node:path';
 import { DatasetConfigError } from '../datasets/errors.js';
+import { isExplicitAbsolute, normalizeRoot } from '../datasets/paths.js';
 import { DatasetRegistry } from '../datasets/registry.js';
 import type { Dataset } from '../datasets/types.js';
 import { didYouMean } from '../utils/suggest.js';
@@ -37,6 +39,34 @@ export interface CatalogFromConfigOptions {
   sources?: { readonly catalog?: Readonly<Record<string, string>> };
   /** Files read (`ProjectConfig.files`), to name credentials files in messages. */
   files?: { readonly credentials?: readonly string[] };
+  /**
+   * Absolute folders (or files) outside the project that dataset paths may also resolve into,
+   * besides those the catalog declares itself (see `declaredRoots`).
+   */
+  allowedPaths?: readonly string[];
+}
+
+/**
+ * The absolute locations a catalog spells out, which dataset paths may resolve into besides the
+ * project folder: every absolute `filepath` of a plain entry (nested entries included), and for
+ * a pattern the folder of the literal text before its first placeholder (`/data/shared/` for
+ * `/data/shared/{name}.csv`). Paths climbing with `..` declare nothing.
+ */
+export function declaredRoots(catalog: Readonly<Record<string, unknown>>): string[] {
+  const roots = new Set<string>();
+  const visit = (value: unknown, pattern: boolean): void => {
+    if (Array.isArray(value)) value.forEach((item) => visit(item, pattern));
+    if (!isMapping(value)) return;
+    for (const [key, item] of Object.entries(value)) {
+      if (key === 'filepath' && typeof item === 'string') {
+        const at = pattern ? item.search(/\{[A-Za-z_]\w*\}/) : -1;
+        const declared = at < 0 ? item : item.slice(0, item.lastIndexOf('/', at) + 1);
+        if (declared && isExplicitAbsolute(declared)) roots.add(normalizeRoot(declared));
+      } else visit(item, pattern);
+    }
+  };
+  for (const [name, entry] of Object.entries(catalog)) visit(entry, isPattern(name));
+  return [...roots].sort();
 }
 
 /** Builds datasets for names matching catalog patterns, once per name. */
@@ -45,7 +75,12 @@ export class PatternResolver {
 
   constructor(
     readonly patterns: readonly DatasetPattern[],
-    private readonly build: (name: string, entry: ConfigMap, pattern: string) => Dataset,
+    private readonly build: (
+      name: string,
+      entry: ConfigMap,
+      pattern: string,
+      values: Readonly<Record<string, string>>,
+    ) => Dataset,
   ) {}
 
   static empty(): PatternResolver {
@@ -67,6 +102,7 @@ export class PatternResolver {
       name,
       substitutePlaceholders(match.pattern.config, match.values) as ConfigMap,
       match.pattern.pattern,
+      match.values,
     );
     this.#cache.set(name, dataset);
     return dataset;
@@ -93,12 +129,21 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): {
     : 'credentials.yml';
   const issues: ConfigIssue[] = [];
   const errors: unknown[] = [];
+  const projectRoot = normalizeRoot(resolve(options.projectDir));
+  const allowedRoots = [
+    projectRoot,
+    ...new Set([
+      ...declaredRoots(options.catalog),
+      ...(options.allowedPaths ?? []).map((path) => normalizeRoot(resolve(path))),
+    ]),
+  ].filter((root, i) => i === 0 || root !== projectRoot);
 
   const buildOne = (
     name: string,
     entry: ConfigMap,
     collect: boolean,
     fileKey = name,
+    extraRoots: readonly string[] = [],
   ): Dataset | undefined => {
     const file = sources[fileKey];
     const { credentials: credentialsRef, ...rest } = entry;
@@ -131,6 +176,7 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): {
       return registry.create(rest, {
         name,
         projectDir: options.projectDir,
+        allowedRoots: extraRoots.length ? [...allowedRoots, ...extraRoots] : allowedRoots,
         ...(resolvedCredentials ? { credentials: resolvedCredentials } : {}),
       });
     } catch (error) {
@@ -200,8 +246,13 @@ export function buildCatalogEntries(options: CatalogFromConfigOptions): {
     }
     throw summary;
   }
-  const resolver = new PatternResolver(sortPatterns(patterns), (name, entry, pattern) => {
-    const built = buildOne(name, entry, false, pattern);
+  const resolver = new PatternResolver(sortPatterns(patterns), (name, entry, pattern, values) => {
+    // A placeholder value that is itself an explicit absolute path (a dataset name such as
+    // `/data/out/preds_csv`, typed by whoever names the dataset) declares its own folder.
+    const explicit = Object.values(values)
+      .filter(isExplicitAbsolute)
+      .map((value) => normalizeRoot(dirname(value)));
+    const built = buildOne(name, entry, false, pattern, explicit);
     if (built) return built;
     throw CatalogConfigError.fromIssues(
       `Invalid catalog configuration for '${name}'`,

@@ -113,3 +113,38 @@ export class UnknownDatasetTypeError extends DatasetConfigError {
     this.suggestion = options.suggestion;
   }
 }
+
+/**
+ * A dataset's file path resolves outside the project folder and outside every absolute location
+ * the catalog declares (e.g. `..` brought in by a factory placeholder or a runtime parameter).
+ */
+export class DatasetPathError extends DatasetConfigError {
+  override readonly name: string = 'DatasetPathError';
+  /** The path as configured (after placeholders and `${...}` were substituted). */
+  readonly filepath: string;
+  /** The absolute path it resolves to. */
+  readonly resolvedPath: string;
+  /** The folders (and declared files) a path may lie in, the project folder first. */
+  readonly allowedRoots: readonly string[];
+
+  constructor(
+    dataset: string,
+    filepath: string,
+    resolvedPath: string,
+    allowedRoots: readonly string[],
+  ) {
+    const [project, ...declared] = allowedRoots;
+    const declaredNote = declared.length
+      ? ` nor inside a location declared in the catalog (${declared.join(', ')})`
+      : '';
+    const message =
+      `Dataset '${dataset}': filepath '${filepath}' resolves to ${resolvedPath}, which is not inside the ` +
+      `project folder ${project ?? '(none)'}${declaredNote}. Paths built from dataset names (factory ` +
+      `patterns) or runtime parameters must stay in the project; to use a folder outside it, write its ` +
+      `absolute path in the catalog.`;
+    super(message, { dataset, issues: [{ path: ['filepath'], message }] });
+    this.filepath = filepath;
+    this.resolvedPath = resolvedPath;
+    this.allowedRoots = allowedRoots;
+  }
+}

@@ -42,6 +42,7 @@ export type { DatasetRegistryOptions } from './registry.js';
 export { parseDatasetConfig, fileEntryShape } from './config-schema.js';
 export { atomicWrite } from './atomic-write.js';
 export { generateVersion, VERSION_PATTERN } from './versioning.js';
+export { isInside, isExplicitAbsolute, resolveDatasetPath } from './paths.js';
 
 // Errors
 export {
@@ -50,5 +51,6 @@ export {
   VersionNotFoundError,
   DatasetConfigError,
   UnknownDatasetTypeError,
+  DatasetPathError,
 } from './errors.js';
 export type { DatasetConfigIssue, DatasetOperation } from './errors.js';

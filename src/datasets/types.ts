@@ -28,6 +28,12 @@ export interface DatasetContext {
   readonly projectDir: string;
   /** Credentials resolved for this entry, if its config named a `credentials:` key. */
   readonly credentials?: Record<string, unknown>;
+  /**
+   * Absolute folders (or files) a file path may resolve into, the project folder first. Set by
+   * catalogs built from configuration: a path outside them is a `DatasetPathError` (see
+   * `resolveDatasetPath`). Unset: no check (datasets built in code).
+   */
+  readonly allowedRoots?: readonly string[];
   /** Builds a nested dataset from its config (for wrappers such as MlflowArtifactDataset). */
   readonly build: (config: Record<string, unknown>, name?: string) => Dataset;
 }
