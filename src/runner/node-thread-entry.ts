@@ -31,6 +31,12 @@ async function findNode(pipeline: string, name: string): Promise<Node | string> 
   return found;
 }
 
+/** Makes this thread's `process.env` equal to the caller's. */
+function syncEnvironment(env: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(process.env)) if (!Object.hasOwn(env, key)) delete process.env[key];
+  Object.assign(process.env, env);
+}
+
 async function handle(request: ThreadRequest): Promise<void> {
   const reply = (message: ThreadReply, transfer: ArrayBuffer[] = []): void =>
     port.postMessage(message, transfer);
@@ -44,6 +50,7 @@ async function handle(request: ThreadRequest): Promise<void> {
       loaded === undefined ? { id, kind: 'loaded' } : { id, kind: 'lookup', reason: loaded },
     );
   }
+  if (request.env) syncEnvironment(request.env);
   const node = await findNode(request.pipeline, request.node);
   if (typeof node === 'string') return reply({ id, kind: 'lookup', reason: node });
   let result: unknown;

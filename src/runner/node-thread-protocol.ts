@@ -10,6 +10,8 @@ export type ThreadRequest =
       readonly pipeline: string;
       readonly node: string;
       readonly args: readonly unknown[];
+      /** The caller's environment variables, when they changed since the thread's last call. */
+      readonly env?: Readonly<Record<string, string>>;
     };
 
 /** Node thread → main thread: one reply per request. */

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SHARE_ENV, Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Node } from '../pipeline/node.js';
 import { NodeThreadError, UncloneableValueError } from './errors.js';
 import type { ThreadReply, ThreadRequest } from './node-thread-protocol.js';
@@ -87,6 +87,8 @@ interface NodeThread {
   pending: Pending | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   dead: boolean;
+  /** The environment (as JSON) the thread last received. */
+  env: string | undefined;
 }
 
 /**
@@ -121,9 +123,21 @@ export class NodeThreadPool {
     const thread = this.#acquire(projectDir);
     let reply: ThreadReply;
     try {
+      // Nodes read process.env as the caller sees it now (not as it was when the thread started;
+      // under Jest, the test file's process.env, which is not the process's).
+      const env = JSON.stringify(process.env);
+      const changed = env !== thread.env;
+      thread.env = env;
       reply = await this.#request(
         thread,
-        { id: this.#nextId++, kind: 'call', pipeline: call.pipeline, node: name, args: call.args },
+        {
+          id: this.#nextId++,
+          kind: 'call',
+          pipeline: call.pipeline,
+          node: name,
+          args: call.args,
+          ...(changed ? { env: { ...process.env } as Record<string, string> } : {}),
+        },
         call.signal,
       );
     } catch (error) {
@@ -191,8 +205,6 @@ export class NodeThreadPool {
     const worker = new Worker(bootstrapSource(), {
       eval: true,
       workerData: { projectDir },
-      // Nodes read process.env as set now, not as it was when the thread started.
-      env: SHARE_ENV,
       ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
     });
     const thread: NodeThread = {
@@ -201,6 +213,7 @@ export class NodeThreadPool {
       pending: undefined,
       idleTimer: undefined,
       dead: false,
+      env: undefined,
     };
     const die = (reason: string, cause?: unknown): void => {
       thread.dead = true;

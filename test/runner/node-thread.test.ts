@@ -173,6 +173,15 @@ describe('node functions in worker threads', () => {
     await expect(runInThread('async_node', {})).resolves.toEqual({ async_is_main: false });
   });
 
+  it('see process.env as the caller sees it now, not as it was when the thread started', async () => {
+    for (const value of ['first', 'second']) {
+      process.env.NODE_THREAD_TEST_VALUE = value;
+      await expect(runInThread('read_env', {})).resolves.toEqual({ env_value: value });
+    }
+    delete process.env.NODE_THREAD_TEST_VALUE;
+    await expect(runInThread('read_env', {})).resolves.toEqual({ env_value: null });
+  });
+
   it('terminate the thread when the signal aborts, even during a busy loop', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(8));
     const controller = new AbortController();
