@@ -6,6 +6,7 @@ import { startBatchScoring } from '../../batch/client.js';
 import { DEFAULT_CHUNK_SIZE } from '../../batch/stream-predict.js';
 import { parseRuntimeParams } from '../../catalog/runtime-params.js';
 import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../../constants.js';
+import { DatasetPathError } from '../../datasets/errors.js';
 import { findProjectFile } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
 import { positiveInteger, temporalWorkflowUrl } from '../common.js';
@@ -60,6 +61,20 @@ async function checkDatasets(
         `Dataset '${name}' is not in the catalog of ${options.project} (env ${options.env}). Known datasets: ${session.catalog.listDatasets().join(', ')}`,
       );
     }
+  }
+  // Resolving the output builds its dataset: a factory pattern whose path leaves the project
+  // (a name with `..`) is refused here, before anything is scored.
+  try {
+    session.catalog.getDataset(options.output);
+  } catch (error) {
+    if (!(error instanceof DatasetPathError)) throw error;
+    throw new CliUsageError(
+      `--output '${options.output}' would be saved to ${error.resolvedPath}, outside the project ` +
+        `${options.project} and the locations its catalog declares. Name a dataset inside the project, ` +
+        `or give an explicit absolute path without '..' (e.g. --output /data/scores/run1 with a pattern ` +
+        `such as "{name}" whose filepath is "{name}.parquet").`,
+      { cause: error },
+    );
   }
 }
 
