@@ -61,7 +61,7 @@ export class PayloadTooLargeError extends ServingError {
   override readonly name = 'PayloadTooLargeError';
   constructor(readonly limitBytes: number) {
     super(
-      `Request body is larger than the server's limit of ${limitBytes} bytes; send fewer records per request or raise bodyLimitBytes`,
+      `Request body is larger than the server's limit of ${limitBytes} bytes; send fewer records per request or raise bodyLimitBytes (serve --body-limit)`,
       'REQUEST_LIMIT_EXCEEDED',
       413,
     );
@@ -88,7 +88,7 @@ export class RequestLimitError extends ServingError {
   ) {
     const { option, flag } = REQUEST_LIMITS[what];
     super(
-      `The request has ${received === undefined ? 'more than' : received} ${what}; this server accepts at most ${limit} per request (${option}, serve ${flag}): split it into smaller requests`,
+      `The request has ${received === undefined ? `more than ${limit}` : received} ${what}; this server accepts at most ${limit} per request (${option}, serve ${flag}): split it into smaller requests`,
       'REQUEST_LIMIT_EXCEEDED',
       400,
     );

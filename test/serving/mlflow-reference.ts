@@ -11,6 +11,8 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { parse, stringify } from 'yaml';
+import { writeIntegrityManifest } from '../../src/model/integrity.js';
 import { PYFUNC_CODE_DIR, STDIO_BUNDLE_FILE } from '../../src/model/pyfunc/index.js';
 import { buildFixtureModel, MLFLOW, PYTHON } from '../pyfunc/build-fixture.js';
 import { DROPIN_MLMODEL_SIGNATURE } from './fixtures/dropin-model.js';
@@ -38,11 +40,9 @@ export function freePort(): Promise<number> {
 /** Builds the drop-in model folder: the pyfunc fixture with the drop-in signature and bundle. */
 export async function buildDropInModel(): Promise<string> {
   const dir = await buildFixtureModel();
-  const mlmodel = readFileSync(join(dir, 'MLmodel'), 'utf8')
-    .replace(/^ {2}inputs: .*$/m, `  inputs: '${DROPIN_MLMODEL_SIGNATURE.inputs}'`)
-    .replace(/^ {2}outputs: .*$/m, `  outputs: '${DROPIN_MLMODEL_SIGNATURE.outputs}'`)
-    .replace(/^ {2}params: .*$/m, `  params: '${DROPIN_MLMODEL_SIGNATURE.params}'`);
-  writeFileSync(join(dir, 'MLmodel'), mlmodel);
+  const mlmodel = parse(readFileSync(join(dir, 'MLmodel'), 'utf8')) as Record<string, unknown>;
+  mlmodel.signature = { ...DROPIN_MLMODEL_SIGNATURE };
+  writeFileSync(join(dir, 'MLmodel'), stringify(mlmodel));
   await build({
     entryPoints: [here('./fixtures/dropin-stdio-entry.ts')],
     outfile: join(dir, PYFUNC_CODE_DIR, STDIO_BUNDLE_FILE),
@@ -52,6 +52,8 @@ export async function buildDropInModel(): Promise<string> {
     target: 'node20',
     logLevel: 'silent',
   });
+  // The bundle and MLmodel changed: hash them again, as the packager does last.
+  await writeIntegrityManifest(dir, { signingKey: null });
   return dir;
 }
 
