@@ -148,3 +148,31 @@ export class DatasetPathError extends DatasetConfigError {
     this.allowedRoots = allowedRoots;
   }
 }
+
+/**
+ * A public `DataCatalog` method was given an argument of the wrong shape (a dataset name that is
+ * not a string, datasets that are not `Dataset` objects, ...).
+ */
+export class DatasetArgumentError extends DatasetError {
+  override readonly name: string = 'DatasetArgumentError';
+  /** The method called, e.g. `load`. */
+  readonly method: string;
+  /** Path of the offending value among the arguments, e.g. `name` or `datasets.companies`. */
+  readonly argument: string;
+
+  constructor(options: {
+    method: string;
+    /** The parameters as the signature names them, e.g. `name` or `name, data`. */
+    parameters: string;
+    argument: string;
+    expected: string;
+    received: string;
+  }) {
+    super(
+      `DataCatalog.${options.method}(${options.parameters}): expected ${options.expected}, ` +
+        `received ${options.received} → at ${options.argument}.`,
+    );
+    this.method = options.method;
+    this.argument = options.argument;
+  }
+}

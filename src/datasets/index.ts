@@ -52,5 +52,6 @@ export {
   DatasetConfigError,
   UnknownDatasetTypeError,
   DatasetPathError,
+  DatasetArgumentError,
 } from './errors.js';
 export type { DatasetConfigIssue, DatasetOperation } from './errors.js';

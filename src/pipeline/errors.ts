@@ -314,3 +314,34 @@ export class NamespaceError extends PipelineError {
     this.datasets = list;
   }
 }
+
+/**
+ * A public pipeline method was given an argument of the wrong shape (a number where names are
+ * expected, an array where an object of criteria is expected, an unknown criterion, ...).
+ */
+export class InvalidArgumentError extends PipelineError {
+  override readonly name = 'InvalidArgumentError';
+  /** The method called, e.g. `onlyNodes`. */
+  readonly method: string;
+  /** Path of the offending value among the arguments, e.g. `names[0]` or `criteria.tags[1]`. */
+  readonly argument: string;
+
+  constructor(options: {
+    method: string;
+    /** The parameter as the signature names it, e.g. `names` or `criteria`. */
+    parameter: string;
+    argument: string;
+    expected: string;
+    received: string;
+    /** Replaces "expected …, received …" when there is something more precise to say. */
+    problem?: string;
+    hint?: string;
+  }) {
+    const problem = options.problem ?? `expected ${options.expected}, received ${options.received}`;
+    super(`${options.method}(${options.parameter}): ${problem} → at ${options.argument}.`, {
+      ...(options.hint !== undefined ? { hint: options.hint } : {}),
+    });
+    this.method = options.method;
+    this.argument = options.argument;
+  }
+}

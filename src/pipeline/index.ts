@@ -11,7 +11,7 @@ export type { DatasetSpec, NodeOptions, NormalizedSpec, RetryOptions } from './n
 
 // Pipelines
 export { Pipeline, pipeline } from './pipeline.js';
-export type { PipelineDescription, PipelineItem } from './pipeline.js';
+export type { NameArgument, PipelineDescription, PipelineItem } from './pipeline.js';
 export type { PipelineFilterOptions } from './selection.js';
 export type { DatasetMapping, PipelineOptions } from './namespace.js';
 
@@ -25,6 +25,7 @@ export {
   DuplicateNodeNameError,
   DuplicateNodeOutputError,
   EmptyPipelineSelectionError,
+  InvalidArgumentError,
   InvalidNameError,
   InvalidNodeDefinitionError,
   InvalidPipelineItemError,

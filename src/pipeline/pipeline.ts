@@ -11,6 +11,7 @@ import {
   UnknownNodeError,
   quoteList,
 } from './errors.js';
+import { checkCriteria, nameArguments, stringArgument } from './arguments.js';
 import { hasNamespaceOptions, namespaceNodes } from './namespace.js';
 import type { PipelineOptions } from './namespace.js';
 import { Node } from './node.js';
@@ -63,6 +64,9 @@ function flatten(items: Iterable<unknown>): Node[] {
   }
   return [...unique];
 }
+
+/** Names given to a filter: spread strings, or arrays of them. */
+export type NameArgument = string | readonly string[];
 
 const sortedUnique = (names: Iterable<string>): readonly string[] =>
   Object.freeze([...new Set(names)].sort());
@@ -234,18 +238,24 @@ export class Pipeline implements Iterable<Node> {
 
   // ---- filters ----
 
+  // Each filter takes names spread or as arrays (`onlyNodes('a', 'b')`, `onlyNodes(['a', 'b'])`);
+  // anything else is an InvalidArgumentError naming the argument.
+
   /** Exactly these nodes. */
-  onlyNodes(...names: string[]): Pipeline {
+  onlyNodes(...args: NameArgument[]): Pipeline {
+    const names = nameArguments('onlyNodes', 'names', 'node names', args);
     return this.#derived(named(this.#graph, names), 'onlyNodes', names);
   }
 
   /** Nodes carrying any of these tags. */
-  onlyNodesWithTags(...tags: string[]): Pipeline {
+  onlyNodesWithTags(...args: NameArgument[]): Pipeline {
+    const tags = nameArguments('onlyNodesWithTags', 'tags', 'tags', args);
     return this.#derived(tagged(this.#graph, tags), 'onlyNodesWithTags', tags);
   }
 
   /** Nodes depending, directly or transitively, on these datasets. */
-  fromInputs(...datasets: string[]): Pipeline {
+  fromInputs(...args: NameArgument[]): Pipeline {
+    const datasets = nameArguments('fromInputs', 'datasets', 'dataset names', args);
     return this.#derived(
       downstreamOf(this.#graph, checkDatasets(this.#graph, datasets, 'input')),
       'fromInputs',
@@ -254,7 +264,8 @@ export class Pipeline implements Iterable<Node> {
   }
 
   /** Nodes needed, directly or transitively, to produce these datasets. */
-  toOutputs(...datasets: string[]): Pipeline {
+  toOutputs(...args: NameArgument[]): Pipeline {
+    const datasets = nameArguments('toOutputs', 'datasets', 'dataset names', args);
     return this.#derived(
       upstreamOf(this.#graph, checkDatasets(this.#graph, datasets, 'output')),
       'toOutputs',
@@ -263,17 +274,20 @@ export class Pipeline implements Iterable<Node> {
   }
 
   /** These nodes and every node downstream of them. */
-  fromNodes(...names: string[]): Pipeline {
+  fromNodes(...args: NameArgument[]): Pipeline {
+    const names = nameArguments('fromNodes', 'names', 'node names', args);
     return this.#derived(fromNodes(this.#graph, names), 'fromNodes', names);
   }
 
   /** These nodes and every node upstream of them. */
-  toNodes(...names: string[]): Pipeline {
+  toNodes(...args: NameArgument[]): Pipeline {
+    const names = nameArguments('toNodes', 'names', 'node names', args);
     return this.#derived(toNodes(this.#graph, names), 'toNodes', names);
   }
 
   /** Nodes in namespace `namespace` or in a namespace nested in it. */
   onlyNodesWithNamespace(namespace: string): Pipeline {
+    stringArgument('onlyNodesWithNamespace', 'namespace', 'a namespace (string)', namespace);
     return this.#derived(inNamespace(this.#graph, namespace), 'onlyNodesWithNamespace', [
       namespace,
     ]);
@@ -281,7 +295,7 @@ export class Pipeline implements Iterable<Node> {
 
   /** The nodes matching every criterion given (like Kedro's `Pipeline.filter`). */
   filter(criteria: PipelineFilterOptions): Pipeline {
-    const result = selectByCriteria(this.#graph, criteria);
+    const result = selectByCriteria(this.#graph, checkCriteria(criteria));
     if (result === undefined) return this;
     return this.#derived(
       result.selected,
