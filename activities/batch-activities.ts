@@ -33,6 +33,7 @@ import { SignatureError, SignatureValidationError } from '../src/model/signature
 import { ServingError } from '../src/serving/errors.js';
 import type { Session } from '../src/session.js';
 import { toActivityFailure } from './failures.js';
+import { assertServes, type RunIdentity } from '../src/temporal/identity.js';
 import type { SessionCache } from './session-cache.js';
 import { heartbeatPeriod } from './training-activities.js';
 
@@ -42,6 +43,8 @@ export const MAX_CHUNKS = 2_000;
 /** What the batch scoring activities need from the worker that hosts them. */
 export interface BatchActivityDeps {
   sessions: SessionCache;
+  /** The configuration environment this worker serves. */
+  env: string;
   /** Folder of run folders (parts); every worker of a run must share it. */
   batchDir: string;
   heartbeatIntervalMs: number;
@@ -101,8 +104,16 @@ function fingerprint(parts: unknown[]): string {
  */
 export function createBatchActivities(deps: BatchActivityDeps) {
   const models = deps.models ?? new ModelCache();
-  const sessionFor = (env: string, runtimeParams: Record<string, unknown>): Promise<Session> =>
-    deps.sessions.get(env, runtimeParams);
+  /** The run's session once this worker is known to serve it (else the task is handed back). */
+  const sessionFor = async (
+    env: string,
+    runtimeParams: Record<string, unknown>,
+    identity: Partial<RunIdentity> | undefined,
+  ): Promise<Session> => {
+    const session = await deps.sessions.get(deps.env, env === deps.env ? runtimeParams : {});
+    assertServes(session, { ...identity, env });
+    return session;
+  };
   const datasetOf = (session: Session, name: string) => {
     const dataset = session.catalog.getDataset(name);
     if (!dataset) {
@@ -126,7 +137,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         classify(async () => {
           const env = input.env ?? DEFAULT_CONFIG_ENV;
           const runtimeParams = input.runtimeParams ?? {};
-          const session = await sessionFor(env, runtimeParams);
+          const session = await sessionFor(env, runtimeParams, input.identity);
           const dataset = await datasetOf(session, input.input);
           await datasetOf(session, input.output);
           const requested = input.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -197,7 +208,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             throw new Error(
               `The run folder ${input.runDir} has no manifest: the plan activity did not run on a disk this worker shares.`,
             );
-          const session = await sessionFor(input.env, input.runtimeParams);
+          const session = await sessionFor(input.env, input.runtimeParams, input.identity);
           const dataset = await datasetOf(session, input.input);
           const [model, rows] = await Promise.all([
             models.get(input.modelUri),
@@ -238,7 +249,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     async finishBatchScoring(input: FinishBatchInput): Promise<{ rows: number }> {
       return heartbeating(deps.heartbeatIntervalMs, () =>
         classify(async () => {
-          const session = await sessionFor(input.env, input.runtimeParams);
+          const session = await sessionFor(input.env, input.runtimeParams, input.identity);
           const rows: unknown[] = [];
           for (let index = 0; index < input.chunkCount; index++) {
             if (!(await partExists(input.runDir, index))) {

@@ -16,6 +16,12 @@ import { MissingInputsError } from '../src/runner/errors.js';
 import { runNode as runNodeOnCatalog } from '../src/runner/run-node.js';
 import type { Session } from '../src/session.js';
 import { codeHash } from '../src/temporal/code-hash.js';
+import {
+  assertServes,
+  sessionIdentity,
+  wrongWorkerFailure,
+  type RunIdentity,
+} from '../src/temporal/identity.js';
 import { IntermediateDataset } from '../src/temporal/intermediate-dataset.js';
 import type { IntermediateStore } from '../src/temporal/intermediate-store.js';
 import type {
@@ -40,6 +46,13 @@ export interface TrainingActivityDeps {
   storeMode: IntermediateStoreMode;
   /** How often a running node heartbeats, so a dead worker is noticed within the heartbeat timeout. */
   heartbeatIntervalMs: number;
+  /** The configuration environment this worker serves; runs of other environments are handed back. */
+  env: string;
+  /**
+   * Hand back nodes whose pipeline code differs from the code that planned the run (worker
+   * versioning routes them to the right build); otherwise such a node runs with a warning.
+   */
+  rejectOtherCode?: boolean;
   /** Packages and logs the inference model of a PipelineML run (the packaging activity). */
   packageModel?: (
     session: Session,
@@ -53,16 +66,37 @@ export interface TrainingActivityDeps {
  * `createActivities(deps)` pattern). Every one is idempotent: Temporal may run it again.
  */
 export function createTrainingActivities(deps: TrainingActivityDeps) {
-  const sessionFor = (context: Pick<RunContext, 'env' | 'params'>): Promise<Session> =>
-    deps.sessions.get(context.env, context.params);
+  /**
+   * The session of a run on this worker, once the worker is known to serve it: a run of another
+   * project, environment or MLflow server fails the attempt retryably (handed back, never run).
+   */
+  const sessionFor = async (
+    run: Partial<RunIdentity>,
+    params: Record<string, unknown>,
+  ): Promise<Session> => {
+    const session = await deps.sessions.get(deps.env, run.env === deps.env ? params : {});
+    assertServes(session, run);
+    return session;
+  };
+  const contextSession = (context: RunContext): Promise<Session> =>
+    sessionFor(context.identity, context.params);
 
   return {
     /** Resolves the pipeline in this worker's project and returns its DAG. */
     async planPipeline(input: TrainingInput): Promise<PipelinePlan> {
       return classifyFailures(async () => {
         const env = input.env ?? DEFAULT_CONFIG_ENV;
-        const session = await sessionFor({ env, params: input.params ?? {} });
+        const run = { ...input.identity, env };
+        const session = await sessionFor(run, input.params ?? {});
         const name = input.pipeline ?? DEFAULT_PIPELINE_NAME;
+        // A client that named its project checked the pipeline there: missing here means other code.
+        if (run.project !== undefined && !session.project.definition.pipelines[name]) {
+          throw wrongWorkerFailure(
+            run,
+            sessionIdentity(session),
+            `pipeline '${name}' is not registered on this worker`,
+          );
+        }
         const pipeline = session.pipeline(name, input.filters);
         const missing = pipeline.inputs().filter((dataset) => !session.catalog.has(dataset));
         if (missing.length > 0) throw new MissingInputsError(name, missing);
@@ -73,6 +107,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           pipeline: name,
           env,
           codeHash: codeHash(pipeline),
+          identity: sessionIdentity(session),
           nodes,
           isPipelineMl: isPipelineMl(pipeline),
           tracking: session.isTracked(name),
@@ -84,7 +119,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     /** Finds the MLflow run of this workflow, or creates it: a retried start never makes a second run. */
     async startMlflowRun(context: RunContext): Promise<MlflowRunRef> {
       return classifyFailures(async () => {
-        const session = await sessionFor(context);
+        const session = await contextSession(context);
         const client = session.requireMlflow('Tracking a Temporal run');
         const { experiment: settings, run: runSettings } = session.mlflow.tracking;
         const experiment = await client.experiments.getOrCreate(settings.name, {
@@ -128,12 +163,24 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       try {
         return await classifyFailures(async () => {
           const { context } = input;
-          const session = await sessionFor(context);
-          const pipeline = session.pipeline(context.pipeline);
-          if (!pipeline.hasNode(input.node))
-            throw new MissingNodeError(input.node, context.pipeline);
+          const session = await contextSession(context);
+          const pipeline = session.pipeline(context.pipeline, context.filters);
+          if (!pipeline.hasNode(input.node)) {
+            throw wrongWorkerFailure(
+              context.identity,
+              sessionIdentity(session),
+              `node '${input.node}' is not in pipeline '${context.pipeline}' on this worker: other pipeline code`,
+            );
+          }
           const node = pipeline.node(input.node);
           const hash = codeHash(pipeline);
+          if (hash !== context.codeHash && deps.rejectOtherCode) {
+            throw wrongWorkerFailure(
+              context.identity,
+              sessionIdentity(session),
+              `other pipeline code: planned ${context.codeHash.slice(0, 12)}, here ${hash.slice(0, 12)}`,
+            );
+          }
           if (hash !== context.codeHash) {
             activity.log.warn(
               'This worker runs other pipeline code than the one that planned the run',
@@ -179,7 +226,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         return await classifyFailures(async () => {
           if (!deps.packageModel)
             throw new Error('This worker cannot package models: no packager configured.');
-          const session = await sessionFor(context);
+          const session = await contextSession(context);
           return deps.packageModel(session, context, heartbeat);
         });
       } finally {
@@ -194,16 +241,28 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     }): Promise<void> {
       return classifyFailures(async () => {
         if (!args.context.mlflowRunId) return;
-        const session = await sessionFor(args.context);
+        const session = await contextSession(args.context);
         await session
           .requireMlflow('Ending an MLflow run')
           .runs.end(args.context.mlflowRunId, args.status);
       });
     },
 
+    /** Points the registry alias at the run's model version, once the run has closed successfully. */
+    async promoteModel(args: { context: RunContext; model: LoggedModelRef }): Promise<void> {
+      return classifyFailures(async () => {
+        const { registeredModelName, registeredModelVersion, alias } = args.model;
+        if (!registeredModelName || !registeredModelVersion || !alias) return;
+        const session = await contextSession(args.context);
+        await session
+          .requireMlflow('Moving a model alias')
+          .registry.setAlias(registeredModelName, alias, registeredModelVersion);
+      });
+    },
+
     /** Removes the run's intermediate datasets. */
     async cleanupRun(context: RunContext): Promise<void> {
-      const session = await sessionFor(context);
+      const session = await contextSession(context);
       await deps.store(session).clear(context.workflowId);
     },
   };
@@ -257,13 +316,4 @@ export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOp
       : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
   };
-}
-
-class MissingNodeError extends Error {
-  override readonly name = 'MissingNodeError';
-  constructor(node: string, pipeline: string) {
-    super(
-      `Node '${node}' is not in pipeline '${pipeline}' on this worker: deploy the same project code to every worker.`,
-    );
-  }
 }

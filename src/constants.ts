@@ -9,8 +9,15 @@ export const NODE_ENGINE = '>=20.3';
 /** The package and CLI name. */
 export const PACKAGE_NAME = 'temporal-mlflow';
 
-/** Task queue the worker polls and `train` starts workflows on, unless told otherwise. */
-export const DEFAULT_TASK_QUEUE = 'temporal-mlflow';
+/** Temporal frontend and namespace when neither flags nor TEMPORAL_* variables name one. */
+export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+
+/**
+ * Failure type of an activity handed back by a worker that cannot serve its run (another project,
+ * environment, MLflow server or pipeline code): retried until a worker that can serve it takes it.
+ */
+export const WRONG_WORKER_FAILURE_TYPE = 'WrongWorker';
 
 /** Typed search attributes upserted by the training workflow (registered by scripts/services). */
 export const SEARCH_ATTRIBUTE_PIPELINE_NAME = 'PipelineName';

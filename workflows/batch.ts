@@ -1,7 +1,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -18,9 +17,10 @@ import type {
 } from '../src/batch/types.js';
 import { DEFAULT_CONFIG_ENV } from '../src/constants.js';
 import { describeFailure } from './dag.js';
+import { batchProgressQuery } from './definitions.js';
+import { onRightWorker } from './right-worker.js';
 
-/** The batch workflow's `progress` query (same name as the training workflow's). */
-export const batchProgressQuery = defineQuery<BatchScoringProgress>('progress');
+export { batchProgressQuery } from './definitions.js';
 
 const DEFAULT_PARALLEL_CHUNKS = 8;
 
@@ -66,7 +66,7 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
   const env = input.env ?? DEFAULT_CONFIG_ENV;
   const runtimeParams = input.runtimeParams ?? {};
   try {
-    const plan: BatchPlan = await planBatchScoring({ ...input, workflowId });
+    const plan: BatchPlan = await onRightWorker(() => planBatchScoring({ ...input, workflowId }));
     progress.modelUri = plan.modelUri;
     progress.totalRows = plan.numRows;
     progress.totalChunks = plan.chunkCount;
@@ -86,6 +86,7 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
           modelUri: plan.modelUri,
           input: input.input,
           env,
+          ...(input.identity ? { identity: input.identity } : {}),
           runtimeParams,
           index,
           rowStart,
@@ -106,7 +107,7 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
             },
             summary,
           });
-          const result = await scoreChunk(args);
+          const result = await onRightWorker(() => scoreChunk(args));
           progress.chunksDone++;
           progress.rowsDone += result.rows;
           if (result.skipped) progress.chunksSkipped++;
@@ -134,14 +135,17 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
 
     progress.state = 'saving';
     showDetails();
-    const saved = await finishBatchScoring({
-      runDir: plan.runDir,
-      output: input.output,
-      env,
-      runtimeParams,
-      chunkCount: plan.chunkCount,
-      keepParts: input.keepParts ?? false,
-    });
+    const saved = await onRightWorker(() =>
+      finishBatchScoring({
+        runDir: plan.runDir,
+        output: input.output,
+        env,
+        ...(input.identity ? { identity: input.identity } : {}),
+        runtimeParams,
+        chunkCount: plan.chunkCount,
+        keepParts: input.keepParts ?? false,
+      }),
+    );
     progress.state = 'completed';
     return {
       modelUri: plan.modelUri,

@@ -1,6 +1,7 @@
 import { CancellationScope, proxyActivities } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
+import { onRightWorker } from './right-worker.js';
 import type {
   NodeActivityDefaults,
   NodePlan,
@@ -101,8 +102,8 @@ export async function runDag(
         let failed = false;
         const start = (node: NodePlan): void => {
           observer.started(node);
-          runNode
-            .executeWithOptions(nodeActivityOptions(node, defaults), [{ context, node: node.name }])
+          const options = nodeActivityOptions(node, defaults);
+          onRightWorker(() => runNode.executeWithOptions(options, [{ context, node: node.name }]))
             .then(
               (result) => {
                 if (failed) return;

@@ -1,23 +1,18 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  defineQuery,
   executeChild,
   isCancellation,
+  log,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { TrainingActivities } from '../activities/index.js';
-import {
-  DEFAULT_PIPELINE_NAME,
-  SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
-  SEARCH_ATTRIBUTE_PIPELINE_NAME,
-} from '../src/constants.js';
+import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
+import { mlflowRunIdKey, pipelineNameKey, progressQuery } from './definitions.js';
 import type {
   ChunkInput,
   LoggedModelRef,
@@ -30,18 +25,9 @@ import type {
   TrainingResult,
 } from '../src/temporal/types.js';
 import { describeFailure, NodeFailure, runDag, type DagObserver } from './dag.js';
+import { onRightWorker } from './right-worker.js';
 
-/** The `progress` query: the state of every node of the run. */
-export const progressQuery = defineQuery<TrainingProgress>('progress');
-
-export const pipelineNameKey = defineSearchAttributeKey(
-  SEARCH_ATTRIBUTE_PIPELINE_NAME,
-  SearchAttributeType.KEYWORD,
-);
-export const mlflowRunIdKey = defineSearchAttributeKey(
-  SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
-  SearchAttributeType.KEYWORD,
-);
+export { progressQuery, pipelineNameKey, mlflowRunIdKey } from './definitions.js';
 
 /** Nodes per history: above this the plan runs as child workflows of at most this many nodes. */
 export const NODES_PER_HISTORY = 500;
@@ -52,20 +38,38 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
   retry: { maximumAttempts: 3, initialIntervalMs: 1_000, backoffCoefficient: 2 },
 };
 
-// Short, idempotent steps run as local activities: no extra task round trip before the first node.
-const { planPipeline, startMlflowRun } = proxyLocalActivities<TrainingActivities>({
+// Every step is a regular activity, never a local one: a local activity runs on whichever worker
+// took the workflow task, and on a shared queue that may be a worker of another project.
+const { planPipeline } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 5 },
+  summary: 'plan',
 });
 const { packageModel } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
   retry: { maximumAttempts: 5 },
 });
-// Ending the MLflow run and removing the intermediate store are short and idempotent: local
-// activities, so the workflow completes without another task round trip.
-const { endMlflowRun, cleanupRun } = proxyLocalActivities<TrainingActivities>({
+// Opening and closing the run wait out an MLflow outage (durably, with backoff) instead of failing
+// a training that succeeded: no attempt limit, at most a minute between attempts.
+const waitingOutOutages = {
   startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 10 },
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+} as const;
+const { startMlflowRun } = proxyActivities<TrainingActivities>({
+  ...waitingOutOutages,
+  summary: 'start MLflow run',
+});
+const { endMlflowRun } = proxyActivities<TrainingActivities>({
+  ...waitingOutOutages,
+  summary: 'end MLflow run',
+});
+const { promoteModel } = proxyActivities<TrainingActivities>({
+  ...waitingOutOutages,
+  summary: 'move model alias',
+});
+const { cleanupRun } = proxyActivities<TrainingActivities>({
+  ...waitingOutOutages,
+  summary: 'clean up',
 });
 
 /** Input of the training workflow; `nodeDefaults` overrides the activity options of nodes. */
@@ -94,7 +98,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   const showDetails = (): void => setCurrentDetails(detailsMarkdown(progress));
   showDetails();
 
-  const plan: PipelinePlan = await planPipeline(input);
+  const plan: PipelinePlan = await onRightWorker(() => planPipeline(input));
   progress.pipeline = plan.pipeline;
   progress.total = plan.nodes.length;
   for (const node of plan.nodes) progress.nodes[node.name] = 'pending';
@@ -105,11 +109,15 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     pipeline: plan.pipeline,
     env: plan.env,
     params: input.params ?? {},
+    ...(input.filters ? { filters: input.filters } : {}),
+    identity: plan.identity,
     codeHash: plan.codeHash,
     store: plan.store,
     ...(input.command ? { command: input.command } : {}),
   };
-  const mlflowRun = plan.tracking ? await startMlflowRun(context) : undefined;
+  const mlflowRun = plan.tracking
+    ? await onRightWorker(() => startMlflowRun(context))
+    : undefined;
   if (mlflowRun) {
     context.mlflowRunId = mlflowRun.runId;
     progress.mlflowRunId = mlflowRun.runId;
@@ -143,6 +151,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   };
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
+  let model: LoggedModelRef | undefined;
   try {
     const nodesPerHistory = Math.max(1, input.nodesPerHistory ?? NODES_PER_HISTORY);
     if (plan.nodes.length <= nodesPerHistory) {
@@ -150,20 +159,21 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     } else {
       await runInChunks(plan.nodes, nodesPerHistory, context, defaults, progress, showDetails);
     }
-    let model: LoggedModelRef | undefined;
     // A PipelineML logs its model to the run; without MLflow tracking there is nowhere to log it.
     if (plan.isPipelineMl && mlflowRun) {
       progress.state = 'packaging';
       showDetails();
       // Packaging heartbeats like a node: a dead worker is noticed within the nodes' heartbeat timeout.
-      model = await packageModel.executeWithOptions(
-        {
-          startToCloseTimeout: '30 minutes',
-          heartbeatTimeout: defaults.heartbeatTimeoutMs,
-          retry: { maximumAttempts: 5 },
-          summary: 'package model',
-        },
-        [context],
+      model = await onRightWorker(() =>
+        packageModel.executeWithOptions(
+          {
+            startToCloseTimeout: '30 minutes',
+            heartbeatTimeout: defaults.heartbeatTimeoutMs,
+            retry: { maximumAttempts: 5 },
+            summary: 'package model',
+          },
+          [context],
+        ),
       );
       progress.modelUri = model.modelUri;
     }
@@ -195,12 +205,30 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     }
     throw error;
   } finally {
+    // Closing runs even when the workflow was cancelled, and never changes the run's outcome: each
+    // step waits out an outage; a step that still fails is logged, and the next one runs.
+    const settled = progress.state;
+    progress.state = 'closing';
     showDetails();
-    // Cleanup must run even when the workflow itself was cancelled.
     await CancellationScope.nonCancellable(async () => {
-      if (mlflowRun) await endMlflowRun({ context, status });
-      await cleanupRun(context);
+      if (mlflowRun) await closingStep('end the MLflow run', () => endMlflowRun({ context, status }));
+      // The alias moves only once the run is closed FINISHED: a failed run never becomes champion.
+      if (status === 'FINISHED' && model?.alias) {
+        const promoted = model;
+        await closingStep('move the model alias', () => promoteModel({ context, model: promoted }));
+      }
+      await closingStep('clean up the intermediate store', () => cleanupRun(context));
     });
+    progress.state = settled;
+    showDetails();
+  }
+}
+
+async function closingStep(what: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await onRightWorker(step);
+  } catch (error) {
+    log.warn(`Could not ${what}: ${describeFailure(error)}`);
   }
 }
 

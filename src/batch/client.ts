@@ -1,6 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../constants.js';
+import { DEFAULT_CONFIG_ENV } from '../constants.js';
+import { resolveRunTarget } from '../temporal/run-target.js';
 import type { BatchScoringInput, BatchScoringProgress, BatchScoringResult } from './types.js';
 
 const BATCH_WORKFLOW = 'batchScoringWorkflow';
@@ -12,7 +13,12 @@ export interface StartBatchScoringOptions extends BatchScoringInput {
    * @default `batch-<input>-<uuid>`
    */
   workflowId?: string;
-  /** @default 'temporal-mlflow' */
+  /**
+   * The project's root: the run carries its identity (only its workers score it) and the task queue
+   * defaults to the project's. Without it, `taskQueue` is required.
+   */
+  projectDir?: string;
+  /** @default `temporal-mlflow/<project name>/<env>` */
   taskQueue?: string;
 }
 
@@ -31,12 +37,19 @@ export async function startBatchScoring(
   client: Client,
   options: StartBatchScoringOptions,
 ): Promise<BatchScoringHandle> {
-  const { workflowId: id, taskQueue, ...input } = options;
+  const { workflowId: id, taskQueue: explicitQueue, projectDir, ...input } = options;
   const workflowId = id ?? `batch-${input.input}-${randomUUID()}`;
+  const env = input.env ?? DEFAULT_CONFIG_ENV;
+  const { taskQueue, identity } = await resolveRunTarget({
+    projectDir,
+    env,
+    runtimeParams: input.runtimeParams ?? {},
+    taskQueue: explicitQueue,
+  });
   const handle = await client.workflow.start(BATCH_WORKFLOW, {
-    taskQueue: taskQueue ?? DEFAULT_TASK_QUEUE,
+    taskQueue,
     workflowId,
-    args: [{ ...input, env: input.env ?? DEFAULT_CONFIG_ENV }],
+    args: [{ ...input, env, ...(identity ? { identity } : {}) }],
     staticSummary: `Score '${input.input}' → '${input.output}' with ${input.modelUri}`,
   });
   return batchScoringHandle(handle);

@@ -1,3 +1,5 @@
+import type { RunIdentity } from '../temporal/identity.js';
+
 /**
  * Plain data exchanged by the batch scoring workflow, its activities and clients. Type-only for
  * workflow code; nothing here carries records or predictions (they stay in files).
@@ -13,6 +15,8 @@ export interface BatchScoringInput {
   output: string;
   /** Configuration environment of the worker's project. @default 'local' */
   env?: string;
+  /** Who the run belongs to: workers of another project or environment hand it back. */
+  identity?: Partial<RunIdentity>;
   /** Inference params of every predict call (override the model signature's defaults). */
   params?: Record<string, unknown>;
   /** Runtime parameter overrides of the project's configuration (`${runtime_params:...}` in the catalog). */
@@ -47,6 +51,7 @@ export interface ScoreChunkInput {
   modelUri: string;
   input: string;
   env: string;
+  identity?: Partial<RunIdentity>;
   runtimeParams: Record<string, unknown>;
   params?: Record<string, unknown>;
   index: number;
@@ -66,6 +71,7 @@ export interface FinishBatchInput {
   runDir: string;
   output: string;
   env: string;
+  identity?: Partial<RunIdentity>;
   runtimeParams: Record<string, unknown>;
   chunkCount: number;
   keepParts: boolean;

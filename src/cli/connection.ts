@@ -3,7 +3,7 @@ import { dataConverterFromEnv } from '../temporal/codec.js';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_TASK_QUEUE } from '../constants.js';
+import { DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE } from '../constants.js';
 import { CliUsageError } from './errors.js';
 
 /** How to reach Temporal: flags, else TEMPORAL_* environment variables, else localhost. */
@@ -23,17 +23,17 @@ export function addConnectionOptions(command: Command): Command {
     .option(
       '--address <host:port>',
       'Temporal frontend (env TEMPORAL_ADDRESS)',
-      process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+      process.env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS,
     )
     .option(
       '--namespace <ns>',
       'Temporal namespace (env TEMPORAL_NAMESPACE)',
-      process.env.TEMPORAL_NAMESPACE ?? 'default',
+      process.env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE,
     )
     .option(
       '--task-queue <name>',
-      'task queue shared by workers and train',
-      process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+      "task queue of workers and train (env TEMPORAL_TASK_QUEUE; default: the project's own, temporal-mlflow/<project>/<env>)",
+      process.env.TEMPORAL_TASK_QUEUE,
     )
     .option(
       '--tls-cert <file>',
@@ -55,11 +55,8 @@ export function addConnectionOptions(command: Command): Command {
       'server name for TLS (env TEMPORAL_TLS_SERVER_NAME)',
       process.env.TEMPORAL_TLS_SERVER_NAME,
     )
-    .option(
-      '--api-key <key>',
-      'API key (env TEMPORAL_API_KEY; prefer the variable: flags show in ps)',
-      process.env.TEMPORAL_API_KEY,
-    );
+    // No default from the environment here: commander would print the key in --help.
+    .option('--api-key <key>', 'API key (env TEMPORAL_API_KEY; prefer the variable: flags show in ps)');
 }
 
 /** Connection options for the client and the worker's native connection. */
@@ -71,8 +68,9 @@ export function connectionOptionsFrom(
       '--tls-cert and --tls-key go together: give both for mTLS, or neither.',
     );
   }
+  const apiKey = options.apiKey ?? process.env.TEMPORAL_API_KEY;
   const tls =
-    options.tlsCert || options.tlsCa || options.tlsServerName || options.apiKey
+    options.tlsCert || options.tlsCa || options.tlsServerName || apiKey
       ? {
           ...(options.tlsCert && options.tlsKey
             ? {
@@ -87,9 +85,9 @@ export function connectionOptionsFrom(
         }
       : undefined;
   return {
-    address: options.address ?? 'localhost:7233',
+    address: options.address ?? DEFAULT_TEMPORAL_ADDRESS,
     ...(tls ? { tls } : {}),
-    ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    ...(apiKey ? { apiKey } : {}),
   };
 }
 
@@ -107,7 +105,7 @@ export async function withTemporalClient<T>(
     return await body(
       new Client({
         connection,
-        namespace: options.namespace ?? 'default',
+        namespace: options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
         ...(dataConverter ? { dataConverter } : {}),
       }),
     );

@@ -29,6 +29,11 @@ export interface LogPipelineModelOptions {
   /** Overrides of the PipelineML's `logModel` options (e.g. from the `modelify` CLI). */
   registeredModelName?: string;
   alias?: string;
+  /**
+   * Register the version but leave the alias where it is: the caller moves it once the run's
+   * outcome is final (the training workflow does, after closing the MLflow run FINISHED).
+   */
+  deferAlias?: boolean;
   /** Reports each stage once done, with its duration. */
   onStage?: (stage: PackagingStage, durationMs: number) => void;
   /** Called while uploading, so an activity can heartbeat. */
@@ -207,9 +212,15 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
   };
   if (registeredName) {
     await stage('register', async () => {
-      const version = await registerLoggedModel(client, { registeredName, modelId, runId, alias });
+      const version = await registerLoggedModel(client, {
+        registeredName,
+        modelId,
+        runId,
+        alias: options.deferAlias ? undefined : alias,
+      });
       ref.registeredModelName = registeredName;
       ref.registeredModelVersion = version.version;
+      if (alias) ref.alias = alias;
     });
   }
   return ref;

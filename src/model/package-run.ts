@@ -14,6 +14,8 @@ export interface PackageRunModelOptions {
   packagingKey: string;
   registeredModelName?: string;
   alias?: string;
+  /** Register the version without moving the alias (see `logPipelineModel`). */
+  deferAlias?: boolean;
   /**
    * kedro-mlflow's `modelify`: package the registered pipeline itself as the inference pipeline
    * (its fitted inputs must already be persisted), without a PipelineML.
@@ -61,6 +63,7 @@ export async function packageRunModel(
     packagingKey: options.packagingKey,
     ...(options.registeredModelName ? { registeredModelName: options.registeredModelName } : {}),
     ...(options.alias ? { alias: options.alias } : {}),
+    ...(options.deferAlias ? { deferAlias: true } : {}),
     ...(options.onStage ? { onStage: options.onStage } : {}),
     ...(options.onUploadProgress ? { onUploadProgress: options.onUploadProgress } : {}),
   });

@@ -1,12 +1,10 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
-import {
-  DEFAULT_CONFIG_ENV,
-  DEFAULT_PIPELINE_NAME,
-  DEFAULT_TASK_QUEUE,
-  SEARCH_ATTRIBUTE_PIPELINE_NAME,
-} from '../constants.js';
+import type { trainingWorkflow, TrainingWorkflowInput } from '../../workflows/training.js';
+import { pipelineNameKey, progressQuery } from '../../workflows/definitions.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
+import type { RunIdentity } from './identity.js';
+import { resolveRunTarget } from './run-target.js';
 import type {
   NodeActivityDefaults,
   PipelineFilters,
@@ -14,14 +12,17 @@ import type {
   TrainingResult,
 } from './types.js';
 
-const PROGRESS_QUERY = 'progress';
-const TRAINING_WORKFLOW = 'trainingWorkflow';
-const pipelineNameKey = defineSearchAttributeKey(
-  SEARCH_ATTRIBUTE_PIPELINE_NAME,
-  SearchAttributeType.KEYWORD,
-);
+/** The workflow type `startTraining` starts (the name the worker registers it under). */
+const TRAINING_WORKFLOW_TYPE = 'trainingWorkflow';
 
 export interface StartTrainingOptions {
+  /**
+   * The project's root. When given, the pipeline and filters are checked there before anything
+   * starts, the run carries the project's identity (name, environment, MLflow server and
+   * experiment) so that only its workers run it, and the task queue defaults to the project's.
+   * Without it, `taskQueue` is required and the run adopts the identity of the worker that plans it.
+   */
+  projectDir?: string;
   /** @default '__default__' */
   pipeline?: string;
   params?: Record<string, unknown>;
@@ -29,7 +30,7 @@ export interface StartTrainingOptions {
   env?: string;
   /** @default `train-<pipeline>-<uuid>` */
   workflowId?: string;
-  /** @default 'temporal-mlflow' */
+  /** @default `temporal-mlflow/<project name>/<env>` (the queue `temporal-mlflow worker` polls) */
   taskQueue?: string;
   filters?: PipelineFilters;
   /** Activity options for nodes that set none (timeouts, heartbeat, retry). */
@@ -40,10 +41,66 @@ export interface StartTrainingOptions {
   nodesPerHistory?: number;
 }
 
+/** `StartTrainingOptions` with defaults applied and the project resolved, ready to start. */
+export interface CompiledTrainingOptions {
+  workflowId: string;
+  taskQueue: string;
+  pipeline: string;
+  env: string;
+  /** The project's identity, when `projectDir` was given. */
+  identity?: RunIdentity;
+  input: TrainingWorkflowInput;
+}
+
+/**
+ * Applies the defaults of every run input once (pipeline, environment, workflow id, task queue)
+ * and resolves the project when named — the one place the CLI, the library client and the main
+ * job get them from (Temporal's options → defaults → compiled pattern).
+ */
+export async function compileTrainingOptions(
+  options: StartTrainingOptions,
+): Promise<CompiledTrainingOptions> {
+  const pipeline = options.pipeline ?? DEFAULT_PIPELINE_NAME;
+  const env = options.env ?? DEFAULT_CONFIG_ENV;
+  const params = options.params ?? {};
+  const filters = hasFilters(options.filters) ? options.filters : undefined;
+  const { taskQueue, identity, session } = await resolveRunTarget({
+    projectDir: options.projectDir,
+    env,
+    runtimeParams: params,
+    taskQueue: options.taskQueue,
+  });
+  // Fails here, with the registered names, rather than on a worker.
+  session?.pipeline(pipeline, filters);
+  return {
+    workflowId: options.workflowId ?? `train-${pipeline}-${randomUUID()}`,
+    taskQueue,
+    pipeline,
+    env,
+    ...(identity ? { identity } : {}),
+    input: {
+      pipeline,
+      env,
+      params,
+      ...(identity ? { identity } : {}),
+      ...(filters ? { filters } : {}),
+      ...(options.nodeDefaults ? { nodeDefaults: options.nodeDefaults } : {}),
+      ...(options.command ? { command: options.command } : {}),
+      ...(options.nodesPerHistory ? { nodesPerHistory: options.nodesPerHistory } : {}),
+    },
+  };
+}
+
+function hasFilters(filters: PipelineFilters | undefined): filters is PipelineFilters {
+  return Object.values(filters ?? {}).some((value) => Array.isArray(value) && value.length > 0);
+}
+
 /** A started training workflow. */
 export interface TrainingHandle {
   readonly workflowId: string;
-  readonly handle: WorkflowHandle;
+  /** The task queue the run was started on (its workers poll it). */
+  readonly taskQueue: string;
+  readonly handle: WorkflowHandle<typeof trainingWorkflow>;
   /** The live state of every node (the workflow's `progress` query). */
   progress(): Promise<TrainingProgress>;
   /** The MLflow run id, as soon as the workflow has created the run (undefined if tracking is off). */
@@ -52,39 +109,44 @@ export interface TrainingHandle {
   result(): Promise<TrainingResult>;
 }
 
-/** Starts the training workflow of a pipeline on the task queue the workers poll. */
+/** Starts the training workflow of a pipeline on the task queue the project's workers poll. */
 export async function startTraining(
   client: Client,
   options: StartTrainingOptions = {},
 ): Promise<TrainingHandle> {
-  const pipeline = options.pipeline ?? DEFAULT_PIPELINE_NAME;
-  const env = options.env ?? DEFAULT_CONFIG_ENV;
-  const workflowId = options.workflowId ?? `train-${pipeline}-${randomUUID()}`;
-  const handle = await client.workflow.start(TRAINING_WORKFLOW, {
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId,
-    args: [
-      {
-        pipeline,
-        env,
-        params: options.params ?? {},
-        ...(options.filters ? { filters: options.filters } : {}),
-        ...(options.nodeDefaults ? { nodeDefaults: options.nodeDefaults } : {}),
-        ...(options.command ? { command: options.command } : {}),
-        ...(options.nodesPerHistory ? { nodesPerHistory: options.nodesPerHistory } : {}),
-      },
-    ],
-    staticSummary: `Train pipeline '${pipeline}' (env ${env})`,
-    typedSearchAttributes: [{ key: pipelineNameKey, value: pipeline }],
+  const compiled = await compileTrainingOptions(options);
+  return startCompiledTraining(client, compiled);
+}
+
+/** Starts a training from options compiled by `compileTrainingOptions`. */
+export async function startCompiledTraining(
+  client: Client,
+  compiled: CompiledTrainingOptions,
+): Promise<TrainingHandle> {
+  const handle = await client.workflow.start<typeof trainingWorkflow>(TRAINING_WORKFLOW_TYPE, {
+    taskQueue: compiled.taskQueue,
+    workflowId: compiled.workflowId,
+    args: [compiled.input],
+    staticSummary: `Train pipeline ${markdownCode(compiled.pipeline)} (env ${markdownCode(compiled.env)}${compiled.identity ? `, project ${markdownCode(compiled.identity.project)}` : ''})`,
+    typedSearchAttributes: [{ key: pipelineNameKey, value: compiled.pipeline }],
   });
-  return trainingHandle(handle);
+  return trainingHandle(handle, compiled.taskQueue);
+}
+
+/** A name as inline code in the Temporal UI's markdown (`__default__` stays as it is). */
+function markdownCode(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``;
 }
 
 /** A handle on an existing training workflow. */
-export function trainingHandle(handle: WorkflowHandle): TrainingHandle {
-  const progress = (): Promise<TrainingProgress> => handle.query<TrainingProgress>(PROGRESS_QUERY);
+export function trainingHandle(
+  handle: WorkflowHandle<typeof trainingWorkflow>,
+  taskQueue = '',
+): TrainingHandle {
+  const progress = (): Promise<TrainingProgress> => handle.query(progressQuery);
   return {
     workflowId: handle.workflowId,
+    taskQueue,
     handle,
     progress,
     async mlflowRunId({ timeoutMs = 60_000 } = {}) {
@@ -96,6 +158,6 @@ export function trainingHandle(handle: WorkflowHandle): TrainingHandle {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     },
-    result: () => handle.result() as Promise<TrainingResult>,
+    result: () => handle.result(),
   };
 }

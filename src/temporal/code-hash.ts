@@ -22,3 +22,14 @@ function computeCodeHash(pipeline: Pipeline): string {
   }
   return hash.digest('hex').slice(0, 16);
 }
+
+/**
+ * The code hash of a whole project (a worker's build id): each registered pipeline hashed on its
+ * own, so pipelines may share nodes and outputs (as `run` allows), then the hashes by name.
+ */
+export function projectCodeHash(pipelines: Readonly<Record<string, Pipeline>>): string {
+  const hash = createHash('sha256');
+  for (const name of Object.keys(pipelines).sort())
+    hash.update(JSON.stringify([name, codeHash(pipelines[name]!)]));
+  return hash.digest('hex').slice(0, 16);
+}

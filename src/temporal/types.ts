@@ -4,6 +4,10 @@
  * intermediate store).
  */
 
+import type { RunIdentity } from './identity.js';
+
+export type { RunIdentity } from './identity.js';
+
 /** Where unpersisted (memory) datasets live between node activities. */
 export type IntermediateStoreMode = 'local' | 'mlflow';
 
@@ -19,6 +23,12 @@ export interface TrainingInput {
   filters?: PipelineFilters;
   /** The command line that started the run (recorded as an MLflow tag). */
   command?: string;
+  /**
+   * Who the run belongs to, as the client resolved it: a worker of another project, environment or
+   * MLflow server hands the run back instead of running it. Unset fields are taken from the
+   * worker that plans the run.
+   */
+  identity?: Partial<RunIdentity>;
 }
 
 export interface PipelineFilters {
@@ -56,6 +66,8 @@ export interface PipelinePlan {
   env: string;
   /** Hash of the nodes' code and wiring: a worker running other code is detected. */
   codeHash: string;
+  /** The run's identity, completed by the planning worker; every later activity is checked against it. */
+  identity: RunIdentity;
   /** Topologically sorted nodes. */
   nodes: NodePlan[];
   /** True when the pipeline is a PipelineML: a model is packaged when training succeeds. */
@@ -78,6 +90,9 @@ export interface RunContext {
   pipeline: string;
   env: string;
   params: Record<string, unknown>;
+  /** The filters the plan applied: nodes hash and resolve the same selection. */
+  filters?: PipelineFilters;
+  identity: RunIdentity;
   codeHash: string;
   store: IntermediateStoreMode;
   mlflowRunId?: string;
@@ -98,7 +113,7 @@ export interface RunNodeResult {
 
 export type NodeState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type TrainingState =
-  'planning' | 'running' | 'packaging' | 'completed' | 'failed' | 'cancelled';
+  'planning' | 'running' | 'packaging' | 'closing' | 'completed' | 'failed' | 'cancelled';
 
 /** Answer of the `progress` query. */
 export interface TrainingProgress {
@@ -121,6 +136,8 @@ export interface LoggedModelRef {
   runModelUri: string;
   registeredModelName?: string;
   registeredModelVersion?: string;
+  /** The registry alias of the version: moved when the run has closed successfully. */
+  alias?: string;
 }
 
 /** Result of a successful training workflow. */

@@ -13,9 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { SessionCache } from '../../activities/session-cache.js';
 import { createTrainingActivities } from '../../activities/training-activities.js';
 import { createBatchActivities } from '../../activities/batch-activities.js';
-import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE, PACKAGE_NAME } from '../constants.js';
+import {
+  DEFAULT_CONFIG_ENV,
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  PACKAGE_NAME,
+} from '../constants.js';
 import { packageRunModel } from '../model/package-run.js';
-import type { LoadedProject } from '../project/load-project.js';
+import { loadProject, type LoadedProject } from '../project/load-project.js';
+import { projectTaskQueue } from './identity.js';
 import {
   LocalIntermediateStore,
   MlflowIntermediateStore,
@@ -39,14 +45,26 @@ export interface TemporalMlflowPluginOptions {
   storeDir?: string;
   /** Heartbeat period of running nodes. @default 5000 */
   heartbeatIntervalMs?: number;
+  /**
+   * The configuration environment this worker serves (its MLflow server and catalog); runs of
+   * other environments are handed back to the queue. @default 'local'
+   */
+  env?: string;
+  /**
+   * Hand back nodes planned with other pipeline code instead of running them with a warning (on
+   * when workers are versioned: the right build takes them). @default false
+   */
+  rejectOtherCode?: boolean;
 }
 
 /** Plain, normalised plugin options (Temporal's options → compiled pattern). */
 interface CompiledPluginOptions {
   projectDir: string;
+  env: string;
   store: IntermediateStoreMode;
   storeDir: string;
   heartbeatIntervalMs: number;
+  rejectOtherCode: boolean;
 }
 
 function compilePluginOptions(
@@ -68,9 +86,11 @@ function compilePluginOptions(
     throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
   return {
     projectDir,
+    env: options.env ?? DEFAULT_CONFIG_ENV,
     store,
     storeDir: options.storeDir ?? join(projectDir, '.local', 'intermediate'),
     heartbeatIntervalMs,
+    rejectOtherCode: options.rejectOtherCode ?? false,
   };
 }
 
@@ -85,9 +105,11 @@ export function createProjectActivities(
   const sessions = new SessionCache(compiled.projectDir);
   // Load the project and its default configuration now, not in the first run's plan; a broken
   // configuration is reported by that run's plan activity, which retries the load.
-  void sessions.get(DEFAULT_CONFIG_ENV, {}).catch(() => undefined);
+  void sessions.get(compiled.env, {}).catch(() => undefined);
   const training = createTrainingActivities({
     sessions,
+    env: compiled.env,
+    rejectOtherCode: compiled.rejectOtherCode,
     storeMode: compiled.store,
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
     store: (session) => {
@@ -102,6 +124,7 @@ export function createProjectActivities(
         pipelineName: context.pipeline,
         runId: context.mlflowRunId!,
         packagingKey: context.workflowId,
+        deferAlias: true,
         onStage: heartbeat,
         onUploadProgress: heartbeat,
       }),
@@ -109,6 +132,7 @@ export function createProjectActivities(
   // Batch scoring parts live beside the intermediate store (a dot folder: no run id maps to it).
   const batch = createBatchActivities({
     sessions,
+    env: compiled.env,
     batchDir: join(compiled.storeDir, '.batch-scoring'),
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
   });
@@ -154,7 +178,7 @@ export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
   connectionOptions?: NativeConnectionOptions;
   /** @default process.env.TEMPORAL_NAMESPACE ?? 'default' */
   namespace?: string;
-  /** @default 'temporal-mlflow' */
+  /** @default `temporal-mlflow/<project name>/<env>`: the project's own queue in its environment */
   taskQueue?: string;
   /** Nodes this worker runs at once. @default number of CPU cores */
   maxConcurrentNodes?: number;
@@ -165,10 +189,16 @@ export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
 /** A ready worker for users without their own: the project's activities and our workflows. */
 export async function createWorker(options: CreateWorkerOptions = {}): Promise<Worker> {
   const projectDir = options.projectDir ?? process.cwd();
+  const taskQueue =
+    options.taskQueue ??
+    projectTaskQueue(
+      (await loadProject(projectDir)).definition.name,
+      options.env ?? DEFAULT_CONFIG_ENV,
+    );
   const connection =
     options.connection ??
     (await NativeConnection.connect({
-      address: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',
+      address: process.env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS,
       ...options.connectionOptions,
     }));
   const maxConcurrentNodes = options.maxConcurrentNodes ?? cpus().length;
@@ -181,8 +211,8 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
   return Worker.create({
     connection,
     ...(dataConverter ? { dataConverter } : {}),
-    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE,
+    taskQueue,
     maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
     ...options.workerOptions,
     plugins: [temporalMlflowPlugin(projectDir, options), ...(options.workerOptions?.plugins ?? [])],

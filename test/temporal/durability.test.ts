@@ -95,6 +95,7 @@ describe('the MLflow run of a training workflow', () => {
       pipeline: 'slow',
       env: 'local',
       params: {},
+      identity: { project: 'temporal-test-project', env: 'local' },
       codeHash: 'x',
       store: 'local' as const,
     };

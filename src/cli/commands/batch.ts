@@ -5,7 +5,7 @@ import { createRowProgress } from '../../batch/progress.js';
 import { startBatchScoring } from '../../batch/client.js';
 import { DEFAULT_CHUNK_SIZE } from '../../batch/stream-predict.js';
 import { parseRuntimeParams } from '../../catalog/runtime-params.js';
-import { DEFAULT_CONFIG_ENV, DEFAULT_TASK_QUEUE } from '../../constants.js';
+import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import { DatasetPathError } from '../../datasets/errors.js';
 import { findProjectFile } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
@@ -42,14 +42,14 @@ export class BatchScoringFailedError extends Error {
 async function checkDatasets(
   options: BatchPredictOptions,
   runtimeParams: Record<string, unknown>,
-): Promise<void> {
+): Promise<boolean> {
   let hasProject = true;
   try {
     findProjectFile(options.project);
   } catch {
     hasProject = false;
   }
-  if (!hasProject || !existsSync(options.project)) return;
+  if (!hasProject || !existsSync(options.project)) return false;
   const session = await openSession({
     projectDir: options.project,
     env: options.env,
@@ -76,6 +76,7 @@ async function checkDatasets(
       { cause: error },
     );
   }
+  return true;
 }
 
 /** `temporal-mlflow batch-predict`: scores a catalog dataset with a model as a Temporal workflow. */
@@ -112,7 +113,7 @@ export function registerBatchCommand(program: Command): void {
     const maxParallelChunks = positiveInteger('--max-parallel', options.maxParallel ?? '8');
     const params = options.params ? parseRuntimeParams(options.params) : undefined;
     const runtimeParams = options.runtimeParams ? parseRuntimeParams(options.runtimeParams) : {};
-    await checkDatasets(options, runtimeParams);
+    const hasLocalProject = await checkDatasets(options, runtimeParams);
     await withTemporalClient(options, async (client) => {
       const handle = await startBatchScoring(client, {
         modelUri: options.modelUri,
@@ -123,7 +124,8 @@ export function registerBatchCommand(program: Command): void {
         chunkSize,
         maxParallelChunks,
         keepParts: Boolean(options.keepParts),
-        taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+        ...(hasLocalProject ? { projectDir: options.project } : {}),
+        ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         ...(params ? { params } : {}),
         ...(options.workflowId ? { workflowId: options.workflowId } : {}),
       });

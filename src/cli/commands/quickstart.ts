@@ -2,17 +2,17 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../../constants.js';
+import { TAG_WORKFLOW_ID } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
 import { createWorker } from '../../temporal/worker.js';
+import { redactUri } from '../../temporal/identity.js';
 import { dataConverterFromEnv } from '../../temporal/codec.js';
 import { temporalWorkflowUrl } from '../common.js';
 import { ensureServices, packageRoot } from '../local-services.js';
 import { followTraining } from './train.js';
 
-const QUICKSTART_TASK_QUEUE = 'temporal-mlflow-quickstart';
 
 /** Business objects the freshly logged model routes at the end of the main job. */
 const SAMPLE_TICKETS = [
@@ -53,8 +53,10 @@ export function registerQuickstartCommand(program: Command): void {
     .action(async (options: { project: string }) => {
       const started = performance.now();
       const services = ensureServices((line) => console.log(line));
+      // Printed without the credentials a URI may carry (http://user:password@host).
+      const trackingUri = redactUri(process.env.MLFLOW_TRACKING_URI ?? '');
       console.log(
-        `Temporal: ${process.env.TEMPORAL_ADDRESS} · MLflow: ${process.env.MLFLOW_TRACKING_URI} (${services})`,
+        `Temporal: ${process.env.TEMPORAL_ADDRESS} · MLflow: ${trackingUri} (${services})`,
       );
       Runtime.install({ logger: new DefaultLogger('WARN') });
       const nativeConnection = await NativeConnection.connect({
@@ -65,17 +67,13 @@ export function registerQuickstartCommand(program: Command): void {
         const worker = await createWorker({
           projectDir: options.project,
           connection: nativeConnection,
-          taskQueue: QUICKSTART_TASK_QUEUE,
         });
         const dataConverter = dataConverterFromEnv();
         const client = new Client({ connection, ...(dataConverter ? { dataConverter } : {}) });
         console.log('training the support-ticket router as a Temporal workflow...');
         const result = await worker.runUntil(
           followTraining(client, {
-            pipeline: DEFAULT_PIPELINE_NAME,
-            env: DEFAULT_CONFIG_ENV,
-            params: {},
-            taskQueue: QUICKSTART_TASK_QUEUE,
+            projectDir: options.project,
             command: 'npm start',
             wait: true,
           }),
@@ -104,7 +102,7 @@ Temporal workflow: ${temporalWorkflowUrl(runWorkflowId(run.data.tags))}
 MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, result.mlflowRunId)}
 MLflow model:      ${modelUrl(mlflow.trackingUri, experimentId, result.model.modelId)}
 Model URIs:        ${result.model.modelUri} · ${result.model.runModelUri}${result.model.registeredModelVersion ? ` · models:/${result.model.registeredModelName}/${result.model.registeredModelVersion}` : ''}
-Serve it:          MLFLOW_TRACKING_URI=${process.env.MLFLOW_TRACKING_URI} npx temporal-mlflow serve -m ${alias} --port 5001
+Serve it:          MLFLOW_TRACKING_URI=${trackingUri} npx temporal-mlflow serve -m ${alias} --port 5001
 Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
       } finally {
         await connection.close();

@@ -1,9 +1,13 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { DEFAULT_TASK_QUEUE, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import { MlflowClient } from '../../mlflow/client.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
-import { startTraining } from '../../temporal/client.js';
+import {
+  compileTrainingOptions,
+  startCompiledTraining,
+  type StartTrainingOptions,
+} from '../../temporal/client.js';
+import { queuePollers } from '../../temporal/pollers.js';
 import type { TrainingResult } from '../../temporal/types.js';
 import {
   addFilterOptions,
@@ -29,41 +33,50 @@ interface TrainOptions
   workflowId?: string;
 }
 
-/** Follows a training workflow: live progress, links, and the outcome. */
+const WAITING_FOR_WORKER = 'waiting for a worker';
+
+/**
+ * Starts a training and follows it: the queue used, links, and (with `wait`) live progress and the
+ * outcome. A run nobody serves yet is said to be waiting, never reported as not started.
+ */
 export async function followTraining(
   client: Client,
-  options: {
-    pipeline: string;
-    env: string;
-    params: Record<string, unknown>;
-    taskQueue: string;
-    workflowId?: string;
-    command: string;
-    filters?: ReturnType<typeof filtersFrom>;
-    wait: boolean;
-  },
+  options: StartTrainingOptions & { wait: boolean; log?: (line: string) => void },
 ): Promise<TrainingResult | undefined> {
-  const handle = await startTraining(client, {
-    pipeline: options.pipeline,
-    env: options.env,
-    params: options.params,
-    taskQueue: options.taskQueue,
-    command: options.command,
-    ...(options.workflowId ? { workflowId: options.workflowId } : {}),
-    ...(options.filters ? { filters: options.filters } : {}),
-  });
-  console.log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
-  const runId = await handle.mlflowRunId();
-  if (runId && process.env.MLFLOW_TRACKING_URI) {
-    const mlflow = MlflowClient.fromEnv();
-    const run = await mlflow.runs.get(runId);
-    console.log(`MLflow run:        ${runUrl(mlflow.trackingUri, run.info.experiment_id, runId)}`);
+  const log = options.log ?? ((line: string) => console.log(line));
+  const compiled = await compileTrainingOptions(options);
+  const handle = await startCompiledTraining(client, compiled);
+  log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
+  log(`Task queue:        ${compiled.taskQueue}`);
+  const hasWorker = async (): Promise<boolean> =>
+    (await queuePollers(client, compiled.taskQueue)).length > 0;
+  if (!(await hasWorker())) {
+    log(
+      `started; no worker polls queue ${compiled.taskQueue}: start one with \`${workerCommand(options)}\``,
+    );
+    if (!options.wait) return undefined;
+  } else {
+    const runId = await handle.mlflowRunId();
+    if (runId && process.env.MLFLOW_TRACKING_URI) {
+      const mlflow = MlflowClient.fromEnv();
+      const run = await mlflow.runs.get(runId);
+      log(`MLflow run:        ${runUrl(mlflow.trackingUri, run.info.experiment_id, runId)}`);
+    }
   }
   if (!options.wait) return undefined;
-  const progress = createNodeProgress(`train ${options.pipeline}`);
+  const progress = createNodeProgress(`train ${compiled.pipeline}`);
+  // Queries need a worker: until one polls, progress says so instead of querying.
+  let served = false;
   const polling = pollEvery(250, async () => {
+    served ||= await hasWorker();
+    if (!served) return progress.update(0, 0, [WAITING_FOR_WORKER]);
     const state = await handle.progress();
-    const running = state.state === 'packaging' ? ['packaging model'] : state.running;
+    const running =
+      state.state === 'packaging'
+        ? ['packaging model']
+        : state.state === 'closing'
+          ? ['closing the MLflow run']
+          : state.running;
     progress.update(state.done, state.total, running);
   });
   try {
@@ -86,6 +99,16 @@ export async function followTraining(
   }
 }
 
+/** The command that starts a worker serving this run's queue. */
+function workerCommand(options: StartTrainingOptions): string {
+  const parts = ['temporal-mlflow worker'];
+  if (options.projectDir && options.projectDir !== process.cwd())
+    parts.push(`--project ${JSON.stringify(options.projectDir)}`);
+  if (options.env) parts.push(`--env ${options.env}`);
+  if (options.taskQueue) parts.push(`--task-queue ${options.taskQueue}`);
+  return parts.join(' ');
+}
+
 /** The training workflow ended in failure; the message names the failed node and the reason. */
 export class TrainingFailedError extends Error {
   override readonly name = 'TrainingFailedError';
@@ -100,10 +123,11 @@ export function registerTrainCommand(program: Command): void {
     .action(async (options: TrainOptions) => {
       await withTemporalClient(options, async (client) => {
         const result = await followTraining(client, {
-          pipeline: options.pipeline ?? DEFAULT_PIPELINE_NAME,
-          env: options.env ?? 'local',
+          ...(options.project ? { projectDir: options.project } : {}),
+          ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+          ...(options.env ? { env: options.env } : {}),
           params: runtimeParamsFrom(options),
-          taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+          ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
           command: reproduceCommand('train', options),
           filters: filtersFrom(options),
           wait: Boolean(options.wait),

@@ -9,7 +9,8 @@ import { Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { ensureSearchAttributes } from '../../temporal/search-attributes.js';
 import { loadProject } from '../../project/load-project.js';
-import { codeHash } from '../../temporal/code-hash.js';
+import { projectCodeHash } from '../../temporal/code-hash.js';
+import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import { createWorker } from '../../temporal/worker.js';
 import type { IntermediateStoreMode } from '../../temporal/types.js';
 import {
@@ -22,6 +23,8 @@ import { CliUsageError } from '../errors.js';
 
 interface WorkerCommandOptions extends ConnectionCommandOptions {
   project: string;
+  env: string;
+  metricsHost: string;
   maxConcurrentNodes?: string;
   store: IntermediateStoreMode;
   storeDir?: string;
@@ -52,6 +55,11 @@ export function registerWorkerCommand(program: Command): void {
     .description("run a Temporal worker for the project's pipelines");
   addConnectionOptions(command)
     .option('--project <dir>', 'project root', process.cwd())
+    .option(
+      '-e, --env <env>',
+      'configuration environment this worker serves (its MLflow server; env TEMPORAL_MLFLOW_ENV)',
+      process.env.TEMPORAL_MLFLOW_ENV ?? DEFAULT_CONFIG_ENV,
+    )
     .option('--max-concurrent-nodes <n>', 'nodes this worker runs at once (default: CPU cores)')
     .option(
       '--store <mode>',
@@ -63,6 +71,11 @@ export function registerWorkerCommand(program: Command): void {
       "folder of the 'local' store (default <project>/.local/intermediate)",
     )
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
+    .option(
+      '--metrics-host <host>',
+      'address the metrics endpoint binds (0.0.0.0 exposes it to the network)',
+      '127.0.0.1',
+    )
     .option(
       '--shutdown-grace <time>',
       'on SIGTERM, how long running nodes may finish before they are handed back',
@@ -91,15 +104,13 @@ export function registerWorkerCommand(program: Command): void {
         ...(metricsPort
           ? {
               telemetryOptions: {
-                metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } },
+                metrics: { prometheus: { bindAddress: `${options.metricsHost}:${metricsPort}` } },
               },
             }
           : {}),
       });
       const project = await loadProject(options.project);
-      const buildId =
-        options.buildId ??
-        codeHash(Object.values(project.definition.pipelines).reduce((all, p) => all.plus(p)));
+      const buildId = options.buildId ?? projectCodeHash(project.definition.pipelines);
       const connectionOptions = connectionOptionsFrom(options);
       const operator = await Connection.connect(connectionOptions);
       try {
@@ -122,6 +133,8 @@ export function registerWorkerCommand(program: Command): void {
         : undefined;
       const worker = await createWorker({
         projectDir: project.dir,
+        env: options.env,
+        rejectOtherCode: options.workerVersioning,
         connection,
         ...(options.namespace ? { namespace: options.namespace } : {}),
         ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
@@ -150,12 +163,15 @@ export function registerWorkerCommand(program: Command): void {
           level: 'INFO',
           msg: 'worker started',
           project: project.definition.name,
+          env: options.env,
           taskQueue: worker.options.taskQueue,
           namespace: worker.options.namespace,
           buildId,
           workerVersioning: options.workerVersioning,
           store: options.store,
-          ...(metricsPort ? { metrics: `http://0.0.0.0:${metricsPort}/metrics` } : {}),
+          ...(metricsPort
+            ? { metrics: `http://${options.metricsHost}:${metricsPort}/metrics` }
+            : {}),
         }),
       );
       try {
