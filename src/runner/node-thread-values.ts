@@ -183,7 +183,8 @@ export function serializeThrown(thrown: unknown, depth = 0): SerializedThrown {
 export function deserializeThrown(serialized: SerializedThrown): unknown {
   if (serialized.kind === 'value') return serialized.value;
   if (serialized.kind === 'text') return serialized.text;
-  const error = new Error(
+  const ErrorClass = namedErrorClass(serialized.name);
+  const error = new ErrorClass(
     serialized.message,
     serialized.cause ? { cause: deserializeThrown(serialized.cause) } : undefined,
   );
@@ -195,6 +196,22 @@ export function deserializeThrown(serialized: SerializedThrown): unknown {
   if (serialized.stack !== undefined) error.stack = serialized.stack;
   Object.assign(error, serialized.fields);
   return error;
+}
+
+const errorClasses = new Map<string, ErrorConstructor>();
+
+/**
+ * An Error subclass called `name`: Temporal types a failure by `error.constructor.name`, so a
+ * node's `BadDataError` stays a `BadDataError` (and `nonRetryableErrorTypes` keep working).
+ */
+function namedErrorClass(name: string): ErrorConstructor {
+  let ErrorClass = errorClasses.get(name);
+  if (!ErrorClass) {
+    ErrorClass = class extends Error {} as ErrorConstructor;
+    Object.defineProperty(ErrorClass, 'name', { value: name });
+    if (errorClasses.size < 256) errorClasses.set(name, ErrorClass);
+  }
+  return ErrorClass;
 }
 
 function isErrorLike(value: unknown): value is Error {

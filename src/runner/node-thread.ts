@@ -44,6 +44,11 @@ export interface NodeThreadPoolOptions {
    * @default os.availableParallelism()
    */
   maxIdleThreads?: number;
+  /**
+   * Threads per project kept loading or idle beyond those running, started as soon as a node
+   * takes the last idle one: parallel branches then rarely wait for a project to load. @default 1
+   */
+  spareThreads?: number;
   /** An idle thread ends after this many milliseconds without work. @default 60_000 */
   idleTimeoutMs?: number;
   /** V8 heap limits of every thread (`worker_threads` `resourceLimits`). @default Node's */
@@ -52,6 +57,7 @@ export interface NodeThreadPoolOptions {
 
 interface CompiledPoolOptions {
   readonly maxIdleThreads: number;
+  readonly spareThreads: number;
   readonly idleTimeoutMs: number;
   readonly resourceLimits: ResourceLimits | undefined;
 }
@@ -67,6 +73,7 @@ function compileOptions(options: NodeThreadPoolOptions): CompiledPoolOptions {
   };
   return {
     maxIdleThreads: count(options.maxIdleThreads, 'maxIdleThreads', availableParallelism(), 0),
+    spareThreads: count(options.spareThreads, 'spareThreads', 1, 0),
     idleTimeoutMs: count(options.idleTimeoutMs, 'idleTimeoutMs', 60_000, 1),
     resourceLimits: options.resourceLimits,
   };
@@ -99,6 +106,8 @@ export class NodeThreadPool {
   readonly #options: CompiledPoolOptions;
   readonly #idle = new Map<string, NodeThread[]>();
   readonly #threads = new Set<NodeThread>();
+  /** Threads loading their project, by project: spares not idle yet. */
+  readonly #loading = new Map<string, number>();
   #nextId = 1;
   #closed = false;
 
@@ -193,12 +202,32 @@ export class NodeThreadPool {
   #acquire(projectDir: string): NodeThread {
     if (this.#closed) throw new Error('This NodeThreadPool is closed.');
     const idle = this.#idle.get(projectDir);
-    const thread = idle?.pop();
-    if (!thread) return this.#spawn(projectDir);
-    clearTimeout(thread.idleTimer);
-    thread.idleTimer = undefined;
-    thread.worker.ref();
+    let thread = idle?.pop();
+    if (thread) {
+      clearTimeout(thread.idleTimer);
+      thread.idleTimer = undefined;
+      thread.worker.ref();
+    } else {
+      thread = this.#spawn(projectDir);
+    }
+    this.#startSpares(projectDir);
     return thread;
+  }
+
+  /** Starts threads loading the project until `spareThreads` are idle or loading. */
+  #startSpares(projectDir: string): void {
+    const ready = () =>
+      (this.#idle.get(projectDir)?.length ?? 0) + (this.#loading.get(projectDir) ?? 0);
+    const wanted = Math.min(this.#options.spareThreads, this.#options.maxIdleThreads);
+    while (ready() < wanted) {
+      const spare = this.#spawn(projectDir);
+      this.#loading.set(projectDir, (this.#loading.get(projectDir) ?? 0) + 1);
+      spare.worker.unref();
+      this.#request(spare, { id: this.#nextId++, kind: 'load' })
+        // A spare that cannot load is already discarded; the next node reports why.
+        .catch(() => undefined)
+        .finally(() => this.#loading.set(projectDir, this.#loading.get(projectDir)! - 1));
+    }
   }
 
   #spawn(projectDir: string): NodeThread {

@@ -45,7 +45,12 @@ async function failureOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /** runNode with the thread executor on a memory catalog holding `inputs`. */
-function runInThread(name: string, inputs: Record<string, unknown>, signal?: AbortSignal) {
+function runInThread(
+  name: string,
+  inputs: Record<string, unknown>,
+  signal?: AbortSignal,
+  threads: NodeThreadPool = pool,
+) {
   const node = nodeNamed(name);
   const datasets: Record<string, MemoryDataset> = {};
   const parameters: Record<string, unknown> = {};
@@ -59,7 +64,7 @@ function runInThread(name: string, inputs: Record<string, unknown>, signal?: Abo
     catalog: new DataCatalog(datasets, parameters),
     hooks: [],
     run,
-    execute: threadExecutor({ pool }),
+    execute: threadExecutor({ pool: threads }),
     signal,
   });
 }
@@ -103,6 +108,8 @@ describe('node functions in worker threads', () => {
     const error = await failureOf(runInThread('coded_error', {}));
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ name: 'CodedError', message: 'bad rows', code: 42 });
+    // Temporal types failures by constructor name (nonRetryableErrorTypes depend on it).
+    expect((error as Error).constructor.name).toBe('CodedError');
     expect((error as Error).cause).toMatchObject({ name: 'RangeError', message: 'row 7' });
     expect((error as Error).stack).toContain('temporal-mlflow.config.ts');
   });
@@ -185,15 +192,19 @@ describe('node functions in worker threads', () => {
   it('terminate the thread when the signal aborts, even during a busy loop', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(8));
     const controller = new AbortController();
-    const running = failureOf(
-      runInThread('spin', { flag, 'params:spin_ms': 60_000 }, controller.signal),
-    );
-    await waitFor(() => Atomics.load(flag, 0) === 1, 'the spin node to start', 30_000);
-    const threads = pool.size;
-    controller.abort(new Error('cancelled by the test'));
-    const error = await running;
-    expect(error).toEqual(new Error('cancelled by the test'));
-    await waitFor(() => pool.size === threads - 1, 'the aborted thread to end', 10_000);
+    const single = new NodeThreadPool({ spareThreads: 0 });
+    try {
+      const running = failureOf(
+        runInThread('spin', { flag, 'params:spin_ms': 60_000 }, controller.signal, single),
+      );
+      await waitFor(() => Atomics.load(flag, 0) === 1, 'the spin node to start', 30_000);
+      expect(single.size).toBe(1);
+      controller.abort(new Error('cancelled by the test'));
+      expect(await running).toEqual(new Error('cancelled by the test'));
+      await waitFor(() => single.size === 0, 'the aborted thread to end', 10_000);
+    } finally {
+      await single.close();
+    }
     Atomics.store(flag, 1, 1); // would stop the spin, had the thread survived
   });
 
