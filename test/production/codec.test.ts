@@ -6,6 +6,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { serveCodec, type CodecServerHandle } from '../../src/temporal/codec-server.js';
 import {
   CodecDecryptError,
@@ -14,7 +17,7 @@ import {
   encryptionDataConverter,
   generateCodecKey,
 } from '../../src/temporal/codec.js';
-import { services, temporalCli } from '../support/services.js';
+import { repoRoot, services, temporalCli } from '../support/services.js';
 import type { EchoParams, EchoResult } from './fixtures/echo-workflow.js';
 
 const execFileAsync = promisify(execFile);
@@ -381,6 +384,142 @@ describe('the codec server', () => {
   });
 });
 
+describe('the codec server with a token (issue 13)', () => {
+  const codec = createEncryptionCodec({ keys: { default: key() } });
+  const token = randomBytes(24).toString('base64url');
+  let server: CodecServerHandle;
+  beforeAll(async () => {
+    server = await serveCodec({ codec, port: 0, token, corsOrigins: ['http://localhost:8080'] });
+  });
+  afterAll(() => server.close());
+
+  const decode = (headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/default/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ payloads: [] }),
+    });
+
+  it.each<[string, Record<string, string>]>([
+    ['no token', {}],
+    ['a wrong token', { Authorization: 'Bearer not-the-token' }],
+    ['the token without the Bearer scheme', { Authorization: token }],
+    ['a forged session cookie', { Cookie: 'temporal_mlflow_codec_session=forged' }],
+  ])('answers 401 to a request with %s, without echoing the token', async (_case, headers) => {
+    const response = await decode(headers);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+    const body = await response.text();
+    expect(body).toContain('Missing or wrong token');
+    expect(body).not.toContain(token);
+  });
+
+  it('decodes for a request carrying the token, as the Temporal CLI sends it with --codec-auth', async () => {
+    const [encrypted] = await codec.encode([jsonPayload({ a: 1 })]);
+    const response = await fetch(`${server.url}/default/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        payloads: [
+          {
+            metadata: { encoding: 'YmluYXJ5L2VuY3J5cHRlZA==', 'encryption-key-id': 'ZGVmYXVsdA==' },
+            data: Buffer.from(encrypted?.data as Uint8Array).toString('base64'),
+          },
+        ],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { payloads: { data: string }[] };
+    expect(Buffer.from(body.payloads[0]?.data ?? '', 'base64').toString()).toBe('{"a":1}');
+  });
+
+  it('signs a browser in at /login with a session cookie that is not the token', async () => {
+    const wrong = await fetch(`${server.url}/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'nope' }).toString(),
+      redirect: 'manual',
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+
+    const right = await fetch(`${server.url}/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    expect(right.status).toBe(200);
+    const cookie = right.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(
+      /^temporal_mlflow_codec_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\//,
+    );
+    expect(cookie).not.toContain(token);
+    const session = cookie.split(';')[0] as string;
+    expect((await decode({ Cookie: session })).status).toBe(200);
+  });
+
+  it('listens on loopback by default, from the library and from the CLI', async () => {
+    const plain = await serveCodec({ codec, port: 0 });
+    try {
+      expect((plain.app.server.address() as { address: string }).address).toBe('127.0.0.1');
+    } finally {
+      await plain.close();
+    }
+
+    const child = spawn(
+      'node',
+      [join(repoRoot, 'bin', 'temporal-mlflow.js'), 'codec-server', '--port', '0'],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          TEMPORAL_MLFLOW_CODEC_KEY: generateCodecKey(),
+          TEMPORAL_MLFLOW_CODEC_TOKEN: token,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/codec server at /.test(output) && child.exitCode === null) {
+        if (Date.now() > deadline) throw new Error(`codec-server did not start: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(output).toMatch(
+        /^codec server at http:\/\/127\.0\.0\.1:\d+, token required \(from TEMPORAL_MLFLOW_CODEC_TOKEN/m,
+      );
+      expect(output).not.toContain(token);
+      const url = /codec server at (http:\/\/[\d.:]+)/.exec(output)?.[1] as string;
+      const unauthenticated = await fetch(`${url}/decode`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ payloads: [] }),
+      });
+      expect(unauthenticated.status).toBe(401);
+    } finally {
+      if (child.exitCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
+  });
+
+  it('refuses to listen beyond loopback without a token or an authorize hook', async () => {
+    await expect(serveCodec({ codec, port: 0, host: '0.0.0.0' })).rejects.toMatchObject({
+      name: 'CodecServerConfigError',
+      message: expect.stringContaining(
+        'Refusing to serve the codec on 0.0.0.0 without authentication',
+      ),
+    });
+    const gated = await serveCodec({ codec, port: 0, host: '0.0.0.0', token });
+    await gated.close();
+  });
+});
+
 describe('payload encryption against the real Temporal server', () => {
   const workflowsPath = fileURLToPath(new URL('./fixtures/echo-workflow.ts', import.meta.url));
 
@@ -474,9 +613,19 @@ describe('payload encryption against the real Temporal server', () => {
       );
 
       // ... and the params in clear through our codec server (the same path the Web UI takes).
-      codecServer = await serveCodec({ codec, port: 0 });
+      // With a token: the Temporal CLI passes it with --codec-auth.
+      const token = randomBytes(24).toString('base64url');
+      codecServer = await serveCodec({ codec, port: 0, token });
+      await expect(show('--codec-endpoint', `${codecServer.url}/{namespace}`)).rejects.toThrow();
       const decoded = collectPayloads(
-        JSON.parse(await show('--codec-endpoint', `${codecServer.url}/{namespace}`)),
+        JSON.parse(
+          await show(
+            '--codec-endpoint',
+            `${codecServer.url}/{namespace}`,
+            '--codec-auth',
+            `Bearer ${token}`,
+          ),
+        ),
       );
       expect(
         decoded.filter((p) => base64Text(p.data).includes(marker)).length,
