@@ -106,8 +106,8 @@ export class NodeThreadPool {
   readonly #options: CompiledPoolOptions;
   readonly #idle = new Map<string, NodeThread[]>();
   readonly #threads = new Set<NodeThread>();
-  /** Threads loading their project, by project: spares not idle yet. */
-  readonly #loading = new Map<string, number>();
+  /** Spare threads still loading their project, by project. */
+  readonly #loading = new Map<string, NodeThread[]>();
   #nextId = 1;
   #closed = false;
 
@@ -201,32 +201,40 @@ export class NodeThreadPool {
 
   #acquire(projectDir: string): NodeThread {
     if (this.#closed) throw new Error('This NodeThreadPool is closed.');
-    const idle = this.#idle.get(projectDir);
-    let thread = idle?.pop();
+    let thread = this.#idle.get(projectDir)?.pop();
     if (thread) {
       clearTimeout(thread.idleTimer);
       thread.idleTimer = undefined;
-      thread.worker.ref();
+    } else if ((thread = this.#loading.get(projectDir)?.shift())) {
+      // A spare still loading is further along than a new thread: the call waits for the load
+      // in the thread. Its load request is done with, as far as this side is concerned.
+      const load = thread.pending;
+      thread.pending = undefined;
+      load?.resolve({ id: load.id, kind: 'loaded' });
     } else {
       thread = this.#spawn(projectDir);
     }
+    thread.worker.ref();
     this.#startSpares(projectDir);
     return thread;
   }
 
   /** Starts threads loading the project until `spareThreads` are idle or loading. */
   #startSpares(projectDir: string): void {
-    const ready = () =>
-      (this.#idle.get(projectDir)?.length ?? 0) + (this.#loading.get(projectDir) ?? 0);
+    const loading = this.#loading.get(projectDir) ?? [];
+    this.#loading.set(projectDir, loading);
     const wanted = Math.min(this.#options.spareThreads, this.#options.maxIdleThreads);
-    while (ready() < wanted) {
+    while ((this.#idle.get(projectDir)?.length ?? 0) + loading.length < wanted) {
       const spare = this.#spawn(projectDir);
-      this.#loading.set(projectDir, (this.#loading.get(projectDir) ?? 0) + 1);
+      loading.push(spare);
       spare.worker.unref();
       this.#request(spare, { id: this.#nextId++, kind: 'load' })
-        // A spare that cannot load is already discarded; the next node reports why.
+        // A spare that cannot load is discarded; the next node to need the project reports why.
         .catch(() => undefined)
-        .finally(() => this.#loading.set(projectDir, this.#loading.get(projectDir)! - 1));
+        .finally(() => {
+          const at = loading.indexOf(spare);
+          if (at >= 0) loading.splice(at, 1);
+        });
     }
   }
 

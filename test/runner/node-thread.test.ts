@@ -218,6 +218,28 @@ describe('node functions in worker threads', () => {
     );
   });
 
+  it('give the second of two parallel nodes the spare thread already loading, on a cold pool', async () => {
+    const cold = new NodeThreadPool({ spareThreads: 1, maxIdleThreads: 4 });
+    try {
+      const result = await runPipelineLocally({
+        pipeline: threadNodes.onlyNodes('busy', 'busy_2'),
+        catalog: new DataCatalog({}, { busy_ms: 1_000 }),
+        run,
+        execute: threadExecutor({ pool: cold }),
+      });
+      type Busy = { start: number; end: number };
+      const a = result.freeOutputs.busy_result as Busy;
+      const b = result.freeOutputs.busy_result_2 as Busy;
+      // The first node's thread, the spare the second node took, and the next spare: no fourth
+      // thread started cold for the second node.
+      expect(cold.size).toBe(3);
+      expect(a.start).toBeLessThan(b.end);
+      expect(b.start).toBeLessThan(a.end);
+    } finally {
+      await cold.close();
+    }
+  });
+
   it('let the local runner run CPU-bound branches at the same time', async () => {
     await pool.prestart(projectDir, 2); // two warm threads: neither node waits for a project load
     const result = await runPipelineLocally({
