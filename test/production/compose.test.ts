@@ -13,6 +13,7 @@ interface ComposeService {
   healthcheck?: { test?: string | string[] };
   volumes?: Array<string | { type?: string; source?: string }>;
   profiles?: string[];
+  ports?: Array<string | number | { host_ip?: string; published?: string | number }>;
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -228,6 +229,27 @@ describe('docker-compose.yml', () => {
     expect(service.profiles).toEqual([profile]);
     expect(commandOf(service)[0]).toBe(command);
     expect(buildOf(service)?.dockerfile).toBe('Dockerfile');
+  });
+
+  it('publishes the codec server on the host loopback only and requires its token', () => {
+    const service = services['codec-server'] as ComposeService;
+    const ports = (service.ports ?? []).map(String);
+    expect(ports).toEqual(['127.0.0.1:8888:8888']);
+    const args = commandOf(service);
+    const tokenEnv = flagValue(args, '--token-env');
+    expect(tokenEnv).toBe('TEMPORAL_MLFLOW_CODEC_TOKEN');
+    expect(args).not.toContain('--insecure-no-token');
+    // The token comes from the environment (.env), never from the command line or a default.
+    expect(service.environment).toHaveProperty(
+      tokenEnv as string,
+      '${TEMPORAL_MLFLOW_CODEC_TOKEN:-}',
+    );
+    expect(read('docker-compose.yml')).not.toMatch(/TEMPORAL_MLFLOW_CODEC_TOKEN:-[^}]/);
+    // The UI sends the codec server's session cookie (browsers cannot add a bearer header).
+    expect(environmentOf(services['temporal-ui'] as ComposeService)).toHaveProperty(
+      'TEMPORAL_CODEC_INCLUDE_CREDENTIALS',
+      'true',
+    );
   });
 
   it('serves a registered model from MLflow with the model server', () => {
