@@ -23,7 +23,8 @@ export interface WorkerProcess {
 
 export interface SpawnWorkerOptions {
   projectDir: string;
-  taskQueue: string;
+  /** @default the project's own queue (`temporal-mlflow/<project>/<env>`) */
+  taskQueue?: string;
   /** Extra CLI arguments (`--store mlflow`, `--shutdown-grace 10s`, ...). */
   args?: string[];
   /** Extra environment; TEMPORAL_ADDRESS and MLFLOW_TRACKING_URI come from `services()`. */
@@ -46,8 +47,7 @@ export function spawnWorker(options: SpawnWorkerOptions): WorkerProcess {
       'worker',
       '--project',
       options.projectDir,
-      '--task-queue',
-      options.taskQueue,
+      ...(options.taskQueue ? ['--task-queue', options.taskQueue] : []),
       '--log-level',
       'WARN',
       ...(options.args ?? []),
