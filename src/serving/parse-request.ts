@@ -213,7 +213,7 @@ function* readJson(
   const data = json[format];
   const { records, columns } =
     format === 'dataframe_split'
-      ? yield* fromSplit(data, ctx)
+      ? yield* fromSplit(data, schema, ctx)
       : format === 'dataframe_records'
         ? { records: yield* fromRecordList(data, format, ctx), columns: undefined }
         : yield* fromTensorInput(data, format, schema, ctx);
@@ -267,8 +267,16 @@ function checkUnique(names: readonly string[], what: string): void {
   }
 }
 
+/** Indexes of the columns to keep: those the schema names (every column without a named schema). */
+function keptColumns(names: readonly string[], schema: readonly ColSpec[] | undefined): number[] {
+  const known = new Set(schema?.flatMap((c) => (c.name === undefined ? [] : [c.name])));
+  const all = names.map((_, i) => i);
+  return known.size === 0 ? all : all.filter((i) => known.has(names[i]!));
+}
+
 function* fromSplit(
   split: unknown,
+  schema: readonly ColSpec[] | undefined,
   ctx: ReadContext,
 ): Sliced<{ records: Rec[]; columns: string[] }> {
   if (!isObject(split))
@@ -317,6 +325,8 @@ function* fromSplit(
   ).map(String);
   checkColumnCount(names.length, ctx);
   checkUnique(names, `'dataframe_split.columns'`);
+  // Columns the model does not know are ignored: records hold only the others (all without a schema).
+  const kept = keptColumns(names, schema);
   const records: Rec[] = new Array<Rec>(data.length);
   let work = 0;
   for (let r = 0; r < data.length; r++) {
@@ -331,9 +341,9 @@ function* fromSplit(
       );
     }
     const rec: Rec = {};
-    for (let c = 0; c < names.length; c++) rec[names[c]!] = row[c];
+    for (const c of kept) rec[names[c]!] = row[c];
     records[r] = rec;
-    work += names.length + 1;
+    work += kept.length + 1;
     if (work >= CHECKPOINT_EVERY) {
       work = 0;
       yield;
@@ -536,7 +546,7 @@ function* readCsv(
   const records: Rec[] = new Array<Rec>(data.length);
   for (let r = 0; r < data.length; r++) records[r] = {};
   let work = 0;
-  for (let c = 0; c < names.length; c++) {
+  for (const c of keptColumns(names, schema)) {
     const name = names[c]!;
     const t = types.get(name);
     const convert = converterFor(t, data, c);

@@ -200,12 +200,9 @@ export function createScoringServer(
       },
     },
     async (req, reply) => {
-      const parsed = await readScoringRequest(
-        req.body as string | undefined,
-        req.headers['content-type'],
-        inputs,
-        opts,
-      );
+      const body = req.body as string | undefined;
+      req.body = undefined; // the records replace it: let a large body be collected early
+      const parsed = await readScoringRequest(body, req.headers['content-type'], inputs, opts);
       const records = await runSliced(
         enforceInputs(parsed.records, inputs, opts.strict, parsed.columns),
         opts.sliceMs,
@@ -227,8 +224,8 @@ export function createScoringServer(
           { cause: e },
         );
       }
-      const body = await runSliced(stringifyPredictions(predictions), opts.sliceMs);
-      return reply.type('application/json').send(body);
+      const answer = await runSliced(stringifyPredictions(predictions), opts.sliceMs);
+      return reply.type('application/json').send(answer);
     },
   );
   return app;
