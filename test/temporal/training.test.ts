@@ -197,3 +197,22 @@ describe('a pipeline on Temporal', () => {
     expect(ids.sort()).toEqual([0, 1, 2].map((chunk) => `${handle.workflowId}/chunk-${chunk}`));
   });
 });
+
+describe('a filtered training', () => {
+  it('runs on workers that hand back other pipeline code: its nodes hash the same selection it planned', async () => {
+    const strict = await startHarness({ rejectOtherCode: true });
+    try {
+      const handle = await startTraining(strict.client, {
+        pipeline: 'diamond',
+        taskQueue: strict.taskQueue,
+        params: { x: 1 },
+        filters: { nodeNames: ['a'] },
+        nodeDefaults: fastNodeDefaults,
+      });
+      const result = await handle.result();
+      expect(result.nodes).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  }, 120_000);
+});
