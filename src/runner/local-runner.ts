@@ -113,7 +113,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   await new Promise<void>((resolveAll) => {
     let active = 0;
     const pump = (): void => {
-      while (!failure && active < maxConcurrency && ready.length > 0) {
+      while (!failure && !options.signal?.aborted && active < maxConcurrency && ready.length > 0) {
         const node = ready.shift()!;
         active++;
         running.add(node.name);
@@ -151,6 +151,13 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     pump();
   });
 
+  if (!failure && options.signal?.aborted) {
+    const error = isError(options.signal.reason)
+      ? options.signal.reason
+      : new Error(`The run was cancelled: ${String(options.signal.reason)}`);
+    await callHooks(hooks, 'onPipelineError', { run, pipeline, catalog, error });
+    throw options.signal.reason;
+  }
   if (failure) {
     const error = isError(failure.error)
       ? failure.error
