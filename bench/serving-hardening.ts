@@ -211,14 +211,14 @@ async function fuzz(port: number, pid: number) {
   const t0 = performance.now();
   const client = async () => {
     while (sent < FUZZ_REQUESTS) {
-      sent++;
+      const n = ++sent;
       const req = next();
       bytes += req.body.length;
       const a = await post(agent, port, req.contentType, req.body);
       statuses[a.status] = (statuses[a.status] ?? 0) + 1;
       if (a.status >= 500 || a.status === 0)
         fiveHundreds.push(`${req.kind} ${req.body.length} B → ${a.status}`);
-      if (sent % 1000 === 0) process.stderr.write(`fuzz: ${sent} requests\n`);
+      if (n % 1000 === 0) process.stderr.write(`fuzz: ${n} requests sent\n`);
     }
   };
   await Promise.all(Array.from({ length: FUZZ_CONCURRENCY }, client));
