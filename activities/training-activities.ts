@@ -13,7 +13,8 @@ import type { Node } from '../src/pipeline/node.js';
 import { parseDuration, type RetryOptions } from '../src/pipeline/node-options.js';
 import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
-import { runNode as runNodeOnCatalog } from '../src/runner/run-node.js';
+import { threadExecutor } from '../src/runner/node-thread.js';
+import { runNode as runNodeOnCatalog, type NodeExecutor } from '../src/runner/run-node.js';
 import type { Session } from '../src/session.js';
 import { codeHash } from '../src/temporal/code-hash.js';
 import {
@@ -46,6 +47,11 @@ export interface TrainingActivityDeps {
   storeMode: IntermediateStoreMode;
   /** How often a running node heartbeats, so a dead worker is noticed within the heartbeat timeout. */
   heartbeatIntervalMs: number;
+  /**
+   * Where node functions run. @default threadExecutor(): a worker thread per running node, so a
+   * CPU-bound node cannot starve heartbeats and cancellation (nodes with `thread: false` stay inline)
+   */
+  nodeExecutor?: NodeExecutor;
   /** The configuration environment this worker serves; runs of other environments are handed back. */
   env: string;
   /**
@@ -66,6 +72,7 @@ export interface TrainingActivityDeps {
  * `createActivities(deps)` pattern). Every one is idempotent: Temporal may run it again.
  */
 export function createTrainingActivities(deps: TrainingActivityDeps) {
+  const nodeExecutor = deps.nodeExecutor ?? threadExecutor();
   /**
    * The session of a run on this worker, once the worker is known to serve it: a run of another
    * project, environment or MLflow server fails the attempt retryably (handed back, never run).
@@ -200,10 +207,20 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           const catalog = session.catalog.withDatasets(intermediates);
           const hooks = session.hooks(context.pipeline);
           const run = session.runInfo(context);
-          // Cancellation arrives with a heartbeat; the node's function cannot be stopped, but the
-          // activity reports the cancellation at once instead of waiting for it.
+          // Cancellation arrives with a heartbeat: it terminates the node's thread (an inline node
+          // cannot be stopped, but the activity reports the cancellation at once).
           const execute = () =>
-            Promise.race([runNodeOnCatalog({ node, catalog, hooks, run }), activity.cancelled]);
+            Promise.race([
+              runNodeOnCatalog({
+                node,
+                catalog,
+                hooks,
+                run,
+                execute: nodeExecutor,
+                signal: activity.cancellationSignal,
+              }),
+              activity.cancelled,
+            ]);
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());
