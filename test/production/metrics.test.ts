@@ -32,7 +32,7 @@ describe('a production worker', () => {
       .find((entry) => entry?.msg === 'worker started');
     expect(started).toMatchObject({
       project: 'temporal-test-project',
-      metrics: `http://0.0.0.0:${port}/metrics`,
+      metrics: `http://127.0.0.1:${port}/metrics`,
     });
     expect(started?.buildId).toMatch(/^[0-9a-f]{16}$/);
     let body = '';

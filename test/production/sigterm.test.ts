@@ -74,8 +74,19 @@ describe('a worker sent SIGTERM while a node runs', () => {
     expect(description.status.name).toBe('RUNNING');
     expect(description.raw.pendingActivities ?? []).toEqual([]);
     const events = (await training.handle.fetchHistory()).events ?? [];
-    const completed = events.filter((event) => event.activityTaskCompletedEventAttributes).length;
-    expect(completed).toBe(2);
+    const typeOf = new Map(
+      events.map((event) => [
+        String(event.eventId),
+        event.activityTaskScheduledEventAttributes?.activityType?.name,
+      ]),
+    );
+    const completedNodes = events.filter(
+      (event) =>
+        event.activityTaskCompletedEventAttributes &&
+        typeOf.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) ===
+          'runNode',
+    ).length;
+    expect(completedNodes).toBe(2);
 
     const second = worker();
     await second.ready;

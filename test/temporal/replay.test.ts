@@ -98,8 +98,18 @@ describe('the committed history of a diamond run', () => {
       return scheduled?.activityType?.name === 'runNode' ? [scheduled] : [];
     });
     expect(nodes).toHaveLength(4);
-    // Plan, MLflow run start and end, and cleanup are local activities: recorded as markers, never re-run on replay.
-    expect(types.filter((type) => type === 'markerRecorded')).toHaveLength(4);
+    // Plan, MLflow run start and end, and cleanup are regular activities (a local one would run on
+    // whichever worker took the workflow task): no markers.
+    const steps = (history.events ?? []).flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(steps.filter((name) => name !== 'runNode').sort()).toEqual([
+      'cleanupRun',
+      'endMlflowRun',
+      'planPipeline',
+      'startMlflowRun',
+    ]);
+    expect(types.filter((type) => type === 'markerRecorded')).toHaveLength(0);
   });
 
   it('replays against the current workflow code', async () => {
