@@ -5,6 +5,7 @@ import { jsonDatasetFactory } from './json-dataset.js';
 import { memoryDatasetFactory } from './memory.js';
 import { modelStateDatasetFactory } from './model-state-dataset.js';
 import { parquetDatasetFactory } from './parquet-dataset.js';
+import { incrementalDatasetFactory, partitionedDatasetFactory } from './partitions/factories.js';
 import { textDatasetFactory } from './text-dataset.js';
 import type { Dataset, DatasetContext, DatasetFactory } from './types.js';
 
@@ -17,6 +18,8 @@ export const BUILTIN_DATASET_TYPES: Readonly<Record<string, DatasetFactory>> = O
   'json.JSONDataset': jsonDatasetFactory,
   'text.TextDataset': textDatasetFactory,
   'model.ModelStateDataset': modelStateDatasetFactory,
+  'partitions.PartitionedDataset': partitionedDatasetFactory,
+  'partitions.IncrementalDataset': incrementalDatasetFactory,
 });
 
 export interface DatasetRegistryOptions {

@@ -16,7 +16,7 @@ export interface DatasetContractCase<T> {
   /** A value to save. */
   sample(): T;
   /** Compares a loaded value with the sample. @default toEqual */
-  check?(loaded: unknown, sample: T): void;
+  check?(loaded: unknown, sample: T): void | Promise<void>;
   /** A value whose save throws part-way (persisted datasets). */
   failingData?(): T;
 }
@@ -43,7 +43,7 @@ export function datasetContract<T>(spec: DatasetContractCase<T>): void {
       const sample = spec.sample();
       await dataset.save(sample);
       const loaded = await dataset.load();
-      if (spec.check) spec.check(loaded, sample);
+      if (spec.check) await spec.check(loaded, sample);
       else expect(loaded).toEqual(sample);
     });
 
@@ -90,7 +90,7 @@ export function datasetContract<T>(spec: DatasetContractCase<T>): void {
         await expect(dataset.save(failing())).rejects.toBeInstanceOf(DatasetError);
         expect(await listAll(dir)).toEqual(before);
         const loaded = await dataset.load();
-        if (spec.check) spec.check(loaded, sample);
+        if (spec.check) await spec.check(loaded, sample);
         else expect(loaded).toEqual(sample);
       });
     }
