@@ -2,8 +2,13 @@ import { Context } from '@temporalio/activity';
 import {
   DEFAULT_CONFIG_ENV,
   DEFAULT_PIPELINE_NAME,
+  MLFLOW_PARENT_RUN_ID_TAG,
   TAG_COMMAND,
   TAG_PIPELINE_NAME,
+  TAG_SCHEDULE_ID,
+  TAG_SWEEP_ID,
+  TAG_SWEEP_TRIAL,
+  TAG_TRIGGER,
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
@@ -110,6 +115,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const nodes = pipeline.nodes.map((node) =>
           nodePlan(node, session.project.definition.nodeOptionsByTag),
         );
+        const promote = isPipelineMl(pipeline) ? pipeline.promote : undefined;
         return {
           pipeline: name,
           env,
@@ -117,13 +123,17 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           identity: sessionIdentity(session),
           nodes,
           isPipelineMl: isPipelineMl(pipeline),
+          ...(promote ? { promotion: { ...promote } } : {}),
           tracking: session.isTracked(name),
           store: deps.storeMode,
         };
       });
     },
 
-    /** Finds the MLflow run of this workflow, or creates it: a retried start never makes a second run. */
+    /**
+     * Finds the MLflow run of this workflow, or creates it: a retried start never makes a second
+     * run. A scheduled run is tagged with its schedule, a sweep trial nests under the sweep's run.
+     */
     async startMlflowRun(context: RunContext): Promise<MlflowRunRef> {
       return classifyFailures(async () => {
         const session = await contextSession(context);
@@ -143,11 +153,12 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           existing.items[0] ??
           (await client.runs.create({
             experimentId: experiment.experiment_id,
-            runName: runSettings.name ?? context.pipeline,
+            runName: runSettings.name ?? defaultRunName(context),
             tags: {
               [TAG_WORKFLOW_ID]: context.workflowId,
               [TAG_PIPELINE_NAME]: context.pipeline,
               ...(context.command ? { [TAG_COMMAND]: context.command } : {}),
+              ...lineageTags(context),
             },
           }));
         const runId = run.info.run_id;
@@ -286,6 +297,30 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/** The run name when mlflow.yml sets none: the pipeline, or the sweep trial it is. */
+function defaultRunName(context: RunContext): string {
+  if (!context.sweep) return context.pipeline;
+  return context.sweep.trial === undefined
+    ? `${context.pipeline} sweep`
+    : `${context.pipeline} trial ${context.sweep.trial}`;
+}
+
+/** Tags saying how a run was started: by a schedule, as a sweep trial (nested), or as a sweep. */
+function lineageTags(context: RunContext): Record<string, string> {
+  const tags: Record<string, string> = {};
+  if (context.scheduleId) {
+    tags[TAG_TRIGGER] = 'schedule';
+    tags[TAG_SCHEDULE_ID] = context.scheduleId;
+  }
+  if (context.parentRunId) tags[MLFLOW_PARENT_RUN_ID_TAG] = context.parentRunId;
+  if (context.sweep) {
+    tags[TAG_TRIGGER] ??= 'sweep';
+    tags[TAG_SWEEP_ID] = context.sweep.id;
+    if (context.sweep.trial !== undefined) tags[TAG_SWEEP_TRIAL] = String(context.sweep.trial);
+  }
+  return tags;
+}
 
 /**
  * How often a running activity heartbeats: the worker's period, but always well within the

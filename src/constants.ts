@@ -22,6 +22,10 @@ export const WRONG_WORKER_FAILURE_TYPE = 'WrongWorker';
 /** Typed search attributes upserted by the training workflow (registered by scripts/services). */
 export const SEARCH_ATTRIBUTE_PIPELINE_NAME = 'PipelineName';
 export const SEARCH_ATTRIBUTE_MLFLOW_RUN_ID = 'MlflowRunId';
+/** Bool: true while a training or sweep waits for a person to approve or reject a promotion. */
+export const SEARCH_ATTRIBUTE_PENDING_APPROVAL = 'PendingApproval';
+/** Set by Temporal on workflows a Schedule starts: the schedule's id (Keyword). */
+export const SEARCH_ATTRIBUTE_SCHEDULED_BY_ID = 'TemporalScheduledById';
 
 /** Pipeline used when none is named, as in Kedro. */
 export const DEFAULT_PIPELINE_NAME = '__default__';
@@ -53,3 +57,23 @@ export const TAG_WORKFLOW_ID = 'temporal_mlflow.workflow_id';
 export const TAG_PIPELINE_NAME = 'temporal_mlflow.pipeline';
 export const TAG_COMMAND = 'temporal_mlflow.command';
 export const MLFLOW_RUN_NAME_TAG = 'mlflow.runName';
+/** MLflow's own tag naming the parent of a nested run. */
+export const MLFLOW_PARENT_RUN_ID_TAG = 'mlflow.parentRunId';
+/** How a run was started (`schedule`, `sweep`) and by which schedule or sweep. */
+export const TAG_TRIGGER = 'temporal_mlflow.trigger';
+export const TAG_SCHEDULE_ID = 'temporal_mlflow.schedule_id';
+export const TAG_SWEEP_ID = 'temporal_mlflow.sweep_id';
+export const TAG_SWEEP_TRIAL = 'temporal_mlflow.sweep_trial';
+/** Sweep parent run tags naming the best trial. */
+export const TAG_SWEEP_BEST_RUN_ID = 'temporal_mlflow.sweep.best_run_id';
+export const TAG_SWEEP_BEST_TRIAL = 'temporal_mlflow.sweep.best_trial';
+/** Model version tags written by the promotion gate (`decision`: promoted, kept, rejected, timed_out). */
+export const TAG_PROMOTION_DECISION = 'temporal_mlflow.promotion.decision';
+export const TAG_PROMOTION_REASON = 'temporal_mlflow.promotion.reason';
+export const TAG_PROMOTION_APPROVER = 'temporal_mlflow.promotion.approver';
+export const TAG_PROMOTION_COMMENT = 'temporal_mlflow.promotion.comment';
+export const TAG_PROMOTION_WORKFLOW_ID = 'temporal_mlflow.promotion.workflow_id';
+
+/** Memo keys of schedules created by temporal-mlflow (to find and compare them). */
+export const SCHEDULE_MEMO_PROJECT = 'temporalMlflowProject';
+export const SCHEDULE_MEMO_SPEC_HASH = 'temporalMlflowSpecHash';

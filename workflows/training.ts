@@ -1,6 +1,8 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  condition,
   executeChild,
   isCancellation,
   log,
@@ -12,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
 import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
-import { mlflowRunIdKey, pipelineNameKey, progressQuery } from './definitions.js';
+import { mlflowRunIdKey, pipelineNameKey, progressQuery, scheduledByIdKey } from './definitions.js';
 import type {
   ChunkInput,
   LoggedModelRef,
@@ -26,6 +28,7 @@ import type {
 } from '../src/temporal/types.js';
 import { describeFailure, NodeFailure, runDag, type DagObserver } from './dag.js';
 import { onRightWorker } from './right-worker.js';
+import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
 
 export { progressQuery, pipelineNameKey, mlflowRunIdKey } from './definitions.js';
 
@@ -63,10 +66,6 @@ const { endMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'end MLflow run',
 });
-const { promoteModel } = proxyActivities<TrainingActivities>({
-  ...waitingOutOutages,
-  summary: 'move model alias',
-});
 const { cleanupRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'clean up',
@@ -82,10 +81,13 @@ export interface TrainingWorkflowInput extends TrainingInput {
 /**
  * Runs a pipeline as a durable workflow: plan → MLflow run → one activity per node (in parallel
  * where the DAG allows) → model packaging for a PipelineML → MLflow run ended FINISHED, FAILED or
- * KILLED, and the intermediate store cleaned up, whatever happened.
+ * KILLED, and the intermediate store cleaned up, whatever happened → for a registered model of a
+ * successful run, the promotion gate (compare with the alias holder, maybe wait for `approve`).
  */
 export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promise<TrainingResult> {
-  const { workflowId, startTime } = workflowInfo();
+  const { workflowId, startTime, typedSearchAttributes } = workflowInfo();
+  const gate = new ApprovalGate();
+  gate.install();
   const progress: TrainingProgress = {
     pipeline: input.pipeline ?? DEFAULT_PIPELINE_NAME,
     state: 'planning',
@@ -114,10 +116,9 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     codeHash: plan.codeHash,
     store: plan.store,
     ...(input.command ? { command: input.command } : {}),
+    ...lineage(input, typedSearchAttributes.get(scheduledByIdKey)),
   };
-  const mlflowRun = plan.tracking
-    ? await onRightWorker(() => startMlflowRun(context))
-    : undefined;
+  const mlflowRun = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
   if (mlflowRun) {
     context.mlflowRunId = mlflowRun.runId;
     progress.mlflowRunId = mlflowRun.runId;
@@ -152,6 +153,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
   let model: LoggedModelRef | undefined;
+  let result: TrainingResult;
   try {
     const nodesPerHistory = Math.max(1, input.nodesPerHistory ?? NODES_PER_HISTORY);
     if (plan.nodes.length <= nodesPerHistory) {
@@ -178,12 +180,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       progress.modelUri = model.modelUri;
     }
     progress.state = 'completed';
-    return {
+    result = {
       pipeline: plan.pipeline,
       ...(mlflowRun ? { mlflowRunId: mlflowRun.runId, mlflowRunUrl: mlflowRun.runUrl } : {}),
       ...(model ? { model } : {}),
       nodes: plan.nodes.length,
-      durationMs: Date.now() - startTime.getTime(),
+      durationMs: 0,
     };
   } catch (error) {
     const cancelled =
@@ -211,17 +213,59 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     progress.state = 'closing';
     showDetails();
     await CancellationScope.nonCancellable(async () => {
-      if (mlflowRun) await closingStep('end the MLflow run', () => endMlflowRun({ context, status }));
-      // The alias moves only once the run is closed FINISHED: a failed run never becomes champion.
-      if (status === 'FINISHED' && model?.alias) {
-        const promoted = model;
-        await closingStep('move the model alias', () => promoteModel({ context, model: promoted }));
-      }
+      if (mlflowRun)
+        await closingStep('end the MLflow run', () => endMlflowRun({ context, status }));
       await closingStep('clean up the intermediate store', () => cleanupRun(context));
     });
     progress.state = settled;
     showDetails();
   }
+
+  // The gate runs once the run is closed FINISHED: a failed run never becomes champion. A sweep
+  // trial's model is not registered: the sweep passes its best trial through the gate.
+  if (model && mlflowRun && context.registerModel !== false) {
+    progress.state = 'promoting';
+    showDetails();
+    try {
+      const promotion = await promote({
+        context,
+        model,
+        runId: mlflowRun.runId,
+        ...(plan.promotion ? { policy: plan.promotion } : {}),
+        gate,
+        report(decision, awaiting) {
+          progress.promotion = decision;
+          progress.state = awaiting ? 'awaiting-approval' : 'promoting';
+          showDetails();
+        },
+      });
+      if (promotion) result.promotion = promotion;
+    } catch (error) {
+      progress.state = isCancellation(error) ? 'cancelled' : 'failed';
+      progress.error = describeFailure(error);
+      showDetails();
+      throw error;
+    }
+    progress.state = 'completed';
+    showDetails();
+  }
+  // Approvals answer once the decision is recorded: let them reply before the workflow closes.
+  await condition(allHandlersFinished);
+  result.durationMs = Date.now() - startTime.getTime();
+  return result;
+}
+
+/** How the run came to be: its schedule (set by Temporal on scheduled runs), its sweep. */
+function lineage(
+  input: TrainingWorkflowInput,
+  scheduleId: string | undefined,
+): Partial<RunContext> {
+  return {
+    ...(scheduleId ? { scheduleId } : {}),
+    ...(input.parentRunId ? { parentRunId: input.parentRunId } : {}),
+    ...(input.sweep ? { sweep: input.sweep } : {}),
+    ...(input.registerModel === false ? { registerModel: false } : {}),
+  };
 }
 
 async function closingStep(what: string, step: () => Promise<void>): Promise<void> {
@@ -285,6 +329,8 @@ function detailsMarkdown(progress: TrainingProgress): string {
   if (progress.mlflowRunId) lines.push(`MLflow run: \`${progress.mlflowRunId}\``);
   if (progress.modelUri) lines.push(`Model: \`${progress.modelUri}\``);
   if (progress.failedNode) lines.push(`Failed node: **${progress.failedNode}**`);
+  if (progress.promotion)
+    lines.push(promotionMarkdown(progress.promotion, progress.state === 'awaiting-approval'));
   const text = lines.join('\n\n');
   return text.length > 20_000 ? text.slice(0, 19_999) : text;
 }

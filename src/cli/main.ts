@@ -10,6 +10,8 @@ import { registerCodecCommands } from './commands/codec.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerVizCommand } from './commands/viz.js';
+import { registerScheduleCommands } from './commands/schedule.js';
+import { registerApprovalCommands } from './commands/approve.js';
 
 export function buildProgram(): Command {
   const program = new Command(PACKAGE_NAME)
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerBatchCommand(program);
   registerDevCommand(program);
   registerVizCommand(program);
+  registerScheduleCommands(program);
+  registerApprovalCommands(program);
   return program;
 }
 

@@ -16,6 +16,7 @@
 import { DEFAULT_MODEL_NAME } from '../constants.js';
 import { validateAlias } from '../mlflow/validation.js';
 import { Pipeline, isParameter } from '../pipeline/index.js';
+import { parseDuration } from '../pipeline/node-options.js';
 import type { Node, PipelineDescription, PipelineItem } from '../pipeline/index.js';
 import { didYouMean } from '../utils/suggest.js';
 import {
@@ -74,6 +75,43 @@ export interface LogModelOptions {
   readonly inputExample?: 'auto' | false | InputRecords;
 }
 
+/**
+ * The promotion gate (champion/challenger): once the model is registered and its run has closed
+ * successfully, its metric is compared with the metric of the run of the version holding `alias`;
+ * the alias moves only when the new model is better by more than `minImprovement`, or when no
+ * version holds it. The decision and its reason are tagged on the new version.
+ */
+export interface PromoteOptions {
+  /** The alias that moves. @default logModel.alias */
+  readonly alias?: string;
+  /** A metric logged to the training run (e.g. by an `MlflowMetricDataset`). */
+  readonly metric: string;
+  /** @default true */
+  readonly greaterIsBetter?: boolean;
+  /** How much better the new model must be (absolute, in the metric's unit). @default 0 */
+  readonly minImprovement?: number;
+  /**
+   * Wait for a person: the workflow waits durably for the `approve` / `reject` Update
+   * (`temporal-mlflow approve <workflow-id>`) before moving the alias. @default false
+   */
+  readonly requireApproval?: boolean;
+  /** How long to wait for approval before giving up (nothing promoted). @default '7d' */
+  readonly approvalTimeout?: string | number;
+}
+
+/** `PromoteOptions` with defaults applied. */
+export interface ResolvedPromoteOptions {
+  readonly alias: string;
+  readonly metric: string;
+  readonly greaterIsBetter: boolean;
+  readonly minImprovement: number;
+  readonly requireApproval: boolean;
+  readonly approvalTimeoutMs: number;
+}
+
+/** Default of `PromoteOptions.approvalTimeout`. */
+export const DEFAULT_APPROVAL_TIMEOUT = '7d';
+
 /** `LogModelOptions` with defaults applied. */
 export interface ResolvedLogModelOptions {
   readonly name: string;
@@ -116,6 +154,8 @@ export interface PipelineMLBinding {
   readonly logModel?: LogModelOptions;
   /** @default { copyMode: 'assign' } */
   readonly kpm?: KpmOptions;
+  /** The promotion gate; without it, `logModel.alias` moves whenever training succeeds. */
+  readonly promote?: PromoteOptions;
 }
 
 /** Options of `pipelineMl()`. */
@@ -133,6 +173,7 @@ export interface PipelineMLDescription extends PipelineDescription {
   readonly paramInputs: readonly string[];
   readonly logModel: ResolvedLogModelOptions;
   readonly kpm: ResolvedKpmOptions;
+  readonly promote?: ResolvedPromoteOptions;
 }
 
 function describeValue(value: unknown): string {
@@ -212,6 +253,91 @@ function resolveLogModel(options: LogModelOptions | undefined): ResolvedLogModel
     ...(alias === undefined ? {} : { alias }),
     signature,
     inputExample,
+  });
+}
+
+const PROMOTE_KEYS = [
+  'alias',
+  'metric',
+  'greaterIsBetter',
+  'minImprovement',
+  'requireApproval',
+  'approvalTimeout',
+] as const;
+
+/**
+ * Validates `promote` collecting every issue (zod's way) and reports them in one
+ * `PipelineMLOptionError` naming the first one's path, with the full list as the hint.
+ */
+function resolvePromote(
+  options: PromoteOptions | undefined,
+  logModel: ResolvedLogModelOptions,
+): ResolvedPromoteOptions | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new PipelineMLOptionError(
+      'promote',
+      '{ metric, alias?, greaterIsBetter?, minImprovement?, requireApproval?, approvalTimeout? }',
+      describeValue(options),
+    );
+  const issues: { path: string; expected: string; received: string }[] = [];
+  const issue = (path: string, expected: string, value: unknown): void =>
+    void issues.push({ path: `promote.${path}`, expected, received: describeValue(value) });
+  for (const key of Object.keys(options))
+    if (!(PROMOTE_KEYS as readonly string[]).includes(key))
+      issue(key, `one of ${PROMOTE_KEYS.join(', ')}${didYouMean(key, PROMOTE_KEYS)}`, key);
+  const alias = options.alias ?? logModel.alias;
+  if (alias === undefined || typeof alias !== 'string' || alias.length === 0)
+    issue('alias', 'an alias (here or in logModel.alias)', options.alias);
+  else {
+    try {
+      validateAlias(alias);
+    } catch {
+      issue('alias', "an alias other than 'latest' and 'v<digits>'", alias);
+    }
+  }
+  if (logModel.registeredModelName === undefined)
+    issue(
+      'alias',
+      'logModel.registeredModelName (an alias points at a registered version)',
+      'no registeredModelName',
+    );
+  if (typeof options.metric !== 'string' || options.metric.length === 0)
+    issue('metric', 'the name of a metric the training run logs', options.metric);
+  const greaterIsBetter = options.greaterIsBetter ?? true;
+  if (typeof greaterIsBetter !== 'boolean') issue('greaterIsBetter', 'a boolean', greaterIsBetter);
+  const minImprovement = options.minImprovement ?? 0;
+  if (typeof minImprovement !== 'number' || !Number.isFinite(minImprovement) || minImprovement < 0)
+    issue('minImprovement', 'a finite number >= 0', minImprovement);
+  const requireApproval = options.requireApproval ?? false;
+  if (typeof requireApproval !== 'boolean') issue('requireApproval', 'a boolean', requireApproval);
+  const timeout = options.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT;
+  const approvalTimeoutMs =
+    typeof timeout === 'number'
+      ? timeout
+      : typeof timeout === 'string'
+        ? parseDuration(timeout)
+        : NaN;
+  if (
+    approvalTimeoutMs === undefined ||
+    !Number.isFinite(approvalTimeoutMs) ||
+    approvalTimeoutMs <= 0
+  )
+    issue('approvalTimeout', "a duration such as '7d', '12h', '30s', or milliseconds > 0", timeout);
+  const [first] = issues;
+  if (first)
+    throw new PipelineMLOptionError(first.path, first.expected, first.received, {
+      hint: issues
+        .map((i) => `✖ expected ${i.expected}, got ${i.received} → at ${i.path}`)
+        .join('\n'),
+    });
+  return Object.freeze({
+    alias: alias as string,
+    metric: options.metric,
+    greaterIsBetter,
+    minImprovement,
+    requireApproval,
+    approvalTimeoutMs: approvalTimeoutMs as number,
   });
 }
 
@@ -295,6 +421,8 @@ export class PipelineML extends Pipeline {
   readonly logModel: ResolvedLogModelOptions;
   /** Options of the packaged model (defaults applied). */
   readonly kpm: ResolvedKpmOptions;
+  /** The promotion gate (defaults applied), when declared. */
+  readonly promote: ResolvedPromoteOptions | undefined;
   #training: Pipeline | undefined;
 
   /**
@@ -332,6 +460,9 @@ export class PipelineML extends Pipeline {
     this.inputName = inputName;
     this.logModel = resolveLogModel(binding.logModel);
     this.kpm = resolveKpm(binding.kpm, inference);
+    this.promote = isResolvedPromote(binding.promote)
+      ? binding.promote
+      : resolvePromote(binding.promote, this.logModel);
     Object.defineProperty(this, PIPELINE_ML_BRAND, { value: true, enumerable: false });
     if (new.target === PipelineML) Object.freeze(this);
   }
@@ -357,6 +488,7 @@ export class PipelineML extends Pipeline {
       inputName: this.inputName,
       logModel: this.logModel,
       kpm: this.kpm,
+      ...(this.promote ? { promote: this.promote as PromoteOptions } : {}),
     };
   }
 
@@ -419,8 +551,19 @@ export class PipelineML extends Pipeline {
       paramInputs: this.paramInputs(),
       logModel: this.logModel,
       kpm: this.kpm,
+      ...(this.promote ? { promote: this.promote } : {}),
     };
   }
+}
+
+/** A promote option resolved already (a derived PipelineML passes its own on). */
+function isResolvedPromote(value: unknown): value is ResolvedPromoteOptions {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ResolvedPromoteOptions).approvalTimeoutMs === 'number' &&
+    Object.isFrozen(value)
+  );
 }
 
 /** True for a PipelineML, even one built by another copy of this package. */

@@ -21,6 +21,39 @@ export interface ProjectOptions {
    * { maximumAttempts: 10 } } }`): applied to every node with the tag (tags in name order, later ones winning), under the node's own options.
    */
   nodeOptionsByTag?: Record<string, TaggedNodeOptions>;
+  /**
+   * Training schedules by name, made real by `temporal-mlflow schedule apply` (idempotent: a
+   * second apply changes nothing). Schedule ids default to `<project>-<name>`.
+   * @example { nightly: { pipeline: '__default__', cron: '0 2 * * *' } }
+   */
+  schedules?: Record<string, ScheduleDeclaration>;
+}
+
+/** A training schedule declared by a project (see `createTrainingSchedule` for each option). */
+export interface ScheduleDeclaration {
+  /** @default `<project>-<name>` */
+  scheduleId?: string;
+  /** @default '__default__' */
+  pipeline?: string;
+  /** @default the environment `schedule apply` is given ('local') */
+  env?: string;
+  params?: Record<string, unknown>;
+  /** Cron expression(s); exactly one of `cron` and `every`. */
+  cron?: string | string[];
+  /** Interval such as `'1h'`, `'1d'`, or milliseconds. */
+  every?: string | number;
+  offset?: string | number;
+  /** @default 'UTC' */
+  timezone?: string;
+  /** @default 'skip' */
+  overlap?: 'skip' | 'buffer_one' | 'buffer_all' | 'cancel_other' | 'terminate_other' | 'allow_all';
+  /** @default '10m' */
+  catchupWindow?: string | number;
+  /** @default false */
+  pauseOnFailure?: boolean;
+  /** Created paused. @default false */
+  paused?: boolean;
+  note?: string;
 }
 
 /** Options a tag gives its nodes. */
@@ -37,6 +70,7 @@ export interface ProjectDefinition {
   readonly hooks: readonly Hooks[];
   readonly datasets: Readonly<Record<string, DatasetFactory>>;
   readonly nodeOptionsByTag: Readonly<Record<string, TaggedNodeOptions>>;
+  readonly schedules: Readonly<Record<string, ScheduleDeclaration>>;
 }
 
 const PROJECT_BRAND = Symbol.for('temporal-mlflow.ProjectDefinition');
@@ -51,6 +85,7 @@ export function defineProject(options: ProjectOptions): ProjectDefinition {
     hooks: Object.freeze([...(options.hooks ?? [])]),
     datasets: Object.freeze({ ...(options.datasets ?? {}) }),
     nodeOptionsByTag: Object.freeze({ ...(options.nodeOptionsByTag ?? {}) }),
+    schedules: Object.freeze({ ...(options.schedules ?? {}) }),
   };
   Object.defineProperty(project, PROJECT_BRAND, { value: true });
   return Object.freeze(project);

@@ -1,20 +1,29 @@
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_MLFLOW_RUN_ID, SEARCH_ATTRIBUTE_PIPELINE_NAME } from '../constants.js';
-
-const KEYWORD = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-
-/** The typed search attributes the training workflow upserts. */
-export const SEARCH_ATTRIBUTES = [
-  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+import {
   SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
-] as const;
+  SEARCH_ATTRIBUTE_PENDING_APPROVAL,
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+} from '../constants.js';
+
+const { INDEXED_VALUE_TYPE_KEYWORD: KEYWORD, INDEXED_VALUE_TYPE_BOOL: BOOL } =
+  proto.temporal.api.enums.v1.IndexedValueType;
+
+/** The typed search attributes temporal-mlflow's workflows upsert, with their types. */
+const SEARCH_ATTRIBUTE_TYPES = {
+  [SEARCH_ATTRIBUTE_PIPELINE_NAME]: KEYWORD,
+  [SEARCH_ATTRIBUTE_MLFLOW_RUN_ID]: KEYWORD,
+  [SEARCH_ATTRIBUTE_PENDING_APPROVAL]: BOOL,
+} as const;
+
+/** The typed search attributes the workflows upsert. */
+export const SEARCH_ATTRIBUTES = Object.keys(SEARCH_ATTRIBUTE_TYPES) as readonly string[];
 
 /**
- * Registers the search attributes the training workflow upserts (Keyword) on the namespace when
- * they are missing, through the operator service. The dev server started by scripts/services has
- * them already; Temporal Cloud refuses the operator call (register them with its tools instead):
- * the error says so.
+ * Registers the search attributes the workflows upsert on the namespace when they are missing,
+ * through the operator service. The dev server started by scripts/services has them already;
+ * Temporal Cloud refuses the operator call (register them with its tools instead): the error says
+ * so.
  */
 export async function ensureSearchAttributes(
   connection: Connection,
@@ -30,12 +39,23 @@ export async function ensureSearchAttributes(
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, KEYWORD])),
+      searchAttributes: Object.fromEntries(
+        missing.map((name) => [
+          name,
+          SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES],
+        ]),
+      ),
     });
   } catch (error) {
+    const how = missing
+      .map(
+        (name) =>
+          `temporal operator search-attribute create --name ${name} --type ${SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES] === BOOL ? 'Bool' : 'Keyword'}`,
+      )
+      .join('; ');
     throw new Error(
       `Search attributes ${missing.join(', ')} are missing on namespace '${namespace}' and could not be created ` +
-        `(${(error as Error).message}). Create them as Keyword: temporal operator search-attribute create --name <name> --type Keyword.`,
+        `(${(error as Error).message}). Create them: ${how}.`,
       { cause: error },
     );
   }

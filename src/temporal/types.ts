@@ -29,6 +29,15 @@ export interface TrainingInput {
    * worker that plans the run.
    */
   identity?: Partial<RunIdentity>;
+  /** The MLflow run this run nests under (`mlflow.parentRunId`), e.g. a sweep's parent run. */
+  parentRunId?: string;
+  /** The sweep and trial this run is part of. */
+  sweep?: { id: string; trial: number };
+  /**
+   * Register the packaged model and pass it through the promotion gate. Sweep trials set `false`:
+   * only the best trial's model is registered, by the sweep. @default true
+   */
+  registerModel?: boolean;
 }
 
 export interface PipelineFilters {
@@ -72,6 +81,8 @@ export interface PipelinePlan {
   nodes: NodePlan[];
   /** True when the pipeline is a PipelineML: a model is packaged when training succeeds. */
   isPipelineMl: boolean;
+  /** The PipelineML's promotion gate, when it declares one. */
+  promotion?: PromotionPolicy;
   /** False when the project has no MLflow server or the pipeline's tracking is disabled. */
   tracking: boolean;
   store: IntermediateStoreMode;
@@ -97,6 +108,14 @@ export interface RunContext {
   store: IntermediateStoreMode;
   mlflowRunId?: string;
   command?: string;
+  /** The Temporal Schedule that started the run (tagged on the MLflow run). */
+  scheduleId?: string;
+  /** Parent MLflow run (`mlflow.parentRunId`). */
+  parentRunId?: string;
+  /** The sweep this run belongs to; `trial` is unset on the sweep's own (parent) run. */
+  sweep?: { id: string; trial?: number };
+  /** `false`: package the model without registering it (sweep trials). */
+  registerModel?: boolean;
 }
 
 export interface RunNodeInput {
@@ -113,7 +132,15 @@ export interface RunNodeResult {
 
 export type NodeState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 export type TrainingState =
-  'planning' | 'running' | 'packaging' | 'closing' | 'completed' | 'failed' | 'cancelled';
+  | 'planning'
+  | 'running'
+  | 'packaging'
+  | 'closing'
+  | 'promoting'
+  | 'awaiting-approval'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
 
 /** Answer of the `progress` query. */
 export interface TrainingProgress {
@@ -127,6 +154,8 @@ export interface TrainingProgress {
   modelUri?: string;
   failedNode?: string;
   error?: string;
+  /** The promotion gate's decision, once taken (or the pending one while awaiting approval). */
+  promotion?: PromotionDecision;
 }
 
 /** A logged model, as the packaging activity reports it. */
@@ -146,7 +175,128 @@ export interface TrainingResult {
   mlflowRunId?: string;
   mlflowRunUrl?: string;
   model?: LoggedModelRef;
+  /** What the promotion gate decided about the model's alias. */
+  promotion?: PromotionDecision;
   nodes: number;
+  durationMs: number;
+}
+
+/** A PipelineML's promotion gate, compiled (see `PromoteOptions`). */
+export interface PromotionPolicy {
+  alias: string;
+  metric: string;
+  greaterIsBetter: boolean;
+  minImprovement: number;
+  requireApproval: boolean;
+  approvalTimeoutMs: number;
+}
+
+/**
+ * Outcome of the promotion gate. `promoted`: the alias moved; `kept`: the holder stays (the new
+ * model is not better, or has no metric); `rejected`: a person said no; `timed_out`: nobody
+ * answered in time; `cancelled`: the workflow was cancelled while waiting.
+ */
+export type PromotionOutcome = 'promoted' | 'kept' | 'rejected' | 'timed_out' | 'cancelled';
+
+/** What the gate decided and why: recorded as model version tags and returned by the workflow. */
+export interface PromotionDecision {
+  decision: PromotionOutcome;
+  reason: string;
+  alias: string;
+  registeredModelName: string;
+  version: string;
+  metric?: string;
+  /** The new model's metric value. */
+  candidateValue?: number;
+  /** The alias holder before the gate, and its metric value. */
+  championVersion?: string;
+  championValue?: number;
+  approver?: string;
+  comment?: string;
+}
+
+/** The comparison of a new model with the alias holder, before any approval. */
+export interface PromotionEvaluation {
+  /** True when the new model should take the alias (better, or nobody holds it). */
+  better: boolean;
+  reason: string;
+  candidateValue?: number;
+  championVersion?: string;
+  championValue?: number;
+}
+
+/** Argument of the `approve` and `reject` Updates. */
+export interface ApprovalInput {
+  /** Who decided (recorded on the model version). @default 'unknown' */
+  approver?: string;
+  comment?: string;
+}
+
+/** Answer of the `approve` / `reject` Updates. */
+export interface ApprovalAnswer {
+  accepted: true;
+  decision: 'approved' | 'rejected';
+  registeredModelName: string;
+  version: string;
+  alias: string;
+}
+
+/** One trial of a sweep as the sweep workflow reports it. */
+export interface TrialOutcome {
+  trial: number;
+  params: Record<string, unknown>;
+  state: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+  workflowId: string;
+  mlflowRunId?: string;
+  modelId?: string;
+  metric?: number;
+  error?: string;
+}
+
+/** Input of `sweepWorkflow`: explicit trials (the client expands grids and samples). */
+export interface SweepInput {
+  pipeline?: string;
+  env?: string;
+  /** Parameters shared by every trial; each trial's params are merged over them. */
+  params?: Record<string, unknown>;
+  trials: Record<string, unknown>[];
+  /** @default 4 */
+  maxParallel?: number;
+  /** The metric that ranks trials. @default the pipeline's promotion metric */
+  metric?: string;
+  /** @default 'maximize' (or the promotion gate's direction) */
+  goal?: 'maximize' | 'minimize';
+  identity?: Partial<RunIdentity>;
+  command?: string;
+  /** Activity options of the trials' nodes. */
+  nodeDefaults?: Partial<NodeActivityDefaults>;
+  /** Task queue of the trial workflows. @default the sweep's own */
+  taskQueue?: string;
+}
+
+/** Answer of the sweep's `progress` query. */
+export interface SweepProgress {
+  pipeline: string;
+  state: 'planning' | 'running' | 'registering' | TrainingState;
+  total: number;
+  done: number;
+  running: number;
+  failed: number;
+  trials: TrialOutcome[];
+  mlflowRunId?: string;
+  best?: { trial: number; metric: number; mlflowRunId: string };
+  promotion?: PromotionDecision;
+}
+
+/** Result of a sweep. */
+export interface SweepResult {
+  pipeline: string;
+  mlflowRunId?: string;
+  metric?: string;
+  best?: TrialOutcome;
+  trials: TrialOutcome[];
+  model?: LoggedModelRef;
+  promotion?: PromotionDecision;
   durationMs: number;
 }
 

@@ -14,6 +14,10 @@ import { SessionCache } from '../../activities/session-cache.js';
 import { createTrainingActivities } from '../../activities/training-activities.js';
 import { createBatchActivities } from '../../activities/batch-activities.js';
 import {
+  createLifecycleActivities,
+  packageUnregistered,
+} from '../../activities/lifecycle-activities.js';
+import {
   DEFAULT_CONFIG_ENV,
   DEFAULT_TEMPORAL_ADDRESS,
   DEFAULT_TEMPORAL_NAMESPACE,
@@ -120,14 +124,17 @@ export function createProjectActivities(
       return store;
     },
     packageModel: (session, context, heartbeat) =>
-      packageRunModel(session, {
-        pipelineName: context.pipeline,
-        runId: context.mlflowRunId!,
-        packagingKey: context.workflowId,
-        deferAlias: true,
-        onStage: heartbeat,
-        onUploadProgress: heartbeat,
-      }),
+      // Sweep trials log their model unregistered: the sweep registers the best one.
+      context.registerModel === false
+        ? packageUnregistered(session, context, heartbeat)
+        : packageRunModel(session, {
+            pipelineName: context.pipeline,
+            runId: context.mlflowRunId!,
+            packagingKey: context.workflowId,
+            deferAlias: true,
+            onStage: heartbeat,
+            onUploadProgress: heartbeat,
+          }),
   });
   // Batch scoring parts live beside the intermediate store (a dot folder: no run id maps to it).
   const batch = createBatchActivities({
@@ -136,7 +143,8 @@ export function createProjectActivities(
     batchDir: join(compiled.storeDir, '.batch-scoring'),
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
   });
-  return { ...training, ...batch };
+  const lifecycle = createLifecycleActivities({ sessions, env: compiled.env });
+  return { ...training, ...batch, ...lifecycle };
 }
 
 /**
