@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import {
   BatchInputError,
@@ -7,7 +6,6 @@ import {
   describeSource,
   readChunk,
 } from '../src/batch/dataset-chunks.js';
-import { JsonInputError } from '../src/batch/json-chunks.js';
 import { ModelCache, pinModelUri } from '../src/batch/model-cache.js';
 import {
   partExists,
@@ -28,11 +26,8 @@ import type {
 } from '../src/batch/types.js';
 import { DEFAULT_CONFIG_ENV } from '../src/constants.js';
 import { DatasetNotFoundError } from '../src/datasets/errors.js';
-import { PipelineMLError } from '../src/model/errors.js';
-import { SignatureError, SignatureValidationError } from '../src/model/signature.js';
-import { ServingError } from '../src/serving/errors.js';
 import type { Session } from '../src/session.js';
-import { toActivityFailure } from './failures.js';
+import { classifyFailures } from './failures.js';
 import { assertServes, type RunIdentity } from '../src/temporal/identity.js';
 import type { SessionCache } from './session-cache.js';
 import { heartbeatPeriod } from './training-activities.js';
@@ -50,33 +45,6 @@ export interface BatchActivityDeps {
   heartbeatIntervalMs: number;
   /** Models by URI, loaded once per worker process. @default a new ModelCache */
   models?: ModelCache;
-}
-
-/** Errors no retry can fix: a bad model URI, a missing dataset, input the model rejects. */
-const PERMANENT = [
-  PipelineMLError,
-  DatasetNotFoundError,
-  BatchInputError,
-  JsonInputError,
-  SignatureValidationError,
-  SignatureError,
-  ServingError,
-];
-
-async function classify<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
-    if (error instanceof Error && PERMANENT.some((family) => error instanceof family)) {
-      throw ApplicationFailure.create({
-        type: error.name,
-        message: error.message,
-        nonRetryable: true,
-        cause: error,
-      });
-    }
-    throw toActivityFailure(error);
-  }
 }
 
 /** Runs `body` with a heartbeat every period (so a dead worker or a cancellation is noticed). */
@@ -134,7 +102,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
      */
     async planBatchScoring(input: BatchScoringInput & { workflowId: string }): Promise<BatchPlan> {
       return heartbeating(deps.heartbeatIntervalMs, () =>
-        classify(async () => {
+        classifyFailures(async () => {
           const env = input.env ?? DEFAULT_CONFIG_ENV;
           const runtimeParams = input.runtimeParams ?? {};
           const session = await sessionFor(env, runtimeParams, input.identity);
@@ -194,7 +162,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     async scoreChunk(input: ScoreChunkInput): Promise<ScoreChunkResult> {
       const started = Date.now();
       return heartbeating(deps.heartbeatIntervalMs, () =>
-        classify(async () => {
+        classifyFailures(async () => {
           if (await partExists(input.runDir, input.index)) {
             return {
               index: input.index,
@@ -248,7 +216,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     /** Concatenates the parts in order, saves them through the catalog, then removes the run folder. */
     async finishBatchScoring(input: FinishBatchInput): Promise<{ rows: number }> {
       return heartbeating(deps.heartbeatIntervalMs, () =>
-        classify(async () => {
+        classifyFailures(async () => {
           const session = await sessionFor(input.env, input.runtimeParams, input.identity);
           const rows: unknown[] = [];
           for (let index = 0; index < input.chunkCount; index++) {

@@ -5,23 +5,39 @@ import { MlflowConfigError } from '../src/mlflow/errors.js';
 import { PipelineError } from '../src/pipeline/errors.js';
 import { ProjectError } from '../src/project/errors.js';
 import { MissingInputsError } from '../src/runner/errors.js';
+import { BatchInputError } from '../src/batch/dataset-chunks.js';
+import { JsonInputError } from '../src/batch/json-chunks.js';
+import { DatasetNotFoundError } from '../src/datasets/errors.js';
+import { PipelineMLError } from '../src/model/errors.js';
+import { SignatureError, SignatureValidationError } from '../src/model/signature.js';
+import { ServingError } from '../src/serving/errors.js';
 
-/** Error families that mean "the project or its configuration is wrong": retrying cannot help. */
-const CONFIGURATION_ERRORS = [
+/**
+ * Error families no retry can fix, for every activity (training and batch scoring): the project
+ * or its configuration is wrong, a model is bad or refused, the input is one the model rejects.
+ */
+const PERMANENT_ERRORS = [
   PipelineError,
   CatalogConfigError,
   DatasetConfigError,
   ProjectError,
   MlflowConfigError,
   MissingInputsError,
+  PipelineMLError,
+  DatasetNotFoundError,
+  BatchInputError,
+  JsonInputError,
+  SignatureValidationError,
+  SignatureError,
+  ServingError,
 ];
 
 /**
- * Turns configuration mistakes into non-retryable failures typed with the error's name; anything
+ * Turns permanent errors into non-retryable failures typed with the error's name; anything
  * else (network, a flaky node) is rethrown as is and stays retryable.
  */
 export function toActivityFailure(error: unknown): unknown {
-  if (error instanceof Error && CONFIGURATION_ERRORS.some((family) => error instanceof family)) {
+  if (error instanceof Error && PERMANENT_ERRORS.some((family) => error instanceof family)) {
     return ApplicationFailure.create({
       type: error.name,
       message: error.message,
@@ -32,7 +48,7 @@ export function toActivityFailure(error: unknown): unknown {
   return error;
 }
 
-/** Runs an activity body, converting configuration errors to non-retryable failures. */
+/** Runs an activity body, converting permanent errors to non-retryable failures. */
 export async function classifyFailures<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
