@@ -186,7 +186,7 @@ async function connectExplained<T extends { close(): Promise<void> }>(
     );
   });
   try {
-    const diagnosed = early.then((reason): Promise<T> | string => reason ?? connecting);
+    const diagnosed = early.then<T | string>((reason) => reason ?? connecting);
     diagnosed.catch(() => undefined); // connect's own failure is handled below
     const first = await Promise.race<T | string>([connecting, diagnosed]);
     if (typeof first !== 'string') return first;
