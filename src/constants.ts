@@ -52,6 +52,10 @@ export const MODEL_FORMAT_VERSION = '1';
 /** The default artifact path / LoggedModel name, as in kedro-mlflow. */
 export const DEFAULT_MODEL_NAME = 'model';
 
+/** MLflow 3's experiment kind: this value opens an experiment on its training-runs view. */
+export const TAG_EXPERIMENT_KIND = 'mlflow.experimentKind';
+export const EXPERIMENT_KIND_TRAINING = 'custom_model_development';
+
 /** MLflow tag keys written by this library. */
 export const TAG_WORKFLOW_ID = 'temporal_mlflow.workflow_id';
 export const TAG_PIPELINE_NAME = 'temporal_mlflow.pipeline';

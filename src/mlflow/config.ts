@@ -1,3 +1,4 @@
+import { EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND } from '../constants.js';
 /**
  * `conf/<env>/mlflow.yml`: kedro-mlflow's keys exactly (so a kedro-mlflow user's file works
  * unchanged), validated with zod, unknown keys rejected with their full path and a "did you mean".
@@ -283,7 +284,11 @@ export function resolveMlflowConfig(
         name: tracking.experiment.name ?? options.projectName,
         artifactLocation:
           tracking.experiment.create_experiment_kwargs.artifact_location ?? undefined,
-        tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
+        // MLflow 3 opens an experiment without a kind on its GenAI overview: ours are training runs.
+        tags: {
+          [TAG_EXPERIMENT_KIND]: EXPERIMENT_KIND_TRAINING,
+          ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
+        },
         restoreIfDeleted: tracking.experiment.restore_if_deleted,
       },
       run: {

@@ -30,7 +30,8 @@ describe('mlflow.yml', () => {
     expect(config.tracking.experiment).toEqual({
       name: 'iris',
       artifactLocation: undefined,
-      tags: {},
+      // MLflow 3 opens experiments of this kind on their training runs, not the GenAI overview.
+      tags: { 'mlflow.experimentKind': 'custom_model_development' },
       restoreIfDeleted: true,
     });
     expect(config.tracking.run).toEqual({ id: undefined, name: undefined, nested: true });
@@ -94,7 +95,7 @@ ui: {port: "5001", host: "0.0.0.0"}
     expect(config.tracking.experiment).toEqual({
       name: 'exp',
       artifactLocation: 'mlflow-artifacts:/custom',
-      tags: { team: 'ds', year: '2024' },
+      tags: { 'mlflow.experimentKind': 'custom_model_development', team: 'ds', year: '2024' },
       restoreIfDeleted: false,
     });
     expect(config.tracking.run).toEqual({ id: 'abc', name: 'training', nested: false });
