@@ -6,6 +6,7 @@ import { memoryDatasetFactory } from './memory.js';
 import { modelStateDatasetFactory } from './model-state-dataset.js';
 import { parquetDatasetFactory } from './parquet-dataset.js';
 import { incrementalDatasetFactory, partitionedDatasetFactory } from './partitions/factories.js';
+import { sqlQueryDatasetFactory, sqlTableDatasetFactory } from './sql/factories.js';
 import { textDatasetFactory } from './text-dataset.js';
 import type { Dataset, DatasetContext, DatasetFactory } from './types.js';
 
@@ -20,6 +21,8 @@ export const BUILTIN_DATASET_TYPES: Readonly<Record<string, DatasetFactory>> = O
   'model.ModelStateDataset': modelStateDatasetFactory,
   'partitions.PartitionedDataset': partitionedDatasetFactory,
   'partitions.IncrementalDataset': incrementalDatasetFactory,
+  'sql.SQLTableDataset': sqlTableDatasetFactory,
+  'sql.SQLQueryDataset': sqlQueryDatasetFactory,
 });
 
 export interface DatasetRegistryOptions {
