@@ -16,7 +16,7 @@ import type { MlflowClient } from '../src/mlflow/client.js';
 import { MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
 import { NotAPipelineMLError } from '../src/model/errors.js';
 import { logPipelineModel, registerLoggedModel } from '../src/model/log-model.js';
-import { isPipelineMl, pipelineMl } from '../src/model/pipeline-ml.js';
+import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import type { Session } from '../src/session.js';
 import { assertServes } from '../src/temporal/identity.js';
 import type {
@@ -93,8 +93,9 @@ function round(value: number): number {
 }
 
 /**
- * Packages a run's model without registering it (sweep trials): the PipelineML is rebuilt without
- * its registered model name, so the LoggedModel exists but no version does.
+ * Packages a run's model without registering it (sweep trials): the LoggedModel exists, linked to
+ * the run, but no registry version does. (The registered PipelineML itself is packaged: its code
+ * is what the model bundles.)
  */
 export async function packageUnregistered(
   session: Session,
@@ -103,21 +104,15 @@ export async function packageUnregistered(
 ): Promise<LoggedModelRef> {
   const registered = session.pipeline(context.pipeline);
   if (!isPipelineMl(registered)) throw new NotAPipelineMLError(context.pipeline);
-  const { registeredModelName: _name, alias: _alias, ...logModel } = registered.logModel;
-  const bare = pipelineMl({
-    training: registered.training,
-    inference: registered.inference,
-    inputName: registered.inputName,
-    kpm: registered.kpm,
-    logModel,
-  });
   return logPipelineModel({
     session,
     client: session.requireMlflow('Logging a model'),
     pipelineName: context.pipeline,
-    pipelineMl: bare,
+    pipelineMl: registered,
     runId: context.mlflowRunId!,
     packagingKey: context.workflowId,
+    // An empty name overrides logModel.registeredModelName: nothing is registered.
+    registeredModelName: '',
     onStage: heartbeat,
     onUploadProgress: heartbeat,
   });
@@ -273,7 +268,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
             ? {
                 [TAG_SWEEP_BEST_RUN_ID]: best.mlflowRunId,
                 [TAG_SWEEP_BEST_TRIAL]: String(best.trial),
-                'temporal_mlflow.sweep.best_params': JSON.stringify(best.params).slice(0, 7000),
+                'temporal_mlflow.sweep.best_params': JSON.stringify(best.values).slice(0, 7000),
               }
             : {},
         });

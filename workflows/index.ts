@@ -13,3 +13,10 @@ export {
 } from './training.js';
 export type { TrainingWorkflowInput } from './training.js';
 export { batchScoringWorkflow, batchProgressQuery } from './batch.js';
+export { sweepWorkflow, sweepProgressQuery, DEFAULT_MAX_PARALLEL } from './sweep.js';
+export {
+  approveUpdate,
+  rejectUpdate,
+  pendingApprovalKey,
+  scheduledByIdKey,
+} from './definitions.js';

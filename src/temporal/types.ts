@@ -241,10 +241,18 @@ export interface ApprovalAnswer {
   alias: string;
 }
 
+/** One trial of a sweep: the values it tries (dotted names) and the full runtime params. */
+export interface SweepTrial {
+  /** The swept values, e.g. `{ 'model.smoothing': 0.5 }`. */
+  values: Record<string, unknown>;
+  /** The runtime params of the trial's training (base params with the values merged in). */
+  params: Record<string, unknown>;
+}
+
 /** One trial of a sweep as the sweep workflow reports it. */
 export interface TrialOutcome {
   trial: number;
-  params: Record<string, unknown>;
+  values: Record<string, unknown>;
   state: 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
   workflowId: string;
   mlflowRunId?: string;
@@ -257,9 +265,9 @@ export interface TrialOutcome {
 export interface SweepInput {
   pipeline?: string;
   env?: string;
-  /** Parameters shared by every trial; each trial's params are merged over them. */
+  /** Parameters shared by every trial (the parent run's). */
   params?: Record<string, unknown>;
-  trials: Record<string, unknown>[];
+  trials: SweepTrial[];
   /** @default 4 */
   maxParallel?: number;
   /** The metric that ranks trials. @default the pipeline's promotion metric */

@@ -1,3 +1,4 @@
+import type { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import {
   TAG_PROMOTION_APPROVER,
@@ -29,7 +30,7 @@ const taskQueue = `test-promotion-${randomUUID()}`;
 
 beforeAll(async () => {
   harness = await startHarness({ projectDir: lifecycleProject, taskQueue });
-  await ensureSearchAttributes(harness.client.connection, 'default');
+  await ensureSearchAttributes(harness.client.connection as Connection, 'default');
 }, 120_000);
 afterAll(async () => harness?.close());
 

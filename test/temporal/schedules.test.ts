@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, type Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { TAG_SCHEDULE_ID, TAG_TRIGGER } from '../../src/constants.js';
 import {
@@ -19,7 +19,7 @@ const created: string[] = [];
 
 beforeAll(async () => {
   harness = await startHarness({ projectDir: lifecycleProject });
-  await ensureSearchAttributes(harness.client.connection, 'default');
+  await ensureSearchAttributes(harness.client.connection as Connection, 'default');
 }, 120_000);
 
 afterAll(async () => {

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import {
+  MLFLOW_PARENT_RUN_ID_TAG,
+  TAG_SWEEP_BEST_RUN_ID,
+  TAG_SWEEP_BEST_TRIAL,
+} from '../../src/constants.js';
+import {
+  expandTrials,
+  parseSweepSpec,
+  startSweep,
+  SweepSpecError,
+} from '../../src/temporal/sweep-client.js';
+import { lifecycleProject, mlflow, tagOf, waitFor } from '../support/lifecycle.js';
+import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
+
+const MODEL = `sweep-${randomUUID().slice(0, 8)}`;
+process.env.LIFECYCLE_MODEL_NAME = MODEL;
+
+let harness: TemporalHarness;
+const taskQueue = `test-sweep-${randomUUID()}`;
+beforeAll(async () => {
+  harness = await startHarness({ projectDir: lifecycleProject, taskQueue });
+}, 120_000);
+afterAll(async () => harness?.close());
+
+describe('sweep specs', () => {
+  it('expands a grid into every combination, nested params merged over the base', () => {
+    const spec = parseSweepSpec({
+      params: { model: { depth: 3 } },
+      parameters: { 'model.alpha': [1, 2], seed: { values: ['a', 'b'] } },
+    });
+    const trials = expandTrials(spec, { other: true });
+    expect(trials.map((t) => t.values)).toEqual([
+      { 'model.alpha': 1, seed: 'a' },
+      { 'model.alpha': 1, seed: 'b' },
+      { 'model.alpha': 2, seed: 'a' },
+      { 'model.alpha': 2, seed: 'b' },
+    ]);
+    expect(trials[3]!.params).toEqual({ other: true, model: { depth: 3, alpha: 2 }, seed: 'b' });
+  });
+
+  it('samples random trials within their ranges, the same for the same seed', () => {
+    const spec = parseSweepSpec({
+      method: 'random',
+      trials: 20,
+      seed: 3,
+      parameters: {
+        lr: { min: 0.001, max: 0.1, log: true },
+        depth: { min: 2, max: 8, integer: true },
+      },
+    });
+    const trials = expandTrials(spec);
+    expect(trials).toHaveLength(20);
+    for (const { values } of trials) {
+      expect(values.lr as number).toBeGreaterThanOrEqual(0.001);
+      expect(values.lr as number).toBeLessThanOrEqual(0.1);
+      expect(Number.isInteger(values.depth)).toBe(true);
+    }
+    expect(expandTrials(spec)).toEqual(trials);
+  });
+
+  it('collects every problem of a spec with its path', () => {
+    let error: unknown;
+    try {
+      parseSweepSpec(
+        { method: 'random', maxParallel: 0, parameters: { x: { min: 2, max: 1 }, y: 'a' } },
+        'sweep.yml',
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SweepSpecError);
+    expect((error as SweepSpecError).issues.map((i) => i.path)).toEqual([
+      'maxParallel',
+      'trials',
+      'parameters.x',
+      'parameters.y',
+    ]);
+    expect((error as Error).message).toContain(
+      '✖ expected a positive integer, got 0 → at maxParallel',
+    );
+  });
+});
+
+describe('a sweep on the real servers', () => {
+  it('runs nested trials two at a time, survives a failed trial and names the best on the parent run', async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 0 },
+      nodeDefaults: { ...fastNodeDefaults, retry: { maximumAttempts: 1 } },
+      spec: { maxParallel: 2, metric: 'score', parameters: { quality: [0.2, 0.6, 'x', 0.8, 0.4] } },
+    });
+    let mostRunning = 0;
+    const watching = (async () => {
+      for (;;) {
+        const progress = await sweep.progress().catch(() => undefined);
+        if (progress) mostRunning = Math.max(mostRunning, progress.running);
+        if (progress && ['completed', 'failed', 'cancelled'].includes(progress.state)) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const result = await sweep.result();
+    await watching;
+    expect(mostRunning).toBeLessThanOrEqual(2);
+    expect(result.trials.map((t) => t.state)).toEqual([
+      'completed',
+      'completed',
+      'failed',
+      'completed',
+      'completed',
+    ]);
+    expect(result.trials[2]!.error).toContain('quality must be a number');
+    expect(result.best).toMatchObject({ trial: 3, metric: 0.8 });
+    expect(result.model).toBeUndefined();
+    const client = mlflow();
+    const parent = await client.runs.get(result.mlflowRunId!);
+    expect(parent.info.status).toBe('FINISHED');
+    expect(tagOf(parent, TAG_SWEEP_BEST_TRIAL)).toBe('3');
+    expect(tagOf(parent, TAG_SWEEP_BEST_RUN_ID)).toBe(result.best!.mlflowRunId);
+    expect(parent.data.metrics?.find((m) => m.key === 'best_score')?.value).toBe(0.8);
+    const children = await client.runs.search({
+      experimentIds: [parent.info.experiment_id],
+      filter: `tags.\`${MLFLOW_PARENT_RUN_ID_TAG}\` = '${parent.info.run_id}'`,
+    });
+    expect(children.items).toHaveLength(5);
+    expect(children.items.map((run) => run.info.status).sort()).toEqual([
+      'FAILED',
+      'FINISHED',
+      'FINISHED',
+      'FINISHED',
+      'FINISHED',
+    ]);
+  }, 120_000);
+
+  it("registers the best trial's model alone (trials log theirs unregistered) and passes it through the gate", async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'gated',
+      nodeDefaults: { ...fastNodeDefaults, retry: { maximumAttempts: 1 } },
+      spec: { maxParallel: 2, parameters: { quality: [0.2, 0.6, 'not a number', 0.8, 0.4] } },
+    });
+    let mostRunning = 0;
+    const watching = (async () => {
+      for (;;) {
+        const progress = await sweep.progress().catch(() => undefined);
+        if (progress) mostRunning = Math.max(mostRunning, progress.running);
+        if (progress && ['completed', 'failed', 'cancelled'].includes(progress.state)) return;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const result = await sweep.result();
+    await watching;
+    expect(mostRunning).toBeLessThanOrEqual(2);
+    expect(result.trials.map((t) => t.state)).toEqual([
+      'completed',
+      'completed',
+      'failed',
+      'completed',
+      'completed',
+    ]);
+    expect(result.best).toMatchObject({ trial: 3, metric: 0.8 });
+
+    const client = mlflow();
+    const parent = await client.runs.get(result.mlflowRunId!);
+    expect(tagOf(parent, TAG_SWEEP_BEST_TRIAL)).toBe('3');
+    expect(tagOf(parent, TAG_SWEEP_BEST_RUN_ID)).toBe(result.best!.mlflowRunId);
+    expect(parent.data.metrics?.find((m) => m.key === 'best_score')?.value).toBe(0.8);
+    const children = await client.runs.search({
+      experimentIds: [parent.info.experiment_id],
+      filter: `tags.\`${MLFLOW_PARENT_RUN_ID_TAG}\` = '${parent.info.run_id}'`,
+    });
+    expect(children.items).toHaveLength(5);
+
+    const versions = await client.registry.searchModelVersions({ filter: `name = '${MODEL}'` });
+    expect(versions.items).toHaveLength(1);
+    expect(versions.items[0]!.run_id).toBe(result.best!.mlflowRunId);
+    expect(result.promotion).toMatchObject({ decision: 'promoted', alias: 'champion' });
+  }, 240_000);
+
+  it('cancelling the sweep cancels its running trials and starts no more', async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 5_000 },
+      nodeDefaults: fastNodeDefaults,
+      spec: { maxParallel: 2, metric: 'score', parameters: { quality: [1, 2, 3, 4] } },
+    });
+    await waitFor('two trials running', async () => (await sweep.progress()).running === 2, 60_000);
+    await sweep.handle.cancel();
+    await expect(sweep.result()).rejects.toThrow();
+    const statuses = await Promise.all(
+      sweep.trials.map(async (_, i) => {
+        try {
+          return (
+            await harness.client.workflow.getHandle(`${sweep.workflowId}/trial-${i}`).describe()
+          ).status.name;
+        } catch {
+          return 'NEVER_STARTED';
+        }
+      }),
+    );
+    expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
+    expect(statuses.filter((s) => s === 'CANCELLED')).toHaveLength(2);
+    expect(statuses.filter((s) => s === 'NEVER_STARTED')).toHaveLength(2);
+  }, 120_000);
+});

@@ -1,0 +1,296 @@
+/**
+ * A parameter sweep: one child `trainingWorkflow` per trial (at most `maxParallel` at once), each
+ * an MLflow run nested under the sweep's parent run. Trials package their model unregistered; the
+ * sweep names the best trial on the parent run, registers its model alone and passes it through
+ * the promotion gate. A failed trial does not fail the sweep unless every trial fails; cancelling
+ * the sweep cancels its running trials (and the parent close policy terminates any left).
+ */
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  executeChild,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { TrainingActivities } from '../activities/index.js';
+import type { LifecycleActivities } from '../activities/lifecycle-activities.js';
+import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
+import type {
+  LoggedModelRef,
+  PipelinePlan,
+  RunContext,
+  SweepInput,
+  SweepProgress,
+  SweepResult,
+  TrialOutcome,
+} from '../src/temporal/types.js';
+import { describeFailure } from './dag.js';
+import { mlflowRunIdKey, pipelineNameKey, sweepProgressQuery } from './definitions.js';
+import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
+import { onRightWorker } from './right-worker.js';
+import { trainingWorkflow } from './training.js';
+
+export { sweepProgressQuery } from './definitions.js';
+
+/** Trials run at once when the sweep names no `maxParallel`. */
+export const DEFAULT_MAX_PARALLEL = 4;
+
+const { planPipeline } = proxyActivities<TrainingActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 5 },
+  summary: 'plan',
+});
+const waitingOutOutages = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+} as const;
+const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
+  ...waitingOutOutages,
+  summary: 'sweep MLflow run',
+});
+const { readRunMetric, registerModelVersion, logSweepResult } =
+  proxyActivities<LifecycleActivities>({ ...waitingOutOutages, summary: 'sweep bookkeeping' });
+
+/** Runs every trial of a sweep as a child training and promotes the best trial's model. */
+export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
+  const { workflowId, startTime } = workflowInfo();
+  const gate = new ApprovalGate();
+  gate.install();
+  const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
+    trial: index,
+    values: trial.values,
+    state: 'pending',
+    workflowId: `${workflowId}/trial-${index}`,
+  }));
+  const progress: SweepProgress = {
+    pipeline: input.pipeline ?? DEFAULT_PIPELINE_NAME,
+    state: 'planning',
+    total: trials.length,
+    done: 0,
+    running: 0,
+    failed: 0,
+    trials,
+  };
+  setHandler(sweepProgressQuery, () => progress);
+  const count = (): void => {
+    progress.done = trials.filter((t) => t.state === 'completed').length;
+    progress.running = trials.filter((t) => t.state === 'running').length;
+    progress.failed = trials.filter((t) => t.state === 'failed').length;
+    setCurrentDetails(sweepMarkdown(progress));
+  };
+  count();
+  if (trials.length === 0)
+    throw ApplicationFailure.create({
+      type: 'EmptySweep',
+      message: 'The sweep has no trials.',
+      nonRetryable: true,
+    });
+
+  const plan: PipelinePlan = await onRightWorker(() =>
+    planPipeline({
+      pipeline: progress.pipeline,
+      ...(input.env ? { env: input.env } : {}),
+      params: input.params ?? {},
+      ...(input.identity ? { identity: input.identity } : {}),
+    }),
+  );
+  upsertSearchAttributes([{ key: pipelineNameKey, value: plan.pipeline }]);
+  const metric = input.metric ?? plan.promotion?.metric;
+  if (!metric)
+    throw ApplicationFailure.create({
+      type: 'SweepMetricMissing',
+      message: `The sweep of '${plan.pipeline}' names no metric and the pipeline declares no promote.metric: nothing ranks the trials.`,
+      nonRetryable: true,
+    });
+  const maximize = input.goal
+    ? input.goal === 'maximize'
+    : (plan.promotion?.greaterIsBetter ?? true);
+
+  const context: RunContext = {
+    workflowId,
+    pipeline: plan.pipeline,
+    env: plan.env,
+    params: input.params ?? {},
+    identity: plan.identity,
+    codeHash: plan.codeHash,
+    store: plan.store,
+    sweep: { id: workflowId },
+    ...(input.command ? { command: input.command } : {}),
+  };
+  const parent = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
+  if (parent) {
+    context.mlflowRunId = parent.runId;
+    progress.mlflowRunId = parent.runId;
+    upsertSearchAttributes([{ key: mlflowRunIdKey, value: parent.runId }]);
+  }
+  progress.state = 'running';
+  count();
+
+  const runTrial = async (outcome: TrialOutcome): Promise<void> => {
+    outcome.state = 'running';
+    count();
+    try {
+      const result = await executeChild(trainingWorkflow, {
+        workflowId: outcome.workflowId,
+        ...(input.taskQueue ? { taskQueue: input.taskQueue } : {}),
+        args: [
+          {
+            pipeline: plan.pipeline,
+            env: plan.env,
+            params: input.trials[outcome.trial]!.params,
+            identity: plan.identity,
+            ...(input.command ? { command: input.command } : {}),
+            ...(parent ? { parentRunId: parent.runId } : {}),
+            sweep: { id: workflowId, trial: outcome.trial },
+            registerModel: false,
+            ...(input.nodeDefaults ? { nodeDefaults: input.nodeDefaults } : {}),
+          },
+        ],
+        staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
+      });
+      if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
+      if (result.model) outcome.modelId = result.model.modelId;
+      if (result.mlflowRunId) {
+        const runId = result.mlflowRunId;
+        const value = await onRightWorker(() => readRunMetric({ context, runId, metric }));
+        if (value !== undefined && value !== null) outcome.metric = value;
+      }
+      outcome.state = 'completed';
+      const best = progress.best;
+      if (
+        outcome.metric !== undefined &&
+        outcome.mlflowRunId &&
+        (!best || (maximize ? outcome.metric > best.metric : outcome.metric < best.metric))
+      )
+        progress.best = {
+          trial: outcome.trial,
+          metric: outcome.metric,
+          mlflowRunId: outcome.mlflowRunId,
+        };
+    } catch (error) {
+      outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
+      outcome.error = describeFailure(error);
+      if (isCancellation(error)) throw error;
+      log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
+    } finally {
+      count();
+    }
+  };
+
+  let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
+  let model: LoggedModelRef | undefined;
+  let best: TrialOutcome | undefined;
+  try {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < trials.length) {
+        if (CancellationScope.current().consideredCancelled) return;
+        await runTrial(trials[next++]!);
+      }
+    };
+    const maxParallel = Math.max(1, Math.floor(input.maxParallel ?? DEFAULT_MAX_PARALLEL));
+    // Every lane settles before the sweep goes on: a cancel waits for its trials to be cancelled.
+    const lanes = await Promise.allSettled(
+      Array.from({ length: Math.min(maxParallel, trials.length) }, lane),
+    );
+    const rejected = lanes.find((lane) => lane.status === 'rejected');
+    if (rejected) throw rejected.reason;
+
+    const completed = trials.filter((t) => t.state === 'completed');
+    if (completed.length === 0)
+      throw ApplicationFailure.create({
+        type: 'AllTrialsFailed',
+        message: `All ${trials.length} trials failed; the first: ${trials[0]?.error ?? 'unknown'}`,
+        nonRetryable: true,
+      });
+    best = progress.best ? trials[progress.best.trial] : undefined;
+    await onRightWorker(() =>
+      logSweepResult({
+        context,
+        metric,
+        ...(best ? { best } : {}),
+        completed: completed.length,
+        failed: progress.failed,
+      }),
+    );
+    if (best?.modelId && best.mlflowRunId) {
+      progress.state = 'registering';
+      count();
+      const { modelId, mlflowRunId } = best;
+      model = await onRightWorker(() =>
+        registerModelVersion({ context, modelId, runId: mlflowRunId }),
+      );
+    }
+    progress.state = 'completed';
+  } catch (error) {
+    const cancelled = isCancellation(error);
+    status = cancelled ? 'KILLED' : 'FAILED';
+    progress.state = cancelled ? 'cancelled' : 'failed';
+    throw error;
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      if (parent) {
+        try {
+          await onRightWorker(() => endMlflowRun({ context, status }));
+        } catch (error) {
+          log.warn(`Could not end the sweep's MLflow run: ${describeFailure(error)}`);
+        }
+      }
+    });
+    count();
+  }
+
+  const result: SweepResult = {
+    pipeline: plan.pipeline,
+    ...(parent ? { mlflowRunId: parent.runId } : {}),
+    metric,
+    ...(best ? { best } : {}),
+    trials,
+    ...(model ? { model } : {}),
+    durationMs: 0,
+  };
+  if (model && best?.mlflowRunId) {
+    progress.state = 'promoting';
+    count();
+    const promotion = await promote({
+      context,
+      model,
+      runId: best.mlflowRunId,
+      ...(plan.promotion ? { policy: plan.promotion } : {}),
+      gate,
+      report(decision, awaiting) {
+        progress.promotion = decision;
+        progress.state = awaiting ? 'awaiting-approval' : 'promoting';
+        count();
+      },
+    });
+    if (promotion) result.promotion = promotion;
+    progress.state = 'completed';
+    count();
+  }
+  await condition(allHandlersFinished);
+  result.durationMs = Date.now() - startTime.getTime();
+  return result;
+}
+
+function sweepMarkdown(progress: SweepProgress): string {
+  const lines = [
+    `**Sweep of ${progress.pipeline}** — ${progress.state}: ${progress.done}/${progress.total} trials done, ${progress.running} running, ${progress.failed} failed`,
+  ];
+  if (progress.best)
+    lines.push(
+      `Best so far: trial ${progress.best.trial} (${progress.best.metric}), run \`${progress.best.mlflowRunId}\``,
+    );
+  if (progress.mlflowRunId) lines.push(`MLflow parent run: \`${progress.mlflowRunId}\``);
+  if (progress.promotion)
+    lines.push(promotionMarkdown(progress.promotion, progress.state === 'awaiting-approval'));
+  const text = lines.join('\n\n');
+  return text.length > 20_000 ? text.slice(0, 19_999) : text;
+}
