@@ -26,11 +26,13 @@ import {
   type ConnectionCommandOptions,
 } from '../connection.js';
 import { createNodeProgress } from '../progress.js';
+import { followSweep, printSweepResult } from './sweep.js';
 
 interface TrainOptions
   extends ProjectCommandOptions, FilterCommandOptions, ConnectionCommandOptions {
   wait?: boolean;
   workflowId?: string;
+  sweep?: string;
 }
 
 const WAITING_FOR_WORKER = 'waiting for a worker';
@@ -120,8 +122,24 @@ export function registerTrainCommand(program: Command): void {
   addConnectionOptions(addFilterOptions(addProjectOptions(command)))
     .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
     .option('--workflow-id <id>', 'workflow id (default: train-<pipeline>-<uuid>)')
+    .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
     .action(async (options: TrainOptions) => {
       await withTemporalClient(options, async (client) => {
+        if (options.sweep) {
+          const swept = await followSweep(client, {
+            spec: options.sweep,
+            ...(options.project ? { projectDir: options.project } : {}),
+            ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+            ...(options.env ? { env: options.env } : {}),
+            params: runtimeParamsFrom(options),
+            ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+            command: reproduceCommand('train', options),
+            wait: Boolean(options.wait),
+            ...(options.workflowId ? { workflowId: options.workflowId } : {}),
+          });
+          if (swept) printSweepResult(swept);
+          return;
+        }
         const result = await followTraining(client, {
           ...(options.project ? { projectDir: options.project } : {}),
           ...(options.pipeline ? { pipeline: options.pipeline } : {}),
