@@ -16,7 +16,8 @@
  *
  * Loading turns SQLite's declared BOOLEAN into booleans, TIMESTAMP/DATETIME/DATE text into Dates
  * and JSON text into values; PostgreSQL's int8 into numbers (BigInt past 2^53), numeric into
- * numbers, date/timestamp(tz) into Dates, json(b) into values, bytea into Buffers.
+ * numbers, date/timestamp(tz) into Dates, json(b) into values, bytea into Buffers. SQLite integers
+ * load as numbers (exact up to 2^53).
  */
 import type { ColumnKind } from '../table.js';
 import { inferColumn } from '../table.js';
@@ -87,17 +88,29 @@ export function toSqlValue(value: unknown, kind: ColumnKind, dialect: SqlDialect
   }
 }
 
-/** Decodes a SQLite value by its column's declared type. */
-export function fromSqlite(value: unknown, declaredType: string | null): unknown {
-  if (value === null || declaredType === null) return value;
-  const type = declaredType.toUpperCase();
-  if (type === 'BOOLEAN' || type === 'BOOL') return typeof value === 'number' ? value !== 0 : value;
-  if ((type === 'TIMESTAMP' || type === 'DATETIME' || type === 'DATE') && typeof value === 'string')
-    return new Date(value);
-  if (type === 'JSON' && typeof value === 'string') return JSON.parse(value) as unknown;
-  if (typeof value === 'bigint')
-    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
-      ? Number(value)
-      : value;
-  return value;
+const toBoolean = (value: unknown): unknown => (typeof value === 'number' ? value !== 0 : value);
+const toDate = (value: unknown): unknown => (typeof value === 'string' ? new Date(value) : value);
+const fromJson = (value: unknown): unknown =>
+  typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+
+/**
+ * The decoder of a SQLite column by its declared type (BOOLEAN, TIMESTAMP/DATETIME/DATE, JSON),
+ * or undefined when its values are used as they are.
+ */
+export function sqliteDecoder(
+  declaredType: string | null,
+): ((value: unknown) => unknown) | undefined {
+  switch (declaredType?.toUpperCase()) {
+    case 'BOOLEAN':
+    case 'BOOL':
+      return toBoolean;
+    case 'TIMESTAMP':
+    case 'DATETIME':
+    case 'DATE':
+      return toDate;
+    case 'JSON':
+      return fromJson;
+    default:
+      return undefined;
+  }
 }

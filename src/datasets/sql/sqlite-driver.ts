@@ -1,9 +1,10 @@
 /** The SQLite adapter (better-sqlite3): synchronous calls, one connection per operation. */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Row } from '../table.js';
-import { fromSqlite, toSqlValue } from './column-types.js';
+import { sqliteDecoder, toSqlValue } from './column-types.js';
 import { qualifiedName, quoteIdentifier } from './connection.js';
 import type { SqlDriver } from './driver.js';
 import { TableExistsError } from './driver.js';
@@ -11,20 +12,48 @@ import type { SqlParams } from './params.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+/**
+ * The native driver, required when a SQLite dataset is first used: a `require` call stays where it
+ * is in a model's esbuild bundle (a static import would be hoisted), so a model whose pipeline
+ * never touches SQLite loads without better-sqlite3 installed.
+ */
+let driver: typeof Database | undefined;
+function sqlite(): typeof Database {
+  driver ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return driver;
+}
+
 function bind(params: SqlParams | undefined): unknown[] {
   if (params === undefined) return [];
   return Array.isArray(params) ? [...(params as unknown[])] : [params];
 }
 
-function decoder(statement: Statement): (values: unknown[]) => Row {
+/**
+ * Prepares `sql` for reading: plain objects straight from the driver when no column needs
+ * decoding (the fast path), else raw arrays decoded column by column.
+ */
+function reader(
+  db: Database.Database,
+  sql: string,
+): { statement: Statement; decode: ((values: unknown) => Row) | undefined } {
+  const statement = db.prepare(sql) as Statement;
   const columns = statement.columns();
+  const decoders = columns.map((column) => sqliteDecoder(column.type));
+  if (decoders.every((decoder) => decoder === undefined)) return { statement, decode: undefined };
+  statement.raw(true);
   const names = columns.map((column) => column.name);
-  const types = columns.map((column) => column.type);
-  return (values) => {
-    const row: Row = {};
-    for (let c = 0; c < names.length; c++)
-      row[names[c] as string] = fromSqlite(values[c], types[c] ?? null);
-    return row;
+  return {
+    statement,
+    decode: (raw) => {
+      const values = raw as unknown[];
+      const row: Row = {};
+      for (let c = 0; c < names.length; c++) {
+        const decoder = decoders[c];
+        const value = values[c];
+        row[names[c] as string] = decoder && value !== null ? decoder(value) : value;
+      }
+      return row;
+    },
   };
 }
 
@@ -34,7 +63,7 @@ export class SqliteDriver implements SqlDriver {
   private open(forWrite: boolean): Database.Database {
     if (forWrite && this.filepath !== ':memory:')
       mkdirSync(dirname(this.filepath), { recursive: true });
-    const db = new Database(this.filepath, { fileMustExist: !forWrite });
+    const db = new (sqlite())(this.filepath, { fileMustExist: !forWrite });
     db.pragma('busy_timeout = 10000');
     return db;
   }
@@ -42,9 +71,9 @@ export class SqliteDriver implements SqlDriver {
   async query(sql: string, params: SqlParams | undefined): Promise<Row[]> {
     const db = this.open(false);
     try {
-      const statement = db.prepare(sql).raw(true) as Statement;
-      const decode = decoder(statement);
-      return (statement.all(...bind(params)) as unknown[][]).map(decode);
+      const { statement, decode } = reader(db, sql);
+      const rows = statement.all(...bind(params));
+      return decode ? rows.map(decode) : (rows as Row[]);
     } finally {
       db.close();
     }
@@ -57,11 +86,10 @@ export class SqliteDriver implements SqlDriver {
   ): AsyncGenerator<Row[]> {
     const db = this.open(false);
     try {
-      const statement = db.prepare(sql).raw(true) as Statement;
-      const decode = decoder(statement);
+      const { statement, decode } = reader(db, sql);
       let batch: Row[] = [];
-      for (const values of statement.iterate(...bind(params)) as IterableIterator<unknown[]>) {
-        batch.push(decode(values));
+      for (const values of statement.iterate(...bind(params))) {
+        batch.push(decode ? decode(values) : (values as Row));
         if (batch.length === batchSize) {
           yield batch;
           batch = [];
