@@ -4,6 +4,7 @@ import { MemoryDataset } from '../datasets/memory.js';
 import type { Hooks, RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { NodeCache } from './node-cache.js';
 import { MissingInputsError, NodeRunError, NonErrorThrownError } from './errors.js';
 import { callHooks, isError, runNode, type NodeExecutor } from './run-node.js';
 import { resumeSuggestion } from './resume.js';
@@ -15,6 +16,10 @@ export interface RunProgress {
   readonly done: number;
   readonly total: number;
   readonly running: readonly string[];
+  /** True on `node-completed` when the node's outputs came from the node cache. */
+  readonly cached?: boolean;
+  /** Nodes completed from the cache so far (included in `done`). */
+  readonly cachedCount: number;
 }
 
 export interface LocalRunOptions {
@@ -37,6 +42,11 @@ export interface LocalRunOptions {
   execute?: NodeExecutor;
   /** Cancels the run: running nodes get it (a thread executor terminates their threads). */
   signal?: AbortSignal;
+  /**
+   * The node cache: nodes whose code, inputs and parameters match an earlier success are restored
+   * instead of run (see docs/caching.md). @default undefined (every node runs)
+   */
+  cache?: NodeCache | undefined;
   /** The CLI prefix that reproduces this run, used in the resume hint (e.g. `temporal-mlflow run --pipeline x`). */
   resumeCommandPrefix?: string;
 }
@@ -45,6 +55,8 @@ export interface LocalRunResult {
   /** Values of the pipeline's outputs that no catalog entry persists (as Kedro's runner returns). */
   readonly freeOutputs: Readonly<Record<string, unknown>>;
   readonly nodeDurationsMs: Readonly<Record<string, number>>;
+  /** Nodes restored from the node cache → the run they came from (MLflow run id, else run id). */
+  readonly cachedNodes: Readonly<Record<string, string>>;
 }
 
 /**
@@ -90,6 +102,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   const ready: Node[] = nodes.filter((node) => waitingOn.get(node) === 0);
   const running = new Set<string>();
   const durations: Record<string, number> = {};
+  const cachedNodes: Record<string, string> = {};
   let done = 0;
   let failure: { node: Node; error: unknown } | undefined;
 
@@ -100,6 +113,10 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
       done,
       total: nodes.length,
       running: [...running],
+      ...(event === 'node-completed' && cachedNodes[node.name] !== undefined
+        ? { cached: true }
+        : {}),
+      cachedCount: Object.keys(cachedNodes).length,
     });
 
   const release = async (node: Node): Promise<void> => {
@@ -119,7 +136,16 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
         running.add(node.name);
         report('node-started', node);
         const started = performance.now();
-        runNode({ node, catalog, hooks, run, execute: options.execute, signal: options.signal })
+        runNode({
+          node,
+          catalog,
+          hooks,
+          run,
+          execute: options.execute,
+          signal: options.signal,
+          cache: options.cache,
+          onCached: (hit) => void (cachedNodes[node.name] = hit.cachedFrom),
+        })
           .then(async () => {
             durations[node.name] = performance.now() - started;
             running.delete(node.name);
@@ -175,5 +201,5 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
   await callHooks(hooks, 'afterPipelineRun', { run, pipeline, catalog });
   const freeOutputs: Record<string, unknown> = {};
   for (const name of pipelineOutputs) if (added[name]) freeOutputs[name] = await catalog.load(name);
-  return { freeOutputs, nodeDurationsMs: durations };
+  return { freeOutputs, nodeDurationsMs: durations, cachedNodes };
 }

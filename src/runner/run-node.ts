@@ -1,6 +1,7 @@
 import { types } from 'node:util';
 import type { CatalogView, Hooks, NodeInfo, RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
+import type { CacheHit, NodeCache } from './node-cache.js';
 import { NonErrorThrownError, UndefinedOutputError } from './errors.js';
 
 /** The catalog operations a node run needs. */
@@ -52,7 +53,9 @@ export function isError(value: unknown): value is Error {
 /**
  * Runs one node as Kedro does: load its inputs from the catalog, `beforeNodeRun` hooks, call the
  * function, `afterNodeRun` hooks, save its outputs. Shared by the local runner and the Temporal
- * node activity, so both behave the same.
+ * node activity, so both behave the same. With a `cache`, a node whose key (code, input contents,
+ * parameters) matches an earlier success is not called: its outputs come from the cache and go
+ * through the hooks and the catalog as if it had run (persisted outputs are rewritten).
  */
 export async function runNode(args: {
   node: Node;
@@ -63,6 +66,10 @@ export async function runNode(args: {
   execute?: NodeExecutor | undefined;
   /** Cancels the node: passed to the executor (a thread executor terminates its thread). */
   signal?: AbortSignal | undefined;
+  /** Restores the outputs of an earlier identical execution instead of calling the node. */
+  cache?: NodeCache | undefined;
+  /** Called once the node has completed from the cache (after its outputs are saved). */
+  onCached?: ((hit: CacheHit) => void) | undefined;
 }): Promise<Record<string, unknown>> {
   const { node, catalog, hooks, run } = args;
   const execute = args.execute ?? inlineExecutor;
@@ -71,12 +78,17 @@ export async function runNode(args: {
     node.inputs.map(async (name) => [name, await catalog.load(name)] as const),
   );
   const inputs = Object.fromEntries(loaded);
+  const cache = args.cache?.applies(node) ? args.cache : undefined;
+  const key = cache?.key(node, inputs);
+  const hit = key === undefined ? undefined : await cache!.lookup(node, key);
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;
   try {
-    outputs = await node.run(inputs, (fnArgs) =>
-      execute({ node, args: fnArgs, run, signal: args.signal }),
-    );
+    outputs = hit
+      ? hit.outputs
+      : await node.run(inputs, (fnArgs) =>
+          execute({ node, args: fnArgs, run, signal: args.signal }),
+        );
     const undefinedOutput = node.outputs.find((name) => outputs[name] === undefined);
     if (undefinedOutput !== undefined) throw new UndefinedOutputError(node.name, undefinedOutput);
   } catch (thrown) {
@@ -86,5 +98,11 @@ export async function runNode(args: {
   }
   await callHooks(hooks, 'afterNodeRun', { run, node: info, inputs, outputs, catalog });
   await Promise.all(node.outputs.map((name) => catalog.save(name, outputs[name])));
+  if (hit) {
+    await cache!.recordHit(hit, run);
+    args.onCached?.(hit);
+  } else if (key !== undefined) {
+    await cache!.remember(node, key, outputs, run);
+  }
   return outputs;
 }
