@@ -24,6 +24,7 @@ export type SourceLayout =
       chunkSize: number;
     }
   | { reader: 'parquet'; path: string; columns?: string[] }
+  | { reader: 'range' }
   | { reader: 'dataset' };
 
 export interface SourceDescription {
@@ -50,6 +51,22 @@ function localFile(dataset: Dataset, type: string): string | undefined {
   if (file.type !== type || file.table !== 'rows' || typeof file.localPath !== 'function')
     return undefined;
   return file.localPath();
+}
+
+/**
+ * A dataset that counts its rows and reads a range of them itself (sql.SQLTableDataset): chunks
+ * read their rows only, never the whole table.
+ */
+interface RangeReadable {
+  countRows(): Promise<number>;
+  readRange(start: number, end: number): Promise<unknown>;
+}
+
+function rangeReadable(dataset: Dataset): RangeReadable | undefined {
+  const candidate = dataset as unknown as Partial<RangeReadable>;
+  return typeof candidate.countRows === 'function' && typeof candidate.readRange === 'function'
+    ? (candidate as RangeReadable)
+    : undefined;
 }
 
 /** Records of whatever a dataset loads: rows, an arrow Table, or an error naming what it got. */
@@ -97,6 +114,11 @@ export async function describeSource(
       version: `${parquet}:${info.size}:${info.mtimeMs}`,
     };
   }
+  const ranged = rangeReadable(dataset);
+  if (ranged) {
+    const numRows = await ranged.countRows();
+    return { layout: { reader: 'range' }, numRows, version: `range:${numRows}` };
+  }
   const rows = rowsOf(await dataset.load(), name);
   return { layout: { reader: 'dataset' }, numRows: rows.length, version: `load:${rows.length}` };
 }
@@ -140,6 +162,20 @@ export async function readChunk(
     }
     case 'parquet':
       return readParquetRange(layout.path, rowStart, rowEnd, layout.columns);
+    case 'range': {
+      const ranged = rangeReadable(dataset);
+      if (!ranged)
+        throw new BatchInputError(
+          `Dataset '${name}' no longer reads ranges: its type changed during the run.`,
+        );
+      const rows = rowsOf(await ranged.readRange(rowStart, rowEnd), name);
+      if (rows.length !== rowEnd - rowStart) {
+        throw new BatchInputError(
+          `Chunk ${index} of '${name}' read ${rows.length} rows, expected ${rowEnd - rowStart}: the table changed during the run.`,
+        );
+      }
+      return rows;
+    }
     case 'dataset': {
       // One load per worker process and run, shared by its chunks (the last run's only).
       let rows = loaded.get(cacheKey);

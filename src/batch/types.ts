@@ -42,8 +42,11 @@ export interface BatchPlan {
   chunkCount: number;
   /** The run's folder of parts, on the workers' shared disk. */
   runDir: string;
-  /** How the input is read by range: by byte offsets (CSV), row groups (Parquet) or a whole load. */
-  reader: 'csv' | 'parquet' | 'dataset';
+  /**
+   * How the input is read by range: by byte offsets (CSV), row groups (Parquet), the dataset's own
+   * `readRange` (SQL tables) or a whole load.
+   */
+  reader: 'csv' | 'parquet' | 'range' | 'dataset';
 }
 
 export interface ScoreChunkInput {
