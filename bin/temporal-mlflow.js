@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources directly (tsx), so a project needs no build step.
-import { register } from 'tsx/esm/api';
+// The published package runs its compiled JavaScript (dist/, built by `npm pack`); this repository
+// runs its TypeScript sources through tsx, so development needs no build step. package.json says
+// which: its exports point at dist/ only in the published package.
+import { readFileSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
-await main(process.argv);
+const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+if (JSON.stringify(manifest.exports?.['.'] ?? '').includes('./dist/')) {
+  const { main } = await import('../dist/src/cli/main.js');
+  await main(process.argv);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import('../src/cli/main.ts');
+  await main(process.argv);
+}

@@ -7,6 +7,7 @@ import { EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND } from '../constants.js';
  * camelCase, ready for `new MlflowClient`).
  */
 import { z } from 'zod';
+import { localServicesCommand } from '../utils/local-services-hint.js';
 import { didYouMean } from '../utils/suggest.js';
 import { authFromEnv } from './client.js';
 import type { MlflowClientOptions } from './client.js';
@@ -319,7 +320,7 @@ function checkTrackingUri(uri: string): string | undefined {
   }
   return (
     `'${uri}' is not supported: temporal-mlflow talks to an MLflow tracking server over http(s) ` +
-    `(local 'mlruns' folders, file:, sqlite: and databricks URIs are not). Start one with 'npm run services start' ` +
+    `(local 'mlruns' folders, file:, sqlite: and databricks URIs are not). Start one with '${localServicesCommand()}' ` +
     `or 'mlflow server --host 127.0.0.1 --port 5000' and use http://127.0.0.1:5000`
   );
 }

@@ -8,6 +8,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
 import axios from 'axios';
+import { localServicesCommand } from '../utils/local-services-hint.js';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse, Method } from 'axios';
 import {
   MlflowAuthError,
@@ -335,7 +336,7 @@ export class Transport {
     return new MlflowConnectionError(
       `Cannot reach the MLflow tracking server at ${uri} (${error.code}: ${error.message}) after ${attempts} ` +
         `attempt(s) in ${elapsedMs} ms, calling ${endpoint}. Check MLFLOW_TRACKING_URI or server.mlflow_tracking_uri ` +
-        `in mlflow.yml, and that the server is running ('npm run services start', or 'mlflow server --host 127.0.0.1 --port 5000').`,
+        `in mlflow.yml, and that the server is running ('${localServicesCommand()}', or 'mlflow server --host 127.0.0.1 --port 5000').`,
       { endpoint, trackingUri: uri, attempts, cause: new Error(`${error.code}: ${error.message}`) },
     );
   }

@@ -1,3 +1,5 @@
+import { localServicesCommand } from '../utils/local-services-hint.js';
+
 /** The commented mlflow.yml that `temporal-mlflow init` writes (kedro-mlflow's template and defaults). */
 
 /** Placeholder replaced by the project name in `MLFLOW_YML_TEMPLATE`. */
@@ -8,7 +10,7 @@ export const MLFLOW_YML_TEMPLATE = `# SERVER CONFIGURATION -------------------
 # \`mlflow_tracking_uri\` is the MLflow tracking server runs are recorded on (http or https).
 # If null, the MLFLOW_TRACKING_URI environment variable is used; if that is unset too,
 # nothing is tracked. Local 'mlruns' folders are not supported: run 'mlflow server'
-# (or 'npm run services start') and use its URL, e.g. http://127.0.0.1:5000.
+# (or '${localServicesCommand()}') and use its URL, e.g. http://127.0.0.1:5000.
 
 # Credentials for the server are read from credentials.yml, never from this file, and are
 # used for authentication only (never logged). For instance:

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { register } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_PIPELINE_NAME, PROJECT_FILE_NAMES } from '../constants.js';
@@ -25,18 +26,47 @@ export function findProjectFile(projectDir: string): string {
 }
 
 /**
- * Imports a module, TypeScript included: a plain `import()` works under tsx, Jest or compiled
- * code; otherwise tsx compiles the file on the fly, so projects need no build step.
+ * A module-resolution hook that loads a project's own TypeScript files as ES modules whatever its
+ * package.json says: `npm init -y` writes `"type": "commonjs"`, and a folder may have no
+ * package.json at all, which would make tsx compile the project to CommonJS (and Node refuse it:
+ * "Cannot require() ES Module ... in a cycle"). Files under node_modules keep their own format.
  */
-async function importModule(file: string): Promise<Record<string, unknown>> {
+const ESM_PROJECT_HOOK = `data:text/javascript,${encodeURIComponent(`
+let roots = [];
+export function initialize(data) { roots = data.roots; }
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  const url = result.url;
+  if (url.startsWith('file:') && /\\.tsx?$/.test(new URL(url).pathname) &&
+      !url.includes('/node_modules/') && roots.some((root) => url.startsWith(root)))
+    return { ...result, format: 'module' };
+  return result;
+}`)}`;
+
+const esmRoots = new Set<string>();
+
+/** Makes `dir`'s TypeScript files load as ES modules (once per folder and thread). */
+function loadAsEsm(dir: string): void {
+  const root = pathToFileURL(resolve(dir)).href.replace(/\/?$/, '/');
+  if (esmRoots.has(root)) return;
+  esmRoots.add(root);
+  register(ESM_PROJECT_HOOK, { data: { roots: [root] } });
+}
+
+/** Running from TypeScript sources (tsx, Jest): their loader already compiles project files. */
+const runningFromSources = import.meta.url.endsWith('.ts');
+
+/**
+ * Imports a module, TypeScript included: from sources a plain `import()` works (tsx or Jest compile
+ * it); compiled, tsx compiles the file on the fly as an ES module, so projects need no build step.
+ */
+async function importModule(file: string, dir: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
-  try {
+  if (runningFromSources || !/\.[cm]?tsx?$/.test(file))
     return (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  }
+  loadAsEsm(dir);
+  const { tsImport } = await import('tsx/esm/api');
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
 }
 
 const loaded = new Map<string, Promise<LoadedProject>>();
@@ -56,7 +86,7 @@ export function loadProject(projectDir: string = process.cwd()): Promise<LoadedP
 async function importProjectFile(dir: string, file: string): Promise<LoadedProject> {
   let module: Record<string, unknown>;
   try {
-    module = await importModule(file);
+    module = await importModule(file, dir);
   } catch (error) {
     throw new InvalidProjectError(file, `it failed to load: ${(error as Error).message}`, {
       cause: error,
