@@ -65,9 +65,12 @@ describe('scripts/services', () => {
       expect(listed.map((execution) => execution.status)).toEqual([
         'WORKFLOW_EXECUTION_STATUS_COMPLETED',
       ]);
-      expect(readFileSync(join(localDir, 'logs', 'temporal.log'), 'utf8')).toContain(
-        'Temporal Server',
-      );
+      // The server writes its log when it gets round to it: wait for the line, with a deadline.
+      const log = join(localDir, 'logs', 'temporal.log');
+      const deadline = Date.now() + 60_000;
+      while (!readFileSync(log, 'utf8').includes('Temporal Server') && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(readFileSync(log, 'utf8')).toContain('Temporal Server');
     } finally {
       services('stop');
     }
