@@ -121,7 +121,10 @@ export async function startGrpcTlsProxy(options: GrpcTlsProxyOptions): Promise<G
       up.on('response', (received, flags) => {
         if (stream.closed) return;
         const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-        stream.respond({ ...received }, endStream ? { endStream: true } : { waitForTrailers: true });
+        stream.respond(
+          { ...received },
+          endStream ? { endStream: true } : { waitForTrailers: true },
+        );
         if (!endStream) up.pipe(stream);
       });
       stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
