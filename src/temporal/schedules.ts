@@ -36,12 +36,7 @@ const TRAINING_WORKFLOW_TYPE = 'trainingWorkflow';
 
 /** What a schedule does when a run is due while the previous one still runs. */
 export type OverlapPolicy =
-  | 'skip'
-  | 'buffer_one'
-  | 'buffer_all'
-  | 'cancel_other'
-  | 'terminate_other'
-  | 'allow_all';
+  'skip' | 'buffer_one' | 'buffer_all' | 'cancel_other' | 'terminate_other' | 'allow_all';
 const OVERLAP_POLICIES: readonly OverlapPolicy[] = [
   'skip',
   'buffer_one',
