@@ -60,7 +60,6 @@ export const EXPERIMENT_KIND_TRAINING = 'custom_model_development';
 export const TAG_WORKFLOW_ID = 'temporal_mlflow.workflow_id';
 export const TAG_PIPELINE_NAME = 'temporal_mlflow.pipeline';
 export const TAG_COMMAND = 'temporal_mlflow.command';
-export const MLFLOW_RUN_NAME_TAG = 'mlflow.runName';
 /** MLflow's own tag naming the parent of a nested run. */
 export const MLFLOW_PARENT_RUN_ID_TAG = 'mlflow.parentRunId';
 /** How a run was started (`schedule`, `sweep`) and by which schedule or sweep. */

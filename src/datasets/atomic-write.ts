@@ -8,11 +8,6 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${suffix}`);
 }
 
-/** True for a file name `atomicWrite` uses as a temp file. */
-export function isTempFileName(name: string): boolean {
-  return name.startsWith('.') && name.endsWith('.tmp');
-}
-
 /**
  * Writes `target` atomically: creates missing parent folders, lets `write` fill a temp file in
  * the same folder, then renames it over `target` (rename is atomic on one file system). When

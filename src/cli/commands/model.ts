@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
 import { createRowProgress } from '../../batch/progress.js';
 import { DEFAULT_CHUNK_SIZE, streamPredict } from '../../batch/stream-predict.js';
 import { parseRuntimeParams } from '../../catalog/runtime-params.js';
-import { CSVDataset } from '../../datasets/csv-dataset.js';
-import { ParquetDataset } from '../../datasets/parquet-dataset.js';
 import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
 import { packageRunModel } from '../../model/package-run.js';
@@ -18,7 +14,6 @@ import {
   DEFAULT_MAX_RECORDS,
   parseByteSize,
 } from '../../serving/options.js';
-import { parseJsonRequest } from '../../serving/parse-request.js';
 import { openSession } from '../../session.js';
 import { TAG_COMMAND, TAG_PIPELINE_NAME, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import {
@@ -28,26 +23,6 @@ import {
   type ProjectCommandOptions,
 } from '../common.js';
 import { CliUsageError } from '../errors.js';
-
-/** Reads records from a CSV, Parquet or JSON file (records, or any MLflow scoring payload). */
-export async function readRecords(file: string): Promise<Record<string, unknown>[]> {
-  const path = resolve(file);
-  switch (extname(path).toLowerCase()) {
-    case '.csv':
-      return (await new CSVDataset({ filepath: path }).load()) as Record<string, unknown>[];
-    case '.parquet':
-      return (await new ParquetDataset({ filepath: path }).load()) as Record<string, unknown>[];
-    case '.json': {
-      const text = await readFile(path, 'utf8');
-      const parsed = JSON.parse(text) as unknown;
-      return Array.isArray(parsed)
-        ? (parsed as Record<string, unknown>[])
-        : parseJsonRequest(text).records;
-    }
-    default:
-      throw new CliUsageError(`Cannot read ${file}: expected a .csv, .parquet or .json file.`);
-  }
-}
 
 interface PredictOptions {
   modelUri: string;

@@ -23,8 +23,6 @@ export const PYFUNC_LOADER_MODULE = 'temporal_mlflow_loader';
 export const PYFUNC_CODE_DIR = 'code';
 /** The bundled stdio entry point the loader runs as `node <model>/code/serve-stdio.mjs <model>`. */
 export const STDIO_BUNDLE_FILE = 'serve-stdio.mjs';
-/** Env var naming the node binary the loader runs (else `node` on PATH). */
-export const PYFUNC_NODE_ENV_VAR = 'TEMPORAL_MLFLOW_NODE';
 /** Absolute path of the loader source, to copy to `<model>/code/temporal_mlflow_loader.py`. */
 export const PYFUNC_LOADER_SOURCE = fileURLToPath(
   new URL(`./${PYFUNC_LOADER_MODULE}.py`, import.meta.url),
