@@ -5,7 +5,8 @@
  */
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { Row } from '../table.js';
+import type { ColumnarTable, Row } from '../table.js';
+import { rowsToColumns } from '../table.js';
 import { toSqlValue } from './column-types.js';
 import type { SqlConnection } from './connection.js';
 import { qualifiedName, quoteIdentifier } from './connection.js';
@@ -96,6 +97,12 @@ export class PostgresDriver implements SqlDriver {
     } finally {
       await client.end();
     }
+  }
+
+  async loadTable(table: string, schema: string | undefined): Promise<ColumnarTable> {
+    return rowsToColumns(
+      await this.query(`SELECT * FROM ${qualifiedName(table, schema)}`, undefined),
+    );
   }
 
   async tableExists(table: string, schema: string | undefined): Promise<boolean> {

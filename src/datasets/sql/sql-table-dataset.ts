@@ -137,8 +137,8 @@ export class SQLTableDataset extends AbstractSqlDataset<TableData> {
     const driver = await this.driver();
     if (!(await driver.tableExists(this.tableName, this.schema)))
       throw this.error(`no data saved yet: table ${this.qualifiedName} does not exist`, 'load');
-    const { sql } = await this.selectStatement();
-    return this.output(await driver.query(sql, undefined));
+    const table = await driver.loadTable(this.tableName, this.schema);
+    return fromColumns(table, this.format);
   }
 
   protected async doSave(data: TableData): Promise<void> {

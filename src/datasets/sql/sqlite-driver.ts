@@ -3,7 +3,8 @@ import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Row } from '../table.js';
+import type { ColumnarTable, Row } from '../table.js';
+import { rowsToColumns } from '../table.js';
 import { sqliteDecoder, toSqlValue } from './column-types.js';
 import { qualifiedName, quoteIdentifier } from './connection.js';
 import type { SqlDriver } from './driver.js';
@@ -101,6 +102,53 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  /**
+   * One plucked scan per column inside one read transaction (a consistent snapshot), ordered by
+   * rowid: about half the CPU of building row objects in the driver. Tables without rowid fall
+   * back to a row query.
+   */
+  async loadTable(table: string, schema: string | undefined): Promise<ColumnarTable> {
+    const db = this.open(false);
+    try {
+      const name = qualifiedName(table, schema);
+      const probe = db.prepare(`SELECT * FROM ${name} LIMIT 0`) as Statement;
+      const columns = probe.columns();
+      const read = db.transaction((): ColumnarTable => {
+        const values = columns.map((column) => {
+          const decoder = sqliteDecoder(column.type);
+          const plucked = (
+            db.prepare(
+              `SELECT ${quoteIdentifier(column.name)} FROM ${name} ORDER BY rowid`,
+            ) as Statement
+          )
+            .pluck(true)
+            .all() as unknown[];
+          if (decoder)
+            for (let i = 0; i < plucked.length; i++)
+              if (plucked[i] !== null) plucked[i] = decoder(plucked[i]);
+          return plucked;
+        });
+        return {
+          names: columns.map((column) => column.name),
+          columns: values,
+          numRows: values[0]?.length ?? 0,
+        };
+      });
+      try {
+        return read.deferred();
+      } catch (error) {
+        if (!/no such column: rowid/i.test((error as Error).message)) throw error;
+        const rows = await this.query(`SELECT * FROM ${name}`, undefined);
+        return rowsToColumns(
+          rows,
+          columns.map((column) => column.name),
+        );
+      }
+    } finally {
+      db.close();
+    }
+  }
+
   async tableExists(table: string, schema: string | undefined): Promise<boolean> {
     if (this.filepath !== ':memory:' && !existsSync(this.filepath)) return false;
     const db = this.open(false);
@@ -133,16 +181,27 @@ export class SqliteDriver implements SqlDriver {
           db.exec(`CREATE TABLE ${name} (${definitions.join(', ')})`);
         }
         if (specs.length === 0) return;
-        const insert = db.prepare(
-          `INSERT INTO ${name} (${specs.map((spec) => quoteIdentifier(spec.name)).join(', ')}) VALUES (${specs.map(() => '?').join(', ')})`,
-        );
-        const values = new Array<unknown>(specs.length);
-        for (let i = 0; i < numRows; i++) {
-          for (let c = 0; c < specs.length; c++) {
-            const spec = specs[c]!;
-            values[c] = toSqlValue((columns[c] as ArrayLike<unknown>)[i], spec.kind, 'sqlite');
-          }
-          insert.run(values);
+        // Multi-row INSERTs (up to 500 bound values each): far fewer calls into the driver.
+        const perStatement = Math.max(1, Math.floor(500 / specs.length));
+        const columnList = specs.map((spec) => quoteIdentifier(spec.name)).join(', ');
+        const tuple = `(${specs.map(() => '?').join(', ')})`;
+        const prepare = (rowsInStatement: number) =>
+          db.prepare(
+            `INSERT INTO ${name} (${columnList}) VALUES ${Array.from({ length: rowsInStatement }, () => tuple).join(', ')}`,
+          );
+        const full = prepare(perStatement);
+        const values = new Array<unknown>(perStatement * specs.length);
+        for (let start = 0; start < numRows; start += perStatement) {
+          const count = Math.min(perStatement, numRows - start);
+          const target = count === perStatement ? values : new Array<unknown>(count * specs.length);
+          for (let r = 0; r < count; r++)
+            for (let c = 0; c < specs.length; c++)
+              target[r * specs.length + c] = toSqlValue(
+                (columns[c] as ArrayLike<unknown>)[start + r],
+                specs[c]!.kind,
+                'sqlite',
+              );
+          (count === perStatement ? full : prepare(count)).run(target);
         }
       });
       write.immediate();
