@@ -226,6 +226,10 @@ describe('DatasetRegistry', () => {
       'json.JSONDataset',
       'model.ModelStateDataset',
       'parquet.ParquetDataset',
+      'partitions.IncrementalDataset',
+      'partitions.PartitionedDataset',
+      'sql.SQLQueryDataset',
+      'sql.SQLTableDataset',
       'text.TextDataset',
     ]);
   });
