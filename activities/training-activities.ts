@@ -19,6 +19,7 @@ import { parseDuration, type RetryOptions } from '../src/pipeline/node-options.j
 import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
 import { threadExecutor } from '../src/runner/node-thread.js';
+import type { NodeCache } from '../src/runner/node-cache.js';
 import { runNode as runNodeOnCatalog, type NodeExecutor } from '../src/runner/run-node.js';
 import type { Session } from '../src/session.js';
 import { codeHash } from '../src/temporal/code-hash.js';
@@ -59,6 +60,8 @@ export interface TrainingActivityDeps {
   nodeExecutor?: NodeExecutor;
   /** The configuration environment this worker serves; runs of other environments are handed back. */
   env: string;
+  /** The node cache of a session (local folder or MLflow artifacts); undefined: nodes always run. */
+  cache?: (session: Session) => NodeCache | undefined;
   /**
    * Hand back nodes whose pipeline code differs from the code that planned the run (worker
    * versioning routes them to the right build); otherwise such a node runs with a warning.
@@ -220,6 +223,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           const run = session.runInfo(context);
           // Cancellation arrives with a heartbeat: it terminates the node's thread (an inline node
           // cannot be stopped, but the activity reports the cancellation at once).
+          let cachedFrom: string | undefined;
           const execute = () =>
             Promise.race([
               runNodeOnCatalog({
@@ -229,13 +233,20 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
                 run,
                 execute: nodeExecutor,
                 signal: activity.cancellationSignal,
+                cache: context.noCache ? undefined : deps.cache?.(session),
+                onCached: (hit) => void (cachedFrom = hit.cachedFrom),
               }),
               activity.cancelled,
             ]);
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());
-          return { node: node.name, durationMs: Date.now() - started, outputs: [...node.outputs] };
+          return {
+            node: node.name,
+            durationMs: Date.now() - started,
+            outputs: [...node.outputs],
+            ...(cachedFrom !== undefined ? { cached: true, cachedFrom } : {}),
+          };
         });
       } finally {
         clearInterval(heartbeat);

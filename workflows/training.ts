@@ -116,6 +116,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     codeHash: plan.codeHash,
     store: plan.store,
     ...(input.command ? { command: input.command } : {}),
+    ...(input.noCache ? { noCache: true } : {}),
     ...lineage(input, typedSearchAttributes.get(scheduledByIdKey)),
   };
   const mlflowRun = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
@@ -138,7 +139,8 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       progress.running.push(node.name);
       showDetails();
     },
-    completed(node) {
+    completed(node, completed) {
+      if (completed.cached) (progress.cached ??= []).push(node.name);
       progress.nodes[node.name] = 'completed';
       progress.running = progress.running.filter((name) => name !== node.name);
       progress.done++;
@@ -185,6 +187,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       ...(mlflowRun ? { mlflowRunId: mlflowRun.runId, mlflowRunUrl: mlflowRun.runUrl } : {}),
       ...(model ? { model } : {}),
       nodes: plan.nodes.length,
+      ...(progress.cached ? { cachedNodes: progress.cached.length } : {}),
       durationMs: 0,
     };
   } catch (error) {
@@ -321,11 +324,17 @@ export async function pipelineChunkWorkflow(input: ChunkInput): Promise<number> 
 }
 
 function detailsMarkdown(progress: TrainingProgress): string {
+  const cached = progress.cached?.length ? ` (${progress.cached.length} cached)` : '';
   const lines = [
-    `**${progress.pipeline}** — ${progress.state}, ${progress.done}/${progress.total} nodes done`,
+    `**${progress.pipeline}** — ${progress.state}, ${progress.done}/${progress.total} nodes done${cached}`,
   ];
   if (progress.running.length > 0)
     lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
+  if (progress.cached?.length) {
+    const shown = progress.cached.slice(0, 20).map((name) => `\`${name.replace(/`/g, "'")}\``);
+    const more = progress.cached.length > 20 ? ` +${progress.cached.length - 20}` : '';
+    lines.push(`From the node cache (not run): ${shown.join(', ')}${more}`);
+  }
   if (progress.mlflowRunId) lines.push(`MLflow run: \`${progress.mlflowRunId}\``);
   if (progress.modelUri) lines.push(`Model: \`${progress.modelUri}\``);
   if (progress.failedNode) lines.push(`Failed node: **${progress.failedNode}**`);

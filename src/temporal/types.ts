@@ -38,6 +38,8 @@ export interface TrainingInput {
    * only the best trial's model is registered, by the sweep. @default true
    */
   registerModel?: boolean;
+  /** Run every node, neither reading nor writing the node cache (`train --no-cache`). */
+  noCache?: boolean;
 }
 
 export interface PipelineFilters {
@@ -116,6 +118,8 @@ export interface RunContext {
   sweep?: { id: string; trial?: number };
   /** `false`: package the model without registering it (sweep trials). */
   registerModel?: boolean;
+  /** Run every node, neither reading nor writing the node cache. */
+  noCache?: boolean;
 }
 
 export interface RunNodeInput {
@@ -128,6 +132,10 @@ export interface RunNodeResult {
   durationMs: number;
   /** Saved outputs and their sizes in bytes where known (never their contents). */
   outputs: string[];
+  /** True when the outputs were restored from the node cache (the function did not run). */
+  cached?: boolean;
+  /** The run the cached outputs came from: its MLflow run id, else its run (workflow) id. */
+  cachedFrom?: string;
 }
 
 export type NodeState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -156,6 +164,8 @@ export interface TrainingProgress {
   error?: string;
   /** The promotion gate's decision, once taken (or the pending one while awaiting approval). */
   promotion?: PromotionDecision;
+  /** Nodes completed from the node cache (their functions did not run). */
+  cached?: string[];
 }
 
 /** A logged model, as the packaging activity reports it. */
@@ -178,6 +188,8 @@ export interface TrainingResult {
   /** What the promotion gate decided about the model's alias. */
   promotion?: PromotionDecision;
   nodes: number;
+  /** Nodes restored from the node cache, of `nodes`. */
+  cachedNodes?: number;
   durationMs: number;
 }
 

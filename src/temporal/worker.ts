@@ -25,12 +25,20 @@ import {
 } from '../constants.js';
 import { packageRunModel } from '../model/package-run.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
+import {
+  defaultCacheDir,
+  LocalCacheStore,
+  MlflowCacheStore,
+  type CacheStoreMode,
+} from '../runner/cache-store.js';
+import { NodeCache } from '../runner/node-cache.js';
 import { projectTaskQueue } from './identity.js';
 import {
   LocalIntermediateStore,
   MlflowIntermediateStore,
   type IntermediateStore,
 } from './intermediate-store.js';
+import type { Session } from '../session.js';
 import type { IntermediateStoreMode } from './types.js';
 import { dataConverterFromEnv } from './codec.js';
 
@@ -47,6 +55,14 @@ export interface TemporalMlflowPluginOptions {
   store?: IntermediateStoreMode;
   /** Folder of the `local` store. @default `<project>/.local/intermediate` */
   storeDir?: string;
+  /**
+   * The node cache (docs/caching.md): `local` (a folder on this host), `mlflow` (the MLflow
+   * server's artifacts, shared by workers on several hosts) or `false` (every node runs).
+   * @default the `store` mode
+   */
+  cache?: CacheStoreMode | false;
+  /** Folder of the `local` node cache. @default `<project>/.local/node-cache` */
+  cacheDir?: string;
   /** Heartbeat period of running nodes. @default 5000 */
   heartbeatIntervalMs?: number;
   /**
@@ -67,6 +83,8 @@ interface CompiledPluginOptions {
   env: string;
   store: IntermediateStoreMode;
   storeDir: string;
+  cache: CacheStoreMode | false;
+  cacheDir: string;
   heartbeatIntervalMs: number;
   rejectOtherCode: boolean;
 }
@@ -85,6 +103,15 @@ function compilePluginOptions(
       `storeDir applies to the 'local' store only; remove it or set store: 'local'.`,
     );
   }
+  const cache = options.cache ?? store;
+  if (cache !== 'local' && cache !== 'mlflow' && cache !== false) {
+    throw new TypeError(`cache must be 'local', 'mlflow' or false, got ${JSON.stringify(cache)}.`);
+  }
+  if (cache !== 'local' && options.cacheDir) {
+    throw new TypeError(
+      `cacheDir applies to the 'local' node cache only; remove it or set cache: 'local' (cache is ${JSON.stringify(cache)}).`,
+    );
+  }
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   if (!(heartbeatIntervalMs > 0))
     throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
@@ -93,6 +120,8 @@ function compilePluginOptions(
     env: options.env ?? DEFAULT_CONFIG_ENV,
     store,
     storeDir: options.storeDir ?? join(projectDir, '.local', 'intermediate'),
+    cache,
+    cacheDir: options.cacheDir ?? defaultCacheDir(projectDir),
     heartbeatIntervalMs,
     rejectOtherCode: options.rejectOtherCode ?? false,
   };
@@ -123,6 +152,7 @@ export function createProjectActivities(
       if (!store) mlflowStores.set(client, (store = new MlflowIntermediateStore(client)));
       return store;
     },
+    cache: nodeCacheOf(compiled),
     packageModel: (session, context, heartbeat) =>
       // Sweep trials log their model unregistered: the sweep registers the best one.
       context.registerModel === false
@@ -145,6 +175,27 @@ export function createProjectActivities(
   });
   const lifecycle = createLifecycleActivities({ sessions, env: compiled.env });
   return { ...training, ...batch, ...lifecycle };
+}
+
+/** The node cache of each session, per the compiled options: one per MLflow client for `mlflow`. */
+function nodeCacheOf(
+  compiled: CompiledPluginOptions,
+): ((session: Session) => NodeCache | undefined) | undefined {
+  if (compiled.cache === false) return undefined;
+  if (compiled.cache === 'local') {
+    const cache = new NodeCache({ store: new LocalCacheStore(compiled.cacheDir) });
+    return () => cache;
+  }
+  const caches = new WeakMap<object, NodeCache>();
+  return (session) => {
+    const client = session.requireMlflow("The 'mlflow' node cache");
+    let cache = caches.get(client);
+    if (!cache) {
+      cache = new NodeCache({ store: new MlflowCacheStore(client, session.projectName) });
+      caches.set(client, cache);
+    }
+    return cache;
+  };
 }
 
 /**

@@ -4,8 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { withActiveRun, type ActiveRunSlot } from '../../mlflow/active-run.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
 import { createModelLoggingHook } from '../../model/package-run.js';
+import { defaultCacheDir, LocalCacheStore, MlflowCacheStore } from '../../runner/cache-store.js';
 import { runPipelineLocally } from '../../runner/local-runner.js';
-import { openSession } from '../../session.js';
+import { NodeCache } from '../../runner/node-cache.js';
+import { openSession, type Session } from '../../session.js';
+import { CliUsageError } from '../errors.js';
 import {
   addFilterOptions,
   addProjectOptions,
@@ -19,6 +22,9 @@ import { createNodeProgress } from '../progress.js';
 
 interface RunOptions extends ProjectCommandOptions, FilterCommandOptions {
   maxConcurrency?: string;
+  /** The node cache's store, or false with `--no-cache`. */
+  cache: string | false;
+  cacheDir?: string;
 }
 
 /** `temporal-mlflow run`: the pipeline in this process (Kedro's `kedro run`), tracked in MLflow when configured. */
@@ -28,6 +34,13 @@ export function registerRunCommand(program: Command): void {
     .description('run a pipeline in this process with the local runner');
   addFilterOptions(addProjectOptions(command))
     .option('--max-concurrency <n>', 'nodes run at once at most')
+    .option(
+      '--cache <store>',
+      "node cache: 'local' (<project>/.local/node-cache) or 'mlflow' (the MLflow server's artifacts)",
+      'local',
+    )
+    .option('--no-cache', 'run every node: neither read nor write the node cache')
+    .option('--cache-dir <dir>', "folder of the 'local' node cache")
     .action(async (options: RunOptions) => {
       const runtimeParams = runtimeParamsFrom(options);
       const session = await openSession({
@@ -35,6 +48,7 @@ export function registerRunCommand(program: Command): void {
         env: options.env,
         runtimeParams,
       });
+      const cache = nodeCacheFrom(options, session);
       const pipelineName = options.pipeline ?? DEFAULT_PIPELINE_NAME;
       const pipeline = session.pipeline(pipelineName, filtersFrom(options));
       const command = reproduceCommand('run', options);
@@ -62,15 +76,26 @@ export function registerRunCommand(program: Command): void {
             command,
           },
           ...(options.maxConcurrency ? { maxConcurrency: Number(options.maxConcurrency) } : {}),
-          onProgress: (event) => progress.update(event.done, event.total, event.running),
+          ...(cache ? { cache } : {}),
+          onProgress: (event) =>
+            progress.update(
+              event.done,
+              event.total,
+              event.cachedCount > 0
+                ? [`${event.cachedCount} cached`, ...event.running]
+                : event.running,
+            ),
           resumeCommandPrefix: command,
         });
+      let cachedNodes = 0;
       try {
-        await (slot ? withActiveRun(slot, execute) : execute());
+        const result = await (slot ? withActiveRun(slot, execute) : execute());
+        cachedNodes = Object.keys(result.cachedNodes).length;
       } finally {
         progress.stop();
       }
-      console.log(`Pipeline '${pipelineName}' completed: ${pipeline.nodes.length} nodes.`);
+      const cached = cachedNodes > 0 ? ` (${cachedNodes} from the node cache)` : '';
+      console.log(`Pipeline '${pipelineName}' completed: ${pipeline.nodes.length} nodes${cached}.`);
       if (slot?.runId) {
         const run = await slot.client.runs.get(slot.runId);
         console.log(
@@ -78,4 +103,29 @@ export function registerRunCommand(program: Command): void {
         );
       }
     });
+}
+
+/** The node cache `--cache`/`--no-cache`/`--cache-dir` ask for, or undefined with `--no-cache`. */
+function nodeCacheFrom(options: RunOptions, session: Session): NodeCache | undefined {
+  if (options.cache === false) {
+    if (options.cacheDir)
+      throw new CliUsageError('--cache-dir and --no-cache contradict each other.');
+    return undefined;
+  }
+  if (options.cache === 'local') {
+    return new NodeCache({
+      store: new LocalCacheStore(options.cacheDir ?? defaultCacheDir(session.project.dir)),
+    });
+  }
+  if (options.cache === 'mlflow') {
+    if (options.cacheDir)
+      throw new CliUsageError('--cache-dir applies to --cache local only, not --cache mlflow.');
+    return new NodeCache({
+      store: new MlflowCacheStore(
+        session.requireMlflow("The 'mlflow' node cache"),
+        session.projectName,
+      ),
+    });
+  }
+  throw new CliUsageError(`--cache must be 'local' or 'mlflow', got '${options.cache}'.`);
 }

@@ -33,6 +33,8 @@ interface TrainOptions
   wait?: boolean;
   workflowId?: string;
   sweep?: string;
+  /** False with `--no-cache`. */
+  cache: boolean;
 }
 
 const WAITING_FOR_WORKER = 'waiting for a worker';
@@ -43,10 +45,16 @@ const WAITING_FOR_WORKER = 'waiting for a worker';
  */
 export async function followTraining(
   client: Client,
-  options: StartTrainingOptions & { wait: boolean; log?: (line: string) => void },
+  options: StartTrainingOptions & {
+    wait: boolean;
+    log?: (line: string) => void;
+    /** Run every node, neither reading nor writing the node cache. */
+    noCache?: boolean;
+  },
 ): Promise<TrainingResult | undefined> {
   const log = options.log ?? ((line: string) => console.log(line));
   const compiled = await compileTrainingOptions(options);
+  if (options.noCache) compiled.input.noCache = true;
   const handle = await startCompiledTraining(client, compiled);
   log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
   log(`Task queue:        ${compiled.taskQueue}`);
@@ -79,7 +87,7 @@ export async function followTraining(
         : state.state === 'closing'
           ? ['closing the MLflow run']
           : state.running;
-    progress.update(state.done, state.total, running);
+    progress.update(state.done, state.total, cachedLabel(state.cached, running));
   });
   try {
     const result = await handle.result();
@@ -99,6 +107,11 @@ export async function followTraining(
     await polling.stop();
     progress.stop();
   }
+}
+
+/** Nodes restored from the node cache, shown first among the running ones. */
+function cachedLabel(cached: readonly string[] | undefined, running: string[]): string[] {
+  return cached?.length ? [`${cached.length} cached`, ...running] : running;
 }
 
 /** The command that starts a worker serving this run's queue. */
@@ -122,6 +135,7 @@ export function registerTrainCommand(program: Command): void {
   addConnectionOptions(addFilterOptions(addProjectOptions(command)))
     .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
     .option('--workflow-id <id>', 'workflow id (default: train-<pipeline>-<uuid>)')
+    .option('--no-cache', 'run every node: neither read nor write the node cache')
     .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
     .action(async (options: TrainOptions) => {
       await withTemporalClient(options, async (client) => {
@@ -149,11 +163,13 @@ export function registerTrainCommand(program: Command): void {
           command: reproduceCommand('train', options),
           filters: filtersFrom(options),
           wait: Boolean(options.wait),
+          ...(options.cache ? {} : { noCache: true }),
           ...(options.workflowId ? { workflowId: options.workflowId } : {}),
         });
         if (result) {
+          const cached = result.cachedNodes ? ` (${result.cachedNodes} from the node cache)` : '';
           console.log(
-            `Training completed: ${result.nodes} nodes in ${(result.durationMs / 1000).toFixed(1)} s.`,
+            `Training completed: ${result.nodes} nodes${cached} in ${(result.durationMs / 1000).toFixed(1)} s.`,
           );
           if (result.model)
             console.log(`Model: ${result.model.modelUri} (${result.model.runModelUri})`);
