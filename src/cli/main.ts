@@ -84,6 +84,7 @@ const COMMAND_MODULES: ReadonlyArray<{
     },
     load: async () => (await import('./commands/dev.js')).registerDevCommand,
   },
+  { commands: { cache: 'the node cache: outputs of earlier node executions (cache clear)' }, load: async () => (await import('./commands/cache.js')).registerCacheCommands }, // prettier-ignore
   {
     commands: {
       viz: 'print a pipeline as a Mermaid flowchart (paste it in a README or any Mermaid viewer)',
