@@ -2,10 +2,12 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_CONFIG_ENV } from '../constants.js';
 import { resolveRunTarget } from '../temporal/run-target.js';
+import type { batchScoringWorkflow } from '../../workflows/batch.js';
+import { batchProgressQuery } from '../../workflows/definitions.js';
 import type { BatchScoringInput, BatchScoringProgress, BatchScoringResult } from './types.js';
 
-const BATCH_WORKFLOW = 'batchScoringWorkflow';
-const PROGRESS_QUERY = 'progress';
+/** The workflow type `startBatchScoring` starts (the name the worker registers it under). */
+const BATCH_WORKFLOW_TYPE = 'batchScoringWorkflow';
 
 export interface StartBatchScoringOptions extends BatchScoringInput {
   /**
@@ -25,7 +27,7 @@ export interface StartBatchScoringOptions extends BatchScoringInput {
 /** A started batch scoring workflow. */
 export interface BatchScoringHandle {
   readonly workflowId: string;
-  readonly handle: WorkflowHandle;
+  readonly handle: WorkflowHandle<typeof batchScoringWorkflow>;
   /** Rows and chunks done so far (the workflow's `progress` query). */
   progress(): Promise<BatchScoringProgress>;
   /** Waits for the workflow; rejects with a WorkflowFailedError whose message says what failed. */
@@ -46,7 +48,7 @@ export async function startBatchScoring(
     runtimeParams: input.runtimeParams ?? {},
     taskQueue: explicitQueue,
   });
-  const handle = await client.workflow.start(BATCH_WORKFLOW, {
+  const handle = await client.workflow.start<typeof batchScoringWorkflow>(BATCH_WORKFLOW_TYPE, {
     taskQueue,
     workflowId,
     args: [{ ...input, env, ...(identity ? { identity } : {}) }],
@@ -56,11 +58,13 @@ export async function startBatchScoring(
 }
 
 /** A handle on an existing batch scoring workflow. */
-export function batchScoringHandle(handle: WorkflowHandle): BatchScoringHandle {
+export function batchScoringHandle(
+  handle: WorkflowHandle<typeof batchScoringWorkflow>,
+): BatchScoringHandle {
   return {
     workflowId: handle.workflowId,
     handle,
-    progress: () => handle.query<BatchScoringProgress>(PROGRESS_QUERY),
-    result: () => handle.result() as Promise<BatchScoringResult>,
+    progress: () => handle.query(batchProgressQuery),
+    result: () => handle.result(),
   };
 }
