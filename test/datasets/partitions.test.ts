@@ -306,3 +306,36 @@ it('PartitionedDataset works with CSV partitions given in code', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('the confirm hook starts a new window for each local run of a pipeline', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'incremental-local-'));
+  try {
+    const { node, pipeline } = await import('../../src/pipeline/index.js');
+    const { runPipelineLocally } = await import('../../src/runner/local-runner.js');
+    await writeFile(join(dir, 'a.json'), '1');
+    const events = new IncrementalDataset({ path: dir, dataset: json, filenameSuffix: '.json' });
+    const seen: string[][] = [];
+    const consume = pipeline([
+      node((e: Record<string, number>) => (seen.push(Object.keys(e)), 1), {
+        inputs: 'events',
+        outputs: 'done',
+        name: 'consume',
+      }),
+    ]);
+    const catalog = new DataCatalog({ events });
+    const run = (runId: string) =>
+      runPipelineLocally({
+        pipeline: consume,
+        catalog,
+        hooks: [confirmIncrementalDatasets()],
+        run: { runId, pipelineName: 'p', env: 'local', projectDir: dir, runtimeParams: {} },
+      });
+    await run('one');
+    await writeFile(join(dir, 'b.json'), '2');
+    await run('two');
+    await run('three');
+    expect(seen).toEqual([['a'], ['b'], []]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

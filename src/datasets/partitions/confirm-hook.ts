@@ -8,12 +8,14 @@ import type { Hooks } from '../../hooks/types.js';
 /** A dataset with Kedro's `confirm()` (IncrementalDataset, or a user's own). */
 export interface ConfirmableDataset {
   confirm(): Promise<void>;
+  release(): Promise<void>;
 }
 
 const isConfirmable = (value: unknown): value is ConfirmableDataset =>
   typeof value === 'object' &&
   value !== null &&
-  typeof (value as Partial<ConfirmableDataset>).confirm === 'function';
+  typeof (value as Partial<ConfirmableDataset>).confirm === 'function' &&
+  typeof (value as Partial<ConfirmableDataset>).release === 'function';
 
 export interface ConfirmHookOptions {
   /**
@@ -39,6 +41,17 @@ export function confirmIncrementalDatasets(options: ConfirmHookOptions = {}): Ho
   );
   const confirmedElsewhere = new Set([...explicit.values()].flat());
   return {
+    /**
+     * A new run outside Temporal and outside `withRunKey` starts a new window: the datasets'
+     * per-object run keys are renewed (as Kedro's `release()` clears its cache).
+     */
+    async beforePipelineRun({ pipeline, catalog }) {
+      const inputs = (pipeline as { inputs?: () => readonly string[] }).inputs?.() ?? [];
+      for (const name of inputs) {
+        const dataset = catalog.has(name) ? catalog.getDataset(name) : undefined;
+        if (isConfirmable(dataset)) await dataset.release();
+      }
+    },
     async afterNodeRun({ node, catalog }) {
       const names =
         explicit.get(node.name) ?? node.inputs.filter((name) => !confirmedElsewhere.has(name));
