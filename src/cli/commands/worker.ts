@@ -28,6 +28,9 @@ interface WorkerCommandOptions extends ConnectionCommandOptions {
   maxConcurrentNodes?: string;
   store: IntermediateStoreMode;
   storeDir?: string;
+  /** The node cache's store (default: the `--store` mode), or false with `--no-cache`. */
+  cache?: string | boolean;
+  cacheDir?: string;
   metricsPort?: string;
   shutdownGrace: string;
   logLevel: LogLevel;
@@ -70,6 +73,12 @@ export function registerWorkerCommand(program: Command): void {
       '--store-dir <dir>',
       "folder of the 'local' store (default <project>/.local/intermediate)",
     )
+    .option(
+      '--cache <store>',
+      "node cache: 'local' (<project>/.local/node-cache) or 'mlflow' (shared by workers on several hosts); default: as --store",
+    )
+    .option('--no-cache', 'run every node: neither read nor write the node cache')
+    .option('--cache-dir <dir>', "folder of the 'local' node cache")
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
     .option(
       '--metrics-host <host>',
@@ -95,6 +104,10 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (options: WorkerCommandOptions) => {
       if (options.store !== 'local' && options.store !== 'mlflow') {
         throw new CliUsageError(`--store must be 'local' or 'mlflow', got '${options.store}'.`);
+      }
+      const cache = options.cache === true ? undefined : options.cache;
+      if (cache !== undefined && cache !== false && cache !== 'local' && cache !== 'mlflow') {
+        throw new CliUsageError(`--cache must be 'local' or 'mlflow', got '${cache}'.`);
       }
       const metricsPort = options.metricsPort
         ? positiveInteger('--metrics-port', options.metricsPort)
@@ -141,6 +154,8 @@ export function registerWorkerCommand(program: Command): void {
         ...(maxConcurrentNodes ? { maxConcurrentNodes } : {}),
         store: options.store,
         ...(options.storeDir ? { storeDir: options.storeDir } : {}),
+        ...(cache !== undefined ? { cache } : {}),
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
         workerOptions: {
           shutdownGraceTime: options.shutdownGrace as `${number}s`,
           identity: `${project.definition.name}@${process.pid}:${buildId}`,
@@ -169,6 +184,7 @@ export function registerWorkerCommand(program: Command): void {
           buildId,
           workerVersioning: options.workerVersioning,
           store: options.store,
+          cache: cache ?? options.store,
           ...(metricsPort
             ? { metrics: `http://${options.metricsHost}:${metricsPort}/metrics` }
             : {}),
