@@ -8,3 +8,5 @@ export { SessionCache } from './session-cache.js';
 export { classifyFailures, toActivityFailure } from './failures.js';
 export { createBatchActivities, MAX_CHUNKS } from './batch-activities.js';
 export type { BatchActivities, BatchActivityDeps } from './batch-activities.js';
+export { createLifecycleActivities } from './lifecycle-activities.js';
+export type { LifecycleActivities, LifecycleActivityDeps } from './lifecycle-activities.js';

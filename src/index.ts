@@ -30,7 +30,24 @@ export type { Hooks, RunInfo, NodeInfo, CatalogView } from './hooks/types.js';
 // Local runner
 export { runPipelineLocally } from './runner/local-runner.js';
 export type { LocalRunOptions, LocalRunResult, RunProgress } from './runner/local-runner.js';
-export { RunnerError, MissingInputsError, NodeRunError } from './runner/errors.js';
+export {
+  RunnerError,
+  MissingInputsError,
+  NodeRunError,
+  NonErrorThrownError,
+  UndefinedOutputError,
+  UncloneableValueError,
+  NodeThreadError,
+} from './runner/errors.js';
+export { inlineExecutor } from './runner/run-node.js';
+export type { NodeExecutor, NodeCall } from './runner/run-node.js';
+export {
+  threadExecutor,
+  NodeThreadPool,
+  runNodeFunctionInThread,
+  defaultNodeThreadPool,
+} from './runner/node-thread.js';
+export type { ThreadExecutorOptions, NodeThreadPoolOptions } from './runner/node-thread.js';
 
 // MLflow client and tracking
 export * from './mlflow/index.js';
@@ -46,8 +63,64 @@ export {
   workflowsPath,
 } from './temporal/worker.js';
 export type { CreateWorkerOptions, TemporalMlflowPluginOptions } from './temporal/worker.js';
-export { startTraining, trainingHandle } from './temporal/client.js';
-export type { StartTrainingOptions, TrainingHandle } from './temporal/client.js';
+export {
+  startTraining,
+  startCompiledTraining,
+  compileTrainingOptions,
+  trainingHandle,
+} from './temporal/client.js';
+export type {
+  StartTrainingOptions,
+  CompiledTrainingOptions,
+  TrainingHandle,
+} from './temporal/client.js';
+export { TrainingOptionsError } from './temporal/errors.js';
+export { projectTaskQueue, describeIdentity, redactUri } from './temporal/identity.js';
+export { queuePollers } from './temporal/pollers.js';
+export type { QueuePoller } from './temporal/pollers.js';
+
+// The model lifecycle: schedules, promotion with approval, sweeps
+export {
+  createTrainingSchedule,
+  compileTrainingSchedule,
+  listTrainingSchedules,
+  describeTrainingSchedule,
+  applyProjectSchedules,
+  projectScheduleId,
+  ScheduleOptionError,
+  DEFAULT_OVERLAP_POLICY,
+  DEFAULT_CATCHUP_WINDOW,
+} from './temporal/schedules.js';
+export type {
+  TrainingScheduleOptions,
+  CompiledTrainingSchedule,
+  TrainingScheduleSummary,
+  ApplyResult,
+  ApplyProjectSchedulesOptions,
+  OverlapPolicy,
+} from './temporal/schedules.js';
+export {
+  approvePromotion,
+  rejectPromotion,
+  listPendingApprovals,
+  ApprovalRefusedError,
+} from './temporal/approvals.js';
+export type { PendingApproval } from './temporal/approvals.js';
+export {
+  startSweep,
+  parseSweepSpec,
+  loadSweepSpec,
+  expandTrials,
+  SweepSpecError,
+} from './temporal/sweep-client.js';
+export type {
+  SweepSpec,
+  ParamSpace,
+  ParamRange,
+  StartSweepOptions,
+  SweepHandle,
+} from './temporal/sweep-client.js';
+export type { ScheduleDeclaration } from './project/define-project.js';
 export type * from './temporal/types.js';
 export { ensureSearchAttributes, SEARCH_ATTRIBUTES } from './temporal/search-attributes.js';
 
@@ -61,7 +134,7 @@ export {
   CodecDecryptError,
 } from './temporal/codec.js';
 export type { EncryptionCodec, EncryptionCodecOptions } from './temporal/codec.js';
-export { createCodecServer, serveCodec } from './temporal/codec-server.js';
+export { createCodecServer, serveCodec, CodecServerConfigError } from './temporal/codec-server.js';
 export type {
   CodecServerOptions,
   ServeCodecOptions,

@@ -44,4 +44,12 @@ export {
   NotAPipelineMLError,
   ModelVerificationError,
   ModelLoadError,
+  ModelIntegrityError,
+  UnsafeModelPathError,
+  ModelSignatureError,
+  InvalidSigningKeyError,
 } from './errors.js';
+export { verifyModel, writeIntegrityManifest, SIGNING_KEY_ENV_VAR } from './integrity.js';
+export type { VerifyModelOptions, VerifiedModel, IntegrityManifest } from './integrity.js';
+export { DEFAULT_APPROVAL_TIMEOUT } from './pipeline-ml.js';
+export type { PromoteOptions, ResolvedPromoteOptions } from './pipeline-ml.js';
