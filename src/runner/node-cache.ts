@@ -15,7 +15,16 @@ import type { Node } from '../pipeline/node.js';
 import { decodeValue, encodeValue } from '../temporal/value-codec.js';
 import type { CacheEntry, CacheSource, CacheStore } from './cache-store.js';
 
-/** A node with this tag is never cached (it reads a clock, randomness or the outside world). */
+/**
+ * Nodes with this tag are cached (by default only they are): their function is pure, so equal code
+ * and inputs give equal outputs.
+ */
+export const CACHE_TAG = 'deterministic';
+
+/**
+ * A node with this tag is never cached, even with `nodes: 'all'` (it reads a clock, randomness or
+ * the outside world, or has side effects).
+ */
 export const NO_CACHE_TAG = 'no-cache';
 
 /** MLflow run tag of a node restored from the cache: `<prefix><node>` = the run it came from. */
@@ -24,8 +33,16 @@ export const TAG_CACHED_FROM_PREFIX = 'temporal_mlflow.cached_from.';
 /** Version of the key derivation: bumped when it changes, so old entries are never hit. */
 const KEY_VERSION = 1;
 
+/** Which nodes a cache applies to. */
+export type CachedNodes = 'tagged' | 'all';
+
 export interface NodeCacheOptions {
   store: CacheStore;
+  /**
+   * `tagged`: nodes tagged `deterministic` only (opt-in per node); `all`: every node not tagged
+   * `no-cache` (for projects whose nodes are all pure). @default 'tagged'
+   */
+  nodes?: CachedNodes;
   /**
    * Reports a cache read or write that failed: the node then simply runs (or its result is not
    * remembered). @default process.emitWarning
@@ -47,18 +64,24 @@ export interface CacheHit {
 /** The cache of node outputs over one store; safe to share between concurrent runs. */
 export class NodeCache {
   readonly store: CacheStore;
+  readonly nodes: CachedNodes;
   readonly #warn: (message: string) => void;
 
   constructor(options: NodeCacheOptions) {
     this.store = options.store;
+    this.nodes = options.nodes ?? 'tagged';
+    if (this.nodes !== 'tagged' && this.nodes !== 'all') {
+      throw new TypeError(`nodes must be 'tagged' or 'all', got ${JSON.stringify(this.nodes)}.`);
+    }
     this.#warn =
       options.warn ??
       ((message) => process.emitWarning(message, { code: 'TEMPORAL_MLFLOW_NODE_CACHE' }));
   }
 
-  /** False for nodes tagged `no-cache`. */
+  /** True for nodes tagged `deterministic` (any node with `nodes: 'all'`), never for `no-cache`. */
   applies(node: Node): boolean {
-    return !node.tags.includes(NO_CACHE_TAG);
+    if (node.tags.includes(NO_CACHE_TAG)) return false;
+    return this.nodes === 'all' || node.tags.includes(CACHE_TAG);
   }
 
   /**

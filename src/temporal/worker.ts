@@ -31,7 +31,7 @@ import {
   MlflowCacheStore,
   type CacheStoreMode,
 } from '../runner/cache-store.js';
-import { NodeCache } from '../runner/node-cache.js';
+import { NodeCache, type CachedNodes } from '../runner/node-cache.js';
 import { projectTaskQueue } from './identity.js';
 import {
   LocalIntermediateStore,
@@ -63,6 +63,11 @@ export interface TemporalMlflowPluginOptions {
   cache?: CacheStoreMode | false;
   /** Folder of the `local` node cache. @default `<project>/.local/node-cache` */
   cacheDir?: string;
+  /**
+   * Which nodes are cached: those tagged `deterministic`, or `all` not tagged `no-cache`.
+   * @default 'tagged'
+   */
+  cacheNodes?: CachedNodes;
   /** Heartbeat period of running nodes. @default 5000 */
   heartbeatIntervalMs?: number;
   /**
@@ -85,6 +90,7 @@ interface CompiledPluginOptions {
   storeDir: string;
   cache: CacheStoreMode | false;
   cacheDir: string;
+  cacheNodes: CachedNodes;
   heartbeatIntervalMs: number;
   rejectOtherCode: boolean;
 }
@@ -122,6 +128,7 @@ function compilePluginOptions(
     storeDir: options.storeDir ?? join(projectDir, '.local', 'intermediate'),
     cache,
     cacheDir: options.cacheDir ?? defaultCacheDir(projectDir),
+    cacheNodes: options.cacheNodes ?? 'tagged',
     heartbeatIntervalMs,
     rejectOtherCode: options.rejectOtherCode ?? false,
   };
@@ -183,7 +190,10 @@ function nodeCacheOf(
 ): ((session: Session) => NodeCache | undefined) | undefined {
   if (compiled.cache === false) return undefined;
   if (compiled.cache === 'local') {
-    const cache = new NodeCache({ store: new LocalCacheStore(compiled.cacheDir) });
+    const cache = new NodeCache({
+      store: new LocalCacheStore(compiled.cacheDir),
+      nodes: compiled.cacheNodes,
+    });
     return () => cache;
   }
   const caches = new WeakMap<object, NodeCache>();
@@ -191,7 +201,10 @@ function nodeCacheOf(
     const client = session.requireMlflow("The 'mlflow' node cache");
     let cache = caches.get(client);
     if (!cache) {
-      cache = new NodeCache({ store: new MlflowCacheStore(client, session.projectName) });
+      cache = new NodeCache({
+        store: new MlflowCacheStore(client, session.projectName),
+        nodes: compiled.cacheNodes,
+      });
       caches.set(client, cache);
     }
     return cache;

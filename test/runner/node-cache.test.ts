@@ -10,6 +10,7 @@ import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { LocalCacheStore } from '../../src/runner/cache-store.js';
 import { runPipelineLocally, type RunProgress } from '../../src/runner/local-runner.js';
 import {
+  CACHE_TAG,
   contentHash,
   isPlainData,
   NO_CACHE_TAG,
@@ -146,7 +147,7 @@ describe('the node cache under the local runner', () => {
     expect(Object.keys(rerun.result.cachedNodes)).toEqual(['split_tickets']);
   });
 
-  it('runs every node without a cache, and nodes tagged no-cache always', async () => {
+  it('caches nodes tagged deterministic (all with nodes: all), never those tagged no-cache', async () => {
     const calls: string[] = [];
     const cache = freshCache();
     const build = () =>
@@ -155,12 +156,18 @@ describe('the node cache under the local runner', () => {
           inputs: 'x',
           outputs: 'y',
           name: 'double',
+          tags: [CACHE_TAG],
+        }),
+        node((y: number) => (calls.push('untagged'), y), {
+          inputs: 'y',
+          outputs: 'u',
+          name: 'untagged',
         }),
         node((y: number) => (calls.push('stamp'), y + 1), {
           inputs: 'y',
           outputs: 'z',
           name: 'stamp',
-          tags: [NO_CACHE_TAG],
+          tags: [CACHE_TAG, NO_CACHE_TAG],
         }),
       ]);
     const run = (withCache: NodeCache | undefined) =>
@@ -172,10 +179,18 @@ describe('the node cache under the local runner', () => {
       });
     await run(cache);
     const second = await run(cache);
-    expect(second.freeOutputs).toEqual({ z: 41 });
+    expect(second.freeOutputs).toEqual({ z: 41, u: 40 });
     expect(second.cachedNodes).toEqual({ double: 'tagged' });
+    const all = new NodeCache({ store: cache.store, nodes: 'all' });
+    expect((await run(all)).cachedNodes).toEqual({ double: 'tagged' });
+    expect((await run(all)).cachedNodes).toEqual({ double: 'tagged', untagged: 'tagged' });
     await run(undefined);
-    expect(calls).toEqual(['double', 'stamp', 'stamp', 'double', 'stamp']);
+    const order = (names: string[]) => [...names].sort();
+    expect(calls.slice(0, 3).sort()).toEqual(order(['double', 'stamp', 'untagged']));
+    expect(calls.slice(3, 5).sort()).toEqual(order(['stamp', 'untagged']));
+    expect(calls.slice(5, 7).sort()).toEqual(order(['stamp', 'untagged']));
+    expect(calls.slice(7, 8)).toEqual(['stamp']);
+    expect(calls.slice(8).sort()).toEqual(order(['double', 'stamp', 'untagged']));
   });
 
   it('never caches a node whose inputs or outputs the codec would not give back as they are', async () => {
@@ -192,11 +207,13 @@ describe('the node cache under the local runner', () => {
           inputs: 'w',
           outputs: 'model',
           name: 'fit',
+          tags: CACHE_TAG,
         }),
         node((model: Fitted) => (calls.push('use'), model.predict(2)), {
           inputs: 'model',
           outputs: 'prediction',
           name: 'use',
+          tags: CACHE_TAG,
         }),
       ]);
     const cache = freshCache();

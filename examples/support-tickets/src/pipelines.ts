@@ -24,43 +24,54 @@ export const inference = pipeline([
   }),
 ]);
 
-/** Training: fits the vocabulary (preprocessing artifact) and the classifier (model), then evaluates. */
+/**
+ * Training: fits the vocabulary (preprocessing artifact) and the classifier (model), then evaluates.
+ * Every node is a pure function, tagged `deterministic`: a retrain with unchanged code, data and
+ * parameters restores them from the node cache instead of running them (docs/caching.md).
+ */
 export const training = pipeline([
   node(splitTickets, {
     inputs: ['instances', 'labels', 'params:split'],
     outputs: ['train_tickets', 'test_tickets', 'train_labels', 'test_labels'],
     name: 'split_tickets',
+    tags: ['deterministic'],
   }),
   node(fitVocabulary, {
     inputs: ['train_tickets', 'params:vocabulary'],
     outputs: 'vocabulary',
     name: 'fit_vocabulary',
+    tags: ['deterministic'],
   }),
   node(vectorize, {
     inputs: ['train_tickets', 'vocabulary'],
     outputs: 'train_features',
     name: 'vectorize_train',
+    tags: ['deterministic'],
   }),
   node(vectorize, {
     inputs: ['test_tickets', 'vocabulary'],
     outputs: 'test_features',
     name: 'vectorize_test',
+    tags: ['deterministic'],
   }),
   node(trainClassifier, {
     inputs: ['train_features', 'train_labels', 'vocabulary', 'params:model'],
     outputs: 'classifier',
     name: 'train_classifier',
+    tags: ['deterministic'],
     retry: { maximumAttempts: 3 },
   }),
   node(routeTickets, {
     inputs: ['classifier', 'test_features', 'params:min_confidence'],
     outputs: 'test_answers',
     name: 'route_test_tickets',
+    tags: ['deterministic'],
   }),
   node(evaluateRouting, {
     inputs: ['test_answers', 'test_labels'],
     outputs: 'routing_metrics',
     name: 'evaluate_routing',
+    tags: ['deterministic'],
   }),
 ]);
 
