@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { userInfo } from 'node:os';
 import {
   DEFAULT_CONFIG_ENV,
   DEFAULT_PIPELINE_NAME,
@@ -9,6 +10,13 @@ import {
   TAG_SWEEP_ID,
   TAG_SWEEP_TRIAL,
   TAG_TRIGGER,
+  TAG_FAILED_NODE,
+  TAG_FAILURE,
+  MLFLOW_NOTE_TAG,
+  MLFLOW_SOURCE_NAME_TAG,
+  MLFLOW_SOURCE_TYPE_TAG,
+  MLFLOW_USER_TAG,
+  DEFAULT_TEMPORAL_NAMESPACE,
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
@@ -160,6 +168,11 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             tags: {
               [TAG_WORKFLOW_ID]: context.workflowId,
               [TAG_PIPELINE_NAME]: context.pipeline,
+              [MLFLOW_NOTE_TAG]: runNote(context),
+              [MLFLOW_SOURCE_NAME_TAG]:
+                context.command ?? `temporal-mlflow train --pipeline ${context.pipeline}`,
+              [MLFLOW_SOURCE_TYPE_TAG]: 'JOB',
+              [MLFLOW_USER_TAG]: context.startedBy ?? userInfo().username,
               ...(context.command ? { [TAG_COMMAND]: context.command } : {}),
               ...lineageTags(context),
             },
@@ -177,8 +190,13 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async runNode(input: RunNodeInput): Promise<RunNodeResult> {
       const started = Date.now();
       const activity = Context.current();
+      // The UI shows a pending activity's type and heartbeat details, not its summary: name the node.
       const heartbeat = setInterval(
-        () => activity.heartbeat(),
+        () =>
+          activity.heartbeat({
+            node: input.node,
+            elapsed: `${((Date.now() - started) / 1000).toFixed(0)} s`,
+          }),
         heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
       );
       try {
@@ -277,13 +295,25 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     async endMlflowRun(args: {
       context: RunContext;
       status: 'FINISHED' | 'FAILED' | 'KILLED';
+      /** Why a FAILED run failed: recorded on the run, so the MLflow UI says which node and why. */
+      failure?: { node?: string; message: string };
     }): Promise<void> {
       return classifyFailures(async () => {
-        if (!args.context.mlflowRunId) return;
+        const runId = args.context.mlflowRunId;
+        if (!runId) return;
         const session = await contextSession(args.context);
-        await session
-          .requireMlflow('Ending an MLflow run')
-          .runs.end(args.context.mlflowRunId, args.status);
+        const client = session.requireMlflow('Ending an MLflow run');
+        if (args.failure) {
+          const what = args.failure.node ? `node '${args.failure.node}'` : 'the workflow';
+          await client.runs.logBatch(runId, {
+            tags: {
+              ...(args.failure.node ? { [TAG_FAILED_NODE]: args.failure.node } : {}),
+              [TAG_FAILURE]: args.failure.message.slice(0, 5_000),
+              [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Failed at ${what}:** ${args.failure.message.slice(0, 4_000)}`,
+            },
+          });
+        }
+        await client.runs.end(runId, args.status);
       });
     },
 
@@ -310,8 +340,23 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
 /** The run name when mlflow.yml sets none: the pipeline, or the sweep trial it is. */
+/**
+ * The run's description in the MLflow UI: the Temporal workflow it belongs to, as a link when the
+ * worker knows the Temporal UI (TEMPORAL_UI_URL).
+ */
+function runNote(context: RunContext): string {
+  const ui = process.env.TEMPORAL_UI_URL;
+  const namespace = Context.current().info.workflowNamespace ?? DEFAULT_TEMPORAL_NAMESPACE;
+  const where = ui
+    ? `[${context.workflowId}](${ui.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(context.workflowId)})`
+    : `\`${context.workflowId}\` (namespace \`${namespace}\`)`;
+  return `Trained by the Temporal workflow ${where}, pipeline \`${context.pipeline}\`.`;
+}
+
+/** Runs are told apart by pipeline and start time (a sweep's trials by their number). */
 function defaultRunName(context: RunContext): string {
-  if (!context.sweep) return context.pipeline;
+  if (!context.sweep)
+    return `${context.pipeline} ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
   return context.sweep.trial === undefined
     ? `${context.pipeline} sweep`
     : `${context.pipeline} trial ${context.sweep.trial}`;

@@ -60,6 +60,14 @@ export const EXPERIMENT_KIND_TRAINING = 'custom_model_development';
 export const TAG_WORKFLOW_ID = 'temporal_mlflow.workflow_id';
 export const TAG_PIPELINE_NAME = 'temporal_mlflow.pipeline';
 export const TAG_COMMAND = 'temporal_mlflow.command';
+/** Why a run failed, and at which node (set when the run is ended FAILED). */
+export const TAG_FAILED_NODE = 'temporal_mlflow.failed_node';
+export const TAG_FAILURE = 'temporal_mlflow.failure';
+/** MLflow's own tags: the run's description (markdown), its source and its user. */
+export const MLFLOW_NOTE_TAG = 'mlflow.note.content';
+export const MLFLOW_SOURCE_NAME_TAG = 'mlflow.source.name';
+export const MLFLOW_SOURCE_TYPE_TAG = 'mlflow.source.type';
+export const MLFLOW_USER_TAG = 'mlflow.user';
 /** MLflow's own tag naming the parent of a nested run. */
 export const MLFLOW_PARENT_RUN_ID_TAG = 'mlflow.parentRunId';
 /** How a run was started (`schedule`, `sweep`) and by which schedule or sweep. */

@@ -116,6 +116,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     codeHash: plan.codeHash,
     store: plan.store,
     ...(input.command ? { command: input.command } : {}),
+    ...(input.startedBy ? { startedBy: input.startedBy } : {}),
     ...(input.noCache ? { noCache: true } : {}),
     ...lineage(input, typedSearchAttributes.get(scheduledByIdKey)),
   };
@@ -123,6 +124,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   if (mlflowRun) {
     context.mlflowRunId = mlflowRun.runId;
     progress.mlflowRunId = mlflowRun.runId;
+    progress.mlflowRunUrl = mlflowRun.runUrl;
     upsertSearchAttributes([{ key: mlflowRunIdKey, value: mlflowRun.runId }]);
   }
   progress.state = 'running';
@@ -196,7 +198,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     status = cancelled ? 'KILLED' : 'FAILED';
     progress.state = cancelled ? 'cancelled' : 'failed';
     progress.error = describeFailure(error);
-    if (error instanceof NodeFailure) progress.failedNode = error.node;
+    if (error instanceof NodeFailure && !cancelled) progress.failedNode = error.node;
     // A cancelled run surfaces as Temporal's CancelledFailure, so the workflow is marked cancelled.
     if (error instanceof NodeFailure && cancelled) throw error.cause;
     if (error instanceof NodeFailure) {
@@ -217,7 +219,20 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     showDetails();
     await CancellationScope.nonCancellable(async () => {
       if (mlflowRun)
-        await closingStep('end the MLflow run', () => endMlflowRun({ context, status }));
+        await closingStep('end the MLflow run', () =>
+          endMlflowRun({
+            context,
+            status,
+            ...(status === 'FAILED'
+              ? {
+                  failure: {
+                    ...(progress.failedNode ? { node: progress.failedNode } : {}),
+                    message: progress.error ?? 'the workflow failed',
+                  },
+                }
+              : {}),
+          }),
+        );
       await closingStep('clean up the intermediate store', () => cleanupRun(context));
     });
     progress.state = settled;
@@ -323,21 +338,38 @@ export async function pipelineChunkWorkflow(input: ChunkInput): Promise<number> 
   return done;
 }
 
+/**
+ * A name as markdown inline code: the Temporal UI renders details as markdown, where
+ * `__default__` would show as a bold "default".
+ */
+function code(name: string): string {
+  return `\`${name.replace(/`/g, "'")}\``;
+}
+
 function detailsMarkdown(progress: TrainingProgress): string {
   const cached = progress.cached?.length ? ` (${progress.cached.length} cached)` : '';
   const lines = [
-    `**${progress.pipeline}** — ${progress.state}, ${progress.done}/${progress.total} nodes done${cached}`,
+    `${code(progress.pipeline)} — ${progress.state}, ${progress.done}/${progress.total} nodes done${cached}`,
   ];
   if (progress.running.length > 0)
-    lines.push(`Running: ${progress.running.slice(0, 20).join(', ')}`);
+    lines.push(`Running: ${progress.running.slice(0, 20).map(code).join(', ')}`);
   if (progress.cached?.length) {
-    const shown = progress.cached.slice(0, 20).map((name) => `\`${name.replace(/`/g, "'")}\``);
+    const shown = progress.cached.slice(0, 20).map(code);
     const more = progress.cached.length > 20 ? ` +${progress.cached.length - 20}` : '';
     lines.push(`From the node cache (not run): ${shown.join(', ')}${more}`);
   }
-  if (progress.mlflowRunId) lines.push(`MLflow run: \`${progress.mlflowRunId}\``);
-  if (progress.modelUri) lines.push(`Model: \`${progress.modelUri}\``);
-  if (progress.failedNode) lines.push(`Failed node: **${progress.failedNode}**`);
+  if (progress.mlflowRunId)
+    lines.push(
+      progress.mlflowRunUrl
+        ? `MLflow run: [${progress.mlflowRunId}](${progress.mlflowRunUrl})`
+        : `MLflow run: ${code(progress.mlflowRunId)}`,
+    );
+  if (progress.modelUri) lines.push(`Model: ${code(progress.modelUri)}`);
+  if (progress.state === 'cancelled')
+    lines.push('**Cancelled**: nodes still running were cancelled.');
+  if (progress.failedNode) lines.push(`Failed node: ${code(progress.failedNode)}`);
+  if (progress.error && progress.state === 'failed')
+    lines.push(`Error: ${progress.error.slice(0, 2_000)}`);
   if (progress.promotion)
     lines.push(promotionMarkdown(progress.promotion, progress.state === 'awaiting-approval'));
   const text = lines.join('\n\n');

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODEL_FLAVOR, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../constants.js';
+import { MODEL_FLAVOR, TAG_FAILURE, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../constants.js';
 import type { MlflowClient } from '../mlflow/client.js';
 import type { LoggedModel, ModelVersion } from '../mlflow/types.js';
 import { tagsToRecord } from '../mlflow/util.js';
@@ -13,7 +13,6 @@ import { savePipelineModel } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
-const TAG_FAILURE = 'temporal_mlflow.failure';
 
 export type PackagingStage =
   'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';

@@ -1,5 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import type { trainingWorkflow, TrainingWorkflowInput } from '../../workflows/training.js';
 import { pipelineNameKey, progressQuery } from '../../workflows/definitions.js';
 import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
@@ -72,6 +73,7 @@ export async function compileTrainingOptions(
   });
   // Fails here, with the registered names, rather than on a worker.
   session?.pipeline(pipeline, filters);
+  const user = startedBy();
   return {
     workflowId: options.workflowId ?? `train-${pipeline}-${randomUUID()}`,
     taskQueue,
@@ -86,9 +88,19 @@ export async function compileTrainingOptions(
       ...(filters ? { filters } : {}),
       ...(options.nodeDefaults ? { nodeDefaults: options.nodeDefaults } : {}),
       ...(options.command ? { command: options.command } : {}),
+      ...(user ? { startedBy: user } : {}),
       ...(options.nodesPerHistory ? { nodesPerHistory: options.nodesPerHistory } : {}),
     },
   };
+}
+
+/** The user starting a run, for the MLflow run's user (undefined where the OS has no name for it). */
+function startedBy(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
 
 function hasFilters(filters: PipelineFilters | undefined): filters is PipelineFilters {

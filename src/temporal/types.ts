@@ -23,6 +23,8 @@ export interface TrainingInput {
   filters?: PipelineFilters;
   /** The command line that started the run (recorded as an MLflow tag). */
   command?: string;
+  /** Who started the run (the client's user name), recorded as the MLflow run's user. */
+  startedBy?: string;
   /**
    * Who the run belongs to, as the client resolved it: a worker of another project, environment or
    * MLflow server hands the run back instead of running it. Unset fields are taken from the
@@ -110,6 +112,7 @@ export interface RunContext {
   store: IntermediateStoreMode;
   mlflowRunId?: string;
   command?: string;
+  startedBy?: string;
   /** The Temporal Schedule that started the run (tagged on the MLflow run). */
   scheduleId?: string;
   /** Parent MLflow run (`mlflow.parentRunId`). */
@@ -159,6 +162,8 @@ export interface TrainingProgress {
   running: string[];
   nodes: Record<string, NodeState>;
   mlflowRunId?: string;
+  /** The MLflow UI page of the run. */
+  mlflowRunUrl?: string;
   modelUri?: string;
   failedNode?: string;
   error?: string;

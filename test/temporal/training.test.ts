@@ -118,9 +118,17 @@ describe('a pipeline on Temporal', () => {
     expect(executions(dir, 'broken')).toHaveLength(1);
     const progress = await handle.progress();
     expect(progress).toMatchObject({ state: 'failed', failedNode: 'broken' });
-    expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual([
-      'FAILED',
-    ]);
+    const runs = await mlflowRunsOf(handle.workflowId);
+    expect(runs.map((run) => run.info.status)).toEqual(['FAILED']);
+    // The MLflow UI says which node failed and why, and links back to the workflow.
+    const tags = Object.fromEntries((runs[0]!.data.tags ?? []).map((tag) => [tag.key, tag.value]));
+    expect(tags['temporal_mlflow.failed_node']).toBe('broken');
+    expect(tags['temporal_mlflow.failure']).toContain('column "amount" has text values');
+    expect(tags['mlflow.note.content']).toContain(handle.workflowId);
+    expect(tags['mlflow.note.content']).toContain("**Failed at node 'broken':**");
+    expect(tags['mlflow.runName']).toMatch(/^fatal \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    expect(tags['mlflow.user']).toBeTruthy();
+    expect(tags['mlflow.source.type']).toBe('JOB');
   });
 
   it('marks the MLflow run KILLED and the workflow cancelled when the workflow is cancelled', async () => {
@@ -140,6 +148,10 @@ describe('a pipeline on Temporal', () => {
     expect((await mlflowRunsOf(handle.workflowId)).map((run) => run.info.status)).toEqual([
       'KILLED',
     ]);
+    // A cancelled run says so; no node is blamed for it.
+    const progress = await handle.progress();
+    expect(progress.state).toBe('cancelled');
+    expect(progress.failedNode).toBeUndefined();
   });
 
   it('keeps a 50 MB intermediate dataset out of the workflow history', async () => {
