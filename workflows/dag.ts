@@ -103,27 +103,28 @@ export async function runDag(
         const start = (node: NodePlan): void => {
           observer.started(node);
           const options = nodeActivityOptions(node, defaults);
-          onRightWorker(() => runNode.executeWithOptions(options, [{ context, node: node.name }]))
-            .then(
-              (result) => {
-                if (failed) return;
-                observer.completed(node, result);
-                completed++;
-                if (completed === nodes.length) return resolve();
-                for (const next of downstream.get(node.name) ?? []) {
-                  const left = waitingOn.get(next.name)! - 1;
-                  waitingOn.set(next.name, left);
-                  if (left === 0) start(next);
-                }
-              },
-              (error: unknown) => {
-                if (failed) return;
-                failed = true;
-                observer.failed(node, error);
-                scope.cancel();
-                reject(new NodeFailure(node.name, error));
-              },
-            );
+          onRightWorker(() =>
+            runNode.executeWithOptions(options, [{ context, node: node.name }]),
+          ).then(
+            (result) => {
+              if (failed) return;
+              observer.completed(node, result);
+              completed++;
+              if (completed === nodes.length) return resolve();
+              for (const next of downstream.get(node.name) ?? []) {
+                const left = waitingOn.get(next.name)! - 1;
+                waitingOn.set(next.name, left);
+                if (left === 0) start(next);
+              }
+            },
+            (error: unknown) => {
+              if (failed) return;
+              failed = true;
+              observer.failed(node, error);
+              scope.cancel();
+              reject(new NodeFailure(node.name, error));
+            },
+          );
         };
         for (const node of nodes) if (waitingOn.get(node.name) === 0) start(node);
       }),
