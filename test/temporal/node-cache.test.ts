@@ -81,10 +81,12 @@ const tickets = [
 ];
 
 describe('the node cache on Temporal', () => {
-  it('restores every node of an unchanged retrain, logs a model predicting the same, and re-runs only what a changed parameter reaches', async () => {
+  it('restores every node of an unchanged retrain and logs a model predicting the same', async () => {
     const project = copyExampleAs(`cache-local-${Date.now().toString(36)}`);
-    const cacheDir = mkdtempSync(join(tmpdir(), 'tm-node-cache-'));
-    const harness = await harnessFor(project, { cache: 'local', cacheDir });
+    const harness = await harnessFor(project, {
+      cache: 'local',
+      cacheDir: mkdtempSync(join(tmpdir(), 'tm-node-cache-')),
+    });
 
     const first = await train(harness, project);
     expect(first.cached).toEqual([]);
@@ -108,6 +110,13 @@ describe('the node cache on Temporal', () => {
     expect(await predictions(second.result.model!.modelUri, tickets)).toEqual(
       await predictions(first.result.model!.modelUri, tickets),
     );
+  }, 180_000);
+
+  it('re-runs only the nodes a changed parameter reaches; --no-cache and cache clear run everything', async () => {
+    const project = copyExampleAs(`cache-params-${Date.now().toString(36)}`);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'tm-node-cache-'));
+    const harness = await harnessFor(project, { cache: 'local', cacheDir });
+    await train(harness, project);
 
     const changed = await train(harness, project, { params: { model: { smoothing: 0.5 } } });
     expect(changed.cached).toEqual([
@@ -121,7 +130,7 @@ describe('the node cache on Temporal', () => {
     expect(uncached.cached).toEqual([]);
     expect((await new LocalCacheStore(cacheDir).clear()) ?? 0).toBeGreaterThan(0);
     expect((await train(harness, project)).cached).toEqual([]);
-  });
+  }, 240_000);
 
   it('lets a worker restore what another worker computed, through the MLflow store', async () => {
     const project = copyExampleAs(`cache-mlflow-${Date.now().toString(36)}`);
@@ -152,5 +161,5 @@ describe('the node cache on Temporal', () => {
     } finally {
       await store.clear();
     }
-  });
+  }, 180_000);
 });
