@@ -55,3 +55,30 @@ export {
   DatasetArgumentError,
 } from './errors.js';
 export type { DatasetConfigIssue, DatasetOperation } from './errors.js';
+export {
+  PartitionedDataset,
+  IncrementalDataset,
+  confirmIncrementalDatasets,
+  withRunKey,
+} from './partitions/index.js';
+export type {
+  PartitionLoaders,
+  PartitionData,
+  PartitionFactory,
+  PartitionedDatasetOptions,
+  IncrementalDatasetOptions,
+  ConfirmHookOptions,
+} from './partitions/index.js';
+export {
+  SQLTableDataset,
+  SQLQueryDataset,
+  TableExistsError,
+  SqlConnectionError,
+} from './sql/index.js';
+export type {
+  SQLTableDatasetOptions,
+  SQLQueryDatasetOptions,
+  SqlConnectionFields,
+  IfExists,
+  SqlParams,
+} from './sql/index.js';
