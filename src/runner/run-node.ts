@@ -81,6 +81,9 @@ export async function runNode(args: {
   const cache = args.cache?.applies(node) ? args.cache : undefined;
   const key = cache?.key(node, inputs);
   const hit = key === undefined ? undefined : await cache!.lookup(node, key);
+  // The MLflow tag naming the hit's source is written while the hooks and saves run.
+  const tagging = hit ? cache!.recordHit(hit, run) : undefined;
+  tagging?.catch(() => undefined);
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;
   try {
@@ -99,7 +102,7 @@ export async function runNode(args: {
   await callHooks(hooks, 'afterNodeRun', { run, node: info, inputs, outputs, catalog });
   await Promise.all(node.outputs.map((name) => catalog.save(name, outputs[name])));
   if (hit) {
-    await cache!.recordHit(hit, run);
+    await tagging;
     args.onCached?.(hit);
   } else if (key !== undefined) {
     await cache!.remember(node, key, outputs, run);
