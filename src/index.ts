@@ -6,11 +6,80 @@
  */
 
 // Pipelines (Kedro core)
-export * from './pipeline/index.js';
+export {
+  CircularDependencyError,
+  DuplicateNodeNameError,
+  DuplicateNodeOutputError,
+  EmptyPipelineSelectionError,
+  InvalidArgumentError,
+  InvalidNameError,
+  InvalidNodeDefinitionError,
+  InvalidPipelineItemError,
+  NamespaceError,
+  Node,
+  NodeInputMissingError,
+  NodeInputOutputOverlapError,
+  NodeOutputShapeError,
+  OutputNotUniqueError,
+  ParameterOutputError,
+  Pipeline,
+  PipelineError,
+  UnknownDatasetError,
+  UnknownNodeError,
+  UnknownTagError,
+  isParameter,
+  node,
+  parseDuration,
+  pipeline,
+  pipelineToMermaid,
+} from './pipeline/index.js';
+export type * from './pipeline/index.js';
 
 // Data catalog, configuration and datasets
-export * from './catalog/index.js';
-export * from './datasets/index.js';
+export {
+  CatalogConfigError,
+  ConfigParseError,
+  CredentialsNotFoundError,
+  DataCatalog,
+  DuplicateConfigKeyError,
+  InterpolationError,
+  MAX_EXPANDED_SIZE,
+  PARAMETERS,
+  PARAMS_PREFIX,
+  ParameterNotFoundError,
+  RuntimeParamsError,
+  loadProjectConfig,
+  parseRuntimeParams,
+} from './catalog/index.js';
+export type * from './catalog/index.js';
+export {
+  AbstractDataset,
+  AbstractFileDataset,
+  CSVDataset,
+  DatasetArgumentError,
+  DatasetConfigError,
+  DatasetError,
+  DatasetNotFoundError,
+  DatasetPathError,
+  DatasetRegistry,
+  IncrementalDataset,
+  JSONDataset,
+  MemoryDataset,
+  ModelStateDataset,
+  ParquetDataset,
+  PartitionedDataset,
+  SQLQueryDataset,
+  SQLTableDataset,
+  SqlConnectionError,
+  TableExistsError,
+  TextDataset,
+  UnknownDatasetTypeError,
+  VersionNotFoundError,
+  confirmIncrementalDatasets,
+  isArrowTable,
+  withRunKey,
+} from './datasets/index.js';
+export type * from './datasets/index.js';
 
 // Projects, sessions and hooks
 export { defineProject, isProjectDefinition } from './project/define-project.js';
@@ -50,10 +119,76 @@ export {
 export type { ThreadExecutorOptions, NodeThreadPoolOptions } from './runner/node-thread.js';
 
 // MLflow client and tracking
-export * from './mlflow/index.js';
+export {
+  AbstractMlflowDataset,
+  MLFLOW_YML_TEMPLATE,
+  MlflowArtifactDataset,
+  MlflowAuthError,
+  MlflowClient,
+  MlflowConfigError,
+  MlflowConnectionError,
+  MlflowDeadlineExceededError,
+  MlflowError,
+  MlflowInvalidParameterError,
+  MlflowMetricDataset,
+  MlflowMetricHistoryDataset,
+  MlflowMetricsHistoryDataset,
+  MlflowParamTooLongError,
+  MlflowResourceAlreadyExistsError,
+  MlflowResourceNotFoundError,
+  MlflowUnexpectedResponseError,
+  activeRun,
+  createMlflowTrackingHook,
+  isPipelineTracked,
+  modelUrl,
+  parseMlflowConfig,
+  renderMlflowYmlTemplate,
+  resolveMlflowConfig,
+  runUrl,
+  withActiveRun,
+} from './mlflow/index.js';
+export type * from './mlflow/index.js';
 
 // PipelineML, packaging and models
-export * from './model/index.js';
+export {
+  DEFAULT_APPROVAL_TIMEOUT,
+  FreeInputsError,
+  InvalidInputNameError,
+  InvalidSigningKeyError,
+  MlflowModelLocalFileSystemDataset,
+  MlflowModelRegistryDataset,
+  MlflowModelTrackingDataset,
+  ModelIntegrityError,
+  ModelLoadError,
+  ModelSignatureError,
+  ModelVerificationError,
+  NoInferenceOutputError,
+  NotAPipelineMLError,
+  PipelineML,
+  PipelineMLError,
+  PipelineMLOptionError,
+  PipelineModel,
+  SIGNING_KEY_ENV_VAR,
+  SignatureValidationError,
+  UnpersistedArtifactError,
+  UnsafeModelPathError,
+  createModelLoggingHook,
+  inferParamsSchema,
+  inferSchema,
+  isPipelineMl,
+  isPipelineModel,
+  loadModel,
+  logPipelineModel,
+  packageRunModel,
+  parseModelUri,
+  pipelineMl,
+  pipelineMlFactory,
+  registerLoggedModel,
+  savePipelineModel,
+  verifyModel,
+  writeIntegrityManifest,
+} from './model/index.js';
+export type * from './model/index.js';
 
 // Temporal: worker, plugin and client API
 export {
@@ -142,7 +277,25 @@ export type {
 } from './temporal/codec-server.js';
 
 // Serving
-export * from './serving/index.js';
+export {
+  BadRequestError,
+  DEFAULT_BODY_LIMIT_BYTES,
+  DEFAULT_MAX_COLUMNS,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_RECORDS,
+  InvalidParameterError,
+  PayloadTooLargeError,
+  RequestLimitError,
+  ServerBusyError,
+  ServingError,
+  ServingStartupError,
+  UnsupportedMediaTypeError,
+  compileScoringServerOptions,
+  createScoringServer,
+  parseByteSize,
+  serveModel,
+} from './serving/index.js';
+export type * from './serving/index.js';
 
 // Names shared with scripts and workflows
 export * as constants from './constants.js';
