@@ -64,6 +64,9 @@ async function importModule(file: string, dir: string): Promise<Record<string, u
   const url = pathToFileURL(file).href;
   if (runningFromSources || !/\.[cm]?tsx?$/.test(file))
     return (await import(url)) as Record<string, unknown>;
+  // This package's own modules load before any hook exists: with hooks registered, each import of
+  // its graph would cross to the hooks thread (about half of a one-node run's start-up).
+  await import('../index.js');
   loadAsEsm(dir);
   const { tsImport } = await import('tsx/esm/api');
   return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
