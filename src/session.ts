@@ -11,11 +11,13 @@ import {
   type ResolvedMlflowConfig,
 } from './mlflow/config.js';
 import { registerMlflowDatasets } from './mlflow/datasets/index.js';
+import { registerModelDatasets } from './model/datasets/register.js';
 import { TrackingNotConfiguredError } from './mlflow/errors.js';
 import { createMlflowTrackingHook } from './mlflow/tracking-hook.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import { getPipeline, loadProject, type LoadedProject } from './project/load-project.js';
-import type { PipelineFilters, RunContext } from './temporal/types.js';
+import type { PipelineFilterOptions } from './pipeline/selection.js';
+import type { RunContext } from './temporal/types.js';
 
 export interface SessionOptions {
   /** Project root. @default process.cwd() */
@@ -67,6 +69,7 @@ export class Session {
     const mlflowClient = clientOptions ? new MlflowClient(clientOptions) : undefined;
     const registry = new DatasetRegistry();
     registerMlflowDatasets(registry, () => mlflowClient);
+    registerModelDatasets(registry, () => mlflowClient);
     for (const [type, factory] of Object.entries(project.definition.datasets))
       registry.register(type, factory);
     const catalog = DataCatalog.fromConfig({
@@ -84,7 +87,7 @@ export class Session {
   }
 
   /** A registered pipeline (default `__default__`), with Kedro-style filters applied. */
-  pipeline(name: string = DEFAULT_PIPELINE_NAME, filters?: PipelineFilters): Pipeline {
+  pipeline(name: string = DEFAULT_PIPELINE_NAME, filters?: PipelineFilterOptions): Pipeline {
     const registered = getPipeline(this.project.definition, name);
     return filters &&
       Object.values(filters).some((value) => Array.isArray(value) && value.length > 0)

@@ -71,18 +71,17 @@ export function splitList(text: string | undefined): string[] | undefined {
 }
 
 export function filtersFrom(options: FilterCommandOptions): PipelineFilters {
-  const filters: PipelineFilters = {};
-  const set = (key: keyof PipelineFilters, value: string | undefined): void => {
-    const list = splitList(value);
-    if (list?.length) filters[key] = list;
+  const given = {
+    tags: splitList(options.tags),
+    nodeNames: splitList(options.nodes),
+    fromNodes: splitList(options.fromNodes),
+    toNodes: splitList(options.toNodes),
+    fromInputs: splitList(options.fromInputs),
+    toOutputs: splitList(options.toOutputs),
   };
-  set('tags', options.tags);
-  set('nodeNames', options.nodes);
-  set('fromNodes', options.fromNodes);
-  set('toNodes', options.toNodes);
-  set('fromInputs', options.fromInputs);
-  set('toOutputs', options.toOutputs);
-  return filters;
+  return Object.fromEntries(
+    Object.entries(given).filter(([, list]) => list !== undefined && list.length > 0),
+  ) as PipelineFilters;
 }
 
 export function runtimeParamsFrom(options: ProjectCommandOptions): Record<string, unknown> {

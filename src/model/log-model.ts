@@ -5,11 +5,10 @@ import { MODEL_FLAVOR, TAG_FAILURE, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '.
 import type { MlflowClient } from '../mlflow/client.js';
 import type { LoggedModel, ModelVersion } from '../mlflow/types.js';
 import { tagsToRecord } from '../mlflow/util.js';
-import type { Session } from '../session.js';
 import type { LoggedModelRef } from '../temporal/types.js';
 import { ModelVerificationError } from './errors.js';
 import type { PipelineML } from './pipeline-ml.js';
-import { savePipelineModel } from './save-model.js';
+import { savePipelineModel, type PackagingSource } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
@@ -18,7 +17,7 @@ export type PackagingStage =
   'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';
 
 export interface LogPipelineModelOptions {
-  session: Session;
+  session: PackagingSource;
   client: MlflowClient;
   pipelineName: string;
   pipelineMl: PipelineML;

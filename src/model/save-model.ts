@@ -3,7 +3,8 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { MODEL_FLAVOR, MODEL_FORMAT_VERSION, NODE_ENGINE, PYFUNC_FLAVOR } from '../constants.js';
-import type { Session } from '../session.js';
+import type { DataCatalog } from '../catalog/data-catalog.js';
+import type { ProjectConfig } from '../catalog/config-loader.js';
 import { extractPipelineArtifacts } from './artifacts.js';
 import { bundleInferenceCode } from './bundle.js';
 import { ModelVerificationError } from './errors.js';
@@ -31,8 +32,18 @@ const INPUT_EXAMPLE_ROWS = 5;
 /** Training rows the output schema is inferred from. */
 const OUTPUT_SCHEMA_ROWS = 1_000;
 
+/**
+ * What packaging reads from a project session: its catalog (and the catalog's configuration, to
+ * copy persisted inference inputs) and its project file (the bundle's entry). A `Session` is one.
+ */
+export interface PackagingSource {
+  readonly catalog: DataCatalog;
+  readonly config: Pick<ProjectConfig, 'catalog'>;
+  readonly project: { readonly file: string };
+}
+
 export interface SavePipelineModelOptions {
-  session: Session;
+  session: PackagingSource;
   /** Registered name of the PipelineML in the project. */
   pipelineName: string;
   pipelineMl: PipelineML;

@@ -6,7 +6,16 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { PACKAGE_NAME, WRONG_WORKER_FAILURE_TYPE } from '../constants.js';
-import type { Session } from '../session.js';
+
+/** What the identity is read from: a project session (structurally, so this module needs none). */
+export interface IdentitySource {
+  readonly projectName: string;
+  readonly env: string;
+  readonly mlflow: {
+    readonly server: { readonly trackingUri: string | undefined };
+    readonly tracking: { readonly experiment: { readonly name: string } };
+  };
+}
 
 /** The identity of a run (as planned) or of a worker (as configured). */
 export interface RunIdentity {
@@ -42,16 +51,16 @@ export function redactUri(uri: string): string {
   }
 }
 
-const identities = new WeakMap<Session, RunIdentity>();
+const identities = new WeakMap<IdentitySource, RunIdentity>();
 
 /** The identity a session serves. */
-export function sessionIdentity(session: Session): RunIdentity {
+export function sessionIdentity(session: IdentitySource): RunIdentity {
   let identity = identities.get(session);
   if (!identity) identities.set(session, (identity = computeIdentity(session)));
   return identity;
 }
 
-function computeIdentity(session: Session): RunIdentity {
+function computeIdentity(session: IdentitySource): RunIdentity {
   const uri = session.mlflow.server.trackingUri;
   return {
     project: session.projectName,
@@ -106,7 +115,7 @@ export function wrongWorkerFailure(
 }
 
 /** Throws `wrongWorkerFailure` when the worker's session cannot serve the run. */
-export function assertServes(session: Session, run: Partial<RunIdentity>): RunIdentity {
+export function assertServes(session: IdentitySource, run: Partial<RunIdentity>): RunIdentity {
   const worker = sessionIdentity(session);
   const fields = identityMismatches(run, worker);
   if (fields.length > 0) throw wrongWorkerFailure(run, worker, `different ${fields.join(', ')}`);

@@ -4,6 +4,7 @@
  * intermediate store).
  */
 
+import type { PipelineFilterOptions } from '../pipeline/selection.js';
 import type { RunIdentity } from './identity.js';
 
 export type { RunIdentity } from './identity.js';
@@ -44,14 +45,8 @@ export interface TrainingInput {
   noCache?: boolean;
 }
 
-export interface PipelineFilters {
-  tags?: string[];
-  fromNodes?: string[];
-  toNodes?: string[];
-  nodeNames?: string[];
-  fromInputs?: string[];
-  toOutputs?: string[];
-}
+/** Kedro-style filters of a run, as the pipeline's `filter` takes them (plain data: they travel in payloads). */
+export type PipelineFilters = PipelineFilterOptions;
 
 /** Retry policy of one node activity, in milliseconds. */
 export interface NodeRetryPlan {

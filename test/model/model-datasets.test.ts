@@ -13,6 +13,7 @@ import { DatasetConfigError, DatasetError } from '../../src/datasets/errors.js';
 import { DatasetRegistry } from '../../src/datasets/registry.js';
 import type { MlflowClient } from '../../src/mlflow/client.js';
 import { registerMlflowDatasets } from '../../src/mlflow/datasets/register.js';
+import { registerModelDatasets } from '../../src/model/datasets/register.js';
 import { withActiveRun } from '../../src/mlflow/active-run.js';
 import {
   MODEL_DATASET_TYPES,
@@ -459,7 +460,9 @@ describe('MlflowModelRegistryDataset', () => {
 });
 
 describe('registering the model datasets', () => {
-  const registry = () => registerMlflowDatasets(new DatasetRegistry(), getClient);
+  // As a session does: the MLflow datasets, then the model datasets.
+  const registry = () =>
+    registerModelDatasets(registerMlflowDatasets(new DatasetRegistry(), getClient), getClient);
   const context = (name: string) => ({ name, projectDir: workDir });
 
   it("registers kedro-mlflow's type names and short ones with the MLflow datasets", () => {

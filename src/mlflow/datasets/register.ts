@@ -6,7 +6,6 @@ import type { MlflowClientProvider } from './base.js';
 import { mlflowMetricDatasetFactory } from './metric-dataset.js';
 import { mlflowMetricHistoryDatasetFactory } from './metric-history-dataset.js';
 import { mlflowMetricsHistoryDatasetFactory } from './metrics-history-dataset.js';
-import { registerModelDatasets } from '../../model/datasets/register.js';
 
 /** The `type:` strings of each MLflow dataset: kedro-mlflow's full name first, then the short one. */
 export const MLFLOW_DATASET_TYPES = {
@@ -41,7 +40,5 @@ export function registerMlflowDatasets(
     for (const type of types)
       registry.register(type, factories[kind as keyof typeof MLFLOW_DATASET_TYPES]);
   }
-  // The model datasets (kedro_mlflow.io.models.*): see src/model/datasets.
-  registerModelDatasets(registry, getClient);
   return registry;
 }
