@@ -219,13 +219,7 @@ describe('MLflow transport', () => {
   });
 
   test.each([
-    [
-      'an HTML page',
-      'text/html',
-      '<html>proxy login</html>',
-      'GET /api/2.0/mlflow/runs/get',
-      '',
-    ],
+    ['an HTML page', 'text/html', '<html>proxy login</html>', 'GET /api/2.0/mlflow/runs/get', ''],
     ['a JSON array', 'application/json', '[1, 2]', 'GET /api/2.0/mlflow/runs/get', ''],
     ['no run', 'application/json', '{"runs": []}', 'GET /api/2.0/mlflow/runs/get', 'run'],
     [

@@ -13,7 +13,6 @@ import { temporalWorkflowUrl } from '../common.js';
 import { ensureServices, packageRoot } from '../local-services.js';
 import { followTraining } from './train.js';
 
-
 /** Business objects the freshly logged model routes at the end of the main job. */
 const SAMPLE_TICKETS = [
   {
