@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { CatalogConfigError } from '../src/catalog/errors.js';
 import { DatasetConfigError } from '../src/datasets/errors.js';
-import { MlflowConfigError } from '../src/mlflow/errors.js';
+import { MlflowAuthError, MlflowConfigError } from '../src/mlflow/errors.js';
 import { PipelineError } from '../src/pipeline/errors.js';
 import { ProjectError } from '../src/project/errors.js';
 import { MissingInputsError } from '../src/runner/errors.js';
@@ -22,6 +22,8 @@ const PERMANENT_ERRORS = [
   DatasetConfigError,
   ProjectError,
   MlflowConfigError,
+  // Refused credentials (401/403) stay refused however often they are sent: fail fast, say why.
+  MlflowAuthError,
   MissingInputsError,
   PipelineMLError,
   DatasetNotFoundError,

@@ -18,6 +18,7 @@ import { mlflowRunIdKey, pipelineNameKey, progressQuery, scheduledByIdKey } from
 import type {
   ChunkInput,
   LoggedModelRef,
+  MlflowRunRef,
   NodeActivityDefaults,
   NodePlan,
   PipelinePlan,
@@ -120,7 +121,16 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     ...(input.noCache ? { noCache: true } : {}),
     ...lineage(input, typedSearchAttributes.get(scheduledByIdKey)),
   };
-  const mlflowRun = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
+  let mlflowRun: MlflowRunRef | undefined;
+  try {
+    mlflowRun = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
+  } catch (error) {
+    // E.g. refused MLflow credentials: the run is over before it started, and says why.
+    progress.state = 'failed';
+    progress.error = describeFailure(error);
+    showDetails();
+    throw error;
+  }
   if (mlflowRun) {
     context.mlflowRunId = mlflowRun.runId;
     progress.mlflowRunId = mlflowRun.runId;

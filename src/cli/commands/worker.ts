@@ -1,21 +1,15 @@
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type LogEntry,
-  type LogLevel,
-} from '@temporalio/worker';
-import { Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { ensureSearchAttributes } from '../../temporal/search-attributes.js';
 import { loadProject } from '../../project/load-project.js';
 import { projectCodeHash } from '../../temporal/code-hash.js';
-import { DEFAULT_CONFIG_ENV } from '../../constants.js';
+import { DEFAULT_CONFIG_ENV, DEFAULT_TEMPORAL_NAMESPACE } from '../../constants.js';
 import { createWorker } from '../../temporal/worker.js';
 import type { IntermediateStoreMode } from '../../temporal/types.js';
 import {
   addConnectionOptions,
-  connectionOptionsFrom,
+  connectClient,
+  connectNative,
   type ConnectionCommandOptions,
 } from '../connection.js';
 import { positiveInteger } from '../common.js';
@@ -124,10 +118,13 @@ export function registerWorkerCommand(program: Command): void {
       });
       const project = await loadProject(options.project);
       const buildId = options.buildId ?? projectCodeHash(project.definition.pipelines);
-      const connectionOptions = connectionOptionsFrom(options);
-      const operator = await Connection.connect(connectionOptions);
+      // Failures name the address and the cause (nothing listening, TLS, certificates, API key).
+      const operator = await connectClient(options);
       try {
-        const created = await ensureSearchAttributes(operator, options.namespace ?? 'default');
+        const created = await ensureSearchAttributes(
+          operator,
+          options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+        );
         if (created.length)
           console.log(
             JSON.stringify({
@@ -140,7 +137,7 @@ export function registerWorkerCommand(program: Command): void {
       } finally {
         await operator.close();
       }
-      const connection = await NativeConnection.connect(connectionOptions);
+      const connection = await connectNative(options);
       const maxConcurrentNodes = options.maxConcurrentNodes
         ? positiveInteger('--max-concurrent-nodes', options.maxConcurrentNodes)
         : undefined;
