@@ -109,6 +109,10 @@ export {
   NodeThreadError,
 } from './runner/errors.js';
 export { inlineExecutor } from './runner/run-node.js';
+export { NodeCache, CACHE_TAG, NO_CACHE_TAG } from './runner/node-cache.js';
+export type { NodeCacheOptions, CachedNodes, CacheHit } from './runner/node-cache.js';
+export { LocalCacheStore, MlflowCacheStore } from './runner/cache-store.js';
+export type { CacheStore, CacheStoreMode } from './runner/cache-store.js';
 export type { NodeExecutor, NodeCall } from './runner/run-node.js';
 export {
   threadExecutor,
