@@ -188,10 +188,17 @@ describe('docker-compose.yml', () => {
 
     it('keeps runs in PostgreSQL on a service of the file and serves artifacts', () => {
       const backend = new URL(flagValue(args, '--backend-store-uri') ?? '');
-      expect(backend.protocol).toBe('postgresql:');
+      // The driver named as the rehearsal's MLflow server uses it (SQLAlchemy 2.1 would pick psycopg 3).
+      expect(backend.protocol).toBe('postgresql+psycopg2:');
       expect(serviceNames).toContain(backend.hostname);
       expect(args).toContain('--serve-artifacts');
       expect(flagValue(args, '--artifacts-destination')).toBeDefined();
+    });
+
+    it('installs the psycopg2 release the rehearsal runs with', () => {
+      const pinned = /^psycopg2-binary==(\S+)$/m.exec(read('scripts/python-requirements.txt'))?.[1];
+      expect(pinned).toBeDefined();
+      expect(read('docker/mlflow/Dockerfile')).toContain(`ARG PSYCOPG2_VERSION=${pinned}`);
     });
 
     it('installs the same mlflow release as scripts/python-requirements.txt', () => {
