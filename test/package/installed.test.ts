@@ -31,7 +31,7 @@ const npm = (args: string[], env?: NodeJS.ProcessEnv) =>
   });
 
 /** The CLI as the user runs it (`npx temporal-mlflow ...`), with the real servers' addresses. */
-const cli = (args: string[], env: NodeJS.ProcessEnv = services()) =>
+const cli = (args: string[], env: NodeJS.ProcessEnv = { ...services() }) =>
   exec(join(project, 'node_modules', '.bin', 'temporal-mlflow'), args, {
     cwd: project,
     env: { ...process.env, ...env },
