@@ -73,13 +73,22 @@ export const MLFLOW_INTERMEDIATE_ROOT = 'temporal-mlflow-intermediate';
  */
 export class MlflowIntermediateStore implements IntermediateStore {
   readonly mode = 'mlflow' as const;
+  /**
+   * @param experimentId the experiment whose artifact folder holds the values
+   *   (`mlflow-artifacts:/<id>/temporal-mlflow-intermediate/...`): a server with authentication
+   *   grants artifact access by experiment, so values outside one would fall under the default
+   *   permission. Without it, the values go under the artifact root.
+   */
   constructor(
     private readonly client: MlflowClient,
     private readonly scratchDir: string = join(tmpdir(), 'temporal-mlflow-intermediate-cache'),
+    private readonly experimentId?: () => Promise<string | undefined>,
   ) {}
 
-  private root(runId: string): string {
-    return `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(runId)}`;
+  private async root(runId: string): Promise<string> {
+    const experiment = await this.experimentId?.();
+    const base = experiment ? `${safeSegment(experiment)}/` : '';
+    return `mlflow-artifacts:/${base}${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(runId)}`;
   }
 
   private async scratchFile(runId: string, dataset: string): Promise<string> {
@@ -95,7 +104,7 @@ export class MlflowIntermediateStore implements IntermediateStore {
     const file = await this.scratchFile(runId, dataset);
     try {
       await writeFile(file, encodeValue(value));
-      await this.client.artifacts.uploadFile(this.root(runId), file);
+      await this.client.artifacts.uploadFile(await this.root(runId), file);
     } finally {
       await rm(dirname(file), { recursive: true, force: true });
     }
@@ -105,7 +114,7 @@ export class MlflowIntermediateStore implements IntermediateStore {
     const file = await this.scratchFile(runId, dataset);
     try {
       await this.client.artifacts.downloadFile(
-        this.root(runId),
+        await this.root(runId),
         `${safeSegment(dataset)}.bin`,
         file,
       );
@@ -116,12 +125,12 @@ export class MlflowIntermediateStore implements IntermediateStore {
   }
 
   async exists(runId: string, dataset: string): Promise<boolean> {
-    const listed = await this.client.artifacts.listArtifacts(this.root(runId));
+    const listed = await this.client.artifacts.listArtifacts(await this.root(runId));
     return listed.some((file) => file.path === `${safeSegment(dataset)}.bin`);
   }
 
   async clear(runId: string): Promise<void> {
-    await this.client.artifacts.delete(this.root(runId));
+    await this.client.artifacts.delete(await this.root(runId));
   }
 
   describe(): Record<string, unknown> {

@@ -156,7 +156,20 @@ export function createProjectActivities(
       if (compiled.store === 'local') return local;
       const client = session.requireMlflow("The 'mlflow' intermediate store");
       let store = mlflowStores.get(client);
-      if (!store) mlflowStores.set(client, (store = new MlflowIntermediateStore(client)));
+      if (!store) {
+        // In the tracked experiment's artifact folder, resolved once (the run has created it).
+        const name = session.mlflow.tracking.experiment.name;
+        let experimentId: Promise<string | undefined> | undefined;
+        const resolve = (): Promise<string | undefined> =>
+          (experimentId ??= client.experiments
+            .getByName(name)
+            .then((experiment) => experiment?.experiment_id)
+            .catch((error: unknown) => {
+              experimentId = undefined;
+              throw error;
+            }));
+        mlflowStores.set(client, (store = new MlflowIntermediateStore(client, undefined, resolve)));
+      }
       return store;
     },
     cache: nodeCacheOf(compiled),

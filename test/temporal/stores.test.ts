@@ -94,7 +94,10 @@ describe('the intermediate store of a run whose consecutive nodes run on differe
         taskQueue,
         nodeDefaults: fastNodeDefaults,
       });
-      const root = `mlflow-artifacts:/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(training.workflowId)}`;
+      // Under the tracked experiment's folder: servers with authentication grant artifacts by experiment.
+      const runId = await training.mlflowRunId();
+      const experimentId = (await mlflow().runs.get(runId!)).info.experiment_id;
+      const root = `mlflow-artifacts:/${experimentId}/${MLFLOW_INTERMEDIATE_ROOT}/${safeSegment(training.workflowId)}`;
       if (run === 0) {
         // While the branches run, `a` lives in MLflow's artifact store.
         await waitFor(
