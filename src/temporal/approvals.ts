@@ -2,7 +2,7 @@
  * Answering promotion gates from a client: `approve` / `reject` Updates, and the list of
  * workflows waiting for one (the `PendingApproval` search attribute).
  */
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   approveUpdate,
   pipelineNameKey,
@@ -35,10 +35,13 @@ async function send(
       .getHandle(workflowId)
       .executeUpdate(approved ? approveUpdate : rejectUpdate, { args: [input] });
   } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError)
-      throw new ApprovalRefusedError(workflowId, error.cause?.message ?? error.message, {
+    // Told by name: the class would load @temporalio/client with every import of this package.
+    if (error instanceof Error && error.name === 'WorkflowUpdateFailedError') {
+      const refused = error as WorkflowUpdateFailedError;
+      throw new ApprovalRefusedError(workflowId, refused.cause?.message ?? refused.message, {
         cause: error,
       });
+    }
     throw error;
   }
 }

@@ -22,10 +22,10 @@
  */
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import { METADATA_ENCODING_KEY } from '@temporalio/common';
-import proto from '@temporalio/proto';
+import { temporalProto } from './lazy-modules.js';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-const { Payload: PayloadMessage } = proto.temporal.api.common.v1;
+const payloadMessage = () => temporalProto().temporal.api.common.v1.Payload;
 
 /** The `encoding` metadata value of an encrypted payload. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -115,7 +115,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions = {}): Enc
   const encryptOne = (payload: Payload): Payload => {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(ALGORITHM, activeKey, iv);
-    const plaintext = PayloadMessage.encode(payload).finish();
+    const plaintext = payloadMessage().encode(payload).finish();
     const ciphertext = Buffer.concat([
       iv,
       cipher.update(plaintext),
@@ -179,7 +179,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions = {}): Enc
         { cause },
       );
     }
-    return PayloadMessage.decode(plaintext);
+    return payloadMessage().decode(plaintext);
   };
 
   return {

@@ -1,7 +1,5 @@
 import type { Client } from '@temporalio/client';
-import proto from '@temporalio/proto';
-
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+import { temporalProto } from './lazy-modules.js';
 
 /** One worker polling a task queue, as Temporal's DescribeTaskQueue reports it. */
 export interface QueuePoller {
@@ -14,6 +12,7 @@ export interface QueuePoller {
  * there waits until a worker comes, so callers can say so instead of waiting silently.
  */
 export async function queuePollers(client: Client, taskQueue: string): Promise<QueuePoller[]> {
+  const { TaskQueueKind, TaskQueueType } = temporalProto().temporal.api.enums.v1;
   const response = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },

@@ -8,15 +8,14 @@
  * `compileTrainingSchedule` (defaults applied, durations in ms, conflicts named) → the Temporal
  * `ScheduleOptions` created or updated.
  */
-import {
-  ScheduleNotFoundError,
-  type Client,
-  type ScheduleDescription,
-  type ScheduleHandle,
-  type ScheduleOptions,
-  type ScheduleOverlapPolicy,
-  type ScheduleSpec,
-  type ScheduleSummary,
+import type {
+  Client,
+  ScheduleDescription,
+  ScheduleHandle,
+  ScheduleOptions,
+  ScheduleOverlapPolicy,
+  ScheduleSpec,
+  ScheduleSummary,
 } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import { pipelineNameKey } from '../../workflows/definitions.js';
@@ -328,7 +327,7 @@ export async function applyProjectSchedules(
     try {
       current = await handle.describe();
     } catch (error) {
-      if (!(error instanceof ScheduleNotFoundError)) throw error;
+      if (!isScheduleNotFound(error)) throw error;
     }
     if (!current) {
       await client.schedule.create(compiled.options);
@@ -365,11 +364,19 @@ export async function describeTrainingSchedule(
   try {
     return await client.schedule.getHandle(scheduleId).describe();
   } catch (error) {
-    if (error instanceof ScheduleNotFoundError)
+    if (isScheduleNotFound(error))
       throw new ScheduleOptionError(
         'scheduleId',
         `no schedule '${scheduleId}' (list them with \`temporal-mlflow schedule list\`).`,
       );
     throw error;
   }
+}
+
+/**
+ * Temporal's `ScheduleNotFoundError`, told by its name: importing `@temporalio/client` for the
+ * class would make every import of this package pay for the client.
+ */
+function isScheduleNotFound(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ScheduleNotFoundError';
 }

@@ -1,20 +1,24 @@
 import type { Connection } from '@temporalio/client';
-import proto from '@temporalio/proto';
+import { temporalProto } from './lazy-modules.js';
 import {
   SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
   SEARCH_ATTRIBUTE_PENDING_APPROVAL,
   SEARCH_ATTRIBUTE_PIPELINE_NAME,
 } from '../constants.js';
 
-const { INDEXED_VALUE_TYPE_KEYWORD: KEYWORD, INDEXED_VALUE_TYPE_BOOL: BOOL } =
-  proto.temporal.api.enums.v1.IndexedValueType;
-
 /** The typed search attributes temporal-mlflow's workflows upsert, with their types. */
 const SEARCH_ATTRIBUTE_TYPES = {
-  [SEARCH_ATTRIBUTE_PIPELINE_NAME]: KEYWORD,
-  [SEARCH_ATTRIBUTE_MLFLOW_RUN_ID]: KEYWORD,
-  [SEARCH_ATTRIBUTE_PENDING_APPROVAL]: BOOL,
+  [SEARCH_ATTRIBUTE_PIPELINE_NAME]: 'Keyword',
+  [SEARCH_ATTRIBUTE_MLFLOW_RUN_ID]: 'Keyword',
+  [SEARCH_ATTRIBUTE_PENDING_APPROVAL]: 'Bool',
 } as const;
+
+/** The operator service's value of a search attribute type. */
+function indexedValueType(type: 'Keyword' | 'Bool') {
+  const { INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_BOOL } =
+    temporalProto().temporal.api.enums.v1.IndexedValueType;
+  return type === 'Bool' ? INDEXED_VALUE_TYPE_BOOL : INDEXED_VALUE_TYPE_KEYWORD;
+}
 
 /** The typed search attributes the workflows upsert. */
 export const SEARCH_ATTRIBUTES = Object.keys(SEARCH_ATTRIBUTE_TYPES) as readonly string[];
@@ -42,7 +46,7 @@ export async function ensureSearchAttributes(
       searchAttributes: Object.fromEntries(
         missing.map((name) => [
           name,
-          SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES],
+          indexedValueType(SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES]),
         ]),
       ),
     });
@@ -50,7 +54,7 @@ export async function ensureSearchAttributes(
     const how = missing
       .map(
         (name) =>
-          `temporal operator search-attribute create --name ${name} --type ${SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES] === BOOL ? 'Bool' : 'Keyword'}`,
+          `temporal operator search-attribute create --name ${name} --type ${SEARCH_ATTRIBUTE_TYPES[name as keyof typeof SEARCH_ATTRIBUTE_TYPES]}`,
       )
       .join('; ');
     throw new Error(

@@ -1,10 +1,10 @@
 import { SimplePlugin } from '@temporalio/plugin';
-import {
+import type {
+  BundleOptions,
   NativeConnection,
+  NativeConnectionOptions,
   Worker,
-  type BundleOptions,
-  type NativeConnectionOptions,
-  type WorkerOptions,
+  WorkerOptions,
 } from '@temporalio/worker';
 import { withTranspiledPackage, withWorkflowBundler } from './bundler.js';
 import { cpus } from 'node:os';
@@ -273,6 +273,8 @@ export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
 
 /** A ready worker for users without their own: the project's activities and our workflows. */
 export async function createWorker(options: CreateWorkerOptions = {}): Promise<Worker> {
+  // Loaded here, not with the package: defining pipelines must not pay ~0.45 s for the worker.
+  const { NativeConnection, Worker } = await import('@temporalio/worker');
   const projectDir = options.projectDir ?? process.cwd();
   const taskQueue =
     options.taskQueue ??
