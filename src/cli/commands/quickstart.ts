@@ -2,16 +2,13 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { TAG_WORKFLOW_ID } from '../../constants.js';
-import { MlflowClient } from '../../mlflow/client.js';
-import { modelUrl, runUrl } from '../../mlflow/tracking-hook.js';
 import { loadModel } from '../../model/load-model.js';
 import { createWorker } from '../../temporal/worker.js';
 import { redactUri } from '../../temporal/identity.js';
 import { dataConverterFromEnv } from '../../temporal/codec.js';
-import { temporalWorkflowUrl } from '../common.js';
 import { ensureServices, packageRoot } from '../local-services.js';
 import { followTraining } from './train.js';
+import { trainingSummary } from '../training-summary.js';
 
 /** Business objects the freshly logged model routes at the end of the main job. */
 const SAMPLE_TICKETS = [
@@ -90,26 +87,11 @@ export function registerQuickstartCommand(program: Command): void {
         console.log('\nPredictions of the logged model on new tickets:');
         console.table(answers);
 
-        const mlflow = MlflowClient.fromEnv();
-        const run = await mlflow.runs.get(result.mlflowRunId);
-        const experimentId = run.info.experiment_id;
-        const alias = result.model.registeredModelName
-          ? `models:/${result.model.registeredModelName}@champion`
-          : result.model.modelUri;
-        console.log(`
-Temporal workflow: ${temporalWorkflowUrl(runWorkflowId(run.data.tags))}
-MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, result.mlflowRunId)}
-MLflow model:      ${modelUrl(mlflow.trackingUri, experimentId, result.model.modelId)}
-Model URIs:        ${result.model.modelUri} · ${result.model.runModelUri}${result.model.registeredModelVersion ? ` · models:/${result.model.registeredModelName}/${result.model.registeredModelVersion}` : ''}
-Serve it:          MLFLOW_TRACKING_URI=${trackingUri} npx temporal-mlflow serve -m ${alias} --port 5001
-Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+        console.log(`\n${await trainingSummary(result.workflowId, result)}`);
+        console.log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
       } finally {
         await connection.close();
         await nativeConnection.close();
       }
     });
-}
-
-function runWorkflowId(tags: { key: string; value: string }[] | undefined): string {
-  return tags?.find((tag) => tag.key === TAG_WORKFLOW_ID)?.value ?? '';
 }

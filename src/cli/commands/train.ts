@@ -26,6 +26,7 @@ import {
   type ConnectionCommandOptions,
 } from '../connection.js';
 import { createNodeProgress } from '../progress.js';
+import { trainingSummary } from '../training-summary.js';
 import { followSweep, printSweepResult } from './sweep.js';
 
 interface TrainOptions
@@ -51,7 +52,7 @@ export async function followTraining(
     /** Run every node, neither reading nor writing the node cache. */
     noCache?: boolean;
   },
-): Promise<TrainingResult | undefined> {
+): Promise<(TrainingResult & { workflowId: string }) | undefined> {
   const log = options.log ?? ((line: string) => console.log(line));
   const compiled = await compileTrainingOptions(options);
   if (options.noCache) compiled.input.noCache = true;
@@ -92,7 +93,7 @@ export async function followTraining(
   try {
     const result = await handle.result();
     progress.update(result.nodes, result.nodes, []);
-    return result;
+    return { ...result, workflowId: handle.workflowId };
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       const state = await handle.progress().catch(() => undefined);
@@ -171,8 +172,7 @@ export function registerTrainCommand(program: Command): void {
           console.log(
             `Training completed: ${result.nodes} nodes${cached} in ${(result.durationMs / 1000).toFixed(1)} s.`,
           );
-          if (result.model)
-            console.log(`Model: ${result.model.modelUri} (${result.model.runModelUri})`);
+          console.log(`\n${await trainingSummary(result.workflowId, result)}`);
         }
       });
     });
