@@ -51,6 +51,13 @@ function isNativePackage(dir: string, manifest: { gypfile?: boolean }): boolean 
 }
 
 /**
+ * The SQL datasets' drivers, `require`d only when such a dataset is used (src/datasets/sql): left
+ * out of every model and of its environment. A model whose inference pipeline reads SQL needs them
+ * installed where it runs (docs/datasets.md).
+ */
+const SQL_DRIVERS = ['pg', 'pg-cursor', 'pg-native', 'better-sqlite3'];
+
+/**
  * Packages the inference path never runs (Temporal's worker and client, the bundler, the HTTP
  * server): left external so esbuild need not parse them; tree shaking then drops their imports.
  * Any that still appear in the output are real dependencies and are listed in the environment.
@@ -63,6 +70,7 @@ const NEVER_BUNDLED = [
   'fastify',
   'commander',
   'cli-progress',
+  ...SQL_DRIVERS,
 ];
 
 /** The package a bare import names (`@scope/name/sub` → `@scope/name`). */
@@ -155,6 +163,7 @@ export async function bundleInferenceCode(options: {
       )
         continue;
       const name = packageName(imported.path);
+      if (SQL_DRIVERS.includes(name)) continue;
       externals[name] ??= installedVersion(name, dirname(options.projectFile)) ?? '*';
     }
   }

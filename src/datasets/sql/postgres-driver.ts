@@ -3,8 +3,9 @@
  * with `unnest` (one array parameter per column, so a batch's size is not bounded by the 65,535
  * parameter limit) inside one transaction; streaming reads through a server-side cursor.
  */
-import pg from 'pg';
-import Cursor from 'pg-cursor';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+import type CursorClass from 'pg-cursor';
 import type { ColumnarTable, Row } from '../table.js';
 import { rowsToColumns } from '../table.js';
 import { toSqlValue } from './column-types.js';
@@ -14,6 +15,20 @@ import type { SqlDriver } from './driver.js';
 import { TableExistsError } from './driver.js';
 import type { SqlParams } from './params.js';
 import { toPositional } from './params.js';
+
+/**
+ * The drivers, required when a PostgreSQL dataset is first used: `require` calls stay where they
+ * are in a model's esbuild bundle (static imports would be hoisted and bundled into every model).
+ */
+const requireDriver = createRequire(import.meta.url);
+let drivers: { pg: typeof pg; Cursor: typeof CursorClass } | undefined;
+function postgres(): { pg: typeof pg; Cursor: typeof CursorClass } {
+  drivers ??= {
+    pg: requireDriver('pg') as typeof pg,
+    Cursor: requireDriver('pg-cursor') as typeof CursorClass,
+  };
+  return drivers;
+}
 
 type PostgresConnection = Extract<SqlConnection, { dialect: 'postgresql' }>;
 
@@ -29,7 +44,7 @@ const typeParsers = {
       };
     if (oid === OID.numeric) return (value) => Number(value);
     if (oid === OID.date) return (value) => new Date(`${value}T00:00:00Z`);
-    return pg.types.getTypeParser(oid, (format ?? 'text') as 'text');
+    return postgres().pg.types.getTypeParser(oid, (format ?? 'text') as 'text');
   },
 };
 
@@ -52,7 +67,7 @@ export class PostgresDriver implements SqlDriver {
 
   private async connect(): Promise<pg.Client> {
     const { host, port, user, password, database, ssl } = this.connection;
-    const client = new pg.Client({
+    const client = new (postgres().pg.Client)({
       host,
       port,
       user,
@@ -84,7 +99,9 @@ export class PostgresDriver implements SqlDriver {
     const client = await this.connect();
     try {
       const { text, values } = statement(sql, params);
-      const cursor = client.query(new Cursor<Row>(text, values, { types: typeParsers }));
+      const cursor = client.query(
+        new (postgres().Cursor)<Row>(text, values, { types: typeParsers }),
+      );
       try {
         for (;;) {
           const rows = await cursor.read(batchSize);
