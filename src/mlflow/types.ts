@@ -143,6 +143,8 @@ export interface MetricInput {
   step?: number;
   /** Milliseconds since the epoch, default now. */
   timestamp?: number;
+  /** MLflow 3: the LoggedModel the value belongs to (shown on the model's page). */
+  modelId?: string;
 }
 
 export interface ParamInput {

@@ -106,6 +106,7 @@ export interface WireMetric {
   value: WireMetricValue;
   timestamp: number;
   step: number;
+  model_id?: string;
 }
 
 export function validateMetric(metric: MetricInput, now: number): WireMetric {
@@ -128,7 +129,13 @@ export function validateMetric(metric: MetricInput, now: number): WireMetric {
       `Invalid timestamp for metric '${metric.key}': expected integer milliseconds since the epoch, received ${describe(timestamp)}.`,
     );
   }
-  return { key: metric.key, value: toWireNumber(value), timestamp, step };
+  return {
+    key: metric.key,
+    value: toWireNumber(value),
+    timestamp,
+    step,
+    ...(metric.modelId ? { model_id: metric.modelId } : {}),
+  };
 }
 
 export function toWireNumber(value: number): WireMetricValue {

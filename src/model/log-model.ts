@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODEL_FLAVOR, TAG_FAILURE, TAG_PIPELINE_NAME, TAG_WORKFLOW_ID } from '../constants.js';
 import type { MlflowClient } from '../mlflow/client.js';
-import type { LoggedModel, ModelVersion } from '../mlflow/types.js';
+import type { LoggedModel, ModelVersion, Run } from '../mlflow/types.js';
 import { tagsToRecord } from '../mlflow/util.js';
 import type { LoggedModelRef } from '../temporal/types.js';
 import { ModelVerificationError } from './errors.js';
@@ -12,6 +12,28 @@ import { savePipelineModel, type PackagingSource } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
+
+/** Params copied onto a LoggedModel (MLflow's page shows them; a run may have thousands). */
+const MAX_MODEL_PARAMS = 500;
+
+/**
+ * Links the run's latest metrics to the model (MLflow 3 keeps metrics by model id, and shows them
+ * on the model's page and in model comparisons). Logging the same value, step and time again adds
+ * no point to the run's history; a retry logs them once more, harmlessly.
+ */
+async function linkRunMetrics(client: MlflowClient, run: Run, modelId: string): Promise<void> {
+  const metrics = run.data.metrics ?? [];
+  if (metrics.length === 0) return;
+  await client.runs.logBatch(run.info.run_id, {
+    metrics: metrics.map((metric) => ({
+      key: metric.key,
+      value: Number(metric.value),
+      step: Number(metric.step ?? 0),
+      timestamp: Number(metric.timestamp),
+      modelId,
+    })),
+  });
+}
 
 export type PackagingStage =
   'create' | 'artifacts' | 'bundle' | 'verify' | 'upload' | 'finalize' | 'register';
@@ -160,6 +182,10 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
         name,
         sourceRunId: runId,
         modelType: MODEL_FLAVOR,
+        // The model carries the run's params, as MLflow 3 shows them on the model's page.
+        params: Object.fromEntries(
+          (run.data.params ?? []).slice(0, MAX_MODEL_PARAMS).map((p) => [p.key, p.value]),
+        ),
         tags: {
           [TAG_PACKAGING_KEY]: options.packagingKey,
           [TAG_PIPELINE_NAME]: options.pipelineName,
@@ -203,6 +229,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     }
   }
 
+  await linkRunMetrics(client, run, modelId);
   const ref: LoggedModelRef = {
     modelId,
     modelUri: `models:/${modelId}`,

@@ -161,6 +161,24 @@ describe('the example trained on Temporal', () => {
     expect(files.filter((file) => /^code\/pipeline-[0-9a-f]{16}\.mjs$/.test(file))).toHaveLength(1);
     expect(files.some((file) => file.startsWith('artifacts/vocabulary/'))).toBe(true);
     expect(files.some((file) => file.startsWith('artifacts/classifier/'))).toBe(true);
+
+    // MLflow 3 shows a model's params and metrics on its page: the run's are linked to the model.
+    const modelResponse = await fetch(
+      `${mlflow.trackingUri}/api/2.0/mlflow/logged-models/${result.model!.modelId}`,
+    );
+    const logged = (await modelResponse.json()) as {
+      model: {
+        data?: { params?: { key: string }[]; metrics?: { key: string; model_id?: string }[] };
+      };
+    };
+    const runData = (await mlflow.runs.get(runId)).data;
+    expect((logged.model.data?.params ?? []).map((p) => p.key).sort()).toEqual(
+      (runData.params ?? []).map((p) => p.key).sort(),
+    );
+    expect((runData.metrics ?? []).length).toBeGreaterThan(0);
+    expect((logged.model.data?.metrics ?? []).map((m) => m.key).sort()).toEqual(
+      [...new Set((runData.metrics ?? []).map((m) => m.key))].sort(),
+    );
   });
 
   it('registers one version of support-ticket-router from models:/<model_id> and moves the champion alias to it', async () => {
