@@ -340,13 +340,22 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
 /** The run name when mlflow.yml sets none: the pipeline, or the sweep trial it is. */
+/** The namespace of the workflow whose activity runs now (none when called outside an activity). */
+function activityNamespace(): string | undefined {
+  try {
+    return Context.current().info.workflowNamespace;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The run's description in the MLflow UI: the Temporal workflow it belongs to, as a link when the
  * worker knows the Temporal UI (TEMPORAL_UI_URL).
  */
 function runNote(context: RunContext): string {
   const ui = process.env.TEMPORAL_UI_URL;
-  const namespace = Context.current().info.workflowNamespace ?? DEFAULT_TEMPORAL_NAMESPACE;
+  const namespace = activityNamespace() ?? DEFAULT_TEMPORAL_NAMESPACE;
   const where = ui
     ? `[${context.workflowId}](${ui.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(context.workflowId)})`
     : `\`${context.workflowId}\` (namespace \`${namespace}\`)`;
