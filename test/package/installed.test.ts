@@ -11,12 +11,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { services } from '../support/services.js';
 import { packPackage } from './pack.js';
+import { freePort } from '../support/ports.js';
 
 const exec = promisify(execFile);
 let root: string;
@@ -58,17 +58,6 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Pro
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return check();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 beforeAll(async () => {

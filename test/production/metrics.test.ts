@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { temporalTestProject } from '../support/temporal.js';
 import { killAllWorkers, spawnWorker } from '../support/worker-process.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+import { freePort } from '../support/ports.js';
 
 afterAll(killAllWorkers);
 

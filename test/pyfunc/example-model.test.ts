@@ -29,16 +29,7 @@ records = json.loads(sys.stdin.read())
 out = model.predict(pd.DataFrame(records), params={"min_confidence": 0.9})
 print(json.dumps(out.to_dict(orient="records") if hasattr(out, "to_dict") else out))
 `;
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+import { freePort } from '../support/ports.js';
 
 let modelDir: string;
 let records: Record<string, unknown>[];

@@ -5,7 +5,6 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +13,7 @@ import { createScoringServer } from '../../src/serving/index.js';
 import { listen, send } from '../serving/http.js';
 import { buildFixtureModel, MLFLOW, PYTHON, REPO_ROOT } from './build-fixture.js';
 import { createFixtureModel } from './fixtures/fixture-model.js';
+import { freePort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const pyEnv = {
@@ -21,17 +21,6 @@ const pyEnv = {
   MLFLOW_DISABLE_TELEMETRY: 'true',
   PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function waitForPing(base: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

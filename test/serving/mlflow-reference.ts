@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -16,6 +15,8 @@ import { writeIntegrityManifest } from '../../src/model/integrity.js';
 import { PYFUNC_CODE_DIR, STDIO_BUNDLE_FILE } from '../../src/model/pyfunc/index.js';
 import { buildFixtureModel, MLFLOW, PYTHON } from '../pyfunc/build-fixture.js';
 import { DROPIN_MLMODEL_SIGNATURE } from './fixtures/dropin-model.js';
+export { freePort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -25,17 +26,6 @@ export const MLFLOW_ENV = {
   MLFLOW_DISABLE_TELEMETRY: 'true',
   PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
 };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** Builds the drop-in model folder: the pyfunc fixture with the drop-in signature and bundle. */
 export async function buildDropInModel(): Promise<string> {

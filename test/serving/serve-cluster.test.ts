@@ -1,18 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { send } from './http.js';
+import { freePort } from '../support/ports.js';
 
 const entry = fileURLToPath(new URL('./fixtures/cluster-entry.ts', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('serveModel with workers', () => {
   it('forks workers that each load the model, serve on one port and stop on SIGTERM', async () => {

@@ -1,26 +1,15 @@
 /** A second, private MLflow server for tests of workers that talk to different servers. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './services.js';
+import { freePort } from './ports.js';
 
 export interface PrivateMlflowServer {
   uri: string;
   /** Stops the server and its workers (its whole process group). */
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts `mlflow server` on a free loopback port with its own SQLite store; waits for /health. */
