@@ -140,32 +140,26 @@ export function registerTrainCommand(program: Command): void {
     .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
     .action(async (options: TrainOptions) => {
       await withTemporalClient(options, async (client) => {
-        if (options.sweep) {
-          const swept = await followSweep(client, {
-            spec: options.sweep,
-            ...(options.project ? { projectDir: options.project } : {}),
-            ...(options.pipeline ? { pipeline: options.pipeline } : {}),
-            ...(options.env ? { env: options.env } : {}),
-            params: runtimeParamsFrom(options),
-            ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
-            command: reproduceCommand('train', options),
-            wait: Boolean(options.wait),
-            ...(options.workflowId ? { workflowId: options.workflowId } : {}),
-          });
-          if (swept) printSweepResult(swept);
-          return;
-        }
-        const result = await followTraining(client, {
+        // What a training and a sweep are started with, from the same flags.
+        const run = {
           ...(options.project ? { projectDir: options.project } : {}),
           ...(options.pipeline ? { pipeline: options.pipeline } : {}),
           ...(options.env ? { env: options.env } : {}),
           params: runtimeParamsFrom(options),
           ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
           command: reproduceCommand('train', options),
-          filters: filtersFrom(options),
           wait: Boolean(options.wait),
-          ...(options.cache ? {} : { noCache: true }),
           ...(options.workflowId ? { workflowId: options.workflowId } : {}),
+        };
+        if (options.sweep) {
+          const swept = await followSweep(client, { spec: options.sweep, ...run });
+          if (swept) printSweepResult(swept);
+          return;
+        }
+        const result = await followTraining(client, {
+          ...run,
+          filters: filtersFrom(options),
+          ...(options.cache ? {} : { noCache: true }),
         });
         if (result) {
           const cached = result.cachedNodes ? ` (${result.cachedNodes} from the node cache)` : '';
