@@ -6,11 +6,10 @@ import {
   loadModel,
   parseModelUri,
   resolveModelId,
+  whereModelExists,
   type LoadModelOptions,
 } from '../model/load-model.js';
 import { MlflowClient } from '../mlflow/client.js';
-import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
-import { ModelLoadError } from '../model/errors.js';
 import type { Predictor } from './stream-predict.js';
 
 export class ModelCache {
@@ -47,16 +46,9 @@ export async function pinModelUri(uri: string, options: LoadModelOptions = {}): 
   if (parsed.kind === 'local') return parsed.path;
   if (parsed.kind === 'model-id') return uri;
   const client = options.client ?? MlflowClient.fromEnv();
-  try {
-    return `models:/${await resolveModelId(parsed, client, uri)}`;
-  } catch (error) {
-    if (error instanceof MlflowResourceNotFoundError) {
-      throw new ModelLoadError(
-        uri,
-        `it does not exist on ${client.trackingUri} (${error.message})`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  return whereModelExists(
+    uri,
+    client,
+    async () => `models:/${await resolveModelId(parsed, client, uri)}`,
+  );
 }

@@ -142,15 +142,27 @@ export async function resolveModelDir(
     return parsed.path;
   }
   const client = options.client ?? MlflowClient.fromEnv();
-  try {
-    const modelId = await resolveModelId(parsed, client, uri);
-    return await downloadModel(
+  return whereModelExists(uri, client, async () =>
+    downloadModel(
       client,
-      modelId,
+      await resolveModelId(parsed, client, uri),
       options.cacheDir ?? join(homedir(), '.cache', 'temporal-mlflow', 'models'),
-    );
+    ),
+  );
+}
+
+/**
+ * Runs `body`, which asks `client` about the model `uri` names; the server's 404 (it names an
+ * endpoint and an id) becomes a `ModelLoadError` naming the URI the user gave and the server.
+ */
+export async function whereModelExists<T>(
+  uri: string,
+  client: MlflowClient,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
   } catch (error) {
-    // The server's 404 names an endpoint and an id; say which URI the user asked for.
     if (error instanceof MlflowResourceNotFoundError) {
       throw new ModelLoadError(
         uri,
