@@ -4,7 +4,7 @@ import { DatasetConfigError } from '../src/datasets/errors.js';
 import { MlflowAuthError, MlflowConfigError } from '../src/mlflow/errors.js';
 import { PipelineError } from '../src/pipeline/errors.js';
 import { ProjectError } from '../src/project/errors.js';
-import { MissingInputsError } from '../src/runner/errors.js';
+import { MissingInputDataError, MissingInputsError } from '../src/runner/errors.js';
 import { BatchInputError } from '../src/batch/dataset-chunks.js';
 import { JsonInputError } from '../src/batch/json-chunks.js';
 import { DatasetNotFoundError } from '../src/datasets/errors.js';
@@ -25,6 +25,7 @@ const PERMANENT_ERRORS = [
   // Refused credentials (401/403) stay refused however often they are sent: fail fast, say why.
   MlflowAuthError,
   MissingInputsError,
+  MissingInputDataError,
   PipelineMLError,
   DatasetNotFoundError,
   BatchInputError,

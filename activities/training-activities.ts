@@ -20,12 +20,14 @@ import {
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
+import { extractPipelineArtifacts } from '../src/model/artifacts.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
 import type { Node } from '../src/pipeline/node.js';
 import { parseDuration, type RetryOptions } from '../src/pipeline/node-options.js';
 import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
+import { checkInputData } from '../src/runner/input-data.js';
 import { threadExecutor } from '../src/runner/node-thread.js';
 import type { NodeCache } from '../src/runner/node-cache.js';
 import { runNode as runNodeOnCatalog, type NodeExecutor } from '../src/runner/run-node.js';
@@ -123,6 +125,10 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const pipeline = session.pipeline(name, input.filters);
         const missing = pipeline.inputs().filter((dataset) => !session.catalog.has(dataset));
         if (missing.length > 0) throw new MissingInputsError(name, missing);
+        await checkInputData(pipeline, session.catalog, name);
+        // A PipelineML whose model could not be packaged is refused before any node runs.
+        if (isPipelineMl(pipeline) && session.isTracked(name))
+          extractPipelineArtifacts(pipeline, session.catalog, session.config.catalog);
         const nodes = pipeline.nodes.map((node) =>
           nodePlan(node, session.project.definition.nodeOptionsByTag),
         );

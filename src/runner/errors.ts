@@ -19,6 +19,28 @@ export class MissingInputsError extends RunnerError {
   }
 }
 
+/**
+ * Inputs the pipeline reads but no node writes, declared in the catalog but absent (a raw file
+ * not there yet): said before any node runs, so nothing half-runs and no resume hint repeats the run.
+ */
+export class MissingInputDataError extends RunnerError {
+  override readonly name = 'MissingInputDataError';
+  constructor(
+    readonly pipelineName: string,
+    /** Each missing dataset and how the catalog describes it (its file, table, ...). */
+    readonly datasets: readonly { name: string; description: string }[],
+  ) {
+    const listed = [...datasets]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((dataset) => `'${dataset.name}' (${dataset.description})`)
+      .join(', ');
+    super(
+      `Pipeline '${pipelineName}' reads input data that does not exist: ${listed}. ` +
+        `Nothing ran. Put the data there, or point the catalog entries at where it is.`,
+    );
+  }
+}
+
 /** A node failed; names the node and says how to resume. */
 export class NodeRunError extends RunnerError {
   override readonly name = 'NodeRunError';

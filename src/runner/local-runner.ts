@@ -5,6 +5,7 @@ import type { Hooks, RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { NodeCache } from './node-cache.js';
+import { checkInputData } from './input-data.js';
 import { MissingInputsError, NodeRunError, NonErrorThrownError } from './errors.js';
 import { callHooks, isError, runNode, type NodeExecutor } from './run-node.js';
 import { resumeSuggestion } from './resume.js';
@@ -70,6 +71,7 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
 
   const missing = pipeline.inputs().filter((name) => !options.catalog.has(name));
   if (missing.length > 0) throw new MissingInputsError(run.pipelineName, missing);
+  await checkInputData(pipeline, options.catalog, run.pipelineName);
 
   const added: Record<string, MemoryDataset> = {};
   for (const name of pipeline.allOutputs())
@@ -198,7 +200,15 @@ export async function runPipelineLocally(options: LocalRunOptions): Promise<Loca
     throw new NodeRunError(failure.node.name, resumeNodes, resumeCommand, { cause: failure.error });
   }
 
-  await callHooks(hooks, 'afterPipelineRun', { run, pipeline, catalog });
+  try {
+    await callHooks(hooks, 'afterPipelineRun', { run, pipeline, catalog });
+  } catch (error) {
+    // A hook that fails after the nodes (e.g. logging the model) fails the run: the hooks after it
+    // never ran, so the error hooks close what they opened (an MLflow run ends FAILED).
+    const failed = isError(error) ? error : new Error(String(error));
+    await callHooks(hooks, 'onPipelineError', { run, pipeline, catalog, error: failed });
+    throw error;
+  }
   const freeOutputs: Record<string, unknown> = {};
   for (const name of pipelineOutputs) if (added[name]) freeOutputs[name] = await catalog.load(name);
   return { freeOutputs, nodeDurationsMs: durations, cachedNodes };

@@ -189,9 +189,14 @@ describe('registering the MLflow datasets', () => {
 });
 
 describe('using MLflow datasets without tracking', () => {
-  test('a save without a configured client says how to configure tracking', async () => {
+  test('a save without a configured client logs nothing and does not fail (tracking is off)', async () => {
     const dataset = new MlflowMetricDataset({ name: 'acc', getClient: () => undefined });
-    const error = (await dataset.save(1).catch((e: unknown) => e)) as DatasetError;
+    await expect(dataset.save(1)).resolves.toBeUndefined();
+  });
+
+  test('a load without a configured client says how to configure tracking', async () => {
+    const dataset = new MlflowMetricDataset({ name: 'acc', getClient: () => undefined });
+    const error = (await dataset.load().catch((e: unknown) => e)) as DatasetError;
     expect(error).toBeInstanceOf(DatasetError);
     expect(error.message).toMatch(/tracking is not configured/);
     expect(error.message).toContain('mlflow_tracking_uri');

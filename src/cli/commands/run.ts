@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { withActiveRun, type ActiveRunSlot } from '../../mlflow/active-run.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
+import { extractPipelineArtifacts } from '../../model/artifacts.js';
 import { createModelLoggingHook } from '../../model/package-run.js';
+import { isPipelineMl } from '../../model/pipeline-ml.js';
 import { defaultCacheDir, LocalCacheStore, MlflowCacheStore } from '../../runner/cache-store.js';
 import { runPipelineLocally } from '../../runner/local-runner.js';
 import { NodeCache } from '../../runner/node-cache.js';
@@ -52,6 +54,13 @@ export function registerRunCommand(program: Command): void {
       const pipelineName = options.pipeline ?? DEFAULT_PIPELINE_NAME;
       const pipeline = session.pipeline(pipelineName, filtersFrom(options));
       const command = reproduceCommand('run', options);
+      // A model that could not be packaged is refused now, not after training.
+      if (isPipelineMl(pipeline) && session.isTracked(pipelineName))
+        extractPipelineArtifacts(pipeline, session.catalog, session.config.catalog);
+      if (!session.mlflowClient)
+        console.error(
+          'MLflow tracking is off (no MLFLOW_TRACKING_URI, no server.mlflow_tracking_uri in mlflow.yml): nothing is tracked and no model is logged.',
+        );
       const progress = createNodeProgress(`run ${pipelineName}`);
       const hooks = [
         createModelLoggingHook(session, (model) =>

@@ -54,12 +54,16 @@ export abstract class AbstractMlflowDataset<T> extends AbstractDataset<T> {
 
   /**
    * Where a save logs to. Undefined inside a run scope whose pipeline is not tracked
-   * (`disable_tracking.pipelines`): the data is then not logged, as in kedro-mlflow.
+   * (`disable_tracking.pipelines`), or when no MLflow server is configured at all: the data is
+   * then not logged, as in kedro-mlflow.
    */
   protected saveTarget(): RunTarget | undefined {
     const runId = this.currentRunId();
     if (!runId) {
       if (activeRun()) return undefined;
+      // Tracking is off altogether (no server configured): nothing is tracked, as the run says
+      // once; the pipeline still runs, as in an untracked run scope.
+      if (!this.#getClient?.()) return undefined;
       throw this.noRun('save');
     }
     return { client: this.client('save'), runId };
