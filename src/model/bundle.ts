@@ -1,12 +1,15 @@
-import { build, type Plugin } from 'esbuild';
+import { build, version as esbuildVersion, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lookupBundle, storeBundle } from './bundle-cache.js';
 import { STDIO_BUNDLE_FILE } from './pyfunc/index.js';
 
+/** The name esbuild gives the generated entry (read from stdin). */
+const ENTRY_SOURCE = 'model-entry.js';
 const RUNTIME_MODULE = fileURLToPath(new URL('./runtime.ts', import.meta.url));
 const STDIO_MODULE = fileURLToPath(new URL('./pyfunc/stdio-server.ts', import.meta.url));
 
@@ -120,6 +123,8 @@ function nativeExternals(externals: Record<string, string>): Plugin {
 export async function bundleInferenceCode(options: {
   projectFile: string;
   codeDir: string;
+  /** Reuse the bundle of an earlier build whose inputs are unchanged. @default true */
+  cache?: boolean;
 }): Promise<InferenceBundle> {
   const externals: Record<string, string> = {};
   const entry = [
@@ -128,11 +133,25 @@ export async function bundleInferenceCode(options: {
     `export { runStdioServer } from ${JSON.stringify(STDIO_MODULE)};`,
     `export function load(modelDir, options) { return loadPipelineModel(project, modelDir, options); }`,
   ].join('\n');
+  // The cached code and what it needs, keyed by the entry (project file, runtime) and esbuild.
+  const salt = `${esbuildVersion}\0${entry}`;
+  if (options.cache !== false) {
+    const hit = await lookupBundle<{ code: string; externals: Record<string, string> }>(
+      options.projectFile,
+      salt,
+    );
+    if (hit)
+      return writeBundle(
+        options.codeDir,
+        Buffer.from(hit.result.code, 'base64'),
+        hit.result.externals,
+      );
+  }
   const result = await build({
     stdin: {
       contents: entry,
       resolveDir: dirname(options.projectFile),
-      sourcefile: 'model-entry.js',
+      sourcefile: ENTRY_SOURCE,
       loader: 'js',
     },
     bundle: true,
@@ -168,12 +187,32 @@ export async function bundleInferenceCode(options: {
     }
   }
   const code = result.outputFiles[0]!.contents;
+  if (options.cache !== false) {
+    const inputs = Object.keys(result.metafile.inputs)
+      // The entry is stdin: its text is in the salt.
+      .filter((path) => !path.startsWith('<') && basename(path) !== ENTRY_SOURCE)
+      .map((path) => resolve(path))
+      .sort();
+    await storeBundle(options.projectFile, salt, inputs, {
+      code: Buffer.from(code).toString('base64'),
+      externals,
+    }).catch(() => undefined);
+  }
+  return writeBundle(options.codeDir, code, externals);
+}
+
+/** Writes the bundle and the python_function shim's stdio entry into `codeDir`. */
+async function writeBundle(
+  codeDir: string,
+  code: Uint8Array,
+  externals: Record<string, string>,
+): Promise<InferenceBundle> {
   const sha256 = createHash('sha256').update(code).digest('hex');
   const fileName = `pipeline-${sha256.slice(0, 16)}.mjs`;
-  await mkdir(options.codeDir, { recursive: true });
-  await writeFile(join(options.codeDir, fileName), code);
+  await mkdir(codeDir, { recursive: true });
+  await writeFile(join(codeDir, fileName), code);
   await writeFile(
-    join(options.codeDir, STDIO_BUNDLE_FILE),
+    join(codeDir, STDIO_BUNDLE_FILE),
     [
       `// Started by the python_function shim: answers predict requests as JSON lines on stdin/stdout.`,
       `import { fileURLToPath } from 'node:url';`,
