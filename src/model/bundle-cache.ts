@@ -1,10 +1,10 @@
 /**
  * Inference bundles by the contents of their inputs: packaging a project whose code and packages
- * did not change reuses the bundle esbuild made last time (a hit costs a `stat` of each input
- * instead of a build of ~1 s).
+ * did not change reuses the bundle esbuild made last time (a hit costs reading and hashing the
+ * inputs, ~0.1 s for the example, instead of a build of ~1 s).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
