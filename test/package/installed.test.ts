@@ -151,7 +151,7 @@ describe('a project made from the packed package', () => {
     );
     const { stdout } = await cli(['train', '--task-queue', taskQueue, '--wait']);
     expect(stdout).toContain('Training completed: 2 nodes');
-    const match = /Model: (models:\/m-[0-9a-f]+)/.exec(stdout);
+    const match = /Model URIs: +(models:\/m-[0-9a-f]+)/.exec(stdout);
     expect(match).not.toBeNull();
     modelUri = match![1]!;
     worker.child.kill('SIGTERM');
