@@ -51,6 +51,12 @@ export interface NodeThreadPoolOptions {
   spareThreads?: number;
   /** An idle thread ends after this many milliseconds without work. @default 60_000 */
   idleTimeoutMs?: number;
+  /**
+   * Nodes of one project running in threads at once; more wait for a thread to be free. Threads
+   * beyond the cores add no speed to CPU-bound nodes, and each costs a project load (a second or
+   * so) and its memory. @default os.availableParallelism()
+   */
+  maxThreads?: number;
   /** V8 heap limits of every thread (`worker_threads` `resourceLimits`). @default Node's */
   resourceLimits?: ResourceLimits;
 }
@@ -59,6 +65,7 @@ interface CompiledPoolOptions {
   readonly maxIdleThreads: number;
   readonly spareThreads: number;
   readonly idleTimeoutMs: number;
+  readonly maxThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
 }
 
@@ -75,6 +82,7 @@ function compileOptions(options: NodeThreadPoolOptions): CompiledPoolOptions {
     maxIdleThreads: count(options.maxIdleThreads, 'maxIdleThreads', availableParallelism(), 0),
     spareThreads: count(options.spareThreads, 'spareThreads', 1, 0),
     idleTimeoutMs: count(options.idleTimeoutMs, 'idleTimeoutMs', 60_000, 1),
+    maxThreads: count(options.maxThreads, 'maxThreads', availableParallelism(), 1),
     resourceLimits: options.resourceLimits,
   };
 }
@@ -108,6 +116,8 @@ export class NodeThreadPool {
   readonly #threads = new Set<NodeThread>();
   /** Spare threads still loading their project, by project. */
   readonly #loading = new Map<string, NodeThread[]>();
+  /** Per project: nodes running in threads, and the calls waiting for one to be free. */
+  readonly #slots = new Map<string, { running: number; waiting: (() => void)[] }>();
   #nextId = 1;
   #closed = false;
 
@@ -129,6 +139,40 @@ export class NodeThreadPool {
     if (inputProblem) throw uncloneableError(call.node, 'input', inputProblem);
     const failed = (reason: string, cause?: unknown) =>
       new NodeThreadError(name, call.pipeline, projectDir, reason, { cause });
+    const release = await this.#slot(projectDir, call.signal);
+    try {
+      return await this.#runInThread(call, name, projectDir, failed);
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits until fewer than `maxThreads` nodes of the project run; returns the release. */
+  async #slot(projectDir: string, signal: AbortSignal | undefined): Promise<() => void> {
+    let slots = this.#slots.get(projectDir);
+    if (!slots) this.#slots.set(projectDir, (slots = { running: 0, waiting: [] }));
+    const project = slots;
+    while (project.running >= this.#options.maxThreads) {
+      await new Promise<void>((resolve) => project.waiting.push(resolve));
+      if (signal?.aborted) {
+        // Hand the free thread on to the next waiting node before giving up.
+        project.waiting.shift()?.();
+        signal.throwIfAborted();
+      }
+    }
+    project.running++;
+    return () => {
+      project.running--;
+      project.waiting.shift()?.();
+    };
+  }
+
+  async #runInThread(
+    call: NodeThreadCall,
+    name: string,
+    projectDir: string,
+    failed: (reason: string, cause?: unknown) => NodeThreadError,
+  ): Promise<unknown> {
     const thread = this.#acquire(projectDir);
     let reply: ThreadReply;
     try {
@@ -354,11 +398,14 @@ export interface ThreadExecutorOptions {
 /**
  * A `NodeExecutor` for `runNode` and the local runner: each node function runs in a worker thread
  * of the project `run.projectDir`, looked up in the registered pipeline `run.pipelineName`; nodes
- * declared with `thread: false` stay on the event loop.
+ * declared with `thread: false`, and async functions, stay on the event loop.
  */
 export function threadExecutor(options: ThreadExecutorOptions = {}): NodeExecutor {
   return async (call) => {
-    if (!call.node.thread) return inlineExecutor(call);
+    // An async function yields to the event loop while it waits (I/O, timers): it stays there,
+    // where it costs no thread and runs beside the others. Synchronous functions, where CPU-bound
+    // work lives, go to threads.
+    if (!call.node.thread || isAsyncFunction(call.node.func)) return inlineExecutor(call);
     const pool = options.pool ?? defaultNodeThreadPool();
     return pool.run({
       projectDir: call.run.projectDir,
@@ -368,6 +415,10 @@ export function threadExecutor(options: ThreadExecutorOptions = {}): NodeExecuto
       signal: call.signal,
     });
   };
+}
+
+function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === 'function' && fn.constructor?.name === 'AsyncFunction';
 }
 
 function uncloneableError(

@@ -177,8 +177,27 @@ describe('node functions in worker threads', () => {
     expect(inline_prediction).toEqual({ prediction: 10, isMainThread, threadId: 0 });
   });
 
-  it('run async nodes too', async () => {
-    await expect(runInThread('async_node', {})).resolves.toEqual({ async_is_main: false });
+  it('leave async nodes on the event loop, where they wait without holding a thread', async () => {
+    await expect(runInThread('async_node', {})).resolves.toEqual({ async_is_main: true });
+  });
+
+  it('run an async node in a thread when the pool is asked directly', async () => {
+    await expect(
+      pool.run({ projectDir, pipeline: 'threads', node: 'async_node', args: [] }),
+    ).resolves.toBe(false); // the function's own result: isMainThread in the thread
+  });
+
+  it('run at most maxThreads nodes of a project at once; the others wait for a free thread', async () => {
+    const small = new NodeThreadPool({ maxThreads: 1 });
+    try {
+      const results = await Promise.all(
+        [0, 1, 2].map(() => runInThread('busy', { 'params:busy_ms': 200 }, undefined, small)),
+      );
+      expect(results).toHaveLength(3);
+      expect(small.size).toBe(1 + 1); // the one running thread, and its loading spare
+    } finally {
+      await small.close();
+    }
   });
 
   it('see process.env as the caller sees it now, not as it was when the thread started', async () => {
