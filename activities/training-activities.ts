@@ -323,18 +323,6 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       });
     },
 
-    /** Points the registry alias at the run's model version, once the run has closed successfully. */
-    async promoteModel(args: { context: RunContext; model: LoggedModelRef }): Promise<void> {
-      return classifyFailures(async () => {
-        const { registeredModelName, registeredModelVersion, alias } = args.model;
-        if (!registeredModelName || !registeredModelVersion || !alias) return;
-        const session = await contextSession(args.context);
-        await session
-          .requireMlflow('Moving a model alias')
-          .registry.setAlias(registeredModelName, alias, registeredModelVersion);
-      });
-    },
-
     /** Removes the run's intermediate datasets. */
     async cleanupRun(context: RunContext): Promise<void> {
       const session = await contextSession(context);
