@@ -482,12 +482,7 @@ export function safeValidateRecords(
       }
     }
     if (missingRows > 0) {
-      const rows =
-        missingRows === records.length
-          ? records.length === 1
-            ? 'the row'
-            : `all ${records.length} rows`
-          : `${missingRows} of ${records.length} rows (first: row ${firstMissing})`;
+      const rows = missingRowsPhrase(missingRows, records.length, firstMissing);
       issues.push({
         code: 'missing_column',
         column: c.name,
@@ -576,4 +571,10 @@ export function resolveParams(
   }
   if (issues.length > 0) throw new SignatureValidationError('params', issues);
   return out;
+}
+
+/** Which rows lack a required column, for messages: "the row", "all 5 rows", "2 of 5 rows (first: row 3)". */
+export function missingRowsPhrase(count: number, total: number, first: number): string {
+  if (count < total) return `${count} of ${total} rows (first: row ${first})`;
+  return total === 1 ? 'the row' : `all ${total} rows`;
 }

@@ -15,6 +15,7 @@
  */
 import {
   matchesType,
+  missingRowsPhrase,
   resolveParams,
   SignatureValidationError,
   typeLabel,
@@ -138,12 +139,7 @@ export function* enforceInputs(
   }
   for (const [name, { count, first }] of missingRows) {
     const c = cols.find((x) => x.name === name)!;
-    const rows =
-      count === records.length
-        ? records.length === 1
-          ? 'the row'
-          : `all ${records.length} rows`
-        : `${count} of ${records.length} rows (first: row ${first})`;
+    const rows = missingRowsPhrase(count, records.length, first);
     issues.push({
       code: 'missing_column',
       column: name,
