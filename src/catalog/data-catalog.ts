@@ -6,6 +6,7 @@ import type { CatalogFromConfigOptions } from './catalog-builder.js';
 import { buildCatalogEntries, PatternResolver } from './catalog-builder.js';
 import { ParameterNotFoundError } from './errors.js';
 import { allPaths, getPath } from './merge.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /** The dataset name that loads every parameter. */
 export const PARAMETERS = 'parameters';
@@ -17,15 +18,6 @@ function isParamName(name: string): boolean {
 }
 
 /** A short description of a value for messages: `number 42`, `an array`, `object Set`, `null`. */
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
-  return `${typeof value} ${String(value)}`;
-}
-
 /** A plain `{ key: value }` object (from any realm: structuredClone, vm contexts, YAML). */
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' &&

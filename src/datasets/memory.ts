@@ -3,6 +3,7 @@ import type { BaseDatasetOptions } from './abstract-dataset.js';
 import { AbstractDataset } from './abstract-dataset.js';
 import { parseDatasetConfig } from './config-schema.js';
 import type { DatasetFactory } from './types.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * How a `MemoryDataset` copies values on save and load, as in Kedro:
@@ -94,13 +95,6 @@ export class MemoryDataset<T = unknown> extends AbstractDataset<T> {
       data: this.#has ? describeValue(this.#data) : '<empty>',
     };
   }
-}
-
-function describeValue(value: unknown): string {
-  if (Array.isArray(value)) return `<array of ${value.length}>`;
-  if (value === null) return 'null';
-  if (typeof value === 'object') return `<${(value as object).constructor?.name ?? 'object'}>`;
-  return `<${typeof value}>`;
 }
 
 const memorySchema = z.strictObject({

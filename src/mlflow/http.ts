@@ -20,6 +20,7 @@ import {
   MlflowResourceNotFoundError,
   MlflowUnexpectedResponseError,
 } from './errors.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /** Credentials: a bearer token, or Basic username/password. */
 export type MlflowAuth = { token: string } | { username: string; password: string };
@@ -460,17 +461,6 @@ function drain(response: AxiosResponse): void {
     data.resume();
   }
 }
-
-const describeValue = (value: unknown): string =>
-  value === undefined
-    ? 'nothing'
-    : value === null
-      ? 'null'
-      : Array.isArray(value)
-        ? 'an array'
-        : typeof value === 'string'
-          ? `the text '${value.slice(0, 80)}${value.length > 80 ? '…' : ''}'`
-          : `a ${typeof value}`;
 
 function isType(value: unknown, type: string): boolean {
   if (type === 'array') return Array.isArray(value);

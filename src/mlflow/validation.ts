@@ -5,6 +5,7 @@
  */
 import { MlflowInvalidParameterError } from './errors.js';
 import type { MetricInput, ParamInput } from './types.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /** Server limits (MLflow 3.x). */
 export const MLFLOW_LIMITS = {
@@ -69,7 +70,7 @@ export function validateParam(param: ParamInput): string {
   const type = typeof param.value;
   if (type !== 'string' && type !== 'number' && type !== 'boolean') {
     throw invalid(
-      `Invalid value for param '${param.key}': expected a string, number or boolean, received ${describe(param.value)}.`,
+      `Invalid value for param '${param.key}': expected a string, number or boolean, received ${describeValue(param.value)}.`,
     );
   }
   const value = paramValueToString(param.value);
@@ -86,7 +87,7 @@ export function validateTag(key: string, value: unknown): string {
   validateKey('tag', key);
   if (typeof value !== 'string') {
     throw invalid(
-      `Invalid value for tag '${key}': expected a string, received ${describe(value)}.`,
+      `Invalid value for tag '${key}': expected a string, received ${describeValue(value)}.`,
     );
   }
   if (value.length > MLFLOW_LIMITS.maxTagValueLength) {
@@ -114,19 +115,19 @@ export function validateMetric(metric: MetricInput, now: number): WireMetric {
   const { value } = metric;
   if (typeof value !== 'number') {
     throw invalid(
-      `Invalid value for metric '${metric.key}': expected a number (NaN and ±Infinity allowed), received ${describe(value)}.`,
+      `Invalid value for metric '${metric.key}': expected a number (NaN and ±Infinity allowed), received ${describeValue(value)}.`,
     );
   }
   const step = metric.step ?? 0;
   if (!Number.isSafeInteger(step)) {
     throw invalid(
-      `Invalid step for metric '${metric.key}': expected an integer, received ${describe(step)}.`,
+      `Invalid step for metric '${metric.key}': expected an integer, received ${describeValue(step)}.`,
     );
   }
   const timestamp = metric.timestamp ?? now;
   if (!Number.isSafeInteger(timestamp)) {
     throw invalid(
-      `Invalid timestamp for metric '${metric.key}': expected integer milliseconds since the epoch, received ${describe(timestamp)}.`,
+      `Invalid timestamp for metric '${metric.key}': expected integer milliseconds since the epoch, received ${describeValue(timestamp)}.`,
     );
   }
   return {
@@ -161,12 +162,4 @@ export function validateAlias(alias: string): void {
       `Alias '${alias}' is reserved by MLflow ('latest' and 'v<digits>' name versions already). Choose another alias, e.g. 'champion'.`,
     );
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string')
-    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number') return String(value);
-  return typeof value;
 }

@@ -26,6 +26,7 @@ import {
   PipelineMLOptionError,
 } from './errors.js';
 import type { ModelSignature } from './signature.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /**
  * Brand set (non-enumerable) on every PipelineML, so other modules and other copies of this
@@ -174,14 +175,6 @@ export interface PipelineMLDescription extends PipelineDescription {
   readonly logModel: ResolvedLogModelOptions;
   readonly kpm: ResolvedKpmOptions;
   readonly promote?: ResolvedPromoteOptions;
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object') return `an object ${value.constructor?.name ?? 'Object'}`;
-  return `${typeof value} ${String(value)}`;
 }
 
 function optionalString(option: string, value: unknown): string | undefined {

@@ -7,18 +7,9 @@
 import { closestMatch } from '../utils/suggest.js';
 import { InvalidArgumentError } from './errors.js';
 import type { PipelineFilterOptions } from './selection.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /** A short description of a value for messages: `number 42`, `an array`, `object Set`, `null`. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') return `object ${value.constructor?.name ?? 'Object'}`;
-  return `${typeof value} ${String(value)}`;
-}
-
 /**
  * The names given to a variadic filter (`onlyNodes('a', 'b')` or `onlyNodes(['a', 'b'])`),
  * flattened one level; anything but strings is an `InvalidArgumentError`.

@@ -30,6 +30,7 @@ import {
 import type { GraphIndex, PipelineFilterOptions } from './selection.js';
 import { suggestAll } from '../utils/suggest.js';
 import { layer } from './toposort.js';
+import { describeValue } from '../utils/describe-value.js';
 
 export type { PipelineFilterOptions };
 
@@ -44,13 +45,9 @@ export interface PipelineDescription {
 }
 
 function describeItem(item: unknown): string {
-  if (item === null) return 'null';
   if (Array.isArray(item)) return 'an array (pass nodes and pipelines directly, not nested arrays)';
-  if (typeof item === 'function')
-    return `function ${item.name || '<anonymous>'} (wrap it with node())`;
-  return typeof item === 'object'
-    ? `object ${item.constructor?.name ?? 'Object'}`
-    : `${typeof item} ${String(item)}`;
+  if (typeof item === 'function') return `${describeValue(item)} (wrap it with node())`;
+  return describeValue(item);
 }
 
 function flatten(items: Iterable<unknown>): Node[] {

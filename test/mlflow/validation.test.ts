@@ -56,7 +56,7 @@ describe('client-side validation', () => {
     [
       'a boolean',
       true,
-      "Invalid value for metric 'loss': expected a number (NaN and ±Infinity allowed), received boolean",
+      "Invalid value for metric 'loss': expected a number (NaN and ±Infinity allowed), received boolean true",
     ],
   ])('a metric value that is %s is refused with the metric name', (_label, value, message) => {
     expect(() => validateMetric({ key: 'loss', value: value as unknown as number }, 0)).toThrow(

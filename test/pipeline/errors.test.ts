@@ -103,7 +103,7 @@ const cases: Case[] = [
     'a single value returned for array outputs',
     () => node(() => 5, { outputs: ['a', 'b'], name: 'pair' }).run({}),
     NodeOutputShapeError,
-    ["'pair'", 'a number'],
+    ["'pair'", 'number 5'],
   ],
   [
     'a returned object missing an output key',

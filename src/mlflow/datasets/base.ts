@@ -106,13 +106,3 @@ export abstract class AbstractMlflowDataset<T> extends AbstractDataset<T> {
 }
 
 /** A readable form of a value for messages. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string')
-    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean')
-    return `${typeof value} ${String(value)}`;
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return `an object with keys [${Object.keys(value).sort().join(', ')}]`;
-}

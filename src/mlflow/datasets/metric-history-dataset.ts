@@ -9,9 +9,10 @@ import * as z from 'zod';
 import { parseDatasetConfig } from '../../datasets/config-schema.js';
 import type { DatasetFactory } from '../../datasets/types.js';
 import type { Metric, MetricInput } from '../types.js';
-import { AbstractMlflowDataset, describeValue } from './base.js';
+import { AbstractMlflowDataset } from './base.js';
 import type { MlflowClientProvider, MlflowDatasetOptions } from './base.js';
 import { metricPointProblem, sortHistory } from './metric-values.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 export type MetricHistoryMode = 'list' | 'dict' | 'history';
 

@@ -1,6 +1,6 @@
 /** Checking metric values before they are logged, and reading metric histories back in order. */
 import type { Metric } from '../types.js';
-import { describeValue } from './base.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 /** One metric value with its step (and optionally its timestamp, ms since the epoch). */
 export interface MetricPoint {

@@ -9,10 +9,11 @@ import * as z from 'zod';
 import { parseDatasetConfig } from '../../datasets/config-schema.js';
 import type { DatasetFactory } from '../../datasets/types.js';
 import type { MetricInput } from '../types.js';
-import { AbstractMlflowDataset, describeValue } from './base.js';
+import { AbstractMlflowDataset } from './base.js';
 import type { MlflowClientProvider, MlflowDatasetOptions } from './base.js';
 import { metricPointProblem, sortHistory } from './metric-values.js';
 import type { MetricPoint } from './metric-values.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 /** Metrics by name: one value with its step, or several. */
 export type MetricsDict = Record<string, MetricPoint | MetricPoint[]>;

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { MODEL_FLAVOR } from '../../constants.js';
 import { MLMODEL_FILE, readMLmodel, type MLmodel } from '../mlmodel.js';
 import type { PipelineModel } from '../runtime.js';
+import { describeValue } from '../../utils/describe-value.js';
 
 /** What a model dataset's save accepts: a packaged model folder, or a model loaded from one. */
 export type ModelDatasetInput = PipelineModel | string;
@@ -27,14 +28,6 @@ export function isPipelineModel(value: unknown): value is PipelineModel {
 }
 
 /** A short description of a value that is not a model, for messages. */
-function describeInput(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object')
-    return `an object with keys [${Object.keys(value).sort().join(', ')}]`;
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
 /**
  * The model folder of what was given to save, checked: it must hold an MLmodel with the
  * temporal_mlflow flavor. Throws an `Error` saying what was received (the dataset wraps it).
@@ -53,7 +46,7 @@ export async function modelFolderOf(data: unknown): Promise<{ dir: string; mlmod
     dir = data.metadata.dir;
   } else {
     throw new Error(
-      `expected a model folder path or a PipelineModel loaded with loadModel, received ${describeInput(data)}`,
+      `expected a model folder path or a PipelineModel loaded with loadModel, received ${describeValue(data)}`,
     );
   }
   const isDir = await stat(dir).then(
