@@ -158,7 +158,8 @@ export async function writeIntegrityManifest(
   return manifest;
 }
 
-async function readMLmodelObject(modelDir: string): Promise<Record<string, unknown>> {
+/** A model folder's MLmodel as a mapping; `ModelIntegrityError` when unreadable (its text never echoed). */
+export async function readMLmodelObject(modelDir: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(join(modelDir, MLMODEL), 'utf8');
@@ -274,6 +275,8 @@ export interface VerifyModelOptions {
    * @default process.env.TEMPORAL_MLFLOW_SIGNING_KEY
    */
   signingKey?: string | null;
+  /** The folder's MLmodel, when the caller has read it (`readMLmodelObject`): not read again. */
+  mlmodel?: Record<string, unknown>;
 }
 
 /** What `verifyModel` checked. */
@@ -295,7 +298,7 @@ export async function verifyModel(
   options: VerifyModelOptions = {},
 ): Promise<VerifiedModel> {
   const key = resolveSigningKey(options.signingKey);
-  const mlmodel = await readMLmodelObject(modelDir);
+  const mlmodel = options.mlmodel ?? (await readMLmodelObject(modelDir));
   for (const [key, value] of mlmodelPaths(mlmodel)) await containedPath(modelDir, key, value);
   const flavor =
     (mlmodel.flavors as Record<string, Record<string, unknown>> | undefined)?.temporal_mlflow ?? {};

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { MlflowClient } from '../mlflow/client.js';
 import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
-import { readMLmodel } from './mlmodel.js';
+import { temporalMlflowFlavor, type MLmodel } from './mlmodel.js';
 import { ModelLoadError } from './errors.js';
-import { verifyModel } from './integrity.js';
-import type { PipelineModel } from './runtime.js';
-import { loadBundledModel } from './save-model.js';
+import { readMLmodelObject, verifyModel } from './integrity.js';
+import type { LoadBundleOptions, PipelineModel } from './runtime.js';
 
 export interface LoadModelOptions {
   /** Client for `runs:/` and `models:/` URIs. @default MlflowClient.fromEnv() */
@@ -188,19 +188,17 @@ export async function loadModel(
   options: LoadModelOptions = {},
 ): Promise<PipelineModel> {
   const dir = await resolveModelDir(uri, options);
-  const mlmodel = await readMLmodel(dir);
-  const flavor = mlmodel.flavors?.temporal_mlflow;
-  if (!flavor)
-    throw new ModelLoadError(
-      uri,
-      'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.',
-    );
+  // MLmodel read once and the flavor checked once: the verification and the bundle are given it.
+  const mlmodel = await readMLmodelObject(dir);
+  temporalMlflowFlavor(mlmodel, uri);
   const { bundlePath } = await verifyModel(dir, {
+    mlmodel,
     ...(options.signingKey !== undefined ? { signingKey: options.signingKey } : {}),
   });
-  const model = await loadBundledModel(dir, relative(join(dir, 'code'), bundlePath), {
-    skipVerification: true,
-  });
+  const bundle = (await import(pathToFileURL(bundlePath).href)) as {
+    load(dir: string, options?: LoadBundleOptions): Promise<PipelineModel>;
+  };
+  const model = await bundle.load(dir, { skipVerification: true, mlmodel: mlmodel as MLmodel });
   model.metadata.modelUri = uri;
   model.metadata.dir = dir;
   return model;

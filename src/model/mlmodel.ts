@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { ModelLoadError } from './errors.js';
 import type { MlmodelSignature } from './signature.js';
 
 /** Our flavor's section of MLmodel: everything the runtime needs to rebuild the inference pipeline. */
@@ -48,4 +49,22 @@ export async function readMLmodel(modelDir: string): Promise<MLmodel> {
 
 export async function writeMLmodel(modelDir: string, mlmodel: MLmodel): Promise<void> {
   await writeFile(join(modelDir, MLMODEL_FILE), stringify(mlmodel, { lineWidth: 0 }));
+}
+
+/**
+ * MLmodel's `temporal_mlflow` flavor, or a `ModelLoadError` naming `source` (the URI or folder the
+ * user gave): the one check, with one message, of every loading path.
+ */
+export function temporalMlflowFlavor(
+  mlmodel: Pick<MLmodel, 'flavors'> | Record<string, unknown>,
+  source: string,
+): TemporalMlflowFlavor {
+  const flavors = (mlmodel as { flavors?: Record<string, unknown> }).flavors;
+  const flavor = flavors?.temporal_mlflow;
+  if (!flavor || typeof flavor !== 'object')
+    throw new ModelLoadError(
+      source,
+      'its MLmodel has no temporal_mlflow flavor: it was not packaged by temporal-mlflow.',
+    );
+  return flavor as TemporalMlflowFlavor;
 }

@@ -10,7 +10,7 @@ import { runPipelineLocally } from '../runner/local-runner.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { ScoringModel } from '../serving/types.js';
 import { resolveParams, signatureFromMlmodel, type ModelSignature } from './signature.js';
-import type { MLmodel, TemporalMlflowFlavor } from './mlmodel.js';
+import { temporalMlflowFlavor, type MLmodel } from './mlmodel.js';
 import { isPipelineMl } from './pipeline-ml.js';
 import { ModelLoadError } from './errors.js';
 import { containedPath, mlmodelPaths, verifyModel } from './integrity.js';
@@ -23,6 +23,11 @@ export interface LoadBundleOptions {
    * @default false
    */
   skipVerification?: boolean;
+  /**
+   * The folder's MLmodel as the caller read it while verifying the folder (`loadModel` passes what
+   * `verifyModel` read): MLmodel is then read once per load. Read from the folder when absent.
+   */
+  mlmodel?: MLmodel;
 }
 
 /** Metadata of a loaded pipeline model. */
@@ -43,6 +48,9 @@ export interface PipelineModelMetadata {
  * loaded once; `predict` runs the inference pipeline on records in this process.
  */
 export class PipelineModel implements ScoringModel {
+  /** The signature's params with their defaults, resolved once per model. */
+  readonly #defaults: Readonly<Record<string, unknown>>;
+
   constructor(
     private readonly inference: Pipeline,
     private readonly artifacts: Readonly<Record<string, Dataset>>,
@@ -51,23 +59,21 @@ export class PipelineModel implements ScoringModel {
     readonly metadata: PipelineModelMetadata,
     /** The copy mode of each dataset the inference produces (the PipelineML's `kpm.copyMode`). */
     private readonly copyModeFor: (dataset: string) => CopyMode = () => 'assign',
-  ) {}
+  ) {
+    this.#defaults = Object.freeze(resolveParams(undefined, signature?.params));
+  }
 
   /**
    * Runs the inference pipeline on `input` (records, or any value the pipeline's input accepts).
    * `params` override the signature's defaults for this call only; unknown params are an error.
    * Returns the inference output, or an object keyed by output name when there are several.
+   *
+   * Params equal to their defaults (what the scoring server passes when a request has none) cost
+   * nothing: the training parameters are used as they are. Overrides are checked, then applied
+   * on a copy of only the objects along their path (never a deep clone of every parameter).
    */
   async predict(input: unknown, params?: Record<string, unknown>): Promise<unknown> {
-    let overrides: Record<string, unknown> = {};
-    if (params && Object.keys(params).length > 0) {
-      const resolved = resolveParams(params, this.signature?.params);
-      overrides = Object.fromEntries(Object.keys(params).map((name) => [name, resolved[name]]));
-    }
-    const parameters =
-      Object.keys(overrides).length > 0
-        ? mergeParameters(this.parameters, overrides)
-        : this.parameters;
+    const { parameters, overrides } = this.#parametersFor(params);
     const datasets: Record<string, Dataset> = {
       ...this.artifacts,
       [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }),
@@ -95,20 +101,52 @@ export class PipelineModel implements ScoringModel {
       ? values[0]
       : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
   }
+
+  /** The parameters of one call: the training values, with the params that differ from their default applied. */
+  #parametersFor(params: Record<string, unknown> | undefined): {
+    parameters: Readonly<Record<string, unknown>>;
+    overrides: Readonly<Record<string, unknown>>;
+  } {
+    const none = { parameters: this.parameters, overrides: NO_OVERRIDES };
+    if (!params) return none;
+    let changed: Record<string, unknown> | undefined;
+    for (const name of Object.keys(params)) {
+      if (Object.hasOwn(this.#defaults, name) && Object.is(params[name], this.#defaults[name]))
+        continue;
+      (changed ??= {})[name] = params[name];
+    }
+    if (!changed) return none;
+    const resolved = resolveParams(changed, this.signature?.params); // throws on unknown or mistyped params
+    const overrides: Record<string, unknown> = {};
+    for (const name of Object.keys(changed)) overrides[name] = resolved[name];
+    return { parameters: withOverrides(this.parameters, overrides), overrides };
+  }
 }
 
-/** Parameters with `a.b`-style dotted overrides applied (signature params are top-level names). */
-function mergeParameters(
+const NO_OVERRIDES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * Parameters with `a.b`-style dotted overrides applied (signature params are top-level names):
+ * the objects along each override's path are copied, the rest is shared with `base`.
+ */
+function withOverrides(
   base: Readonly<Record<string, unknown>>,
   overrides: Record<string, unknown>,
 ): Record<string, unknown> {
-  const merged = structuredClone(base) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...base };
+  const copied = new Set<object>([merged]);
   for (const [key, value] of Object.entries(overrides)) {
     const path = key.split('.');
     let target = merged;
     for (const part of path.slice(0, -1)) {
-      if (typeof target[part] !== 'object' || target[part] === null) target[part] = {};
-      target = target[part] as Record<string, unknown>;
+      const next = target[part];
+      let child: Record<string, unknown>;
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) child = {};
+      else if (copied.has(next)) child = next as Record<string, unknown>;
+      else child = { ...(next as Record<string, unknown>) };
+      copied.add(child);
+      target[part] = child;
+      target = child;
     }
     target[path.at(-1)!] = value;
   }
@@ -125,11 +163,14 @@ export async function loadPipelineModel(
   options: LoadBundleOptions = {},
 ): Promise<PipelineModel> {
   // Started by the python_function shim, the bundle checks what the Python side cannot (MLmodel's digest).
-  if (!options.skipVerification) await verifyModel(modelDir);
-  const mlmodel = parse(await readFile(join(modelDir, 'MLmodel'), 'utf8')) as MLmodel;
-  for (const [key, value] of mlmodelPaths(mlmodel)) await containedPath(modelDir, key, value);
-  const flavor: TemporalMlflowFlavor | undefined = mlmodel.flavors?.temporal_mlflow;
-  if (!flavor) throw new ModelLoadError(modelDir, 'its MLmodel has no temporal_mlflow flavor.');
+  const verified = options.skipVerification ? undefined : await verifyModel(modelDir);
+  const mlmodel =
+    options.mlmodel ??
+    (verified?.mlmodel as MLmodel | undefined) ??
+    (parse(await readFile(join(modelDir, 'MLmodel'), 'utf8')) as MLmodel);
+  if (!verified && !options.mlmodel)
+    for (const [key, value] of mlmodelPaths(mlmodel)) await containedPath(modelDir, key, value);
+  const flavor = temporalMlflowFlavor(mlmodel, modelDir);
   const pipeline = project.pipelines[flavor.pipeline];
   if (!pipeline)
     throw new ModelLoadError(modelDir, `its bundle has no pipeline '${flavor.pipeline}'.`);
