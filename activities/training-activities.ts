@@ -197,14 +197,18 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       const started = Date.now();
       const activity = Context.current();
       // The UI shows a pending activity's type and heartbeat details, not its summary: name the node.
-      const heartbeat = setInterval(
-        () =>
-          activity.heartbeat({
-            node: input.node,
-            elapsed: `${((Date.now() - started) / 1000).toFixed(0)} s`,
-          }),
-        heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
-      );
+      // A local activity (a `local: true` node) has no heartbeat: the workflow task it runs in is
+      // kept alive by the worker, and a dead worker is noticed by that task's timeout.
+      const heartbeat = activity.info.isLocal
+        ? undefined
+        : setInterval(
+            () =>
+              activity.heartbeat({
+                node: input.node,
+                elapsed: `${((Date.now() - started) / 1000).toFixed(0)} s`,
+              }),
+            heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
+          );
       try {
         return await classifyFailures(async () => {
           const { context } = input;
@@ -396,7 +400,8 @@ export function heartbeatPeriod(
 
 /**
  * A node as the workflow schedules it: retry and timeout from the options of its tags (in the
- * order of tag names, later ones winning), overridden by the node's own.
+ * order of tag names, later ones winning), overridden by the node's own; a local activity when the
+ * node or one of its tags says `local: true`.
  */
 export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOptions>>): NodePlan {
   const tagged = node.tags.map((tag) => byTag[tag]).filter((options) => options !== undefined);
@@ -410,6 +415,7 @@ export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOp
     .findLast((timeout) => timeout !== undefined);
   const timeoutMs =
     node.timeoutMs ?? (typeof tagTimeout === 'string' ? parseDuration(tagTimeout) : tagTimeout);
+  const local = node.local || tagged.some((options) => options.local === true);
   return {
     name: node.name,
     inputs: [...node.inputs],
@@ -426,5 +432,6 @@ export function nodePlan(node: Node, byTag: Readonly<Record<string, TaggedNodeOp
         }
       : {}),
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...(local ? { local: true } : {}),
   };
 }

@@ -1,7 +1,8 @@
-import { CancellationScope, proxyActivities } from '@temporalio/workflow';
-import type { ActivityOptions } from '@temporalio/workflow';
+import { CancellationScope, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
-import { onRightWorker } from './right-worker.js';
+import { WRONG_WORKER_FAILURE_TYPE } from '../src/constants.js';
+import { isWrongWorker, onRightWorker } from './right-worker.js';
 import type {
   NodeActivityDefaults,
   NodePlan,
@@ -39,6 +40,9 @@ export function describeFailure(error: unknown): string {
 }
 
 const { runNode } = proxyActivities<TrainingActivities>({ startToCloseTimeout: '1 hour' });
+const { runNode: runNodeLocally } = proxyLocalActivities<TrainingActivities>({
+  startToCloseTimeout: '1 hour',
+});
 
 const SUMMARY_LIMIT = 400;
 
@@ -62,6 +66,51 @@ export function nodeActivityOptions(
       nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
     },
   };
+}
+
+/**
+ * Options of a `local: true` node's local activity: the same summary, timeout and retry policy,
+ * no heartbeat (a local activity cannot heartbeat), and no retry of a wrong worker (see `runOneNode`).
+ */
+export function nodeLocalActivityOptions(
+  node: NodePlan,
+  defaults: NodeActivityDefaults,
+): LocalActivityOptions {
+  const { summary, startToCloseTimeout, retry } = nodeActivityOptions(node, defaults);
+  return {
+    summary,
+    startToCloseTimeout,
+    retry: {
+      ...retry,
+      nonRetryableErrorTypes: [...(retry?.nonRetryableErrorTypes ?? []), WRONG_WORKER_FAILURE_TYPE],
+    },
+  };
+}
+
+/**
+ * Runs one node: a regular activity, taken by any worker of the queue that serves the run; or, for
+ * a `local: true` node, a local activity in the worker running this workflow task (recorded as a
+ * marker, no task round trip). That worker may serve another project when a queue is shared by
+ * mistake: its identity check fails the local attempt at once, and the node runs as a regular
+ * activity instead, which the right worker takes.
+ */
+async function runOneNode(
+  node: NodePlan,
+  context: RunContext,
+  defaults: NodeActivityDefaults,
+): Promise<RunNodeResult> {
+  const input = { context, node: node.name };
+  if (node.local && !node.taskQueue) {
+    try {
+      return await runNodeLocally.executeWithOptions(nodeLocalActivityOptions(node, defaults), [
+        input,
+      ]);
+    } catch (error) {
+      if (!isWrongWorker(error)) throw error;
+    }
+  }
+  const options = nodeActivityOptions(node, defaults);
+  return onRightWorker(() => runNode.executeWithOptions(options, [input]));
 }
 
 /**
@@ -102,10 +151,7 @@ export async function runDag(
         let failed = false;
         const start = (node: NodePlan): void => {
           observer.started(node);
-          const options = nodeActivityOptions(node, defaults);
-          onRightWorker(() =>
-            runNode.executeWithOptions(options, [{ context, node: node.name }]),
-          ).then(
+          runOneNode(node, context, defaults).then(
             (result) => {
               if (failed) return;
               observer.completed(node, result);

@@ -50,6 +50,13 @@ export interface NodeOptions {
    * @default true
    */
   readonly thread?: boolean;
+  /**
+   * `true` runs the node as a Temporal *local activity*: in the worker that runs the workflow, with
+   * no task round trip through the server (same retry, timeout, cache and MLflow tracking). For
+   * short, light nodes only (seconds at most: a local activity cannot heartbeat). See
+   * docs/execution.md. @default false
+   */
+  readonly local?: boolean;
 }
 
 /** A `DatasetSpec` after validation. */
@@ -291,6 +298,13 @@ export function normalizeThread(value: unknown, node: string): boolean {
   if (value === undefined || value === null) return true;
   if (typeof value !== 'boolean')
     throw new InvalidNodeDefinitionError(node, 'thread', 'true or false', describe(value));
+  return value;
+}
+
+export function normalizeLocal(value: unknown, node: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean')
+    throw new InvalidNodeDefinitionError(node, 'local', 'true or false', describe(value));
   return value;
 }
 

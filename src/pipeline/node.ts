@@ -16,6 +16,7 @@ import {
   checkNodeName,
   isParameter,
   normalizeRetry,
+  normalizeLocal,
   normalizeSpec,
   normalizeTags,
   normalizeThread,
@@ -39,6 +40,7 @@ export interface NodeDescription {
   readonly namespace?: string;
   readonly retry?: RetryOptions;
   readonly timeoutMs?: number;
+  readonly local?: true;
 }
 
 function describeValue(value: unknown): string {
@@ -91,6 +93,8 @@ export class Node {
   readonly timeoutMs?: number;
   /** False when the function must run on the event loop, never in a worker thread. */
   readonly thread: boolean;
+  /** True when the node runs as a Temporal local activity (in the workflow's worker). */
+  readonly local: boolean;
   /** Normalised form of `options.inputs` (how `run()` builds the call arguments). */
   readonly inputSpec: NormalizedSpec;
   /** Normalised form of `options.outputs` (how `run()` reads the return value). */
@@ -145,6 +149,7 @@ export class Node {
     const timeoutMs = normalizeTimeout(options.timeout, this.name);
     if (timeoutMs !== undefined) this.timeoutMs = timeoutMs;
     this.thread = normalizeThread(options.thread, this.name);
+    this.local = normalizeLocal(options.local, this.name);
     if (new.target === Node) Object.freeze(this);
   }
 
@@ -165,6 +170,7 @@ export class Node {
       ...(this.namespace !== undefined && { namespace: this.namespace }),
       ...(this.retry !== undefined && { retry: this.retry }),
       ...(this.timeoutMs !== undefined && { timeoutMs: this.timeoutMs }),
+      ...(this.local && { local: true as const }),
     };
   }
 
@@ -179,6 +185,7 @@ export class Node {
       ...(this.timeoutMs !== undefined && { timeout: this.timeoutMs }),
       ...(this.namespace !== undefined && { namespace: this.namespace }),
       ...(!this.thread && { thread: false }),
+      ...(this.local && { local: true }),
     };
   }
 

@@ -61,6 +61,8 @@ export interface TaggedNodeOptions {
   retry?: RetryOptions;
   /** Milliseconds, or a duration such as `'30s'`, `'5m'`, `'2h'`. */
   timeout?: number | string;
+  /** Run the tag's nodes as Temporal local activities (see the node option `local`). */
+  local?: boolean;
 }
 
 /** A project as loaded: pipelines resolved, defaults applied. */

@@ -66,6 +66,8 @@ export interface NodePlan {
   retry?: NodeRetryPlan;
   timeoutMs?: number;
   taskQueue?: string;
+  /** Run as a local activity, in the worker that runs the workflow (node option `local`). */
+  local?: boolean;
 }
 
 /** The resolved DAG of a pipeline run, returned by the plan activity. */

@@ -301,6 +301,8 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
     namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE,
     taskQueue,
     maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
+    // `local: true` nodes run as local activities, in slots of their own: the same bound.
+    maxConcurrentLocalActivityExecutions: maxConcurrentNodes,
     ...options.workerOptions,
     plugins: [temporalMlflowPlugin(projectDir, options), ...(options.workerOptions?.plugins ?? [])],
   });

@@ -1,0 +1,185 @@
+/**
+ * Light nodes (`local: true`, or a tag whose `nodeOptionsByTag` says `local: true`) run as Temporal
+ * local activities: recorded as markers in the workflow history, with the retry policy, failure
+ * naming, MLflow bookkeeping and durability of regular node activities.
+ */
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type proto from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TAG_WORKFLOW_ID } from '../../src/constants.js';
+import { MlflowClient } from '../../src/mlflow/client.js';
+import { startTraining } from '../../src/temporal/client.js';
+import { workflowsPath } from '../../src/temporal/worker.js';
+import { services } from '../support/services.js';
+import {
+  fastNodeDefaults,
+  startHarness,
+  temporalTestProject,
+  type TemporalHarness,
+} from '../support/temporal.js';
+import {
+  executionPids,
+  spawnWorker,
+  useTemporalClientWithWorkers,
+  waitFor,
+} from '../support/worker-process.js';
+
+type History = proto.temporal.api.history.v1.IHistory;
+
+const executionsDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-exec-'));
+  process.env.TEST_EXECUTIONS_DIR = dir;
+  return dir;
+};
+
+async function mlflowRunsOf(workflowId: string) {
+  const client = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
+  const experiment = await client.experiments.getByName('temporal-mlflow-integration-tests');
+  if (!experiment) return [];
+  const page = await client.runs.search({
+    experimentIds: [experiment.experiment_id],
+    filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+  });
+  return page.items;
+}
+
+const json = (payload: proto.temporal.api.common.v1.IPayload | undefined): unknown =>
+  payload?.data ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : undefined;
+
+/** The nodes a history ran as local activities (their markers) and as activity tasks. */
+function nodesByKind(history: History): { local: string[]; tasks: string[] } {
+  const local: string[] = [];
+  const tasks: string[] = [];
+  for (const event of history.events ?? []) {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      const data = json(marker.details?.data?.payloads?.[0]) as { activity_type?: string };
+      const result = json(marker.details?.result?.payloads?.[0]) as { node?: string } | undefined;
+      if (data.activity_type === 'runNode' && result?.node) local.push(result.node);
+    }
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === 'runNode')
+      tasks.push(String(json(event.userMetadata?.summary ?? undefined)));
+  }
+  return { local, tasks };
+}
+
+describe('light nodes on an in-process worker', () => {
+  let harness: TemporalHarness;
+  beforeAll(async () => {
+    harness = await startHarness();
+  }, 120_000);
+  afterAll(async () => harness?.close());
+
+  it('run as local activities (markers), the others as activity tasks, and the run trains', async () => {
+    const dir = executionsDir();
+    const training = await startTraining(harness.client, {
+      pipeline: 'light',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
+    const result = await training.result();
+    expect(result).toMatchObject({ pipeline: 'light', nodes: 3 });
+    // x = 1 → prepare 2 → pause 4 → score 5
+    expect(
+      JSON.parse(readFileSync(join(temporalTestProject, 'data/output/light_result.json'), 'utf8')),
+    ).toBe(5);
+    for (const node of ['prepare', 'pause', 'score'])
+      expect(executionPids(dir, node)).toEqual([process.pid]);
+
+    const history = await training.handle.fetchHistory();
+    // `prepare` by its node option, `score` by its tag `light`.
+    expect(nodesByKind(history)).toEqual({ local: ['prepare', 'score'], tasks: ['pause'] });
+    const progress = await training.progress();
+    expect(progress.nodes).toEqual({
+      prepare: 'completed',
+      pause: 'completed',
+      score: 'completed',
+    });
+    const runs = await mlflowRunsOf(training.handle.workflowId);
+    expect(runs.map((run) => run.info.status)).toEqual(['FINISHED']);
+
+    // Markers replay: the history of a run with local nodes is deterministic for this code.
+    await expect(Worker.runReplayHistory({ workflowsPath }, history)).resolves.toBeUndefined();
+  }, 90_000);
+
+  it('retry per their policy, in the worker, until an attempt succeeds', async () => {
+    const dir = executionsDir();
+    const training = await startTraining(harness.client, {
+      pipeline: 'light_flaky',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
+    await training.result();
+    expect(executionPids(dir, 'light_flaky')).toHaveLength(3);
+    const history = await training.handle.fetchHistory();
+    expect(nodesByKind(history)).toEqual({ local: ['light_flaky'], tasks: [] });
+  });
+
+  it('fail the run naming the node once their attempts are used up, and the MLflow run says so', async () => {
+    const dir = executionsDir();
+    const training = await startTraining(harness.client, {
+      pipeline: 'light_broken',
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
+    const error = await training.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(String((error as WorkflowFailedError).cause?.message)).toContain(
+      "Node 'light_broken' failed: local attempt 3 failed",
+    );
+    // maximumAttempts: 3, and never as a regular activity after the local attempts.
+    expect(executionPids(dir, 'light_broken')).toHaveLength(3);
+    expect(await training.progress()).toMatchObject({
+      state: 'failed',
+      failedNode: 'light_broken',
+    });
+    const history = await training.handle.fetchHistory();
+    expect(nodesByKind(history).tasks).toEqual([]);
+    const runs = await mlflowRunsOf(training.handle.workflowId);
+    expect(runs.map((run) => run.info.status)).toEqual(['FAILED']);
+    const tags = Object.fromEntries((runs[0]!.data.tags ?? []).map((tag) => [tag.key, tag.value]));
+    expect(tags['temporal_mlflow.failed_node']).toBe('light_broken');
+  });
+});
+
+describe('light nodes and a worker killed in the middle of a run', () => {
+  const temporalClient: () => Client = useTemporalClientWithWorkers();
+
+  it('are not run again: their markers are in the history the new worker replays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-exec-'));
+    const storeDir = mkdtempSync(join(tmpdir(), 'tm-store-'));
+    const taskQueue = `local-activity-${randomUUID()}`;
+    const worker = (): ReturnType<typeof spawnWorker> =>
+      spawnWorker({
+        projectDir: temporalTestProject,
+        taskQueue,
+        args: ['--store-dir', storeDir],
+        env: { TEST_EXECUTIONS_DIR: dir },
+      });
+    const first = worker();
+    await first.ready;
+    const training = await startTraining(temporalClient(), {
+      pipeline: 'light',
+      params: { pause_ms: 5000 },
+      taskQueue,
+      nodeDefaults: { heartbeatTimeoutMs: 2000 },
+    });
+    await waitFor(() => executionPids(dir, 'pause').length === 1, "node 'pause' to start");
+    expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
+
+    const second = worker();
+    await second.ready;
+    await expect(training.result()).resolves.toMatchObject({ pipeline: 'light', nodes: 3 });
+    // `prepare` completed (a marker) before the kill: never executed again.
+    expect(executionPids(dir, 'prepare')).toEqual([first.pid]);
+    expect(executionPids(dir, 'pause')).toEqual([first.pid, second.pid]);
+    expect(executionPids(dir, 'score')).toEqual([second.pid]);
+    const history = await training.handle.fetchHistory();
+    expect(nodesByKind(history)).toEqual({ local: ['prepare', 'score'], tasks: ['pause'] });
+  }, 120_000);
+});
