@@ -1,53 +1,31 @@
 /**
  * Determinism in CI: histories recorded by the training workflow replay against the current
  * workflow code. `test/temporal/fixtures/diamond-history.json` is committed; re-record it (after an
- * intended, versioned change of the workflow) with `RECORD_HISTORY=1 npm test -- test/temporal/replay.test.ts`.
+ * intended, versioned change of the workflow) with `node --import tsx scripts/record-replay-history.ts`.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import proto from '@temporalio/proto';
-import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
 import {
   bundleWorkflowCode,
   DefaultLogger,
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTraining } from '../../src/temporal/client.js';
 import { workflowsPath } from '../../src/temporal/worker.js';
+import {
+  committedDiamondHistory as committedHistory,
+  historyFromJson,
+  historyToJson,
+  readHistoryFile,
+  type History,
+} from '../support/history-json.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 import { waitFor } from '../support/worker-process.js';
 
-type History = proto.temporal.api.history.v1.IHistory;
-
-/**
- * JSON histories (the format of `temporal workflow show --output json` and of the Temporal UI's
- * download), read and written with the ProtoJSON codec of the protobufjs copy that
- * `@temporalio/proto` itself uses. The SDK's `historyFromJSON` / `historyToJSON` (which
- * `Worker.runReplayHistory` calls for JSON input) use `@temporalio/common`'s own copy, and fail
- * with "type must be a Type" whenever npm installs the two packages separate copies, as it does
- * here (a protobufjs@7 hoisted for @grpc/proto-loader): `instanceof` across copies is false.
- */
-interface ProtoJson {
-  fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): History;
-  toJson(type: unknown, message: unknown): unknown;
-}
-const requireFromProto = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
-const protoJson = requireFromProto('protobufjs/ext/protojson') as ProtoJson;
-const historyType = (
-  patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }
-).lookupType('temporal.api.history.v1.History');
-const historyFromJson = (json: unknown): History =>
-  protoJson.fromJson(historyType, json, { ignoreUnknownFields: true });
-const historyToJson = (history: History): unknown =>
-  protoJson.toJson(historyType, proto.temporal.api.history.v1.History.fromObject(history));
-
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const committedHistory = join(fixtures, 'diamond-history.json');
-const recording = process.env.RECORD_HISTORY === '1';
 
 const eventTypes = (history: History): string[] =>
   (history.events ?? []).map((event) => {
@@ -74,22 +52,9 @@ const replay = (history: History): Promise<void> =>
   Worker.runReplayHistory({ workflowBundle: bundle }, history);
 
 describe('the committed history of a diamond run', () => {
-  if (recording) {
-    it('is recorded from a fresh run (RECORD_HISTORY=1)', async () => {
-      const training = await startTraining(harness.client, {
-        pipeline: 'diamond',
-        taskQueue: harness.taskQueue,
-        nodeDefaults: fastNodeDefaults,
-      });
-      await training.result();
-      const history = await training.handle.fetchHistory();
-      writeFileSync(committedHistory, `${JSON.stringify(historyToJson(history), null, 1)}\n`);
-    });
-  }
-
   it('is present, and is a completed run of the four diamond nodes', () => {
     expect(existsSync(committedHistory)).toBe(true);
-    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    const history = readHistoryFile(committedHistory);
     const types = eventTypes(history);
     expect(types[0]).toBe('workflowExecutionStarted');
     expect(types.at(-1)).toBe('workflowExecutionCompleted');
@@ -113,12 +78,12 @@ describe('the committed history of a diamond run', () => {
   });
 
   it('replays against the current workflow code', async () => {
-    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    const history = readHistoryFile(committedHistory);
     await expect(Worker.runReplayHistory({ workflowsPath }, history)).resolves.toBeUndefined();
   }, 60_000);
 
   it('fails to replay against workflow code changed in a way that is not deterministic', async () => {
-    const history = historyFromJson(JSON.parse(readFileSync(committedHistory, 'utf8')));
+    const history = readHistoryFile(committedHistory);
     const changed = await bundleWorkflowCode({
       workflowsPath: join(fixtures, 'changed-workflow.ts'),
       logger: quietLogger,
