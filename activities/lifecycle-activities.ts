@@ -243,13 +243,15 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       });
     },
 
-    /** Logs the sweep's outcome on its parent run: best trial, its metric and params, counts. */
+    /** Logs the sweep's outcome on its parent run (best trial, its metric and params, counts), maybe ending it. */
     async logSweepResult(args: {
       context: RunContext;
       metric: string;
       best?: TrialOutcome;
       completed: number;
       failed: number;
+      /** End the parent run FINISHED once logged (one activity instead of two). */
+      endRun?: boolean;
     }): Promise<void> {
       return classifyFailures(async () => {
         const { client } = await mlflowOf(args.context);
@@ -272,6 +274,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
               }
             : {},
         });
+        if (args.endRun) await client.runs.end(runId, 'FINISHED');
       });
     },
   };

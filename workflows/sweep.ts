@@ -133,6 +133,20 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   progress.state = 'running';
   count();
 
+  const scoring: Promise<void>[] = [];
+  const score = async (outcome: TrialOutcome, runId: string): Promise<void> => {
+    const value = await onRightWorker(() => readRunMetric({ context, runId, metric }));
+    if (value === undefined || value === null) return;
+    outcome.metric = value;
+    const best = progress.best;
+    // Ties go to the earlier trial, whatever order the reads finish in.
+    const better =
+      !best ||
+      (maximize ? value > best.metric : value < best.metric) ||
+      (value === best.metric && outcome.trial < best.trial);
+    if (better) progress.best = { trial: outcome.trial, metric: value, mlflowRunId: runId };
+    count();
+  };
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
     outcome.state = 'running';
     count();
@@ -157,23 +171,19 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       });
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
-      if (result.mlflowRunId) {
-        const runId = result.mlflowRunId;
-        const value = await onRightWorker(() => readRunMetric({ context, runId, metric }));
-        if (value !== undefined && value !== null) outcome.metric = value;
-      }
       outcome.state = 'completed';
-      const best = progress.best;
-      if (
-        outcome.metric !== undefined &&
-        outcome.mlflowRunId &&
-        (!best || (maximize ? outcome.metric > best.metric : outcome.metric < best.metric))
-      )
-        progress.best = {
-          trial: outcome.trial,
-          metric: outcome.metric,
-          mlflowRunId: outcome.mlflowRunId,
-        };
+      // The metric is read beside the next trial, not before it: the lane starts its next trial now.
+      if (result.mlflowRunId) {
+        const read = score(outcome, result.mlflowRunId).catch((error: unknown) => {
+          // A cancelled read belongs to a cancelled sweep, which says so itself.
+          if (isCancellation(error)) return;
+          outcome.state = 'failed';
+          outcome.error = `its metric '${metric}' could not be read: ${describeFailure(error)}`;
+          log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
+          count();
+        });
+        scoring.push(read);
+      }
     } catch (error) {
       outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
       outcome.error = describeFailure(error);
@@ -187,6 +197,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
   let model: LoggedModelRef | undefined;
   let best: TrialOutcome | undefined;
+  let parentEnded = false;
   try {
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -202,6 +213,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     );
     const rejected = lanes.find((lane) => lane.status === 'rejected');
     if (rejected) throw rejected.reason;
+    await Promise.all(scoring);
 
     const completed = trials.filter((t) => t.state === 'completed');
     if (completed.length === 0)
@@ -211,23 +223,36 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         nonRetryable: true,
       });
     best = progress.best ? trials[progress.best.trial] : undefined;
-    await onRightWorker(() =>
-      logSweepResult({
-        context,
-        metric,
-        ...(best ? { best } : {}),
-        completed: completed.length,
-        failed: progress.failed,
-      }),
-    );
-    if (best?.modelId && best.mlflowRunId) {
+    const outcome = best;
+    if (outcome?.modelId && outcome.mlflowRunId) {
       progress.state = 'registering';
       count();
-      const { modelId, mlflowRunId } = best;
-      model = await onRightWorker(() =>
-        registerModelVersion({ context, modelId, runId: mlflowRunId }),
-      );
     }
+    // The outcome is logged on the parent run, which it ends, while the best model is registered.
+    const [, registered] = await Promise.all([
+      parent
+        ? onRightWorker(() =>
+            logSweepResult({
+              context,
+              metric,
+              ...(outcome ? { best: outcome } : {}),
+              completed: completed.length,
+              failed: progress.failed,
+              endRun: true,
+            }),
+          ).then(() => void (parentEnded = true))
+        : undefined,
+      outcome?.modelId && outcome.mlflowRunId
+        ? onRightWorker(() =>
+            registerModelVersion({
+              context,
+              modelId: outcome.modelId!,
+              runId: outcome.mlflowRunId!,
+            }),
+          )
+        : undefined,
+    ]);
+    model = registered;
     progress.state = 'completed';
   } catch (error) {
     const cancelled = isCancellation(error);
@@ -236,7 +261,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     throw error;
   } finally {
     await CancellationScope.nonCancellable(async () => {
-      if (parent) {
+      // A registration that failed after the outcome ended the run FINISHED ends it FAILED again.
+      if (parent && !(parentEnded && status === 'FINISHED')) {
         try {
           await onRightWorker(() => endMlflowRun({ context, status }));
         } catch (error) {
