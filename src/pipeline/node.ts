@@ -25,6 +25,7 @@ import {
   specDatasets,
 } from './node-options.js';
 import type { DatasetSpec, NodeOptions, NormalizedSpec, RetryOptions } from './node-options.js';
+import { describeValue } from '../utils/describe-value.js';
 
 /** Any sync or async function; its arguments follow the node's `inputs` form. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -41,15 +42,6 @@ export interface NodeDescription {
   readonly retry?: RetryOptions;
   readonly timeoutMs?: number;
   readonly local?: true;
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value))
-    return `an array of ${value.length} value${value.length === 1 ? '' : 's'}`;
-  if (typeof value === 'object')
-    return `an object with keys [${quoteList(Object.keys(value).sort())}]`;
-  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }
 
 function specToString(spec: NormalizedSpec, separator: string): string {
