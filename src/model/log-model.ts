@@ -6,12 +6,16 @@ import type { MlflowClient } from '../mlflow/client.js';
 import type { LoggedModel, ModelVersion, Run } from '../mlflow/types.js';
 import { tagsToRecord } from '../mlflow/util.js';
 import type { LoggedModelRef } from '../temporal/types.js';
+import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { ModelVerificationError } from './errors.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { savePipelineModel, type PackagingSource } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
+
+/** Files uploaded at once: a model folder has a dozen small files and one bundle. */
+const UPLOAD_CONCURRENCY = 8;
 
 /** Params copied onto a LoggedModel (MLflow's page shows them; a run may have thousands). */
 const MAX_MODEL_PARAMS = 500;
@@ -68,10 +72,10 @@ async function findPrevious(
   runId: string,
   key: string,
 ): Promise<LoggedModel | undefined> {
-  const escaped = name.replace(/'/g, "\\'");
+  // Narrowed to the run's models by the server: the experiment may hold thousands named alike.
   for await (const model of client.loggedModels.searchAll({
     experimentIds: [experimentId],
-    filter: `name = '${escaped}'`,
+    filter: `name = ${sqlString(name)} AND source_run_id = ${sqlString(runId)}`,
   })) {
     if (
       model.info.source_run_id === runId &&
@@ -87,14 +91,20 @@ async function findVersion(
   client: MlflowClient,
   registeredName: string,
   modelId: string,
+  runId: string,
 ): Promise<ModelVersion | undefined> {
-  const escaped = registeredName.replace(/'/g, "\\'");
+  // Narrowed to the run's versions by the server: a registered model may have thousands.
   for await (const version of client.registry.searchAllModelVersions({
-    filter: `name = '${escaped}'`,
+    filter: `name = ${sqlString(registeredName)} AND run_id = ${sqlString(runId)}`,
   })) {
     if (version.model_id === modelId || version.source === `models:/${modelId}`) return version;
   }
   return undefined;
+}
+
+/** A string literal of MLflow's search filters. */
+function sqlString(value: string): string {
+  return `'${value.replace(/'/g, "\\'")}'`;
 }
 
 /**
@@ -107,24 +117,39 @@ export async function publishLoggedModel(options: {
   model: LoggedModel;
   runId: string;
   modelDir: string;
+  /**
+   * False when the model was created by this attempt: no earlier attempt can have linked it, so
+   * the link is made while the files upload instead of asking the run first. @default true
+   */
+  mayBeLinked?: boolean;
   onStage?: (stage: 'upload' | 'finalize', durationMs: number) => void;
   onUploadProgress?: () => void;
 }): Promise<LoggedModel> {
   const { client, model, runId } = options;
   const modelId = model.info.model_id;
+  const link = (): Promise<void> => client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
   let started = performance.now();
-  await client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, {
-    concurrency: 4,
-  });
+  const linking = options.mayBeLinked === false ? link() : undefined;
+  // Settled together: a failed link is not left unhandled while the upload runs.
+  const [uploaded, linked] = await Promise.allSettled([
+    client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, {
+      concurrency: UPLOAD_CONCURRENCY,
+    }),
+    linking,
+  ]);
+  if (uploaded.status === 'rejected') throw uploaded.reason;
+  if (linked.status === 'rejected') throw linked.reason;
   options.onUploadProgress?.();
   options.onStage?.('upload', performance.now() - started);
   started = performance.now();
-  // An attempt killed between linking and finalizing linked it already, and the server refuses the
-  // same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it yet.
-  const linked = (await client.runs.get(runId)).outputs?.model_outputs?.some(
-    (output) => output.model_id === modelId,
-  );
-  if (!linked) await client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
+  if (!linking) {
+    // An attempt killed between linking and finalizing linked it already, and the server refuses
+    // the same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it.
+    const listed = (await client.runs.get(runId)).outputs?.model_outputs?.some(
+      (output) => output.model_id === modelId,
+    );
+    if (!listed) await link();
+  }
   const ready = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
   options.onStage?.('finalize', performance.now() - started);
   return ready;
@@ -136,20 +161,61 @@ export async function publishLoggedModel(options: {
  */
 export async function registerLoggedModel(
   client: MlflowClient,
-  options: { registeredName: string; modelId: string; runId: string; alias?: string | undefined },
+  options: {
+    registeredName: string;
+    modelId: string;
+    runId: string;
+    alias?: string | undefined;
+    /**
+     * False when the model was created by this attempt: no version of it can exist yet, so the
+     * registry is not searched. @default true
+     */
+    mayBeRegistered?: boolean;
+  },
 ): Promise<ModelVersion> {
   const { registeredName, modelId, runId, alias } = options;
-  await client.registry.getOrCreateRegisteredModel(registeredName);
   const version =
-    (await findVersion(client, registeredName, modelId)) ??
-    (await client.registry.createModelVersion({
+    (options.mayBeRegistered === false
+      ? undefined
+      : await findVersion(client, registeredName, modelId, runId)) ??
+    (await createVersion(client, registeredName, modelId, runId));
+  if (alias) await client.registry.setAlias(registeredName, alias, version.version);
+  return version;
+}
+
+/**
+ * A new version of `registeredName` from `models:/<modelId>`: one call when the registered model
+ * exists (every training after the first), which is created first when the server says it is
+ * missing.
+ */
+async function createVersion(
+  client: MlflowClient,
+  registeredName: string,
+  modelId: string,
+  runId: string,
+): Promise<ModelVersion> {
+  const create = (): Promise<ModelVersion> =>
+    client.registry.createModelVersion({
       name: registeredName,
       source: `models:/${modelId}`,
       runId,
       modelId,
-    }));
-  if (alias) await client.registry.setAlias(registeredName, alias, version.version);
-  return version;
+    });
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof MlflowResourceNotFoundError)) throw error;
+  }
+  await client.registry.getOrCreateRegisteredModel(registeredName);
+  return create();
+}
+
+/** The LoggedModel this packaging logs to: an earlier attempt's, else a new PENDING one. */
+interface PackagedModel {
+  run: Run;
+  model: LoggedModel;
+  /** Created by this attempt (so neither linked to the run nor registered yet). */
+  created: boolean;
 }
 
 /**
@@ -158,6 +224,10 @@ export async function registerLoggedModel(
  * `runs/outputs`, finalized READY, then registered and aliased when asked. Idempotent: a retry
  * (after a crash at any point) finds the LoggedModel and registry version of the earlier attempt,
  * so one packaging key yields one model and at most one registry version.
+ *
+ * Independent steps overlap: the model folder is written (bundle, verification) while the run is
+ * read and the LoggedModel created; the link to the run is made while the files upload; the run's
+ * metrics are linked to the model while the version is registered.
  */
 export async function logPipelineModel(options: LogPipelineModelOptions): Promise<LoggedModelRef> {
   const { client, pipelineMl, runId } = options;
@@ -171,82 +241,94 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     return result;
   };
 
-  const run = await client.runs.get(runId);
-  const experimentId = run.info.experiment_id;
-  let model = await stage('create', async () => {
+  const modelDir = await mkdtemp(join(tmpdir(), 'temporal-mlflow-model-'));
+  const packaged = stage('create', async (): Promise<PackagedModel> => {
+    const run = await client.runs.get(runId);
+    const experimentId = run.info.experiment_id;
     const previous = await findPrevious(client, experimentId, name, runId, options.packagingKey);
-    return (
-      previous ??
-      (await client.loggedModels.create({
-        experimentId,
-        name,
-        sourceRunId: runId,
-        modelType: MODEL_FLAVOR,
-        // The model carries the run's params, as MLflow 3 shows them on the model's page.
-        params: Object.fromEntries(
-          (run.data.params ?? []).slice(0, MAX_MODEL_PARAMS).map((p) => [p.key, p.value]),
-        ),
-        tags: {
-          [TAG_PACKAGING_KEY]: options.packagingKey,
-          [TAG_PIPELINE_NAME]: options.pipelineName,
-          [TAG_WORKFLOW_ID]: options.packagingKey,
-        },
-      }))
-    );
+    if (previous) return { run, model: previous, created: false };
+    const model = await client.loggedModels.create({
+      experimentId,
+      name,
+      sourceRunId: runId,
+      modelType: MODEL_FLAVOR,
+      // The model carries the run's params, as MLflow 3 shows them on the model's page.
+      params: Object.fromEntries(
+        (run.data.params ?? []).slice(0, MAX_MODEL_PARAMS).map((p) => [p.key, p.value]),
+      ),
+      tags: {
+        [TAG_PACKAGING_KEY]: options.packagingKey,
+        [TAG_PIPELINE_NAME]: options.pipelineName,
+        [TAG_WORKFLOW_ID]: options.packagingKey,
+      },
+    });
+    return { run, model, created: true };
   });
-  const modelId = model.info.model_id;
 
-  if (model.info.status !== 'LOGGED_MODEL_READY') {
-    const modelDir = await mkdtemp(join(tmpdir(), 'temporal-mlflow-model-'));
-    try {
-      await savePipelineModel({
-        session: options.session,
-        pipelineName: options.pipelineName,
-        pipelineMl,
-        modelDir,
-        modelId,
-        runId,
-        onStage: (label, ms) => options.onStage?.(label, ms),
-      });
+  let run: Run;
+  let model: LoggedModel;
+  let created: boolean;
+  try {
+    const saving = savePipelineModel({
+      session: options.session,
+      pipelineName: options.pipelineName,
+      pipelineMl,
+      modelDir,
+      modelId: packaged.then((found) => found.model.info.model_id),
+      runId,
+      onStage: (label, ms) => options.onStage?.(label, ms),
+    });
+    // Both settle before going on: neither failure is left unhandled.
+    const [found, saved] = await Promise.allSettled([packaged, saving]);
+    if (found.status === 'rejected') throw found.reason;
+    ({ run, model, created } = found.value);
+    // A model an earlier attempt finished is kept as it is (this attempt's folder is dropped).
+    if (model.info.status !== 'LOGGED_MODEL_READY') {
+      if (saved.status === 'rejected') {
+        if (saved.reason instanceof ModelVerificationError) {
+          await client.loggedModels.setTags(model.info.model_id, {
+            [TAG_FAILURE]: (saved.reason as Error).message.slice(0, 5000),
+          });
+          await client.loggedModels.finalize(model.info.model_id, 'LOGGED_MODEL_UPLOAD_FAILED');
+        }
+        throw saved.reason;
+      }
       model = await publishLoggedModel({
         client,
         model,
         runId,
         modelDir,
+        mayBeLinked: !created,
         onStage: (label, ms) => options.onStage?.(label, ms),
         onUploadProgress: () => options.onUploadProgress?.(),
       });
-    } catch (error) {
-      if (error instanceof ModelVerificationError) {
-        await client.loggedModels.setTags(modelId, {
-          [TAG_FAILURE]: (error as Error).message.slice(0, 5000),
-        });
-        await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_UPLOAD_FAILED');
-      }
-      throw error;
-    } finally {
-      await rm(modelDir, { recursive: true, force: true });
     }
+  } finally {
+    await rm(modelDir, { recursive: true, force: true });
   }
 
-  await linkRunMetrics(client, run, modelId);
+  const modelId = model.info.model_id;
   const ref: LoggedModelRef = {
     modelId,
     modelUri: `models:/${modelId}`,
     runModelUri: `runs:/${runId}/${name}`,
   };
-  if (registeredName) {
-    await stage('register', async () => {
-      const version = await registerLoggedModel(client, {
-        registeredName,
-        modelId,
-        runId,
-        alias: options.deferAlias ? undefined : alias,
-      });
-      ref.registeredModelName = registeredName;
-      ref.registeredModelVersion = version.version;
-      if (alias) ref.alias = alias;
-    });
-  }
+  await Promise.all([
+    linkRunMetrics(client, run, modelId),
+    registeredName
+      ? stage('register', async () => {
+          const version = await registerLoggedModel(client, {
+            registeredName,
+            modelId,
+            runId,
+            alias: options.deferAlias ? undefined : alias,
+            mayBeRegistered: !created,
+          });
+          ref.registeredModelName = registeredName;
+          ref.registeredModelVersion = version.version;
+          if (alias) ref.alias = alias;
+        })
+      : undefined,
+  ]);
   return ref;
 }

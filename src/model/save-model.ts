@@ -1,12 +1,14 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { MODEL_FLAVOR, MODEL_FORMAT_VERSION, NODE_ENGINE, PYFUNC_FLAVOR } from '../constants.js';
 import type { DataCatalog } from '../catalog/data-catalog.js';
 import type { ProjectConfig } from '../catalog/config-loader.js';
 import { extractPipelineArtifacts } from './artifacts.js';
-import { bundleInferenceCode } from './bundle.js';
+import { bundleInferenceCode, type InferenceBundle } from './bundle.js';
+import { bundleCacheDir } from './bundle-cache.js';
 import { ModelVerificationError } from './errors.js';
 import {
   INTEGRITY_MANIFEST_FILE,
@@ -49,7 +51,11 @@ export interface SavePipelineModelOptions {
   pipelineMl: PipelineML;
   /** A new, empty folder. */
   modelDir: string;
-  modelId?: string;
+  /**
+   * The LoggedModel's id, written into `MLmodel`. A promise is awaited last, once the folder is
+   * written and verified: packaging creates the LoggedModel meanwhile.
+   */
+  modelId?: string | PromiseLike<string>;
   runId?: string;
   /**
    * Signs the model's hash manifest with this key (HMAC-SHA-256); `null` never signs.
@@ -191,7 +197,7 @@ export async function savePipelineModel(
           : undefined;
   const inferOutputs = signatureOption === 'auto';
 
-  const mlmodel: MLmodel = {
+  let mlmodel: MLmodel = {
     artifact_path: pipelineMl.logModel.name,
     flavors: {
       [PYFUNC_FLAVOR]: {
@@ -216,7 +222,6 @@ export async function savePipelineModel(
         ...(signingKey ? { integrity_signature: INTEGRITY_SIGNATURE_FILE } : {}),
       },
     },
-    ...(options.modelId ? { model_id: options.modelId } : {}),
     ...(options.runId ? { run_id: options.runId } : {}),
     utc_time_created: new Date().toISOString().replace('T', ' ').replace('Z', ''),
     model_uuid: randomUUID().replace(/-/g, ''),
@@ -254,7 +259,7 @@ export async function savePipelineModel(
   const model = await timed('verify', async () => {
     try {
       // The folder was just written by this process: its hashes are recorded once it is final.
-      const loaded = await loadBundledModel(modelDir, bundle.fileName, { skipVerification: true });
+      const loaded = await loadVerifiedBundle(modelDir, bundle);
       await loaded.predict(inputExample);
       // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
       const outputRecords = toRecords(
@@ -267,13 +272,66 @@ export async function savePipelineModel(
       throw new ModelVerificationError(modelDir, error);
     }
   });
-  if (signature?.outputs && inferOutputs) {
-    mlmodel.signature = { ...signatureToMlmodel(signature) };
+  if (signature?.outputs && inferOutputs) mlmodel.signature = { ...signatureToMlmodel(signature) };
+  const modelId = await options.modelId;
+  if (modelId || (signature?.outputs && inferOutputs)) {
+    const { artifact_path, flavors, ...rest } = mlmodel;
+    // Key order as MLflow writes it: the id right after the flavors.
+    mlmodel = { artifact_path, flavors, ...(modelId ? { model_id: modelId } : {}), ...rest };
     await writeMLmodel(modelDir, mlmodel);
   }
   // Last: the hashes of the final folder (MLmodel included), signed when a key is set.
   await writeIntegrityManifest(modelDir, { signingKey: signingKey ?? null });
   return { mlmodel, model, inputExample };
+}
+
+/** Bundle modules imported to verify new models, by content hash (see `loadVerifiedBundle`). */
+const verificationModules = new Map<string, Promise<BundleModule>>();
+
+interface BundleModule {
+  load(dir: string, options?: LoadBundleOptions): Promise<PipelineModel>;
+}
+
+/**
+ * Loads a folder this process just wrote with its own bundle, without verifying the folder again.
+ * A bundle that needs no installed package (no externals) behaves the same wherever its file is:
+ * its module is imported once per content hash, from a content-addressed copy in the bundle cache,
+ * so verifying the next model of an unchanged project does not parse and evaluate the same ~1 MB
+ * of code again (nor keep another copy of it in memory: ES modules are never unloaded). A bundle
+ * with externals is imported from the folder, where its packages resolve as they will at serving.
+ */
+async function loadVerifiedBundle(
+  modelDir: string,
+  bundle: InferenceBundle,
+): Promise<PipelineModel> {
+  if (Object.keys(bundle.externals).length > 0)
+    return loadBundledModel(modelDir, bundle.fileName, { skipVerification: true });
+  let module = verificationModules.get(bundle.sha256);
+  if (!module) {
+    module = importCachedBundle(join(modelDir, 'code', bundle.fileName), bundle.sha256);
+    verificationModules.set(bundle.sha256, module);
+    module.catch(() => verificationModules.delete(bundle.sha256));
+  }
+  return (await module).load(modelDir, { skipVerification: true });
+}
+
+/** Imports a copy of `file` kept under its content hash in the bundle cache (written once). */
+async function importCachedBundle(file: string, sha256: string): Promise<BundleModule> {
+  const dir = join(bundleCacheDir(), 'modules');
+  const target = join(dir, `pipeline-${sha256}.mjs`);
+  // Checked once per process: a copy that is not what its name says is replaced.
+  const intact =
+    existsSync(target) &&
+    createHash('sha256')
+      .update(await readFile(target))
+      .digest('hex') === sha256;
+  if (!intact) {
+    await mkdir(dir, { recursive: true });
+    const temp = `${target}.${randomUUID()}.tmp`;
+    await copyFile(file, temp);
+    await rename(temp, target);
+  }
+  return (await import(pathToFileURL(target).href)) as BundleModule;
 }
 
 /**

@@ -18,7 +18,11 @@ import type { LoggedModel, ModelVersion } from '../../src/mlflow/types.js';
 import { extractPipelineArtifacts } from '../../src/model/artifacts.js';
 import { UnpersistedArtifactError } from '../../src/model/errors.js';
 import { loadModel, resolveModelDir } from '../../src/model/load-model.js';
-import { publishLoggedModel } from '../../src/model/log-model.js';
+import {
+  logPipelineModel,
+  publishLoggedModel,
+  TAG_PACKAGING_KEY,
+} from '../../src/model/log-model.js';
 import type { MLmodel } from '../../src/model/mlmodel.js';
 import { isPipelineMl, pipelineMl, type PipelineML } from '../../src/model/pipeline-ml.js';
 import { node, pipeline } from '../../src/pipeline/index.js';
@@ -360,6 +364,90 @@ describe('publishing a logged model again', () => {
       await mlflow.runs.end(ownRun.info.run_id, 'FINISHED');
     }
   });
+});
+
+describe('packaging the same run again (a retried activity)', () => {
+  it('reuses the model and version of an attempt that finished, and finishes a model an attempt only created', async () => {
+    const experiment = await mlflow.experiments.getOrCreate('temporal-mlflow-integration-tests');
+    const registered = session.pipeline('__default__');
+    if (!isPipelineMl(registered)) throw new Error('the example should be a PipelineML');
+    const registeredModelName = `packaging-retry-${Date.now()}`;
+    const packageRun = async (ownRunId: string, packagingKey: string) =>
+      logPipelineModel({
+        session,
+        client: mlflow,
+        pipelineName: '__default__',
+        pipelineMl: registered,
+        runId: ownRunId,
+        packagingKey,
+        registeredModelName,
+        alias: 'champion',
+      });
+    const versionsOf = async (ownRunId: string): Promise<ModelVersion[]> => {
+      const versions: ModelVersion[] = [];
+      for await (const version of mlflow.registry.searchAllModelVersions({
+        filter: `name = '${registeredModelName}' AND run_id = '${ownRunId}'`,
+      }))
+        versions.push(version);
+      return versions;
+    };
+    const modelsOf = async (ownRunId: string): Promise<LoggedModel[]> => {
+      const models: LoggedModel[] = [];
+      for await (const model of mlflow.loggedModels.searchAll({
+        experimentIds: [experiment.experiment_id],
+        filter: `source_run_id = '${ownRunId}'`,
+      }))
+        models.push(model);
+      return models;
+    };
+    const finished = await mlflow.runs.create({
+      experimentId: experiment.experiment_id,
+      runName: 'packaging-retry',
+    });
+    const interrupted = await mlflow.runs.create({
+      experimentId: experiment.experiment_id,
+      runName: 'packaging-interrupted',
+    });
+    try {
+      // The registered model does not exist yet: the first version creates it.
+      const first = await packageRun(finished.info.run_id, 'attempt-key');
+      const again = await packageRun(finished.info.run_id, 'attempt-key');
+      expect(again.modelId).toBe(first.modelId);
+      expect(again.registeredModelVersion).toBe(first.registeredModelVersion);
+      expect((await modelsOf(finished.info.run_id)).map((m) => m.info.model_id)).toEqual([
+        first.modelId,
+      ]);
+      expect((await versionsOf(finished.info.run_id)).map((v) => v.version)).toEqual([
+        first.registeredModelVersion,
+      ]);
+
+      // An attempt killed right after creating its LoggedModel (PENDING, not linked).
+      const pending = await mlflow.loggedModels.create({
+        experimentId: experiment.experiment_id,
+        name: registered.logModel.name,
+        sourceRunId: interrupted.info.run_id,
+        tags: { [TAG_PACKAGING_KEY]: 'interrupted-key' },
+      });
+      const resumed = await packageRun(interrupted.info.run_id, 'interrupted-key');
+      expect(resumed.modelId).toBe(pending.info.model_id);
+      expect((await mlflow.loggedModels.get(pending.info.model_id)).info.status).toBe(
+        'LOGGED_MODEL_READY',
+      );
+      const outputs = (await mlflow.runs.get(interrupted.info.run_id)).outputs?.model_outputs;
+      expect(outputs?.map((output) => output.model_id)).toEqual([pending.info.model_id]);
+      expect(await versionsOf(interrupted.info.run_id)).toHaveLength(1);
+      const loaded = await loadModel(resumed.modelUri, { client: mlflow, cacheDir });
+      expect(loaded.metadata).toMatchObject({
+        modelId: resumed.modelId,
+        runId: interrupted.info.run_id,
+      });
+      expect(await loaded.predict(tickets.slice(0, 3))).toEqual(expected.slice(0, 3));
+    } finally {
+      await mlflow.runs.end(finished.info.run_id, 'FINISHED');
+      await mlflow.runs.end(interrupted.info.run_id, 'FINISHED');
+      await mlflow.registry.deleteRegisteredModel(registeredModelName).catch(() => undefined);
+    }
+  }, 120_000);
 });
 
 describe('packaging bad input', () => {
