@@ -1,228 +1,225 @@
 /**
- * Scoring server throughput and latency: our server vs `mlflow models serve --env-manager local`
- * (through the python_function shim) on the same fixture model, in the same run.
+ * Scoring server at the framework's limit (issue 16): `temporal-mlflow serve` of the example's real
+ * model (support-tickets: vocabulary + classifier, trained and packaged here by
+ * test/support/example-model.ts) against a bare fastify handler returning a fixed prediction, with
+ * the same load tool (wrk), connections (32) and request (1 record, `dataframe_records`), in the
+ * same run, each server in its own process.
  *
- *   node --import tsx bench/serving.ts            # BENCH_SECONDS=5 per case by default
+ *   node --import tsx bench/serving.ts         # BENCH_SECONDS=10 per case, BENCH_ROUNDS=3
  *
- * Cases: 1 and 100 records per request × concurrency 1 and 32, loopback only, keep-alive
- * connections. Each server runs in its own process (ours: this file with --serve-ours). Prints a
- * table and writes bench/results/serving.json.
+ * Needs wrk (`apt-get install -y wrk` on Debian/Ubuntu, `brew install wrk` on macOS). The servers
+ * are measured in alternate order, `BENCH_ROUNDS` times; the figures are medians. Targets: ours ≥
+ * 0.6× the bare handler's requests/s, p99 ≤ 2× its p99. Prints the machine's cores and load and
+ * writes bench/results/serving.json.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveModel } from '../src/serving/serve.js';
-import { buildFixtureModel, MLFLOW, PYTHON } from '../test/pyfunc/build-fixture.js';
-import { createFixtureModel } from '../test/pyfunc/fixtures/fixture-model.js';
+import Fastify from 'fastify';
+import { packageExampleModel } from '../test/support/example-model.js';
+import { repoRoot } from '../test/support/services.js';
+import { median, writeResults } from './support.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const WARMUP_MS = 1000;
-const RECORDS = [1, 100];
-const CONCURRENCY = [1, 32];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = 32;
+const WRK_THREADS = 2;
 const OURS_PORT = 5931;
-const MLFLOW_PORT = 5932;
-const here = dirname(fileURLToPath(import.meta.url));
+const BARE_PORT = 5933;
 
-interface CaseResult {
-  server: 'ours' | 'mlflow';
-  records: number;
-  concurrency: number;
-  requests: number;
-  errors: number;
+interface WrkResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
 }
 
-function body(records: number): string {
-  return JSON.stringify({
-    dataframe_split: { columns: ['x'], data: Array.from({ length: records }, (_, i) => [i + 0.5]) },
-  });
-}
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' / ');
 
-function post(agent: Agent, port: number, payload: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/invocations',
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
+function requireWrk(): void {
+  const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  if (probe.error) {
+    console.error(
+      'bench/serving.ts needs wrk, the HTTP load tool: install it with `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk` (macOS), then run again.',
     );
-    req.on('error', reject);
-    req.end(payload);
-  });
+    process.exit(1);
+  }
 }
 
-async function load(
-  port: number,
-  payload: string,
-  concurrency: number,
-  durationMs: number,
-): Promise<{ latencies: number[]; errors: number; elapsedMs: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const end = start + durationMs;
-  const worker = async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const status = await post(agent, port, payload).catch(() => 0);
-      if (status === 200) latencies.push(performance.now() - t0);
-      else errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsedMs = performance.now() - start;
-  agent.destroy();
-  return { latencies, errors, elapsedMs };
+/** wrk's latency figure (`812.00us`, `1.25ms`, `1.02s`) in milliseconds. */
+function ms(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-async function measure(
-  server: CaseResult['server'],
-  port: number,
-  records: number,
-  concurrency: number,
-): Promise<CaseResult> {
-  const payload = body(records);
-  await load(port, payload, concurrency, WARMUP_MS);
-  const { latencies, errors, elapsedMs } = await load(port, payload, concurrency, SECONDS * 1000);
-  latencies.sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 100) / 100;
+function parseWrk(out: string): WrkResult {
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const latency = (p: string) => ms(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
-    server,
-    records,
-    concurrency,
-    requests: latencies.length,
-    errors,
-    rps: Math.round(latencies.length / (elapsedMs / 1000)),
-    p50Ms: round(percentile(latencies, 50)),
-    p99Ms: round(percentile(latencies, 99)),
+    rps: Math.round(num(/Requests\/sec:\s+([\d.]+)/)),
+    p50Ms: Math.round(latency('50') * 100) / 100,
+    p99Ms: Math.round(latency('99') * 100) / 100,
+    requests: num(/(\d+) requests in/),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
   };
+}
+
+function wrk(port: number, script: string, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'wrk',
+      [
+        `-t${WRK_THREADS}`,
+        `-c${CONNECTIONS}`,
+        `-d${seconds}s`,
+        '--latency',
+        '-s',
+        script,
+        `http://127.0.0.1:${port}/invocations`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk exited ${code}:\n${out}`)),
+    );
+  });
 }
 
 async function waitForPing(port: number, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
-      throw new Error(`server on port ${port} exited with ${child.exitCode}`);
+      throw new Error(`the server on port ${port} exited with ${child.exitCode}`);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/ping`)).status === 200) return;
     } catch {
       // not up yet
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`no /ping answer on port ${port} within ${timeoutMs} ms`);
 }
 
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 async function main(): Promise<void> {
-  const modelDir = await buildFixtureModel();
-  const env = {
-    ...process.env,
-    MLFLOW_DISABLE_TELEMETRY: 'true',
-    PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
-  };
+  requireWrk();
+  console.log(`machine: ${cpus().length} cores, load ${load()} (1/5/15 min) at start`);
+  mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
+  const workDir = mkdtempSync(join(repoRoot, '.local', 'tmp', 'bench-serving-'));
+  const example = await packageExampleModel(workDir);
+  const body = JSON.stringify({ dataframe_records: [example.tickets[0]] });
+  const prediction = await example.model.predict([example.tickets[0]]);
+  const fixed = JSON.stringify({ predictions: prediction });
+  const script = join(workDir, 'post.lua');
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+  );
+  // Ours: the CLI as users run it (default options and logging); bare: fastify's defaults.
   const ours = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), '--serve-ours', String(OURS_PORT)],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const theirs = spawn(
-    MLFLOW,
     [
-      'models',
+      join(repoRoot, 'bin', 'temporal-mlflow.js'),
       'serve',
       '-m',
-      modelDir,
-      '--env-manager',
-      'local',
+      example.modelDir,
       '--port',
-      String(MLFLOW_PORT),
-      '--host',
-      '127.0.0.1',
+      String(OURS_PORT),
     ],
-    {
-      env,
-      stdio: ['ignore', 'ignore', 'ignore'],
-      detached: true,
-    },
+    { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const results: CaseResult[] = [];
+  const bare = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--serve-bare', String(BARE_PORT), fixed],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const runs: { server: 'ours' | 'bare'; round: number; result: WrkResult }[] = [];
   try {
-    await Promise.all([waitForPing(OURS_PORT, ours), waitForPing(MLFLOW_PORT, theirs)]);
-    for (const records of RECORDS) {
-      for (const concurrency of CONCURRENCY) {
-        for (const [server, port] of [
-          ['ours', OURS_PORT],
-          ['mlflow', MLFLOW_PORT],
-        ] as const) {
-          const r = await measure(server, port, records, concurrency);
-          results.push(r);
-          process.stderr.write(
-            `${server} records=${records} c=${concurrency}: ${r.rps} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms (${r.errors} errors)\n`,
-          );
-        }
+    await Promise.all([waitForPing(OURS_PORT, ours), waitForPing(BARE_PORT, bare)]);
+    const check = await fetch(`http://127.0.0.1:${OURS_PORT}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const answer = await check.text();
+    if (check.status !== 200 || answer !== fixed)
+      throw new Error(`ours answered ${check.status} ${answer}, expected 200 ${fixed}`);
+    for (const port of [BARE_PORT, OURS_PORT]) await wrk(port, script, 2); // warm-up
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1 ? (['bare', 'ours'] as const) : (['ours', 'bare'] as const);
+      for (const server of order) {
+        const result = await wrk(server === 'ours' ? OURS_PORT : BARE_PORT, script, SECONDS);
+        runs.push({ server, round, result });
+        console.log(
+          `round ${round} ${server.padEnd(4)}: ${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.requests} requests, ${result.non2xx} non-2xx, ${result.socketErrors} socket errors; load ${load()})`,
+        );
       }
     }
   } finally {
-    ours.kill('SIGTERM');
-    if (theirs.pid && theirs.exitCode === null) process.kill(-theirs.pid, 'SIGTERM');
-    rmSync(modelDir, { recursive: true, force: true });
+    await Promise.all([stop(ours), stop(bare)]);
+    rmSync(workDir, { recursive: true, force: true });
+    rmSync(example.projectDir, { recursive: true, force: true });
   }
-
-  const find = (s: CaseResult['server'], n: number, c: number) =>
-    results.find((r) => r.server === s && r.records === n && r.concurrency === c)!;
-  const a = find('ours', 1, 32);
-  const b = find('mlflow', 1, 32);
-  const summary = {
-    rpsRatio: Math.round((a.rps / b.rps) * 10) / 10,
-    p99Ratio: Math.round((b.p99Ms / a.p99Ms) * 10) / 10,
-    target: 'rpsRatio ≥ 5 and p99Ratio ≥ 5 (1 record/request, concurrency 32)',
-  };
-  console.log('\nserver  records  conc   req/s   p50 ms   p99 ms  errors');
-  for (const r of results) {
-    console.log(
-      `${r.server.padEnd(7)} ${String(r.records).padStart(7)} ${String(r.concurrency).padStart(5)} ${String(r.rps).padStart(7)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.errors).padStart(7)}`,
-    );
-  }
+  const of = (server: 'ours' | 'bare') => runs.filter((r) => r.server === server);
+  const summary = (server: 'ours' | 'bare') => ({
+    rps: Math.round(median(of(server).map((r) => r.result.rps))),
+    p50Ms: median(of(server).map((r) => r.result.p50Ms)),
+    p99Ms: median(of(server).map((r) => r.result.p99Ms)),
+    non2xx: of(server).reduce((a, r) => a + r.result.non2xx, 0),
+  });
+  const o = summary('ours');
+  const b = summary('bare');
+  const rpsRatio = Math.round((o.rps / b.rps) * 100) / 100;
+  const p99Ratio = Math.round((o.p99Ms / b.p99Ms) * 100) / 100;
   console.log(
-    `\n1 record/request, concurrency 32: ours ${summary.rpsRatio}x the requests/s of mlflow models serve; its p99 is ${summary.p99Ratio}x ours`,
+    `\nmedians of ${ROUNDS} rounds × ${SECONDS} s, wrk -t${WRK_THREADS} -c${CONNECTIONS}, 1 record per request:` +
+      `\n  ours (support-tickets model): ${o.rps} req/s, p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms` +
+      `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms` +
+      `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); load ${load()}`,
   );
-  const out = join(here, 'results/serving.json');
-  mkdirSync(dirname(out), { recursive: true });
-  const meta = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    secondsPerCase: SECONDS,
-    warmupMs: WARMUP_MS,
-  };
-  writeFileSync(out, `${JSON.stringify({ meta, summary, results }, null, 2)}\n`);
-  console.log(`written ${out}`);
+  writeResults('serving', {
+    model: 'examples/support-tickets (vocabulary + classifier), packaged by savePipelineModel',
+    loadTool: `wrk ${WRK_THREADS} threads, ${CONNECTIONS} connections, ${SECONDS} s per case, ${ROUNDS} rounds in alternate order`,
+    request: body,
+    loadAverageAtEnd: loadavg(),
+    targets: { rpsRatio: 0.6, p99Ratio: 2 },
+    summary: { ours: o, bare: b, rpsRatio, p99Ratio },
+    runs,
+  });
 }
 
-if (process.argv[2] === '--serve-ours') {
-  await serveModel(createFixtureModel(), { port: Number(process.argv[3]), logger: true });
+if (process.argv[2] === '--serve-bare') {
+  // The reference: fastify's defaults (JSON body parser, no logger), a fixed prediction.
+  const fixed = JSON.parse(process.argv[4]!) as unknown;
+  const app = Fastify();
+  app.get('/ping', async () => '\n');
+  app.post('/invocations', async () => fixed);
+  await app.listen({ host: '127.0.0.1', port: Number(process.argv[3]) });
+  const close = () => void app.close().then(() => process.exit(0));
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
 } else {
   await main();
 }

@@ -3,6 +3,10 @@
  * answered with, so the server renders every failure as MLflow does: `{"error_code", "message"}`.
  */
 
+import type { FastifyError } from 'fastify';
+import { SignatureValidationError } from '../model/signature.js';
+import { DEFAULT_BODY_LIMIT_BYTES } from './options.js';
+
 /** MLflow error codes used by the scoring protocol (names from `mlflow.protos.databricks_pb2`). */
 export type ServingErrorCode =
   | 'BAD_REQUEST'
@@ -101,9 +105,13 @@ export class ServerBusyError extends ServingError {
   constructor(
     readonly maxInFlight: number,
     readonly retryAfterSeconds: number,
+    /** Set when the body bytes held, not the request count, are at their limit. */
+    readonly maxInFlightBytes?: number,
   ) {
     super(
-      `The server is busy: ${maxInFlight} requests are already being processed by this worker (maxInFlight, serve --max-in-flight); retry after ${retryAfterSeconds} s`,
+      maxInFlightBytes === undefined
+        ? `The server is busy: ${maxInFlight} requests are already being processed by this worker (maxInFlight, serve --max-in-flight); retry after ${retryAfterSeconds} s`
+        : `The server is busy: the requests this worker holds would pass ${maxInFlightBytes} bytes of body with this one (maxInFlightBytes, serve --max-in-flight-bytes); retry after ${retryAfterSeconds} s`,
       'TEMPORARILY_UNAVAILABLE',
       503,
     );
@@ -121,4 +129,27 @@ export class ServingStartupError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** Renders any failure as MLflow's error body and status (`bodyLimit` names the limit in 413 messages). */
+export function toServingError(
+  err: unknown,
+  bodyLimit: number = DEFAULT_BODY_LIMIT_BYTES,
+): ServingError {
+  if (err instanceof ServingError) return err;
+  if (err instanceof SignatureValidationError) {
+    // As MLflow: schema enforcement failures (inputs or params) are INVALID_PARAMETER_VALUE.
+    return new InvalidParameterError(err.message, { cause: err });
+  }
+  const fe = err as Partial<FastifyError>;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLargeError(bodyLimit);
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ServingError(fe.message ?? 'Bad request', 'BAD_REQUEST', fe.statusCode);
+  }
+  return new ServingError(
+    `Internal error: ${(err as Error)?.message ?? String(err)}`,
+    'INTERNAL_ERROR',
+    500,
+    { cause: err },
+  );
 }

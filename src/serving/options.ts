@@ -3,6 +3,7 @@
  * defaults), compiled once into checked, complete values ({@link CompiledScoringServerOptions}).
  * Every problem is reported at once, naming the option.
  */
+import { availableParallelism } from 'node:os';
 import type { FastifyServerOptions } from 'fastify';
 
 /** Options of {@link createScoringServer} (and of `serveModel`, which passes them on). */
@@ -14,10 +15,33 @@ export interface ScoringServerOptions {
   /** Most columns (and params) in one request; more are answered 400 `REQUEST_LIMIT_EXCEEDED`. @default 10_000 */
   maxColumns?: number;
   /**
-   * Most `/invocations` requests one worker processes at a time; the next ones are answered 503 with
-   * `Retry-After` before their body is read. Health checks are never limited. @default 16
+   * Most `/invocations` requests one worker holds at a time; the next ones are answered 503 with
+   * `Retry-After` before their body is read. Health checks are never limited. @default 64
    */
   maxInFlight?: number;
+  /**
+   * Most request body bytes one worker holds at a time (a request counts its `Content-Length`, or
+   * `bodyLimitBytes` when it has none): a request that would pass it is answered 503 with
+   * `Retry-After` before its body is read. With the thread pool's one request per thread, this
+   * bounds the memory of requests in progress. @default 256 MiB
+   */
+  maxInFlightBytes?: number;
+  /**
+   * Worker threads that parse, check and score large requests (bodies of `threadThresholdBytes` or
+   * more), each with its own copy of the model and its own heap, so the event loop (health checks,
+   * small requests) never waits for them or for their garbage collection. `0`: every request is
+   * processed on the event loop, in time slices. A thread takes one request at a time; the others
+   * wait with their raw body only. @default cores − 1, at least 1
+   */
+  threads?: number;
+  /** Bodies of this many bytes or more are processed in a worker thread. @default 64 KiB */
+  threadThresholdBytes?: number;
+  /**
+   * How a worker thread loads its copy of the model. @default the model's folder
+   * (`metadata.dir`, set by `loadModel`), loaded with `loadModel`; without one (a model built in
+   * code), every request stays on the event loop.
+   */
+  threadModel?: ThreadModelSource;
   /** `Retry-After` of a 503, in seconds. @default 1 */
   retryAfterSeconds?: number;
   /**
@@ -36,10 +60,27 @@ export interface ScoringServerOptions {
   logger?: boolean | FastifyServerOptions['logger'];
 }
 
+/**
+ * How a worker thread gets its own copy of the model: `module`'s export `exportName` (a function)
+ * is called with `args` and returns the model (or a promise of it). Values cross threads by
+ * structured clone.
+ */
+export interface ThreadModelSource {
+  /** A file URL or absolute path of an ES module (TypeScript is loaded through tsx). */
+  readonly module: string;
+  /** @default 'default' */
+  readonly exportName?: string;
+  readonly args?: readonly unknown[];
+}
+
 export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_RECORDS = 100_000;
 export const DEFAULT_MAX_COLUMNS = 10_000;
-export const DEFAULT_MAX_IN_FLIGHT = 16;
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_THREAD_THRESHOLD_BYTES = 64 * 1024;
+/** Worker threads by default: every core but the event loop's, at least one. */
+export const defaultThreads = (): number => Math.max(1, availableParallelism() - 1);
 export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 export const DEFAULT_SLICE_MS = 4;
 
@@ -49,6 +90,10 @@ export interface CompiledScoringServerOptions {
   readonly maxRecords: number;
   readonly maxColumns: number;
   readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
+  readonly threads: number;
+  readonly threadThresholdBytes: number;
+  readonly threadModel: ThreadModelSource | undefined;
   readonly retryAfterSeconds: number;
   readonly strict: boolean;
   readonly sliceMs: number;
@@ -64,6 +109,10 @@ export function compileScoringServerOptions(
     maxRecords: options.maxRecords ?? DEFAULT_MAX_RECORDS,
     maxColumns: options.maxColumns ?? DEFAULT_MAX_COLUMNS,
     maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    maxInFlightBytes: options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES,
+    threads: options.threads ?? defaultThreads(),
+    threadThresholdBytes: options.threadThresholdBytes ?? DEFAULT_THREAD_THRESHOLD_BYTES,
+    threadModel: options.threadModel,
     retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     strict: options.strict ?? false,
     sliceMs: options.sliceMs ?? DEFAULT_SLICE_MS,
@@ -75,12 +124,21 @@ export function compileScoringServerOptions(
     'maxRecords',
     'maxColumns',
     'maxInFlight',
+    'maxInFlightBytes',
+    'threadThresholdBytes',
     'retryAfterSeconds',
   ] as const) {
     const v = compiled[key];
     if (!Number.isSafeInteger(v) || v < 1)
       issues.push(`${key} must be a positive integer, got ${v}`);
   }
+  if (!Number.isSafeInteger(compiled.threads) || compiled.threads < 0)
+    issues.push(`threads must be an integer ≥ 0, got ${compiled.threads}`);
+  if (
+    compiled.threadModel !== undefined &&
+    (typeof compiled.threadModel !== 'object' || typeof compiled.threadModel.module !== 'string')
+  )
+    issues.push('threadModel must be { module, exportName?, args? } with module a string');
   if (!(compiled.sliceMs > 0))
     issues.push(`sliceMs must be a positive number, got ${compiled.sliceMs}`);
   if (typeof compiled.strict !== 'boolean')

@@ -129,6 +129,19 @@ function* readRequest(
 }
 
 /**
+ * Reading a request body as sliced work, for callers that run it themselves (`runSliced` on the
+ * event loop, `runSync` in a worker thread).
+ */
+export function scoringRequestWork(
+  body: string | undefined,
+  contentType: string | undefined,
+  schema: readonly ColSpec[] | undefined,
+  options: ReadRequestOptions = {},
+): Sliced<ParsedRequest> {
+  return readRequest(body, contentType, schema, context(options));
+}
+
+/**
  * Reads a request body of the given Content-Type into records and params, pausing every `sliceMs`
  * so other requests are served meanwhile. MLflow's leniency unless `strict`.
  */

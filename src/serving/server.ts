@@ -4,24 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignatureValidationError } from '../model/signature.js';
-import { enforceInputs, enforceParams } from './enforce-schema.js';
-import {
-  BadRequestError,
-  InvalidParameterError,
-  PayloadTooLargeError,
-  ServerBusyError,
-  ServingError,
-} from './errors.js';
-import { DEFAULT_BODY_LIMIT_BYTES, compileScoringServerOptions } from './options.js';
+import { ServerBusyError, toServingError } from './errors.js';
+import { compileScoringServerOptions } from './options.js';
 import type { ScoringServerOptions } from './options.js';
-import { parseContentType, readScoringRequest } from './parse-request.js';
-import { runSliced, type Sliced } from './slicing.js';
+import { parseContentType } from './parse-request.js';
+import { RequestScorer, type RunWork } from './scoring.js';
+import { folderSource, ScoringThreadPool } from './scoring-threads.js';
+import { runSliced } from './slicing.js';
 import type { ScoringModel } from './types.js';
 
 export type { ScoringServerOptions } from './options.js';
 export { DEFAULT_BODY_LIMIT_BYTES } from './options.js';
+export { toServingError } from './errors.js';
 
 /** The `version` of this package's package.json (answered by `GET /version`). */
 export const PACKAGE_VERSION: string = readPackageVersion();
@@ -38,27 +34,18 @@ function readPackageVersion(): string {
 }
 
 const PING_BODY = '\n';
+const JSON_TYPE = 'application/json';
 
-/** Predictions of more rows than this are serialised a slice at a time. */
-const STRINGIFY_ROWS = 2000;
+const DEBUG_LEVELS = new Set(['debug', 'trace']);
+const HELD = Symbol('held');
+/** A request counted in flight, with the body bytes it reserved. */
+type Counted = FastifyRequest & { [HELD]?: number };
 
-/** `{"predictions": ...}` as sliced work: a long list is serialised a few thousand rows at a time. */
-function* stringifyPredictions(predictions: unknown): Sliced<string> {
-  if (!Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS)
-    return `{"predictions":${JSON.stringify(predictions ?? null)}}`;
-  const parts: string[] = [];
-  for (let i = 0; i < predictions.length; i += STRINGIFY_ROWS) {
-    const json = JSON.stringify(predictions.slice(i, i + STRINGIFY_ROWS));
-    parts.push(json.slice(1, -1));
-    yield;
-  }
-  return `{"predictions":[${parts.filter((p) => p.length > 0).join(',')}]}`;
-}
-
-const IN_FLIGHT = Symbol('inFlight');
-type Counted = FastifyRequest & { [IN_FLIGHT]?: boolean };
-
-/** One log line per request (method, url, status, ms) instead of fastify's two. */
+/**
+ * One log line per request (method, url, status, ms) instead of fastify's two, at debug level: a
+ * line per request at info would cost a large share of the throughput. Failures are logged where
+ * they are handled, at warn or error.
+ */
 class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
   override requestCompleted(
@@ -66,6 +53,7 @@ class OneLinePerRequest extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
+    if (!error && !DEBUG_LEVELS.has(reply.log.level)) return;
     const line = {
       method: request.method,
       url: request.url,
@@ -73,37 +61,22 @@ class OneLinePerRequest extends LogController {
       ms: Math.round(reply.elapsedTime * 100) / 100,
     };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request');
+    else reply.log.debug(line, 'request');
   }
-}
-
-/** Renders any failure as MLflow's error body and status (`bodyLimit` names the limit in 413 messages). */
-export function toServingError(err: unknown, bodyLimit = DEFAULT_BODY_LIMIT_BYTES): ServingError {
-  if (err instanceof ServingError) return err;
-  if (err instanceof SignatureValidationError) {
-    // As MLflow: schema enforcement failures (inputs or params) are INVALID_PARAMETER_VALUE.
-    return new InvalidParameterError(err.message, { cause: err });
-  }
-  const fe = err as Partial<FastifyError>;
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLargeError(bodyLimit);
-  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new ServingError(fe.message ?? 'Bad request', 'BAD_REQUEST', fe.statusCode);
-  }
-  return new ServingError(
-    `Internal error: ${(err as Error)?.message ?? String(err)}`,
-    'INTERNAL_ERROR',
-    500,
-    { cause: err },
-  );
 }
 
 /**
  * Builds (does not start) a fastify scoring server for a loaded model. Inputs are checked against
  * the model signature before `predict` (as MLflow does, or strictly with `strict`); an error thrown
  * by `predict` is answered, as MLflow does, with 400 `BAD_REQUEST` and its message (a
- * {@link ServingError} keeps its own code and status). Bodies are read in time slices, so health
- * checks are answered while large requests are processed; at most `maxInFlight` requests are
- * processed at once, the next ones are answered 503 with `Retry-After`.
+ * `ServingError` keeps its own code and status).
+ *
+ * Requests whose body is `threadThresholdBytes` or more are scored in worker threads that load
+ * their own copy of the model (see `threads`, `threadModel`); smaller ones on the event loop, in
+ * time slices. Health checks are answered meanwhile. At most `maxInFlight` requests, holding at most
+ * `maxInFlightBytes` of body, are accepted at once; the next ones are answered 503 with
+ * `Retry-After` before their body is read. The threads start with the server; `listen` (fastify's
+ * `ready`) waits until they have loaded the model.
  */
 export function createScoringServer(
   model: ScoringModel,
@@ -117,8 +90,31 @@ export function createScoringServer(
     logController: new OneLinePerRequest(),
     return503OnClosing: true,
   });
-  const inputs = model.signature?.inputs;
-  const paramsSchema = model.signature?.params;
+  const scorer = new RequestScorer(model, opts);
+  const runOnLoop: RunWork = (work) => runSliced(work, opts.sliceMs);
+  const threadModel =
+    opts.threadModel ??
+    (typeof model.metadata.dir === 'string' ? folderSource(model.metadata.dir) : undefined);
+  let pool: ScoringThreadPool | undefined;
+  app.addHook('onReady', async () => {
+    if (opts.threads === 0 || !threadModel || pool) return;
+    pool = new ScoringThreadPool(
+      {
+        source: threadModel,
+        strict: opts.strict,
+        maxRecords: opts.maxRecords,
+        maxColumns: opts.maxColumns,
+        bodyLimitBytes: bodyLimit,
+      },
+      opts.threads,
+      (level, message) => app.log[level](message),
+    );
+    await pool.ready;
+  });
+  app.addHook('onClose', async () => {
+    await pool?.close();
+  });
+
   const versionBody = JSON.stringify({
     version: PACKAGE_VERSION,
     flavor_version: model.metadata.flavorVersion,
@@ -126,21 +122,22 @@ export function createScoringServer(
     ...(model.metadata.runId ? { run_id: model.metadata.runId } : {}),
   });
 
-  // Bodies are read as UTF-8 text whatever their type; /invocations checks the type before reading.
+  // Bodies are read as bytes whatever their type (a large one goes to a thread as is);
+  // /invocations checks the type before reading.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const se = toServingError(err, bodyLimit);
     if (se.status >= 500) req.log.error({ err }, 'internal error');
     else if (se.cause && !(se.cause instanceof SignatureValidationError))
       req.log.warn({ err: se.cause }, se.message);
-    void reply.code(se.status).type('application/json').send(JSON.stringify(se.toJSON()));
+    void reply.code(se.status).type(JSON_TYPE).send(JSON.stringify(se.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply
       .code(404)
-      .type('application/json')
+      .type(JSON_TYPE)
       .send(
         JSON.stringify({
           error_code: 'ENDPOINT_NOT_FOUND',
@@ -149,17 +146,19 @@ export function createScoringServer(
       );
   });
 
-  const ping = (_req: FastifyRequest, reply: FastifyReply) =>
-    reply.type('application/json').send(PING_BODY);
+  const ping = (_req: FastifyRequest, reply: FastifyReply) => reply.type(JSON_TYPE).send(PING_BODY);
   app.get('/ping', ping);
   app.get('/health', ping);
-  app.get('/version', (_req, reply) => reply.type('application/json').send(versionBody));
+  app.get('/version', (_req, reply) => reply.type(JSON_TYPE).send(versionBody));
 
   let inFlight = 0;
+  let heldBytes = 0;
   const release = (req: Counted) => {
-    if (req[IN_FLIGHT]) {
-      req[IN_FLIGHT] = false;
+    const held = req[HELD];
+    if (held !== undefined) {
+      req[HELD] = undefined;
       inFlight--;
+      heldBytes -= held;
     }
   };
   app.addHook('onResponse', (req, _reply, done) => {
@@ -171,26 +170,38 @@ export function createScoringServer(
     done();
   });
 
+  const busy = (reply: FastifyReply, bytes: boolean) =>
+    void reply
+      .code(503)
+      .header('retry-after', String(opts.retryAfterSeconds))
+      .header('connection', 'close')
+      .type(JSON_TYPE)
+      .send(
+        JSON.stringify(
+          new ServerBusyError(
+            opts.maxInFlight,
+            opts.retryAfterSeconds,
+            bytes ? opts.maxInFlightBytes : undefined,
+          ).toJSON(),
+        ),
+      );
+
   app.post(
     '/invocations',
     {
-      // Before the body is read: refuse when every slot is taken, or for an unsupported Content-Type.
+      // Before the body is read: refuse when every slot (or the body budget) is taken, or for an
+      // unsupported Content-Type.
       onRequest: (req: Counted, reply, done) => {
-        if (inFlight >= opts.maxInFlight) {
-          void reply
-            .code(503)
-            .header('retry-after', String(opts.retryAfterSeconds))
-            .header('connection', 'close')
-            .type('application/json')
-            .send(
-              JSON.stringify(
-                new ServerBusyError(opts.maxInFlight, opts.retryAfterSeconds).toJSON(),
-              ),
-            );
-          return;
-        }
+        const declared = Number(req.headers['content-length']);
+        const bytes =
+          Number.isSafeInteger(declared) && declared >= 0
+            ? Math.min(declared, bodyLimit)
+            : bodyLimit;
+        if (inFlight >= opts.maxInFlight) return busy(reply, false);
+        if (inFlight > 0 && heldBytes + bytes > opts.maxInFlightBytes) return busy(reply, true);
         inFlight++;
-        req[IN_FLIGHT] = true;
+        heldBytes += bytes;
+        req[HELD] = bytes;
         try {
           parseContentType(req.headers['content-type']);
           done();
@@ -200,32 +211,22 @@ export function createScoringServer(
       },
     },
     async (req, reply) => {
-      const body = req.body as string | undefined;
+      const body = req.body as Buffer | undefined;
       req.body = undefined; // the records replace it: let a large body be collected early
-      const parsed = await readScoringRequest(body, req.headers['content-type'], inputs, opts);
-      const records = await runSliced(
-        enforceInputs(parsed.records, inputs, opts.strict, parsed.columns),
-        opts.sliceMs,
-      );
-      const { params, ignored } = enforceParams(parsed.params, paramsSchema, opts.strict);
-      if (ignored.length > 0)
-        req.log.warn(
-          `Unrecognized params ${ignored.map((p) => `'${p}'`).join(', ')} are ignored (the model declares ${paramsSchema?.length ? paramsSchema.map((p) => `'${p.name}'`).join(', ') : 'no params'})`,
-        );
-      for (const warning of parsed.warnings ?? []) req.log.warn(warning);
-      let predictions: unknown;
-      try {
-        predictions = await model.predict(records, params);
-      } catch (e) {
-        if (e instanceof ServingError || e instanceof SignatureValidationError) throw e;
-        const err = e as Error;
-        throw new BadRequestError(
-          `Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the model for inference. Error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`,
-          { cause: e },
-        );
+      const contentType = req.headers['content-type'];
+      if (pool?.available && body && body.length >= opts.threadThresholdBytes) {
+        const answer = await pool.score(body, contentType);
+        for (const warning of answer.warnings) req.log.warn(warning);
+        if (answer.log) req.log[answer.log.level]({ err: answer.log.error }, answer.log.message);
+        return reply.code(answer.status).type(JSON_TYPE).send(answer.json);
       }
-      const answer = await runSliced(stringifyPredictions(predictions), opts.sliceMs);
-      return reply.type('application/json').send(answer);
+      const { json, warnings } = await scorer.score(
+        body === undefined ? '' : body.toString('utf8'),
+        contentType,
+        runOnLoop,
+      );
+      for (const warning of warnings) req.log.warn(warning);
+      return reply.type(JSON_TYPE).send(json);
     },
   );
   return app;

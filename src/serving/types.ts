@@ -16,6 +16,8 @@ export interface ScoringModelMetadata {
   modelUri?: string;
   modelId?: string;
   runId?: string;
+  /** The local folder the model was loaded from (set by `loadModel`): scoring threads load it from there. */
+  dir?: string;
   /** Version of the `temporal_mlflow` flavor the model was packaged with. */
   flavorVersion: string;
 }

@@ -1,0 +1,103 @@
+/**
+ * One scoring request, from body text to the answer's JSON: read the body, check records against
+ * the signature, resolve params, predict, serialise. Written once as sliced work, run on the event
+ * loop in time slices (small requests, `runSliced`) or to completion in a worker thread (large
+ * ones, `runSync`): both give the same answers and the same errors.
+ */
+import { resolveParams, SignatureValidationError } from '../model/signature.js';
+import type { ColSpec, ParamSpec } from '../model/signature.js';
+import { enforceInputs, enforceParams } from './enforce-schema.js';
+import { BadRequestError, ServingError } from './errors.js';
+import type { CompiledScoringServerOptions } from './options.js';
+import { scoringRequestWork } from './parse-request.js';
+import type { Sliced } from './slicing.js';
+import type { ScoringModel } from './types.js';
+
+/** Runs sliced work: `runSliced` on the event loop, `runSync` in a thread. */
+export type RunWork = <T>(work: Sliced<T>) => Promise<T> | T;
+
+/** The answer to a request that was scored: the body of the 200 and what to log as warnings. */
+export interface Scored {
+  json: string;
+  warnings: string[];
+}
+
+/** Predictions of more rows than this are serialised a slice at a time. */
+const STRINGIFY_ROWS = 2000;
+
+/** `{"predictions": ...}` as sliced work: a long list is serialised a few thousand rows at a time. */
+function* stringifyPredictions(predictions: unknown): Sliced<string> {
+  if (!Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS)
+    return `{"predictions":${JSON.stringify(predictions ?? null)}}`;
+  const parts: string[] = [];
+  for (let i = 0; i < predictions.length; i += STRINGIFY_ROWS) {
+    const json = JSON.stringify(predictions.slice(i, i + STRINGIFY_ROWS));
+    parts.push(json.slice(1, -1));
+    yield;
+  }
+  return `{"predictions":[${parts.filter((p) => p.length > 0).join(',')}]}`;
+}
+
+type ScorerOptions = Pick<CompiledScoringServerOptions, 'strict' | 'maxRecords' | 'maxColumns'>;
+
+/**
+ * Scores requests for one model. What depends only on the model is resolved once: the input
+ * schema, and the params a request without params gets (the signature's defaults, frozen and
+ * shared by every such request).
+ */
+export class RequestScorer {
+  readonly #inputs: readonly ColSpec[] | undefined;
+  readonly #paramsSchema: readonly ParamSpec[] | undefined;
+  readonly #defaultParams: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    private readonly model: ScoringModel,
+    private readonly options: ScorerOptions,
+  ) {
+    this.#inputs = model.signature?.inputs;
+    this.#paramsSchema = model.signature?.params;
+    this.#defaultParams = this.#paramsSchema
+      ? Object.freeze(resolveParams(undefined, this.#paramsSchema))
+      : undefined;
+  }
+
+  /**
+   * Scores one request body of the given Content-Type. Throws a {@link ServingError} (or a
+   * `SignatureValidationError`) for a request that cannot be scored; an error thrown by `predict`
+   * becomes, as MLflow answers it, a 400 `BAD_REQUEST` with its message.
+   */
+  async score(body: string, contentType: string | undefined, run: RunWork): Promise<Scored> {
+    const parsed = await run(
+      scoringRequestWork(body, contentType, this.#inputs, {
+        strict: this.options.strict,
+        maxRecords: this.options.maxRecords,
+        maxColumns: this.options.maxColumns,
+      }),
+    );
+    const records = await run(
+      enforceInputs(parsed.records, this.#inputs, this.options.strict, parsed.columns),
+    );
+    const warnings = [...(parsed.warnings ?? [])];
+    let params: Record<string, unknown> | undefined = this.#defaultParams;
+    if (parsed.params !== undefined) {
+      const enforced = enforceParams(parsed.params, this.#paramsSchema, this.options.strict);
+      params = enforced.params;
+      if (enforced.ignored.length > 0)
+        warnings.unshift(
+          `Unrecognized params ${enforced.ignored.map((p) => `'${p}'`).join(', ')} are ignored (the model declares ${this.#paramsSchema?.length ? this.#paramsSchema.map((p) => `'${p.name}'`).join(', ') : 'no params'})`,
+        );
+    }
+    let predictions: unknown;
+    try {
+      predictions = await this.model.predict(records, params);
+    } catch (e) {
+      if (e instanceof ServingError || e instanceof SignatureValidationError) throw e;
+      const err = e as Error;
+      throw new BadRequestError(
+        `Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the model for inference. Error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`,
+        { cause: e },
+      );
+    }
+    return { json: await run(stringifyPredictions(predictions)), warnings };
+  }
+}
