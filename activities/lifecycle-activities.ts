@@ -211,6 +211,15 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       });
     },
 
+    /** The keys of the metrics a run logged (what a sweep's metric may name). */
+    async listRunMetrics(args: { context: RunContext; runId: string }): Promise<string[]> {
+      return classifyFailures(async () => {
+        const { client } = await mlflowOf(args.context);
+        const run = await client.runs.get(args.runId);
+        return (run.data.metrics ?? []).map((m) => m.key).sort();
+      });
+    },
+
     /** Registers a logged model (a sweep's best trial) as a version of the pipeline's registered model. */
     async registerModelVersion(args: {
       context: RunContext;

@@ -9,6 +9,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   executeChild,
   isCancellation,
@@ -55,7 +56,7 @@ const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'sweep MLflow run',
 });
-const { readRunMetric, registerModelVersion, logSweepResult } =
+const { readRunMetric, listRunMetrics, registerModelVersion, logSweepResult } =
   proxyActivities<LifecycleActivities>({ ...waitingOutOutages, summary: 'sweep bookkeeping' });
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
@@ -124,7 +125,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     sweep: { id: workflowId },
     ...(input.command ? { command: input.command } : {}),
   };
-  const parent = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
+  // Not cancellable: a cancel while the parent run is created would leave it RUNNING for ever.
+  const parent = plan.tracking
+    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(context)))
+    : undefined;
   if (parent) {
     context.mlflowRunId = parent.runId;
     progress.mlflowRunId = parent.runId;
@@ -214,6 +218,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     const rejected = lanes.find((lane) => lane.status === 'rejected');
     if (rejected) throw rejected.reason;
     await Promise.all(scoring);
+    // Cancelled before a lane started a trial: the lanes returned, the sweep is still cancelled.
+    if (CancellationScope.current().consideredCancelled)
+      throw new CancelledFailure('The sweep was cancelled before its trials ran.');
 
     const completed = trials.filter((t) => t.state === 'completed');
     if (completed.length === 0)
@@ -222,6 +229,16 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         message: `All ${trials.length} trials failed; the first: ${trials[0]?.error ?? 'unknown'}`,
         nonRetryable: true,
       });
+    if (!progress.best && parent) {
+      // Trials ran but nothing ranks them: most often a metric named without its dataset's prefix.
+      const runId = completed.find((t) => t.mlflowRunId)?.mlflowRunId;
+      const logged = runId ? await onRightWorker(() => listRunMetrics({ context, runId })) : [];
+      throw ApplicationFailure.create({
+        type: 'SweepMetricNotLogged',
+        message: `None of the ${completed.length} completed trials logged the metric '${metric}', so none can be called the best and no model is registered. A trial's run logged ${logged.length ? logged.map((key) => `'${key}'`).join(', ') : 'no metric'}: set the sweep's metric (or promote.metric) to one of them (a metrics dataset logs '<dataset>.<key>').`,
+        nonRetryable: true,
+      });
+    }
     best = progress.best ? trials[progress.best.trial] : undefined;
     const outcome = best;
     if (outcome?.modelId && outcome.mlflowRunId) {

@@ -123,7 +123,11 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   };
   let mlflowRun: MlflowRunRef | undefined;
   try {
-    mlflowRun = plan.tracking ? await onRightWorker(() => startMlflowRun(context)) : undefined;
+    // Not cancellable: a cancel while the run is being created would leave it RUNNING for ever (the
+    // activity creates it anyway); once it exists, the cancel reaches the nodes and the run ends KILLED.
+    mlflowRun = plan.tracking
+      ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(context)))
+      : undefined;
   } catch (error) {
     // E.g. refused MLflow credentials: the run is over before it started, and says why.
     progress.state = 'failed';

@@ -180,6 +180,28 @@ describe('a sweep on the real servers', () => {
     expect(result.promotion).toMatchObject({ decision: 'promoted', alias: 'champion' });
   }, 240_000);
 
+  it("fails naming the logged metrics when no trial logged the sweep's metric", async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 0 },
+      nodeDefaults: fastNodeDefaults,
+      spec: { maxParallel: 2, metric: 'accuracy', parameters: { quality: [1, 2] } },
+    });
+    const failure = await sweep.result().then(
+      () => undefined,
+      (error: unknown) => error as { cause?: { type?: string; message?: string } },
+    );
+    expect(failure?.cause?.type).toBe('SweepMetricNotLogged');
+    expect(failure?.cause?.message).toContain(
+      "None of the 2 completed trials logged the metric 'accuracy'",
+    );
+    expect(failure?.cause?.message).toContain("logged 'score'");
+    const parent = await mlflow().runs.get((await sweep.progress()).mlflowRunId!);
+    expect(parent.info.status).toBe('FAILED');
+  }, 120_000);
+
   it('cancelling the sweep cancels its running trials and starts no more', async () => {
     const sweep = await startSweep(harness.client, {
       projectDir: lifecycleProject,
