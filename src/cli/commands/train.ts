@@ -5,6 +5,7 @@ import { runUrl } from '../../mlflow/tracking-hook.js';
 import {
   compileTrainingOptions,
   startCompiledTraining,
+  type CompiledTrainingOptions,
   type StartTrainingOptions,
 } from '../../temporal/client.js';
 import { queuePollers } from '../../temporal/pollers.js';
@@ -27,7 +28,6 @@ import {
 } from '../connection.js';
 import { createNodeProgress } from '../progress.js';
 import { trainingSummary } from '../training-summary.js';
-import { followSweep, printSweepResult } from './sweep.js';
 
 interface TrainOptions
   extends ProjectCommandOptions, FilterCommandOptions, ConnectionCommandOptions {
@@ -51,10 +51,12 @@ export async function followTraining(
     log?: (line: string) => void;
     /** Run every node, neither reading nor writing the node cache. */
     noCache?: boolean;
+    /** These options already compiled (e.g. while the client connected). */
+    compiled?: Promise<CompiledTrainingOptions>;
   },
 ): Promise<(TrainingResult & { workflowId: string }) | undefined> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const compiled = await compileTrainingOptions(options);
+  const compiled = await (options.compiled ?? compileTrainingOptions(options));
   if (options.noCache) compiled.input.noCache = true;
   const handle = await startCompiledTraining(client, compiled);
   log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
@@ -139,26 +141,31 @@ export function registerTrainCommand(program: Command): void {
     .option('--no-cache', 'run every node: neither read nor write the node cache')
     .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
     .action(async (options: TrainOptions) => {
+      // What a training and a sweep are started with, from the same flags.
+      const run = {
+        ...(options.project ? { projectDir: options.project } : {}),
+        ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        params: runtimeParamsFrom(options),
+        ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+        command: reproduceCommand('train', options),
+        wait: Boolean(options.wait),
+        ...(options.workflowId ? { workflowId: options.workflowId } : {}),
+      };
+      const training = { ...run, filters: filtersFrom(options) };
+      // The project loads while the client connects; its errors surface where it is awaited.
+      const compiled = options.sweep ? undefined : compileTrainingOptions(training);
+      compiled?.catch(() => undefined);
       await withTemporalClient(options, async (client) => {
-        // What a training and a sweep are started with, from the same flags.
-        const run = {
-          ...(options.project ? { projectDir: options.project } : {}),
-          ...(options.pipeline ? { pipeline: options.pipeline } : {}),
-          ...(options.env ? { env: options.env } : {}),
-          params: runtimeParamsFrom(options),
-          ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
-          command: reproduceCommand('train', options),
-          wait: Boolean(options.wait),
-          ...(options.workflowId ? { workflowId: options.workflowId } : {}),
-        };
         if (options.sweep) {
+          const { followSweep, printSweepResult } = await import('./sweep.js');
           const swept = await followSweep(client, { spec: options.sweep, ...run });
           if (swept) printSweepResult(swept);
           return;
         }
         const result = await followTraining(client, {
-          ...run,
-          filters: filtersFrom(options),
+          ...training,
+          ...(compiled ? { compiled } : {}),
           ...(options.cache ? {} : { noCache: true }),
         });
         if (result) {
