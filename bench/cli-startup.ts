@@ -3,13 +3,16 @@
  * and `temporal-mlflow run` of a one-node pipeline, next to `kedro --help` and `kedro run` of a
  * one-node kedro project, in the same run on the same machine.
  *
- * The CLI measured is the published one: this package packed (`npm pack`, whose prepack compiles
- * dist/) and unpacked under .local/bench-cli, its dependencies this repository's node_modules.
+ * The CLI measured is the published one, installed as a user installs it: this package packed
+ * (`npm pack`, whose prepack compiles dist/) and `npm install`ed from the tarball into a project
+ * under .local/bench-cli (`--ignore-scripts`: better-sqlite3's native build is not on this path;
+ * `--prefer-offline`: npm's cache). The installed layout matters: the package under node_modules,
+ * its dependencies hoisted next to it, `node_modules/.bin/temporal-mlflow` the command.
  * Kedro comes from PyPI into a venv this bench makes, .local/bench-venv (never made by setup).
  * Untracked runs on both sides (no MLflow server involved). Targets: --help ≤ 0.3 s, run ≤ 1 s.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { packPackage } from '../test/package/pack.js';
@@ -49,14 +52,15 @@ async function publishedCli(): Promise<{ bin: string; project: string }> {
   mkdirSync(work, { recursive: true });
   console.log('packing the package (npm pack: tsc into dist/)...');
   const tarball = await packPackage(work);
-  execFileSync('tar', ['xzf', tarball, '-C', work]);
-  const pkg = join(work, 'package');
-  symlinkSync(join(repoRoot, 'node_modules'), join(pkg, 'node_modules'), 'dir');
   const project = join(work, 'project');
-  mkdirSync(join(project, 'node_modules'), { recursive: true });
-  symlinkSync(pkg, join(project, 'node_modules', 'temporal-mlflow'), 'dir');
   mkdirSync(join(project, 'conf', 'base'), { recursive: true });
   writeFileSync(join(project, 'package.json'), '{ "name": "one-node", "type": "module" }\n');
+  console.log(`installing it into ${project} (npm install <tarball>)...`);
+  execFileSync(
+    'npm',
+    ['install', tarball, '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
+    { cwd: project, stdio: ['ignore', 'ignore', 'inherit'], env },
+  );
   writeFileSync(join(project, 'conf', 'base', 'parameters.yml'), 'a: 1\n');
   writeFileSync(
     join(project, 'temporal-mlflow.config.ts'),
@@ -69,7 +73,10 @@ export default defineProject({
 });
 `,
   );
-  return { bin: join(pkg, 'bin', 'temporal-mlflow.js'), project };
+  return {
+    bin: join(project, 'node_modules', 'temporal-mlflow', 'bin', 'temporal-mlflow.js'),
+    project,
+  };
 }
 
 function kedroProject(): { kedro: string; project: string } | { error: string } {

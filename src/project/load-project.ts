@@ -56,9 +56,24 @@ function loadAsEsm(dir: string): void {
 /** Running from TypeScript sources (tsx, Jest): their loader already compiles project files. */
 const runningFromSources = import.meta.url.endsWith('.ts');
 
+let tsxRegistered: Promise<void> | undefined;
+
+/** tsx's loader for this thread's later imports (once): project TypeScript compiles on the fly. */
+function registerTsx(): Promise<void> {
+  tsxRegistered ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  return tsxRegistered;
+}
+
 /**
  * Imports a module, TypeScript included: from sources a plain `import()` works (tsx or Jest compile
  * it); compiled, tsx compiles the file on the fly as an ES module, so projects need no build step.
+ *
+ * tsx's loader is registered for the thread, not scoped (`tsImport`): a scoped import gives every
+ * module the project file reaches its own URL, so this package and its dependencies would load a
+ * second time (twice the start-up of a one-node `run`, and classes the CLI's `instanceof` would not
+ * recognise).
  */
 async function importModule(file: string, dir: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
@@ -68,8 +83,8 @@ async function importModule(file: string, dir: string): Promise<Record<string, u
   // its graph would cross to the hooks thread (about half of a one-node run's start-up).
   await import('../index.js');
   loadAsEsm(dir);
-  const { tsImport } = await import('tsx/esm/api');
-  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  await registerTsx();
+  return (await import(url)) as Record<string, unknown>;
 }
 
 const loaded = new Map<string, Promise<LoadedProject>>();
