@@ -3,14 +3,16 @@
  * on one worker with 24 node slots. The ideal is 2 rounds × 0.6 s = 1.2 s; the target is within
  * 2× of it. Trials are real child trainings with MLflow runs nested under the sweep's run (the
  * metric ranks them), so the figure includes MLflow bookkeeping. Needs the local servers.
- * Writes bench/results/sweep.json.
- *   node --import tsx bench/sweep.ts
+ * Prints where a trial's time goes (from the trials' Temporal histories: each step's execution,
+ * the gaps between steps) and the load average. Writes bench/results/sweep.json.
+ *   node --import tsx bench/sweep.ts          (BENCH_ROUNDS=3 measured sweeps after a warm-up)
  */
 import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSweep } from '../src/temporal/sweep-client.js';
@@ -44,6 +46,8 @@ const running = worker.run();
 
 const walls: number[] = [];
 const trialSpans: number[] = [];
+const loads: number[] = [];
+let profile: TrialProfile | undefined;
 try {
   for (let round = 0; round < ROUNDS + 1; round++) {
     const started = performance.now();
@@ -60,14 +64,16 @@ try {
     });
     const result = await sweep.result();
     const wall = performance.now() - started;
+    loads.push(loadavg()[0]!);
     if (result.trials.some((t) => t.state !== 'completed')) throw new Error('a trial failed');
     // Round 0 warms the worker (project load, bundles): not counted.
     if (round === 0) continue;
     walls.push(wall);
     trialSpans.push(result.durationMs);
     console.log(
-      `round ${round}: ${(wall / 1000).toFixed(2)} s wall, workflow ${result.durationMs} ms`,
+      `round ${round}: ${(wall / 1000).toFixed(2)} s wall, workflow ${result.durationMs} ms, load ${loadavg()[0]!.toFixed(2)}`,
     );
+    if (round === ROUNDS) profile = await profileTrials(result.trials.map((t) => t.workflowId));
   }
 } finally {
   worker.shutdown();
@@ -87,6 +93,69 @@ const figures = {
   ratioToIdeal: Number((wallMs / IDEAL_MS).toFixed(2)),
   targetRatio: 2,
   meetsTarget: wallMs <= 2 * IDEAL_MS,
+  loadAverage1m: Number(median(loads).toFixed(2)),
+  trialProfileOfLastRound: profile,
 };
-console.log(figures);
+console.log(
+  `ideal ${IDEAL_MS} ms, measured ${Math.round(wallMs)} ms (median of ${walls.length}), ratio ${figures.ratioToIdeal} (target ≤ 2), load average ${figures.loadAverage1m}`,
+);
+console.log(JSON.stringify(profile, null, 2));
 console.log(`wrote ${writeResults('sweep', figures)}`);
+
+interface TrialProfile {
+  /** Median span of a trial workflow, first event to last. */
+  trialMs: number;
+  /** Median execution (started → completed) of each step, nodes by name. */
+  stepsMs: Record<string, number>;
+  /** Median time from one step's completion to the next step's schedule (workflow task round trip). */
+  gapMs: number;
+  /** Sum of the step medians + gaps: what the trial is made of. */
+  stepsTotalMs: number;
+}
+
+/** Where a trial's time goes, from the Temporal histories of the trials of one sweep. */
+async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
+  const at = (event: temporal.api.history.v1.IHistoryEvent): number =>
+    Number(event.eventTime!.seconds) * 1000 + Math.round((event.eventTime!.nanos ?? 0) / 1e6);
+  const steps: Record<string, number[]> = {};
+  const gaps: number[] = [];
+  const spans: number[] = [];
+  const perTrialSteps: number[] = [];
+  for (const workflowId of workflowIds) {
+    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const byId = new Map(events.map((event) => [String(event.eventId), event]));
+    spans.push(at(events.at(-1)!) - at(events[0]!));
+    let lastCompleted: number | undefined;
+    let stepCount = 0;
+    for (const event of events) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled && lastCompleted !== undefined) gaps.push(at(event) - lastCompleted);
+      const completed = event.activityTaskCompletedEventAttributes;
+      if (!completed) continue;
+      const schedule = byId.get(String(completed.scheduledEventId))!;
+      const started = byId.get(String(completed.startedEventId))!;
+      const attributes = schedule.activityTaskScheduledEventAttributes!;
+      let name = attributes.activityType?.name ?? '?';
+      if (name === 'runNode') {
+        const payload = attributes.input?.payloads?.[0]?.data;
+        if (payload)
+          name = `node ${(JSON.parse(Buffer.from(payload).toString()) as { node: string }).node}`;
+      }
+      (steps[name] ??= []).push(at(event) - at(started));
+      lastCompleted = at(event);
+      stepCount++;
+    }
+    perTrialSteps.push(stepCount);
+  }
+  const stepsMs = Object.fromEntries(
+    Object.entries(steps).map(([name, values]) => [name, Math.round(median(values))]),
+  );
+  const gapMs = Math.round(median(gaps));
+  const stepsSum = Object.values(stepsMs).reduce((a, b) => a + b, 0);
+  return {
+    trialMs: Math.round(median(spans)),
+    stepsMs,
+    gapMs,
+    stepsTotalMs: stepsSum + gapMs * Math.round(median(perTrialSteps)),
+  };
+}
