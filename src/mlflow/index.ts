@@ -106,7 +106,13 @@ export type { LongParamsStrategy, ParamsLoggingOptions, PreparedParams } from '.
 // Active run and tracking hook
 export { activeRun, withActiveRun } from './active-run.js';
 export type { ActiveRunSlot } from './active-run.js';
-export { createMlflowTrackingHook, modelUrl, nodeParams, runUrl } from './tracking-hook.js';
+export {
+  createMlflowTrackingHook,
+  experimentUrl,
+  modelUrl,
+  nodeParams,
+  runUrl,
+} from './tracking-hook.js';
 export type { MlflowTrackingHook, MlflowTrackingHookOptions } from './tracking-hook.js';
 
 // Datasets

@@ -58,14 +58,29 @@ interface TrackedRun {
   previousSlotRunId: string | undefined;
 }
 
+/**
+ * The query that opens MLflow 3's UI in its model-training mode: a browser that never chose a mode
+ * opens every experiment, run and model page in the GenAI mode (its overview, "Evaluations"),
+ * whatever the experiment's `mlflow.experimentKind` tag says (checked with MLflow 3.17.2).
+ */
+const TRAINING_VIEW = 'workflowType=machine_learning';
+
+const uiBase = (trackingUri: string, experimentId: string): string =>
+  `${trackingUri.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}`;
+
+/** The MLflow UI page of an experiment: its training runs. */
+export function experimentUrl(trackingUri: string, experimentId: string): string {
+  return `${uiBase(trackingUri, experimentId)}/runs?${TRAINING_VIEW}`;
+}
+
 /** The MLflow UI page of a run. */
 export function runUrl(trackingUri: string, experimentId: string, runId: string): string {
-  return `${trackingUri.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(runId)}`;
+  return `${uiBase(trackingUri, experimentId)}/runs/${encodeURIComponent(runId)}?${TRAINING_VIEW}`;
 }
 
 /** The MLflow 3 UI page of a logged model (`m-<hex>`). */
 export function modelUrl(trackingUri: string, experimentId: string, modelId: string): string {
-  return `${trackingUri.replace(/\/+$/, '')}/#/experiments/${encodeURIComponent(experimentId)}/models/${encodeURIComponent(modelId)}`;
+  return `${uiBase(trackingUri, experimentId)}/models/${encodeURIComponent(modelId)}?${TRAINING_VIEW}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   MlflowInvalidParameterError,
   activeRun,
   createMlflowTrackingHook,
+  experimentUrl,
   modelUrl,
   nodeParams,
   resolveMlflowConfig,
@@ -65,10 +66,15 @@ describe('nodeParams', () => {
 });
 
 describe('MLflow UI links', () => {
-  test('runUrl and modelUrl point at the MLflow 3 UI routes', () => {
-    expect(runUrl('http://h:5000/', '3', 'abc')).toBe('http://h:5000/#/experiments/3/runs/abc');
+  test('runUrl, modelUrl and experimentUrl point at the MLflow 3 UI routes, in its model-training mode', () => {
+    expect(runUrl('http://h:5000/', '3', 'abc')).toBe(
+      'http://h:5000/#/experiments/3/runs/abc?workflowType=machine_learning',
+    );
     expect(modelUrl('http://h:5000', '3', 'm-123')).toBe(
-      'http://h:5000/#/experiments/3/models/m-123',
+      'http://h:5000/#/experiments/3/models/m-123?workflowType=machine_learning',
+    );
+    expect(experimentUrl('http://h:5000', '3')).toBe(
+      'http://h:5000/#/experiments/3/runs?workflowType=machine_learning',
     );
   });
 });

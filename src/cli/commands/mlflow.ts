@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { renderMlflowYmlTemplate } from '../../mlflow/template.js';
+import { experimentUrl } from '../../mlflow/tracking-hook.js';
 import { loadProject } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
 import { CliUsageError } from '../errors.js';
@@ -45,7 +46,7 @@ export function registerMlflowCommands(program: Command): void {
         session.mlflow.tracking.experiment.name,
       );
       const url = experiment
-        ? `${client.trackingUri}/#/experiments/${experiment.experiment_id}`
+        ? experimentUrl(client.trackingUri, experiment.experiment_id)
         : client.trackingUri;
       console.log(`MLflow UI: ${url}`);
     });
