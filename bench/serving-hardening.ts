@@ -17,8 +17,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
@@ -88,7 +90,9 @@ function ping(port: number): Promise<number> {
  * this thread must not delay the pings' timing) and samples the server's RSS every 50 ms, until
  * stopped.
  */
-function monitor(port: number, pid: number) {
+function monitor(port: number, server: ChildProcess) {
+  const pid = server.pid!;
+  server.send('eld-reset');
   let rssPeak = 0;
   const rss = () => {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -126,15 +130,26 @@ function monitor(port: number, pid: number) {
     await pinger.terminate();
     clearInterval(sampler);
     rss();
-    return { pings: result, rssPeakMb: Math.round(rssPeak) };
+    const loopDelay = await new Promise<EventLoopDelay>((resolve) => {
+      server.once('message', (m) => resolve(m as EventLoopDelay));
+      server.send('eld-read');
+    });
+    return { pings: result, rssPeakMb: Math.round(rssPeak), loopDelay };
   };
+}
+
+/** The server's own event-loop delay (ms) while monitored: what a request waits for the loop. */
+interface EventLoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 async function startServer(port: number, extra: string[]): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), '--serve', String(port), ...extra],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
   );
   const deadline = Date.now() + 60_000;
   while ((await ping(port)) === Number.POSITIVE_INFINITY) {
@@ -160,7 +175,7 @@ async function wideCsv(port: number) {
   };
 }
 
-async function maxSizeInFlight(port: number, pid: number) {
+async function maxSizeInFlight(port: number, server: ChildProcess) {
   // Rows at --max-records, as many columns as fit just under --body-limit.
   const rows = DEFAULT_MAX_RECORDS;
   const perRow = Math.floor(DEFAULT_BODY_LIMIT_BYTES / rows);
@@ -170,14 +185,14 @@ async function maxSizeInFlight(port: number, pid: number) {
     names.map((_, c) => Math.round((r * 7 + c) % 100_000) / 10 + 1000.5),
   );
   const body = JSON.stringify({ dataframe_split: { columns: names, data } });
-  const stop = monitor(port, pid);
+  const stop = monitor(port, server);
   await new Promise((r) => setTimeout(r, 200));
   const t0 = performance.now();
   const answers = await Promise.all(
     Array.from({ length: 16 }, () => post(undefined, port, 'application/json', body)),
   );
   const elapsedMs = performance.now() - t0;
-  const { pings, rssPeakMb } = await stop();
+  const { pings, rssPeakMb, loopDelay } = await stop();
   return {
     requests: 16,
     bodyBytes: body.length,
@@ -189,11 +204,12 @@ async function maxSizeInFlight(port: number, pid: number) {
     pingP50Ms: round(percentile(pings, 50)),
     pingP99Ms: round(percentile(pings, 99)),
     pingMaxMs: round(Math.max(...pings)),
+    serverLoopDelay: loopDelay,
     rssPeakMb,
   };
 }
 
-async function fuzz(port: number, pid: number) {
+async function fuzz(port: number, server: ChildProcess) {
   const next = fuzzRequests(
     {
       bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
@@ -207,7 +223,7 @@ async function fuzz(port: number, pid: number) {
   const fiveHundreds: string[] = [];
   let sent = 0;
   let bytes = 0;
-  const stop = monitor(port, pid);
+  const stop = monitor(port, server);
   const t0 = performance.now();
   const client = async () => {
     while (sent < FUZZ_REQUESTS) {
@@ -224,7 +240,7 @@ async function fuzz(port: number, pid: number) {
   await Promise.all(Array.from({ length: FUZZ_CONCURRENCY }, client));
   const elapsedMs = performance.now() - t0;
   agent.destroy();
-  const { pings, rssPeakMb } = await stop();
+  const { pings, rssPeakMb, loopDelay } = await stop();
   return {
     requests: FUZZ_REQUESTS,
     concurrency: FUZZ_CONCURRENCY,
@@ -237,12 +253,19 @@ async function fuzz(port: number, pid: number) {
     pingP50Ms: round(percentile(pings, 50)),
     pingP99Ms: round(percentile(pings, 99)),
     pingMaxMs: round(Math.max(...pings)),
+    serverLoopDelay: loopDelay,
     rssPeakMb,
     rssBoundMb: RSS_BOUND_MB,
   };
 }
 
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' / ');
+
 async function main(): Promise<void> {
+  console.log(`machine: ${cpus().length} cores, load ${load()} (1/5/15 min) at start`);
   const server = await startServer(PORT_DEFAULT, []);
   const wide = await startServer(PORT_WIDE, ['--max-columns', '200000']);
   try {
@@ -252,15 +275,17 @@ async function main(): Promise<void> {
       `100,000-column CSV (${csvDefault.bytes} B): default limits → ${csvDefault.statuses} in ${csvDefault.medianMs} ms (median of 7, max ${csvDefault.maxMs}); --max-columns 200000 → ${csvWide.statuses} in ${csvWide.medianMs} ms (max ${csvWide.maxMs}); target ≤ 100 ms`,
     );
     wide.kill('SIGTERM');
-    const inFlight = await maxSizeInFlight(PORT_DEFAULT, server.pid!);
+    const inFlight = await maxSizeInFlight(PORT_DEFAULT, server);
     console.log(
-      `16 max-size requests (${(inFlight.bodyBytes / 1e6).toFixed(1)} MB, ${inFlight.rows} rows × ${inFlight.columns} columns) in flight: ${inFlight.statuses} in ${inFlight.elapsedMs} ms; /ping p50 ${inFlight.pingP50Ms} ms, p99 ${inFlight.pingP99Ms} ms (max ${inFlight.pingMaxMs}, ${inFlight.pings} pings); RSS peak ${inFlight.rssPeakMb} MB; target p99 ≤ 50 ms`,
+      `16 max-size requests (${(inFlight.bodyBytes / 1e6).toFixed(1)} MB, ${inFlight.rows} rows × ${inFlight.columns} columns) in flight: ${inFlight.statuses} in ${inFlight.elapsedMs} ms; /ping p50 ${inFlight.pingP50Ms} ms, p99 ${inFlight.pingP99Ms} ms (max ${inFlight.pingMaxMs}, ${inFlight.pings} pings); server event-loop delay p99 ${inFlight.serverLoopDelay.p99Ms} ms (max ${inFlight.serverLoopDelay.maxMs}); RSS peak ${inFlight.rssPeakMb} MB; target p99 ≤ 50 ms`,
     );
-    const fz = await fuzz(PORT_DEFAULT, server.pid!);
+    const fz = await fuzz(PORT_DEFAULT, server);
     console.log(
-      `fuzz: ${fz.requests} requests (${fz.megabytesSent} MB) in ${fz.seconds} s, statuses ${JSON.stringify(fz.statuses)}, 5xx/resets ${fz.fiveHundredsOrResets}; /ping p50 ${fz.pingP50Ms} ms, p99 ${fz.pingP99Ms} ms (max ${fz.pingMaxMs}, ${fz.pings} pings); RSS peak ${fz.rssPeakMb} MB (bound ${RSS_BOUND_MB} MB)`,
+      `fuzz: ${fz.requests} requests (${fz.megabytesSent} MB) in ${fz.seconds} s, statuses ${JSON.stringify(fz.statuses)}, 5xx/resets ${fz.fiveHundredsOrResets}; /ping p50 ${fz.pingP50Ms} ms, p99 ${fz.pingP99Ms} ms (max ${fz.pingMaxMs}, ${fz.pings} pings); server event-loop delay p99 ${fz.serverLoopDelay.p99Ms} ms (max ${fz.serverLoopDelay.maxMs}); RSS peak ${fz.rssPeakMb} MB (bound ${RSS_BOUND_MB} MB)`,
     );
+    console.log(`load ${load()} at end`);
     writeResults('serving-hardening', {
+      loadAverageAtEnd: loadavg(),
       limits: {
         bodyLimitBytes: DEFAULT_BODY_LIMIT_BYTES,
         maxRecords: DEFAULT_MAX_RECORDS,
@@ -283,10 +308,28 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--serve') {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+  process.on('message', (m) => {
+    if (m === 'eld-reset') delay.reset();
+    else if (m === 'eld-read')
+      process.send!({
+        p50Ms: ms(delay.percentile(50)),
+        p99Ms: ms(delay.percentile(99)),
+        maxMs: ms(delay.max),
+      } satisfies EventLoopDelay);
+  });
   const maxColumns = process.argv[3 + 1] === '--max-columns' ? Number(process.argv[5]) : undefined;
   await serveModel(createFixtureModel(), {
     port: Number(process.argv[3]),
     logger: false,
+    // Worker threads load their own copy of the fixture model (a model loaded from a folder needs
+    // no such option: the threads load the folder).
+    threadModel: {
+      module: new URL('../test/pyfunc/fixtures/fixture-model.ts', import.meta.url).href,
+      exportName: 'createFixtureModel',
+    },
     ...(maxColumns ? { maxColumns } : {}),
   });
 } else {

@@ -3,8 +3,10 @@
  * once, then scores one request at a time — the same `RequestScorer` as the event loop, run to
  * completion — and posts the answer back as UTF-8 bytes (moved, not copied).
  */
-import { pathToFileURL } from 'node:url';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SignatureValidationError } from '../model/signature.js';
 import { toServingError } from './errors.js';
@@ -44,7 +46,24 @@ function bytes(text: string): Uint8Array {
     : new Uint8Array(buffer);
 }
 
+/**
+ * On Linux, lowers this thread's scheduling priority (nice +10, this thread only): when the cores
+ * are busy, the event loop (health checks, small requests) is scheduled before large requests.
+ */
+function yieldToEventLoop(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, THREAD_NICE);
+  } catch {
+    // Best effort: without it the thread runs at the process's priority.
+  }
+}
+
+const THREAD_NICE = 10;
+
 async function main(): Promise<void> {
+  yieldToEventLoop();
   let scorer: RequestScorer;
   try {
     scorer = new RequestScorer(await loadModel(), data);

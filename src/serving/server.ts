@@ -3,16 +3,18 @@
  * `POST /invocations` → `{"predictions": ...}`, with MLflow's JSON errors `{"error_code", "message"}`.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignatureValidationError } from '../model/signature.js';
+import { readBody } from './body.js';
 import { ServerBusyError, toServingError } from './errors.js';
 import { compileScoringServerOptions } from './options.js';
 import type { ScoringServerOptions } from './options.js';
 import { parseContentType } from './parse-request.js';
 import { RequestScorer, type RunWork } from './scoring.js';
 import { folderSource, ScoringThreadPool } from './scoring-threads.js';
-import { runSliced } from './slicing.js';
+import { runSliced, runSync } from './slicing.js';
 import type { ScoringModel } from './types.js';
 
 export type { ScoringServerOptions } from './options.js';
@@ -65,6 +67,38 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** Bodies smaller than this are parsed and checked without pausing (a fraction of a slice). */
+const SYNC_BELOW_BYTES = 16 * 1024;
+
+/** How long a refused body is read (and dropped) before the 413 is sent anyway. */
+const DISCARD_TIMEOUT_MS = 30_000;
+
+/** Reads the rest of a request body without keeping it, up to `maxBytes` or `timeoutMs`. */
+function discardBody(raw: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let seen = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', finish);
+      raw.off('close', finish);
+      raw.off('error', finish);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    raw.on('data', onData);
+    raw.on('end', finish);
+    raw.on('close', finish);
+    raw.on('error', finish);
+    raw.resume();
+  });
+}
+
 /**
  * Builds (does not start) a fastify scoring server for a loaded model. Inputs are checked against
  * the model signature before `predict` (as MLflow does, or strictly with `strict`); an error thrown
@@ -92,6 +126,7 @@ export function createScoringServer(
   });
   const scorer = new RequestScorer(model, opts);
   const runOnLoop: RunWork = (work) => runSliced(work, opts.sliceMs);
+  const runNow: RunWork = (work) => runSync(work);
   const threadModel =
     opts.threadModel ??
     (typeof model.metadata.dir === 'string' ? folderSource(model.metadata.dir) : undefined);
@@ -125,14 +160,19 @@ export function createScoringServer(
   // Bodies are read as bytes whatever their type (a large one goes to a thread as is);
   // /invocations checks the type before reading.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', (req, payload, done) =>
+    readBody(req.raw, payload, bodyLimit, done),
+  );
 
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const se = toServingError(err, bodyLimit);
     if (se.status >= 500) req.log.error({ err }, 'internal error');
     else if (se.cause && !(se.cause instanceof SignatureValidationError))
       req.log.warn({ err: se.cause }, se.message);
-    void reply.code(se.status).type(JSON_TYPE).send(JSON.stringify(se.toJSON()));
+    // A body over the limit is refused before it is read: read the rest (and drop it) before
+    // answering, or the client, still sending, gets a connection reset instead of the 413.
+    if (se.status === 413) await discardBody(req.raw, 4 * bodyLimit, DISCARD_TIMEOUT_MS);
+    return reply.code(se.status).type(JSON_TYPE).send(JSON.stringify(se.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply
@@ -220,10 +260,11 @@ export function createScoringServer(
         if (answer.log) req.log[answer.log.level]({ err: answer.log.error }, answer.log.message);
         return reply.code(answer.status).type(JSON_TYPE).send(answer.json);
       }
+      // A small body is scored in one go (well under a slice); a larger one in time slices.
       const { json, warnings } = await scorer.score(
         body === undefined ? '' : body.toString('utf8'),
         contentType,
-        runOnLoop,
+        body === undefined || body.length < SYNC_BELOW_BYTES ? runNow : runOnLoop,
       );
       for (const warning of warnings) req.log.warn(warning);
       return reply.type(JSON_TYPE).send(json);

@@ -11,7 +11,9 @@ import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_MAX_COLUMNS,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_IN_FLIGHT_BYTES,
   DEFAULT_MAX_RECORDS,
+  defaultThreads,
   parseByteSize,
 } from '../../serving/options.js';
 import { openSession } from '../../session.js';
@@ -42,6 +44,8 @@ interface ServeCommandOptions {
   maxRecords: string;
   maxColumns: string;
   maxInFlight: string;
+  maxInFlightBytes: string;
+  threads: string;
   strict: boolean;
 }
 
@@ -149,6 +153,16 @@ export function registerModelCommands(program: Command): void {
       String(DEFAULT_MAX_IN_FLIGHT),
     )
     .option(
+      '--max-in-flight-bytes <size>',
+      'request body bytes held at once per worker; more are answered 503 with Retry-After',
+      `${DEFAULT_MAX_IN_FLIGHT_BYTES / 1024 / 1024}mib`,
+    )
+    .option(
+      '--threads <n>',
+      'worker threads per worker process scoring large requests off the event loop (0: none)',
+      String(defaultThreads()),
+    )
+    .option(
       '--strict',
       'refuse what MLflow tolerates: unknown params and keys, values of another type, null in required columns',
       false,
@@ -159,6 +173,8 @@ export function registerModelCommands(program: Command): void {
         maxRecords: positiveInteger('--max-records', options.maxRecords),
         maxColumns: positiveInteger('--max-columns', options.maxColumns),
         maxInFlight: positiveInteger('--max-in-flight', options.maxInFlight),
+        maxInFlightBytes: byteSize('--max-in-flight-bytes', options.maxInFlightBytes),
+        threads: options.threads === '0' ? 0 : positiveInteger('--threads', options.threads),
       };
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535)
