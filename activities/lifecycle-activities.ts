@@ -193,8 +193,12 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
             ? { [TAG_PROMOTION_COMMENT]: args.decision.comment.slice(0, 5000) }
             : {}),
         };
-        for (const [key, value] of Object.entries(tags))
-          await client.registry.setModelVersionTag(name, version, key, value);
+        // The tags at once, then the alias: a version holding the alias has its decision recorded.
+        await Promise.all(
+          Object.entries(tags).map(([key, value]) =>
+            client.registry.setModelVersionTag(name, version, key, value),
+          ),
+        );
         if (decision === 'promoted') await client.registry.setAlias(name, alias, version);
       });
     },
