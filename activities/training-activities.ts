@@ -24,6 +24,7 @@ import { extractPipelineArtifacts } from '../src/model/artifacts.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
 import type { Node } from '../src/pipeline/node.js';
+import type { Pipeline } from '../src/pipeline/pipeline.js';
 import { parseDuration, type RetryOptions } from '../src/pipeline/node-options.js';
 import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
@@ -105,6 +106,23 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
   };
   const contextSession = (context: RunContext): Promise<Session> =>
     sessionFor(context.identity, context.params);
+  /**
+   * The run's pipeline, filtered once per session and filters (not once per node: filtering and
+   * hashing a pipeline cost time proportional to its size).
+   */
+  const filtered = new WeakMap<Session, Map<string, Pipeline>>();
+  const runPipeline = (session: Session, context: RunContext): Pipeline => {
+    if (!context.filters) return session.pipeline(context.pipeline);
+    let bySelection = filtered.get(session);
+    if (!bySelection) filtered.set(session, (bySelection = new Map()));
+    const key = JSON.stringify([context.pipeline, context.filters]);
+    let pipeline = bySelection.get(key);
+    if (!pipeline) {
+      if (bySelection.size >= 16) bySelection.delete(bySelection.keys().next().value!);
+      bySelection.set(key, (pipeline = session.pipeline(context.pipeline, context.filters)));
+    }
+    return pipeline;
+  };
 
   return {
     /** Resolves the pipeline in this worker's project and returns its DAG. */
@@ -213,7 +231,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         return await classifyFailures(async () => {
           const { context } = input;
           const session = await contextSession(context);
-          const pipeline = session.pipeline(context.pipeline, context.filters);
+          const pipeline = runPipeline(session, context);
           if (!pipeline.hasNode(input.node)) {
             throw wrongWorkerFailure(
               context.identity,

@@ -1,8 +1,13 @@
-import { CancellationScope, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+} from '@temporalio/workflow';
 import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
 import { WRONG_WORKER_FAILURE_TYPE } from '../src/constants.js';
-import { isWrongWorker, onRightWorker } from './right-worker.js';
+import { handBackPause, isWrongWorker } from './right-worker.js';
 import type {
   NodeActivityDefaults,
   NodePlan,
@@ -70,7 +75,7 @@ export function nodeActivityOptions(
 
 /**
  * Options of a `local: true` node's local activity: the same summary, timeout and retry policy,
- * no heartbeat (a local activity cannot heartbeat), and no retry of a wrong worker (see `runOneNode`).
+ * no heartbeat (a local activity cannot heartbeat), and no retry of a wrong worker (see `scheduleNode`).
  */
 export function nodeLocalActivityOptions(
   node: NodePlan,
@@ -88,29 +93,25 @@ export function nodeLocalActivityOptions(
 }
 
 /**
- * Runs one node: a regular activity, taken by any worker of the queue that serves the run; or, for
- * a `local: true` node, a local activity in the worker running this workflow task (recorded as a
- * marker, no task round trip). That worker may serve another project when a queue is shared by
- * mistake: its identity check fails the local attempt at once, and the node runs as a regular
- * activity instead, which the right worker takes.
+ * Schedules one node: a regular activity, taken by any worker of the queue that serves the run; or,
+ * for a `local: true` node, a local activity in the worker running this workflow task (recorded as
+ * a marker, no task round trip). That worker may serve another project when a queue is shared by
+ * mistake: its identity check fails the local attempt at once (`handedBack` 0), and the node is
+ * scheduled again as a regular activity, which the right worker takes.
+ *
+ * The SDK's promise hook records a stack trace for every promise a workflow creates, so this
+ * returns the SDK's promise itself (no async wrapper): the per-node cost of a long chain.
  */
-async function runOneNode(
+function scheduleNode(
   node: NodePlan,
   context: RunContext,
   defaults: NodeActivityDefaults,
+  handedBack: number,
 ): Promise<RunNodeResult> {
   const input = { context, node: node.name };
-  if (node.local && !node.taskQueue) {
-    try {
-      return await runNodeLocally.executeWithOptions(nodeLocalActivityOptions(node, defaults), [
-        input,
-      ]);
-    } catch (error) {
-      if (!isWrongWorker(error)) throw error;
-    }
-  }
-  const options = nodeActivityOptions(node, defaults);
-  return onRightWorker(() => runNode.executeWithOptions(options, [input]));
+  return node.local && !node.taskQueue && handedBack === 0
+    ? runNodeLocally.executeWithOptions(nodeLocalActivityOptions(node, defaults), [input])
+    : runNode.executeWithOptions(nodeActivityOptions(node, defaults), [input]);
 }
 
 /**
@@ -149,9 +150,17 @@ export async function runDag(
       new Promise<void>((resolve, reject) => {
         let completed = 0;
         let failed = false;
-        const start = (node: NodePlan): void => {
-          observer.started(node);
-          runOneNode(node, context, defaults).then(
+        const fail = (node: NodePlan, error: unknown): void => {
+          if (failed) return;
+          failed = true;
+          observer.failed(node, error);
+          scope.cancel();
+          reject(new NodeFailure(node.name, error));
+        };
+        /** `handedBack`: how often workers that cannot serve this run handed the node back. */
+        const start = (node: NodePlan, handedBack = 0): void => {
+          if (handedBack === 0) observer.started(node);
+          scheduleNode(node, context, defaults, handedBack).then(
             (result) => {
               if (failed) return;
               observer.completed(node, result);
@@ -165,10 +174,16 @@ export async function runDag(
             },
             (error: unknown) => {
               if (failed) return;
-              failed = true;
-              observer.failed(node, error);
-              scope.cancel();
-              reject(new NodeFailure(node.name, error));
+              if (!isWrongWorker(error)) return fail(node, error);
+              // A local attempt handed back runs as a regular activity at once; a regular one
+              // handed back (its attempts used up by wrong workers) is scheduled again after a
+              // growing pause, so a misconfigured queue never fails the run for good.
+              const regularRounds = node.local && !node.taskQueue ? handedBack - 1 : handedBack;
+              if (regularRounds < 0) return start(node, handedBack + 1);
+              sleep(handBackPause(regularRounds)).then(
+                () => start(node, handedBack + 1),
+                (cancelled: unknown) => fail(node, cancelled),
+              );
             },
           );
         };

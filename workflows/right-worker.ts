@@ -1,17 +1,23 @@
 import { ActivityFailure, ApplicationFailure, sleep } from '@temporalio/workflow';
 import { WRONG_WORKER_FAILURE_TYPE } from '../src/constants.js';
 
-/** True when an activity failed because the workers that took it cannot serve this run. */
+/**
+ * True when an activity failed because the workers that took it cannot serve this run. A regular
+ * activity's failure wraps the hand-back (`ActivityFailure` → `ApplicationFailure`); a local
+ * activity's arrives as the `ApplicationFailure` itself.
+ */
 export function isWrongWorker(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof ApplicationFailure &&
-    error.cause.type === WRONG_WORKER_FAILURE_TYPE
-  );
+  const failure = error instanceof ActivityFailure ? error.cause : error;
+  return failure instanceof ApplicationFailure && failure.type === WRONG_WORKER_FAILURE_TYPE;
 }
 
 const FIRST_WAIT_MS = 1_000;
 const LONGEST_WAIT_MS = 60_000;
+
+/** The pause before scheduling a call again after `round` hand-backs (1 s, doubling, at most 1 min). */
+export function handBackPause(round: number): number {
+  return Math.min(LONGEST_WAIT_MS, FIRST_WAIT_MS * 2 ** Math.min(round, 6));
+}
 
 /**
  * Runs an activity call until a worker that serves this run executes it. Handing back is a
@@ -29,7 +35,7 @@ export async function onRightWorker<T>(
     } catch (error) {
       if (!isWrongWorker(error)) throw error;
       onHandedBack?.(error);
-      await sleep(Math.min(LONGEST_WAIT_MS, FIRST_WAIT_MS * 2 ** Math.min(round, 6)));
+      await sleep(handBackPause(round));
     }
   }
 }

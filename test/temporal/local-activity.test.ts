@@ -3,9 +3,9 @@
  * local activities: recorded as markers in the workflow history, with the retry policy, failure
  * naming, MLflow bookkeeping and durability of regular node activities.
  */
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { MlflowClient } from '../../src/mlflow/client.js';
 import { startTraining } from '../../src/temporal/client.js';
-import { workflowsPath } from '../../src/temporal/worker.js';
+import { createProjectActivities, createWorker, workflowsPath } from '../../src/temporal/worker.js';
+import { repoRoot } from '../support/services.js';
 import { services } from '../support/services.js';
 import {
   fastNodeDefaults,
@@ -145,6 +146,70 @@ describe('light nodes on an in-process worker', () => {
     const tags = Object.fromEntries((runs[0]!.data.tags ?? []).map((tag) => [tag.key, tag.value]));
     expect(tags['temporal_mlflow.failed_node']).toBe('light_broken');
   });
+});
+
+describe('light nodes whose workflow runs on a worker of another project (a shared queue)', () => {
+  it('fail the identity check there at once and run as regular activities on the right worker', async () => {
+    const dir = executionsDir();
+    const taskQueue = `local-activity-shared-${randomUUID()}`;
+    const connection = await NativeConnection.connect({ address: services().TEMPORAL_ADDRESS });
+    const storeDir = mkdtempSync(join(tmpdir(), 'tm-store-'));
+    // The only workflow worker of the queue serves another project, and polls no regular
+    // activities: every workflow task, and so every local attempt, runs there.
+    const wrong = await createWorker({
+      projectDir: join(repoRoot, 'bench', 'fixtures', 'bench-project'),
+      connection,
+      taskQueue,
+      storeDir,
+      workerOptions: { enableNonLocalActivities: false },
+    });
+    // The right project's activities, on a worker without workflows.
+    const right = await Worker.create({
+      connection,
+      taskQueue,
+      activities: createProjectActivities(temporalTestProject, {
+        storeDir,
+        heartbeatIntervalMs: 300,
+      }),
+    });
+    const running = [wrong.run(), right.run()];
+    const clientConnection = await Connection.connect({ address: services().TEMPORAL_ADDRESS });
+    const client = new Client({ connection: clientConnection });
+    try {
+      const training = await startTraining(client, {
+        pipeline: 'light',
+        taskQueue,
+        nodeDefaults: fastNodeDefaults,
+      });
+      await expect(training.result()).resolves.toMatchObject({ pipeline: 'light', nodes: 3 });
+      expect(
+        JSON.parse(
+          readFileSync(join(temporalTestProject, 'data/output/light_result.json'), 'utf8'),
+        ),
+      ).toBe(5);
+      for (const node of ['prepare', 'pause', 'score'])
+        expect(executionPids(dir, node)).toEqual([process.pid]);
+      const history = await training.handle.fetchHistory();
+      expect(nodesByKind(history)).toEqual({ local: [], tasks: ['prepare', 'pause', 'score'] });
+      // One local attempt each for `prepare` and `score`, handed back (not retried).
+      const handedBack = (history.events ?? []).filter((event) => {
+        const marker = event.markerRecordedEventAttributes;
+        const failure = marker?.failure;
+        return (
+          marker?.markerName === 'core_local_activity' &&
+          (failure?.applicationFailureInfo ?? failure?.cause?.applicationFailureInfo)?.type ===
+            'WrongWorker'
+        );
+      });
+      expect(handedBack).toHaveLength(2);
+    } finally {
+      wrong.shutdown();
+      right.shutdown();
+      await Promise.all(running);
+      await clientConnection.close();
+      await connection.close();
+    }
+  }, 120_000);
 });
 
 describe('light nodes and a worker killed in the middle of a run', () => {
