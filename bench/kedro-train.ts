@@ -13,21 +13,24 @@
  *     `train --wait --no-cache` (every node runs) and `train --wait` of the unchanged project (a
  *     full node-cache hit), each a CLI process from start to exit, broken down from the workflow's
  *     history: CLI start + connect + project load (until the workflow starts), plan + MLflow run,
- *     nodes, packaging, closing (end run, clean up), promotion, and the CLI's end after the workflow.
+ *     nodes, packaging, closing (end run, clean up), promotion, and the CLI's end after the workflow;
+ *   - ours twice: the repository's CLI (TypeScript sources through tsx), and the published one (the
+ *     package packed and npm-installed into a copy of the example, as bench/cli-startup.ts does;
+ *     BENCH_PUBLISHED=0 skips it).
  * Medians of BENCH_ROUNDS (default 3) runs each, after one warm-up of each side. Targets (issue 16):
  * train --wait ≤ 0.2 × kedro run; a full-cache retrain ≤ 1 s.
  * Needs the local servers (`npm run services start`). Writes bench/results/kedro-train.json.
  *   node --import tsx bench/kedro-train.ts
  */
 import { Client, Connection } from '@temporalio/client';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyExampleAs } from '../test/support/project-copies.js';
 import { repoRoot, serviceAddress } from '../test/support/services.js';
-import { spawnWorker } from '../test/support/worker-process.js';
+import { packPackage } from '../test/package/pack.js';
 import { median, writeResults } from './support.js';
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -402,6 +405,134 @@ function summary(runs: readonly TrainRun[]): Record<string, number> {
   return Object.fromEntries(keys.map((key) => [key, round(median(runs.map((run) => run[key])))]));
 }
 
+/** A `temporal-mlflow worker` process of `bin`, once it says it started. */
+async function startWorker(
+  bin: string,
+  projectDir: string,
+  taskQueue: string,
+  cacheDir: string,
+): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [bin, 'worker', '--project', projectDir, '--task-queue', taskQueue, '--cache-dir', cacheDir],
+    {
+      cwd: projectDir,
+      env: {
+        ...process.env,
+        MLFLOW_TRACKING_URI: trackingUri,
+        TEMPORAL_ADDRESS: temporalAddress,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`worker not started in 120 s:\n${output}`)),
+      120_000,
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (output.includes('"worker started"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited before it started:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { stop };
+}
+
+/** `train --wait` of `projectDir` with the CLI `bin`: warm-up, then ROUNDS of each kind. */
+async function measureTrain(
+  client: Client,
+  label: string,
+  bin: string,
+  projectDir: string,
+  cacheDir: string,
+): Promise<{ noCache: TrainRun[]; fullCacheHit: TrainRun[] }> {
+  const taskQueue = `bench-kedro-train-${randomUUID()}`;
+  const worker = await startWorker(bin, projectDir, taskQueue, cacheDir);
+  try {
+    const train = async (noCache: boolean): Promise<TrainRun> => {
+      const workflowId = `bench-kedro-train-${randomUUID()}`;
+      const startedAt = Date.now();
+      const args = [bin, 'train', '--project', projectDir, '--task-queue', taskQueue];
+      args.push('--workflow-id', workflowId, '--wait', ...(noCache ? ['--no-cache'] : []));
+      const { output } = await timeProcess(process.execPath, args, {
+        cwd: projectDir,
+        env: {
+          ...process.env,
+          MLFLOW_TRACKING_URI: trackingUri,
+          TEMPORAL_ADDRESS: temporalAddress,
+        },
+      });
+      const exitedAt = Date.now();
+      const cached = /\((\d+) from the node cache\)/.exec(output);
+      return {
+        wallMs: round(exitedAt - startedAt),
+        cachedNodes: cached ? Number(cached[1]) : 0,
+        ...(await breakdown(client, workflowId, startedAt, exitedAt)),
+      };
+    };
+    await train(false); // warm-up: the worker's session and bundle, and the node cache filled
+    const noCache: TrainRun[] = [];
+    const fullCacheHit: TrainRun[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      noCache.push(await train(true));
+      fullCacheHit.push(await train(false));
+    }
+    console.log(`${label} (load ${load()}):`);
+    console.table({
+      'train --wait --no-cache': summary(noCache),
+      'train --wait (full cache hit)': summary(fullCacheHit),
+    });
+    return { noCache, fullCacheHit };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/**
+ * The published CLI: this package packed (`npm pack`, whose prepack compiles dist/) and installed
+ * from the tarball into a copy of the example under .local/bench-kedro-train (as bench/cli-startup.ts
+ * installs it), the example renamed so its experiment and registered model are its own.
+ */
+async function publishedExample(name: string): Promise<{ bin: string; project: string }> {
+  const dir = join(repoRoot, '.local', 'bench-kedro-train');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  console.log('packing the package (npm pack: tsc into dist/)...');
+  const tarball = await packPackage(dir);
+  const project = join(dir, 'project');
+  const copy = copyExampleAs(name);
+  cpSync(copy.dir, project, { recursive: true });
+  rmSync(copy.dir, { recursive: true, force: true });
+  writeFileSync(join(project, 'package.json'), `{ "name": "${name}", "type": "module" }\n`);
+  console.log(`installing it into ${project} (npm install <tarball>)...`);
+  execFileSync(
+    'npm',
+    ['install', tarball, '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
+    { cwd: project, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return {
+    bin: join(project, 'node_modules', 'temporal-mlflow', 'bin', 'temporal-mlflow.js'),
+    project,
+  };
+}
+
 // ---------------------------------------------------------------- the run
 
 const work = mkdtempSync(join(tmpdir(), 'bench-kedro-train-'));
@@ -409,14 +540,7 @@ const figures: Record<string, unknown> = { rounds: ROUNDS, trackingUri, cores: c
 const connection = await Connection.connect({ address: temporalAddress });
 const client = new Client({ connection });
 const copy = copyExampleAs(`bench-kedro-${randomUUID().slice(0, 8)}`);
-const taskQueue = `bench-kedro-train-${randomUUID()}`;
-const worker = spawnWorker({
-  projectDir: copy.dir,
-  taskQueue,
-  args: ['--cache-dir', join(work, 'node-cache')],
-});
 try {
-  // Kedro first (the worker starts meanwhile).
   const kedro = kedroVenv();
   if ('error' in kedro) {
     console.log(`kedro could not be measured: ${kedro.error}`);
@@ -456,93 +580,82 @@ try {
       runsWithoutRequirementInference: withoutInference.map(round),
     };
   }
-
-  await worker.ready;
-  const train = async (noCache: boolean): Promise<TrainRun> => {
-    const workflowId = `bench-kedro-train-${randomUUID()}`;
-    const startedAt = Date.now();
-    const { output } = await timeProcess(
-      process.execPath,
-      [
-        join(repoRoot, 'bin', 'temporal-mlflow.js'),
-        'train',
-        '--project',
-        copy.dir,
-        '--task-queue',
-        taskQueue,
-        '--workflow-id',
-        workflowId,
-        '--wait',
-        ...(noCache ? ['--no-cache'] : []),
-      ],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          MLFLOW_TRACKING_URI: trackingUri,
-          TEMPORAL_ADDRESS: temporalAddress,
-        },
-      },
-    );
-    const exitedAt = Date.now();
-    const cached = /\((\d+) from the node cache\)/.exec(output);
-    return {
-      wallMs: round(exitedAt - startedAt),
-      cachedNodes: cached ? Number(cached[1]) : 0,
-      ...(await breakdown(client, workflowId, startedAt, exitedAt)),
-    };
-  };
-  await train(false); // warm-up: the worker's session and bundle, and the node cache filled
-  const executed: TrainRun[] = [];
-  const retrained: TrainRun[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    executed.push(await train(true));
-    retrained.push(await train(false));
-  }
-  console.log(`(load ${load()})`);
-  console.table({
-    'train --wait --no-cache': summary(executed),
-    'train --wait (full cache hit)': summary(retrained),
-  });
-  const ours = { noCache: summary(executed), fullCacheHit: summary(retrained) };
   const kedroFigures = figures.kedro as {
     runMs?: number;
     runWithoutRequirementInferenceMs?: number;
   };
   const ratio = (a: number, b: number | undefined): number | undefined =>
     b ? Number((a / b).toFixed(3)) : undefined;
-  figures.temporalMlflow = {
-    ...ours,
-    runs: { noCache: executed, fullCacheHit: retrained },
-    from: 'sources through tsx (bin/temporal-mlflow.js in this repository)',
+  const report = (runs: { noCache: TrainRun[]; fullCacheHit: TrainRun[] }, from: string) => {
+    const noCache = summary(runs.noCache);
+    const fullCacheHit = summary(runs.fullCacheHit);
+    return {
+      from,
+      noCache,
+      fullCacheHit,
+      ratios: {
+        noCacheToKedroRun: ratio(noCache.wallMs!, kedroFigures.runMs),
+        fullCacheHitToKedroRun: ratio(fullCacheHit.wallMs!, kedroFigures.runMs),
+        noCacheToKedroRunWithoutInference: ratio(
+          noCache.wallMs!,
+          kedroFigures.runWithoutRequirementInferenceMs,
+        ),
+      },
+      meetsTargets: {
+        ratio: kedroFigures.runMs
+          ? noCache.wallMs! / kedroFigures.runMs <= TARGETS.trainToKedroRatio
+          : undefined,
+        fullCacheRetrain: fullCacheHit.wallMs! <= TARGETS.fullCacheRetrainMs,
+      },
+      runs,
+    };
   };
-  figures.ratios = {
-    noCacheToKedroRun: ratio(ours.noCache.wallMs!, kedroFigures.runMs),
-    fullCacheHitToKedroRun: ratio(ours.fullCacheHit.wallMs!, kedroFigures.runMs),
-    noCacheToKedroRunWithoutInference: ratio(
-      ours.noCache.wallMs!,
-      kedroFigures.runWithoutRequirementInferenceMs,
-    ),
-  };
-  figures.targets = {
-    ...TARGETS,
-    meetsRatio: (figures.ratios as { noCacheToKedroRun?: number }).noCacheToKedroRun
-      ? (figures.ratios as { noCacheToKedroRun: number }).noCacheToKedroRun <=
-        TARGETS.trainToKedroRatio
-      : undefined,
-    meetsFullCacheRetrain: ours.fullCacheHit.wallMs! <= TARGETS.fullCacheRetrainMs,
-  };
+
+  const sources = await measureTrain(
+    client,
+    'the repository CLI (TypeScript sources through tsx)',
+    join(repoRoot, 'bin', 'temporal-mlflow.js'),
+    copy.dir,
+    join(work, 'node-cache-sources'),
+  );
+  figures.sources = report(
+    sources,
+    'bin/temporal-mlflow.js of this repository: TypeScript sources through tsx',
+  );
+  if (process.env.BENCH_PUBLISHED !== '0') {
+    const published = await publishedExample(`bench-kedro-pub-${randomUUID().slice(0, 8)}`);
+    const runs = await measureTrain(
+      client,
+      'the published CLI (compiled, npm-installed)',
+      published.bin,
+      published.project,
+      join(work, 'node-cache-published'),
+    );
+    figures.published = report(
+      runs,
+      'the package packed and npm-installed from its tarball: compiled JavaScript (project files through tsx)',
+    );
+  }
+  figures.targets = TARGETS;
   figures.differences = [
     'Both: the same 600 tickets and labels, the same nine node functions, the same MLflow server; each run logs params and metrics, logs the inference pipeline as a model and registers a version.',
     'kedro runs in one process (SequentialRunner); ours is a CLI process that starts a Temporal workflow run by a separate, already running worker (one activity per node, intermediate data stored between nodes).',
     'kedro-mlflow pickles the inference pipeline (cloudpickle) and, as users run it, infers its pip requirements; ours bundles the inference code with esbuild (cached), loads and predicts the input example to verify the model, infers its signature, writes a hash manifest, and moves an alias through a promotion gate.',
-    'Our CLI runs from TypeScript sources through tsx in this repository (the published package runs compiled JavaScript).',
+    'kedro has no node cache: train --wait --no-cache is the like-for-like run; a full-cache retrain restores every node.',
   ];
   figures.load = { before: loadBefore, after: loadavg() };
-  console.log(JSON.stringify({ kedro: figures.kedro, ratios: figures.ratios }, null, 2));
+  console.log(
+    `kedro run ${kedroFigures.runMs} ms (${kedroFigures.runWithoutRequirementInferenceMs} ms with pip_requirements given); load ${load()}`,
+  );
+  for (const key of ['sources', 'published'] as const) {
+    const side = figures[key] as ReturnType<typeof report> | undefined;
+    if (side)
+      console.log(
+        `${key}: train --wait --no-cache ${side.noCache.wallMs} ms (${side.ratios.noCacheToKedroRun} × kedro run), full-cache retrain ${side.fullCacheHit.wallMs} ms`,
+      );
+  }
   writeResults('kedro-train', figures);
 } finally {
-  await worker.stop();
   await connection.close();
   rmSync(work, { recursive: true, force: true });
   rmSync(copy.dir, { recursive: true, force: true });
