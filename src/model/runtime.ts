@@ -7,6 +7,9 @@ import { DatasetRegistry } from '../datasets/registry.js';
 import type { Dataset } from '../datasets/types.js';
 import type { ProjectDefinition } from '../project/define-project.js';
 import { runPipelineLocally } from '../runner/local-runner.js';
+import { NodeRunError, NonErrorThrownError, UndefinedOutputError } from '../runner/errors.js';
+import { isError } from '../runner/run-node.js';
+import type { Node } from '../pipeline/node.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { ScoringModel } from '../serving/types.js';
 import { resolveParams, signatureFromMlmodel, type ModelSignature } from './signature.js';
@@ -50,6 +53,14 @@ export interface PipelineModelMetadata {
 export class PipelineModel implements ScoringModel {
   /** The signature's params with their defaults, resolved once per model. */
   readonly #defaults: Readonly<Record<string, unknown>>;
+  /**
+   * The nodes in the order `predict` calls them, when every free input of the inference is the
+   * model's input, a packaged artifact or a parameter (always, for a packaged PipelineML);
+   * otherwise undefined and `predict` runs the local runner.
+   */
+  readonly #plan: readonly Node[] | undefined;
+  /** Artifacts and training parameters: built once, shared by every call without overrides. */
+  readonly #catalog: DataCatalog;
 
   constructor(
     private readonly inference: Pipeline,
@@ -61,6 +72,13 @@ export class PipelineModel implements ScoringModel {
     private readonly copyModeFor: (dataset: string) => CopyMode = () => 'assign',
   ) {
     this.#defaults = Object.freeze(resolveParams(undefined, signature?.params));
+    this.#catalog = new DataCatalog({ ...artifacts }, parameters as Record<string, unknown>);
+    const served = (name: string) =>
+      name === metadata.inputName ||
+      Object.hasOwn(artifacts, name) ||
+      name === 'parameters' ||
+      name.startsWith('params:');
+    this.#plan = inference.inputs().every(served) ? inference.nodes : undefined;
   }
 
   /**
@@ -74,6 +92,7 @@ export class PipelineModel implements ScoringModel {
    */
   async predict(input: unknown, params?: Record<string, unknown>): Promise<unknown> {
     const { parameters, overrides } = this.#parametersFor(params);
+    if (this.#plan) return this.#run(this.#plan, input, parameters);
     const datasets: Record<string, Dataset> = {
       ...this.artifacts,
       [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }),
@@ -97,6 +116,49 @@ export class PipelineModel implements ScoringModel {
     });
     const outputs = this.metadata.outputs;
     const values = await Promise.all(outputs.map((name) => catalog.load(name)));
+    return outputs.length === 1
+      ? values[0]
+      : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
+  }
+
+  /**
+   * Calls the nodes one after the other, as the local runner would with no hooks, cache or
+   * threads (the same loads of artifacts and parameters, the same copy modes, the same errors:
+   * `NodeRunError` naming the node), without its per-run bookkeeping: a one-record call costs the
+   * nodes' own work.
+   */
+  async #run(
+    plan: readonly Node[],
+    input: unknown,
+    parameters: Readonly<Record<string, unknown>>,
+  ): Promise<unknown> {
+    const catalog =
+      parameters === this.parameters
+        ? this.#catalog
+        : new DataCatalog({ ...this.artifacts }, parameters as Record<string, unknown>);
+    const produced = new Map<string, MemoryDataset>();
+    const load = (name: string): unknown =>
+      name === this.metadata.inputName ? input : (produced.get(name)?.load() ?? catalog.load(name));
+    for (const node of plan) {
+      const inputs: Record<string, unknown> = {};
+      for (const name of node.inputs) inputs[name] = await load(name);
+      let outputs: Record<string, unknown>;
+      try {
+        outputs = await node.run(inputs);
+        const missing = node.outputs.find((name) => outputs[name] === undefined);
+        if (missing !== undefined) throw new UndefinedOutputError(node.name, missing);
+      } catch (thrown) {
+        const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
+        throw new NodeRunError(node.name, [node.name], undefined, { cause: error });
+      }
+      for (const name of node.outputs) {
+        const dataset = new MemoryDataset({ copyMode: this.copyModeFor(name) });
+        await dataset.save(outputs[name]);
+        produced.set(name, dataset);
+      }
+    }
+    const outputs = this.metadata.outputs;
+    const values = await Promise.all(outputs.map((name) => load(name)));
     return outputs.length === 1
       ? values[0]
       : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));

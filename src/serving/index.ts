@@ -15,11 +15,17 @@ export {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_MAX_COLUMNS,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_IN_FLIGHT_BYTES,
   DEFAULT_MAX_RECORDS,
+  DEFAULT_THREAD_THRESHOLD_BYTES,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SLICE_MS,
 } from './options.js';
-export type { CompiledScoringServerOptions, ScoringServerOptions } from './options.js';
+export type {
+  CompiledScoringServerOptions,
+  ScoringServerOptions,
+  ThreadModelSource,
+} from './options.js';
 export { serveModel } from './serve.js';
 export type { ServeOptions, ServingHandle } from './serve.js';
 export {
