@@ -192,6 +192,7 @@ const reps: {
   baselineMsPerActivity: number;
   chainMsPerNode: number;
   localChainMsPerNode: number;
+  localInlineChainMsPerNode: number;
   sleepersMs: number;
   baselinePhases: ReturnType<typeof phases>;
   chainPhases: ReturnType<typeof phases>;
@@ -207,11 +208,13 @@ try {
     const bare = await baseline.chain(200);
     const chain = await library.train('chain_200');
     const local = await library.train('chain_200_local');
+    const inline = await library.train('chain_200_local_inline');
     const sleepers = await library.train('sleepers_64');
     reps.push({
       baselineMsPerActivity: bare.wallMs / 200,
       chainMsPerNode: chain.wallMs / 200,
       localChainMsPerNode: local.wallMs / 200,
+      localInlineChainMsPerNode: inline.wallMs / 200,
       sleepersMs: sleepers.wallMs,
       baselinePhases: phases(await runEvents(baseline.client, bare.workflowId), 'noop'),
       chainPhases: phases(await runEvents(library.client, chain.workflowId), 'runNode'),
@@ -260,6 +263,7 @@ const headline = {
   chainMsPerNode: fixed(chainMs),
   chainToBareRatio: fixed(chainMs / baselineMs),
   localChainMsPerNode: fixed(med((rep) => rep.localChainMsPerNode)),
+  localInlineChainMsPerNode: fixed(med((rep) => rep.localInlineChainMsPerNode)),
   sleepers: {
     nodes: 64,
     sleepMs: 200,
@@ -283,6 +287,7 @@ console.table([
     'chain_200 ms/node': headline.chainMsPerNode,
     ratio: headline.chainToBareRatio,
     'local chain ms/node': headline.localChainMsPerNode,
+    'local, thread: false': headline.localInlineChainMsPerNode,
     'sleepers ms': headline.sleepers.wallMs,
     'sleepers / ideal': headline.sleepers.ratioToIdeal,
   },
