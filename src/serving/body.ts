@@ -41,6 +41,7 @@ export function readBody(
     payload.removeListener('data', onData);
     payload.removeListener('end', onEnd);
     payload.removeListener('error', onError);
+    payload.removeListener('close', onClose);
     done(error, body);
   };
   const onData = (chunk: Buffer | string) => {
@@ -67,8 +68,17 @@ export function readBody(
         : new ServingError(`Reading the request body failed: ${error.message}`, 'BAD_REQUEST', 400),
     );
   };
+  const onClose = () =>
+    finish(
+      new ServingError(
+        'The client closed the connection before sending the whole body',
+        'BAD_REQUEST',
+        400,
+      ),
+    );
   payload.on('data', onData);
   payload.on('end', onEnd);
   payload.on('error', onError);
+  payload.on('close', onClose);
   payload.resume();
 }

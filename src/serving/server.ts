@@ -157,6 +157,20 @@ export function createScoringServer(
     ...(model.metadata.runId ? { run_id: model.metadata.runId } : {}),
   });
 
+  // Requests in flight and the body bytes they hold: counted before the body is read, released
+  // once the handler has answered, or by the error handler (also when the client went away while
+  // its body was being read).
+  let inFlight = 0;
+  let heldBytes = 0;
+  const release = (req: Counted) => {
+    const held = req[HELD];
+    if (held !== undefined) {
+      req[HELD] = undefined;
+      inFlight--;
+      heldBytes -= held;
+    }
+  };
+
   // Bodies are read as bytes whatever their type (a large one goes to a thread as is);
   // /invocations checks the type before reading.
   app.removeAllContentTypeParsers();
@@ -172,6 +186,7 @@ export function createScoringServer(
     // A body over the limit is refused before it is read: read the rest (and drop it) before
     // answering, or the client, still sending, gets a connection reset instead of the 413.
     if (se.status === 413) await discardBody(req.raw, 4 * bodyLimit, DISCARD_TIMEOUT_MS);
+    release(req);
     return reply.code(se.status).type(JSON_TYPE).send(JSON.stringify(se.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
@@ -191,25 +206,6 @@ export function createScoringServer(
   app.get('/health', ping);
   app.get('/version', (_req, reply) => reply.type(JSON_TYPE).send(versionBody));
 
-  let inFlight = 0;
-  let heldBytes = 0;
-  const release = (req: Counted) => {
-    const held = req[HELD];
-    if (held !== undefined) {
-      req[HELD] = undefined;
-      inFlight--;
-      heldBytes -= held;
-    }
-  };
-  app.addHook('onResponse', (req, _reply, done) => {
-    release(req);
-    done();
-  });
-  app.addHook('onRequestAbort', (req, done) => {
-    release(req);
-    done();
-  });
-
   const busy = (reply: FastifyReply, bytes: boolean) =>
     void reply
       .code(503)
@@ -226,6 +222,27 @@ export function createScoringServer(
         ),
       );
 
+  /** Scores a request whose body was read: in a thread when large, on the event loop otherwise. */
+  const answer = async (req: Counted, reply: FastifyReply) => {
+    const body = req.body as Buffer | undefined;
+    req.body = undefined; // the records replace it: let a large body be collected early
+    const contentType = req.headers['content-type'];
+    if (pool?.available && body && body.length >= opts.threadThresholdBytes) {
+      const threaded = await pool.score(body, contentType);
+      for (const warning of threaded.warnings) req.log.warn(warning);
+      if (threaded.log)
+        req.log[threaded.log.level]({ err: threaded.log.error }, threaded.log.message);
+      return reply.code(threaded.status).type(JSON_TYPE).send(threaded.json);
+    }
+    // A small body is scored in one go (well under a slice); a larger one in time slices.
+    const { json, warnings } = await scorer.score(
+      body === undefined ? '' : body.toString('utf8'),
+      contentType,
+      body === undefined || body.length < SYNC_BELOW_BYTES ? runNow : runOnLoop,
+    );
+    for (const warning of warnings) req.log.warn(warning);
+    return reply.type(JSON_TYPE).send(json);
+  };
   app.post(
     '/invocations',
     {
@@ -250,25 +267,14 @@ export function createScoringServer(
         }
       },
     },
-    async (req, reply) => {
-      const body = req.body as Buffer | undefined;
-      req.body = undefined; // the records replace it: let a large body be collected early
-      const contentType = req.headers['content-type'];
-      if (pool?.available && body && body.length >= opts.threadThresholdBytes) {
-        const answer = await pool.score(body, contentType);
-        for (const warning of answer.warnings) req.log.warn(warning);
-        if (answer.log) req.log[answer.log.level]({ err: answer.log.error }, answer.log.message);
-        return reply.code(answer.status).type(JSON_TYPE).send(answer.json);
+    async (req: Counted, reply) => {
+      try {
+        return await answer(req, reply);
+      } finally {
+        release(req);
       }
-      // A small body is scored in one go (well under a slice); a larger one in time slices.
-      const { json, warnings } = await scorer.score(
-        body === undefined ? '' : body.toString('utf8'),
-        contentType,
-        body === undefined || body.length < SYNC_BELOW_BYTES ? runNow : runOnLoop,
-      );
-      for (const warning of warnings) req.log.warn(warning);
-      return reply.type(JSON_TYPE).send(json);
     },
   );
+
   return app;
 }
