@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { MlflowClient } from '../../src/mlflow/client.js';
+import { cachedFromTag } from '../../src/runner/node-cache.js';
 import { startTraining } from '../../src/temporal/client.js';
 import { createProjectActivities, createWorker, workflowsPath } from '../../src/temporal/worker.js';
 import { repoRoot } from '../support/services.js';
@@ -72,7 +73,7 @@ function nodesByKind(history: History): { local: string[]; tasks: string[] } {
 describe('light nodes on an in-process worker', () => {
   let harness: TemporalHarness;
   beforeAll(async () => {
-    harness = await startHarness();
+    harness = await startHarness({ cacheDir: mkdtempSync(join(tmpdir(), 'tm-node-cache-')) });
   }, 120_000);
   afterAll(async () => harness?.close());
 
@@ -103,10 +104,36 @@ describe('light nodes on an in-process worker', () => {
     });
     const runs = await mlflowRunsOf(training.handle.workflowId);
     expect(runs.map((run) => run.info.status)).toEqual(['FINISHED']);
+    // `params:x`, an input of the local node `prepare`, is logged to the run.
+    expect(runs[0]!.data.params).toContainEqual({ key: 'x', value: '1' });
 
     // Markers replay: the history of a run with local nodes is deterministic for this code.
     await expect(Worker.runReplayHistory({ workflowsPath }, history)).resolves.toBeUndefined();
   }, 90_000);
+
+  it('are restored from the node cache on a second run, and the MLflow run says where from', async () => {
+    const dir = executionsDir();
+    const train = async () => {
+      const training = await startTraining(harness.client, {
+        pipeline: 'light',
+        params: { x: 7 },
+        taskQueue: harness.taskQueue,
+        nodeDefaults: fastNodeDefaults,
+      });
+      return { result: await training.result(), progress: await training.progress() };
+    };
+    const first = await train();
+    const second = await train();
+    expect(first.progress.cached).toBeUndefined();
+    expect(second.progress.cached).toEqual(['prepare']);
+    expect(second.result).toMatchObject({ nodes: 3, cachedNodes: 1 });
+    expect(executionPids(dir, 'prepare')).toEqual([process.pid]);
+    expect(executionPids(dir, 'score')).toEqual([process.pid, process.pid]);
+    const mlflow = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
+    const run = await mlflow.runs.get(second.result.mlflowRunId!);
+    const tags = Object.fromEntries((run.data.tags ?? []).map((tag) => [tag.key, tag.value]));
+    expect(tags[cachedFromTag('prepare')]).toBe(first.result.mlflowRunId);
+  });
 
   it('retry per their policy, in the worker, until an attempt succeeds', async () => {
     const dir = executionsDir();
@@ -169,6 +196,7 @@ describe('light nodes whose workflow runs on a worker of another project (a shar
       taskQueue,
       activities: createProjectActivities(temporalTestProject, {
         storeDir,
+        cacheDir: mkdtempSync(join(tmpdir(), 'tm-node-cache-')),
         heartbeatIntervalMs: 300,
       }),
     });
@@ -218,12 +246,13 @@ describe('light nodes and a worker killed in the middle of a run', () => {
   it('are not run again: their markers are in the history the new worker replays', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tm-exec-'));
     const storeDir = mkdtempSync(join(tmpdir(), 'tm-store-'));
+    const cacheDir = mkdtempSync(join(tmpdir(), 'tm-node-cache-'));
     const taskQueue = `local-activity-${randomUUID()}`;
     const worker = (): ReturnType<typeof spawnWorker> =>
       spawnWorker({
         projectDir: temporalTestProject,
         taskQueue,
-        args: ['--store-dir', storeDir],
+        args: ['--store-dir', storeDir, '--cache-dir', cacheDir],
         env: { TEST_EXECUTIONS_DIR: dir },
       });
     const first = worker();
