@@ -43,7 +43,8 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
 };
 
 // Every step is a regular activity, never a local one: a local activity runs on whichever worker
-// took the workflow task, and on a shared queue that may be a worker of another project.
+// took the workflow task, and on a shared queue that may be a worker of another project. (Nodes
+// marked `local: true` run as local activities, and fall back to regular ones there: see dag.ts.)
 const { planPipeline } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 5 },
