@@ -85,7 +85,11 @@ async function measure(env: string): Promise<Measured> {
       console.log(
         `${env} round ${round}: ${(wall / 1000).toFixed(2)} s wall, workflow ${result.durationMs} ms, load ${loadavg()[0]!.toFixed(2)}`,
       );
-      if (round === ROUNDS) profile = await profileTrials(result.trials.map((t) => t.workflowId));
+      if (round === ROUNDS)
+        profile = {
+          ...(await profileTrials(result.trials.map((t) => t.workflowId))),
+          sweepSteps: (await profileTrials([sweep.workflowId])).stepsMs,
+        };
     }
   } finally {
     worker.shutdown();
@@ -137,6 +141,10 @@ console.log(`wrote ${writeResults('sweep', figures)}`);
 interface TrialProfile {
   /** Median span of a trial workflow, first event to last. */
   trialMs: number;
+  /** The slowest trial's span. */
+  slowestTrialMs: number;
+  /** Steps of the sweep workflow itself (median of its metric reads). */
+  sweepSteps?: Record<string, number>;
   /** Median execution (started → completed) of each step, nodes by name. */
   stepsMs: Record<string, number>;
   /** Median time from one step's completion to the next step's schedule (workflow task round trip). */
@@ -186,6 +194,7 @@ async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
   const stepsSum = Object.values(stepsMs).reduce((a, b) => a + b, 0);
   return {
     trialMs: Math.round(median(spans)),
+    slowestTrialMs: Math.max(...spans),
     stepsMs,
     gapMs,
     stepsTotalMs: stepsSum + gapMs * Math.round(median(perTrialSteps)),

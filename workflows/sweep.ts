@@ -168,6 +168,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             ...(parent ? { parentRunId: parent.runId } : {}),
             sweep: { id: workflowId, trial: outcome.trial },
             registerModel: false,
+            // The sweep's plan serves every trial (params change no node): one step less each.
+            plan,
             ...(input.nodeDefaults ? { nodeDefaults: input.nodeDefaults } : {}),
           },
         ],

@@ -78,6 +78,8 @@ export interface TrainingWorkflowInput extends TrainingInput {
   nodeDefaults?: Partial<NodeActivityDefaults>;
   /** Nodes per workflow history before the plan is split into child workflows. @default 500 */
   nodesPerHistory?: number;
+  /** The plan when the starter made it (a sweep plans once for its trials): no plan step. */
+  plan?: PipelinePlan;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   const showDetails = (): void => setCurrentDetails(detailsMarkdown(progress));
   showDetails();
 
-  const plan: PipelinePlan = await onRightWorker(() => planPipeline(input));
+  const plan: PipelinePlan = input.plan ?? (await onRightWorker(() => planPipeline(input)));
   progress.pipeline = plan.pipeline;
   progress.total = plan.nodes.length;
   for (const node of plan.nodes) progress.nodes[node.name] = 'pending';
