@@ -14,7 +14,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,12 +31,24 @@ const OURS_PORT = 5931;
 const BARE_PORT = 5933;
 
 interface WrkResult {
+  /** The server process's CPU time (user + system) per request, µs: less sensitive to load. */
+  cpuUsPerRequest?: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
   non2xx: number;
   socketErrors: number;
+}
+
+/** A process's CPU time so far (user + system), in µs (Linux /proc; undefined elsewhere). */
+function cpuMicros(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // clock ticks (USER_HZ 100)
+  } catch {
+    return undefined;
+  }
 }
 
 const load = () =>
@@ -170,10 +182,15 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? (['bare', 'ours'] as const) : (['ours', 'bare'] as const);
       for (const server of order) {
+        const pid = server === 'ours' ? ours.pid : bare.pid;
+        const cpu0 = cpuMicros(pid);
         const result = await wrk(server === 'ours' ? OURS_PORT : BARE_PORT, script, SECONDS);
+        const cpu1 = cpuMicros(pid);
+        if (cpu0 !== undefined && cpu1 !== undefined && result.requests > 0)
+          result.cpuUsPerRequest = Math.round((cpu1 - cpu0) / result.requests);
         runs.push({ server, round, result });
         console.log(
-          `round ${round} ${server.padEnd(4)}: ${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.requests} requests, ${result.non2xx} non-2xx, ${result.socketErrors} socket errors; load ${load()})`,
+          `round ${round} ${server.padEnd(4)}: ${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server CPU ${result.cpuUsPerRequest ?? '?'} µs/request (${result.requests} requests, ${result.non2xx} non-2xx, ${result.socketErrors} socket errors; load ${load()})`,
         );
       }
     }
@@ -187,6 +204,7 @@ async function main(): Promise<void> {
     rps: Math.round(median(of(server).map((r) => r.result.rps))),
     p50Ms: median(of(server).map((r) => r.result.p50Ms)),
     p99Ms: median(of(server).map((r) => r.result.p99Ms)),
+    cpuUsPerRequest: median(of(server).map((r) => r.result.cpuUsPerRequest ?? Number.NaN)),
     non2xx: of(server).reduce((a, r) => a + r.result.non2xx, 0),
   });
   const o = summary('ours');
@@ -195,8 +213,8 @@ async function main(): Promise<void> {
   const p99Ratio = Math.round((o.p99Ms / b.p99Ms) * 100) / 100;
   console.log(
     `\nmedians of ${ROUNDS} rounds × ${SECONDS} s, wrk -t${WRK_THREADS} -c${CONNECTIONS}, 1 record per request:` +
-      `\n  ours (support-tickets model): ${o.rps} req/s, p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms` +
-      `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms` +
+      `\n  ours (support-tickets model): ${o.rps} req/s, p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms, server CPU ${o.cpuUsPerRequest} µs/request` +
+      `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms, server CPU ${b.cpuUsPerRequest} µs/request` +
       `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); load ${load()}`,
   );
   writeResults('serving', {
