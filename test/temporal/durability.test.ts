@@ -84,7 +84,7 @@ describe('a training workflow whose worker process is killed', () => {
     expect(runs[0]!.info.run_id).toBe(result.mlflowRunId);
 
     await second.stop('SIGTERM');
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('the MLflow run of a training workflow', () => {
