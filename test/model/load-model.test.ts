@@ -13,7 +13,12 @@ import { MlflowResourceNotFoundError } from '../../src/mlflow/errors.js';
 import { ModelLoadError } from '../../src/model/errors.js';
 import { loadModel } from '../../src/model/load-model.js';
 import { isPipelineMl } from '../../src/model/pipeline-ml.js';
-import type { PipelineModel } from '../../src/model/runtime.js';
+import { PipelineModel } from '../../src/model/runtime.js';
+import { signatureFromMlmodel } from '../../src/model/signature.js';
+import { MemoryDataset } from '../../src/datasets/memory.js';
+import { node } from '../../src/pipeline/node.js';
+import { pipeline } from '../../src/pipeline/pipeline.js';
+import { NodeRunError } from '../../src/runner/errors.js';
 import { savePipelineModel } from '../../src/model/save-model.js';
 import { Session } from '../../src/session.js';
 import { packageExampleModel } from '../support/example-model.js';
@@ -202,5 +207,62 @@ describe('loading what is not a model', () => {
       expect(error).toBeInstanceOf(ModelLoadError);
       expect(error.message).toContain(`'${uri}'`);
     }
+  });
+});
+
+describe('PipelineModel.predict', () => {
+  const scale = node(
+    (records: { x: number }[], factor: number) => records.map((r) => r.x * factor),
+    {
+      name: 'scale',
+      inputs: ['records', 'params:scaling.factor'],
+      outputs: 'scaled',
+    },
+  );
+  const offset = node(
+    (values: number[], table: { add: number }) => values.map((v) => v + table.add),
+    { name: 'offset', inputs: ['scaled', 'table'], outputs: 'predictions' },
+  );
+  const make = (nodes = [scale, offset]) =>
+    new PipelineModel(
+      pipeline(nodes),
+      { table: new MemoryDataset({ data: { add: 1 }, copyMode: 'assign' }) },
+      { scaling: { factor: 2, unit: 'm' } },
+      signatureFromMlmodel({
+        inputs: '[{"type": "double", "name": "x", "required": true}]',
+        params: '[{"name": "scaling.factor", "default": 2, "shape": null, "type": "long"}]',
+      }),
+      { flavorVersion: '0', pipeline: 'p', inputName: 'records', outputs: ['predictions'] },
+    );
+
+  it('runs the nodes in order on the artifacts and parameters, an override for one call only', async () => {
+    const model = make();
+    expect(await model.predict([{ x: 1 }, { x: 2 }])).toEqual([3, 5]);
+    expect(await model.predict([{ x: 1 }], { 'scaling.factor': 2 })).toEqual([3]);
+    expect(await model.predict([{ x: 1 }], { 'scaling.factor': 10 })).toEqual([11]);
+    expect(await model.predict([{ x: 1 }])).toEqual([3]);
+    await expect(model.predict([{ x: 1 }], { nope: 1 })).rejects.toThrow(/unknown param 'nope'/);
+  });
+
+  it("fails with the local runner's NodeRunError naming the node, also for undefined outputs and non-Error throws", async () => {
+    const failing = (fn: () => unknown) =>
+      make([scale, node(fn, { name: 'offset', inputs: ['scaled'], outputs: 'predictions' })]);
+    const thrown = await rejection(
+      failing(() => {
+        throw new RangeError('bad value');
+      }).predict([{ x: 1 }]),
+    );
+    expect(thrown).toBeInstanceOf(NodeRunError);
+    expect(thrown.message).toBe("Node 'offset' failed: bad value");
+    expect((thrown.cause as Error).name).toBe('RangeError');
+    const undef = await rejection(failing(() => undefined).predict([{ x: 1 }]));
+    expect((undef.cause as Error).name).toBe('UndefinedOutputError');
+    const nonError = await rejection(
+      failing(() => {
+        throw { code: 42 };
+      }).predict([{ x: 1 }]),
+    );
+    expect((nonError.cause as Error).name).toBe('NonErrorThrownError');
+    expect(nonError.message).toContain('42');
   });
 });

@@ -76,6 +76,11 @@ describe('a scoring server under large requests', () => {
     const { app: big, base: bigBase } = await start(createFixtureModel(), {
       bodyLimitBytes: 4 * 1024 * 1024,
       maxRecords: 1_000_000,
+      // Large bodies are scored in a worker thread with its own copy of the model.
+      threadModel: {
+        module: new URL('../pyfunc/fixtures/fixture-model.ts', import.meta.url).href,
+        exportName: 'createFixtureModel',
+      },
     });
     try {
       const rows = Array.from({ length: 250_000 }, (_, i) => [i + 0.5]);
