@@ -53,6 +53,7 @@ import type {
   RunNodeResult,
   TrainingInput,
 } from '../src/temporal/types.js';
+import { defaultRunName } from '../src/mlflow/run-name.js';
 import { classifyFailures } from './failures.js';
 import type { SessionCache } from './session-cache.js';
 
@@ -188,7 +189,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           existing.items[0] ??
           (await client.runs.create({
             experimentId: experiment.experiment_id,
-            runName: runSettings.name ?? defaultRunName(context),
+            runName: runSettings.name ?? runNameOf(context),
             tags: {
               [TAG_WORKFLOW_ID]: context.workflowId,
               [TAG_PIPELINE_NAME]: context.pipeline,
@@ -331,7 +332,13 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         if (!runId) return;
         const session = await contextSession(args.context);
         const client = session.requireMlflow('Ending an MLflow run');
-        if (args.failure) {
+        if (args.status === 'KILLED') {
+          await client.runs.logBatch(runId, {
+            tags: {
+              [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Cancelled** in Temporal before the training finished.`,
+            },
+          });
+        } else if (args.failure) {
           const what = args.failure.node ? `node '${args.failure.node}'` : 'the workflow';
           await client.runs.logBatch(runId, {
             tags: {
@@ -355,7 +362,6 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 
-/** The run name when mlflow.yml sets none: the pipeline, or the sweep trial it is. */
 /** The namespace of the workflow whose activity runs now (none when called outside an activity). */
 function activityNamespace(): string | undefined {
   try {
@@ -378,10 +384,9 @@ function runNote(context: RunContext): string {
   return `Trained by the Temporal workflow ${where}, pipeline \`${context.pipeline}\`.`;
 }
 
-/** Runs are told apart by pipeline and start time (a sweep's trials by their number). */
-function defaultRunName(context: RunContext): string {
-  if (!context.sweep)
-    return `${context.pipeline} ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`;
+/** The run name when mlflow.yml sets none: pipeline and start time, or the sweep trial it is. */
+function runNameOf(context: RunContext): string {
+  if (!context.sweep) return defaultRunName(context.pipeline);
   return context.sweep.trial === undefined
     ? `${context.pipeline} sweep`
     : `${context.pipeline} trial ${context.sweep.trial}`;

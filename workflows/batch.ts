@@ -174,7 +174,7 @@ export async function batchScoringWorkflow(input: BatchScoringInput): Promise<Ba
 
 function detailsMarkdown(progress: BatchScoringProgress): string {
   const lines = [
-    `**${progress.input} → ${progress.output}** — ${progress.state}, ${progress.rowsDone}/${progress.totalRows} rows, ${progress.chunksDone}/${progress.totalChunks} chunks` +
+    `**${progress.input} → ${progress.output}** — ${progress.state}, ${progress.rowsDone} of ${progress.totalRows} rows, ${progress.chunksDone} of ${progress.totalChunks} chunks` +
       (progress.chunksSkipped ? ` (${progress.chunksSkipped} already scored)` : ''),
     `Model: \`${progress.modelUri}\``,
   ];

@@ -366,7 +366,7 @@ function code(name: string): string {
 function detailsMarkdown(progress: TrainingProgress): string {
   const cached = progress.cached?.length ? ` (${progress.cached.length} cached)` : '';
   const lines = [
-    `${code(progress.pipeline)} — ${progress.state}, ${progress.done}/${progress.total} nodes done${cached}`,
+    `${code(progress.pipeline)} — ${progress.state}, ${progress.done} of ${progress.total} nodes done${cached}`,
   ];
   if (progress.running.length > 0)
     lines.push(`Running: ${progress.running.slice(0, 20).map(code).join(', ')}`);

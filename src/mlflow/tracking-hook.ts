@@ -17,6 +17,7 @@ import { isPipelineTracked } from './config.js';
 import type { ResolvedMlflowConfig } from './config.js';
 import { MlflowError, MlflowInvalidParameterError } from './errors.js';
 import { prepareParams } from './params.js';
+import { defaultRunName } from './run-name.js';
 import type { KeyValue } from './types.js';
 
 export interface MlflowTrackingHookOptions {
@@ -185,7 +186,7 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
     if (previousSlotRunId) tags.push({ key: PARENT_RUN_TAG, value: previousSlotRunId });
     const created = await client.runs.create({
       experimentId: exp.experiment_id,
-      runName: runConfig.name ?? run.pipelineName,
+      runName: runConfig.name ?? defaultRunName(run.pipelineName),
       tags,
     });
     return { mlflowRunId: created.info.run_id, owned: true, slot, previousSlotRunId };

@@ -163,7 +163,7 @@ describe('a pipeline run under the local runner with the MLflow hook', () => {
     expect(result.slot.runId).toBe(runId);
     expect(result.slot.experimentId).toBe(result.experimentId);
     expect(run.info.status).toBe('FINISHED');
-    expect(run.info.run_name).toBe('__default__');
+    expect(run.info.run_name).toMatch(/^__default__ \d{2}:\d{2}:\d{2}$/);
 
     // Flattened per mlflow.yml; the runtime override reaches MLflow through params:seed only.
     expect(params(run)).toEqual({
