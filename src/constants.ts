@@ -12,6 +12,8 @@ export const PACKAGE_NAME = 'temporal-mlflow';
 /** Temporal frontend and namespace when neither flags nor TEMPORAL_* variables name one. */
 export const DEFAULT_TEMPORAL_ADDRESS = 'localhost:7233';
 export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+/** The Temporal Web UI when TEMPORAL_UI_URL names none (the dev server's). */
+export const DEFAULT_TEMPORAL_UI_URL = 'http://localhost:8233';
 
 /**
  * Failure type of an activity handed back by a worker that cannot serve its run (another project,

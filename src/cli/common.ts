@@ -1,4 +1,9 @@
-import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
+import {
+  DEFAULT_CONFIG_ENV,
+  DEFAULT_PIPELINE_NAME,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  DEFAULT_TEMPORAL_UI_URL,
+} from '../constants.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseRuntimeParams } from '../catalog/runtime-params.js';
@@ -23,18 +28,26 @@ export interface FilterCommandOptions {
   toOutputs?: string;
 }
 
+/** `--project <dir>`: the project root, the current folder by default. */
+export function addProjectDirOption(
+  command: Command,
+  description = 'project root (holds temporal-mlflow.config.ts and conf/)',
+): Command {
+  return command.option('--project <dir>', description, process.cwd());
+}
+
+/** `-e, --env <env>`: the configuration environment, `local` by default. */
+export function addEnvOption(
+  command: Command,
+  description = 'configuration environment layered over conf/base',
+  defaultEnv: string | undefined = DEFAULT_CONFIG_ENV,
+): Command {
+  return command.option('-e, --env <env>', description, defaultEnv);
+}
+
+/** The options of commands that run a project's pipeline: project, env, params, pipeline. */
 export function addProjectOptions(command: Command): Command {
-  return command
-    .option(
-      '--project <dir>',
-      'project root (holds temporal-mlflow.config.ts and conf/)',
-      process.cwd(),
-    )
-    .option(
-      '-e, --env <env>',
-      'configuration environment layered over conf/base',
-      DEFAULT_CONFIG_ENV,
-    )
+  return addEnvOption(addProjectDirOption(command))
     .option(
       '--params <list>',
       'runtime parameter overrides, e.g. "model.alpha=0.1,split.test_ratio=0.2"',
@@ -119,10 +132,19 @@ export function loadServicesEnv(file: string): boolean {
 /** The Temporal Web UI page of a workflow. */
 export function temporalWorkflowUrl(
   workflowId: string,
-  namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
+  namespace = process.env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE,
 ): string {
-  const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
+  const ui = process.env.TEMPORAL_UI_URL ?? DEFAULT_TEMPORAL_UI_URL;
   return `${ui}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** A flag's value as a TCP port (0: any free one), or a usage error naming the flag. */
+export function portNumber(flag: string, value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
+    throw new CliUsageError(`${flag} must be a port number (0-65535), got '${value}'.`);
+  }
+  return parsed;
 }
 
 /** A flag's value as a positive integer, or a usage error naming the flag. */

@@ -228,7 +228,7 @@ describe('temporal-mlflow predict', () => {
         '--no-progress',
       ]);
     await expect(run(['-i', csvFile, '--chunk-size', '0'])).rejects.toThrow(
-      '--chunk-size must be a positive integer, got 0.',
+      "--chunk-size must be a positive integer, got '0'.",
     );
     await expect(run(['-i', join(workDir, 'tickets.xlsx')])).rejects.toThrow(
       'expected a .csv, .parquet, .json or .jsonl file',

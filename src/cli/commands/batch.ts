@@ -5,11 +5,15 @@ import { createRowProgress } from '../../batch/progress.js';
 import { startBatchScoring } from '../../batch/client.js';
 import { DEFAULT_CHUNK_SIZE } from '../../batch/stream-predict.js';
 import { parseRuntimeParams } from '../../catalog/runtime-params.js';
-import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import { DatasetPathError } from '../../datasets/errors.js';
 import { findProjectFile } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
-import { positiveInteger, temporalWorkflowUrl } from '../common.js';
+import {
+  addEnvOption,
+  addProjectDirOption,
+  positiveInteger,
+  temporalWorkflowUrl,
+} from '../common.js';
 import {
   addConnectionOptions,
   pollEvery,
@@ -95,12 +99,6 @@ export function registerBatchCommand(program: Command): void {
     .option('--chunk-size <rows>', 'rows per chunk activity', String(DEFAULT_CHUNK_SIZE))
     .option('--max-parallel <n>', 'chunk activities scheduled at once', '8')
     .option('--wait', 'wait for the workflow, show progress, exit non-zero if it fails', false)
-    .option(
-      '--project <dir>',
-      'project root, to check the dataset names before starting (the workers load their own copy)',
-      process.cwd(),
-    )
-    .option('-e, --env <env>', 'configuration environment of the workers', DEFAULT_CONFIG_ENV)
     .option('--params <list>', 'inference params, e.g. "min_confidence=0.8"')
     .option('--runtime-params <list>', 'runtime parameter overrides of the configuration')
     .option(
@@ -108,6 +106,13 @@ export function registerBatchCommand(program: Command): void {
       'workflow id; the id of a failed run resumes it (default: batch-<input>-<uuid>)',
     )
     .option('--keep-parts', 'keep the per-chunk part files after saving the output', false);
+  addEnvOption(
+    addProjectDirOption(
+      command,
+      'project root, to check the dataset names before starting (the workers load their own copy)',
+    ),
+    'configuration environment of the workers',
+  );
   addConnectionOptions(command).action(async (options: BatchPredictOptions) => {
     const chunkSize = positiveInteger('--chunk-size', options.chunkSize);
     const maxParallelChunks = positiveInteger('--max-parallel', options.maxParallel ?? '8');

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import {
   defaultCacheDir,
   LocalCacheStore,
@@ -9,6 +8,7 @@ import {
 } from '../../runner/cache-store.js';
 import { openSession } from '../../session.js';
 import { CliUsageError } from '../errors.js';
+import { addEnvOption, addProjectDirOption } from '../common.js';
 
 interface CacheCommandOptions {
   project: string;
@@ -22,19 +22,14 @@ export function registerCacheCommands(program: Command): void {
   const cache = program
     .command('cache')
     .description('the node cache: outputs of earlier node executions (cache clear)');
-  cache
-    .command('clear')
-    .description('remove every cached node output: the next run executes every node')
-    .option(
-      '--project <dir>',
-      'project root (holds temporal-mlflow.config.ts and conf/)',
-      process.cwd(),
-    )
-    .option(
-      '-e, --env <env>',
-      'configuration environment (its MLflow server, for --store mlflow)',
-      DEFAULT_CONFIG_ENV,
-    )
+  addEnvOption(
+    addProjectDirOption(
+      cache
+        .command('clear')
+        .description('remove every cached node output: the next run executes every node'),
+    ),
+    'configuration environment (its MLflow server, for --store mlflow)',
+  )
     .option(
       '--store <store>',
       "which cache: 'local' (<project>/.local/node-cache) or 'mlflow' (the MLflow server's, shared by workers)",

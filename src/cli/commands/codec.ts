@@ -5,6 +5,7 @@ import {
   serveCodec,
 } from '../../temporal/codec-server.js';
 import { CODEC_KEY_ENV, generateCodecKey } from '../../temporal/codec.js';
+import { portNumber } from '../common.js';
 import { CliUsageError } from '../errors.js';
 
 interface CodecServerCommandOptions {
@@ -49,12 +50,7 @@ export function registerCodecCommands(program: Command): void {
       const token = process.env[options.tokenEnv]?.trim()
         ? process.env[options.tokenEnv]
         : undefined;
-      const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-        throw new CliUsageError(
-          `--port must be a port number (0-65535), received '${options.port}'.`,
-        );
-      }
+      const port = portNumber('--port', options.port);
       let handle;
       try {
         handle = await serveCodec({

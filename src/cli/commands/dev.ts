@@ -3,6 +3,7 @@ import { watch } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ensureServices, packageRoot } from '../local-services.js';
+import { addProjectDirOption } from '../common.js';
 
 /** Changes under these folders are data or state, not code: they never restart the worker. */
 const IGNORED = /(^|\/)(node_modules|data|\.local|\.git|mlruns)(\/|$)/;
@@ -13,10 +14,11 @@ const CODE_FILE = /\.(ts|mts|js|mjs|yml|yaml)$/;
  * restarts when its code or configuration changes.
  */
 export function registerDevCommand(program: Command): void {
-  program
-    .command('dev')
-    .description('start the local servers and a worker that restarts when project code changes')
-    .option('--project <dir>', 'project root', process.cwd())
+  addProjectDirOption(
+    program
+      .command('dev')
+      .description('start the local servers and a worker that restarts when project code changes'),
+  )
     .option('--task-queue <name>', 'task queue of the worker')
     .action(async (options: { project: string; taskQueue?: string }) => {
       ensureServices((line) => console.log(line));

@@ -1,4 +1,3 @@
-import { DEFAULT_CONFIG_ENV } from '../../constants.js';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -9,13 +8,16 @@ import { loadProject } from '../../project/load-project.js';
 import { openSession } from '../../session.js';
 import { CliUsageError } from '../errors.js';
 import { ensureServices } from '../local-services.js';
+import { addEnvOption, addProjectDirOption } from '../common.js';
 
 export function registerMlflowCommands(program: Command): void {
-  program
-    .command('init')
-    .description('write a commented conf/<env>/mlflow.yml (kedro-mlflow init)')
-    .option('--project <dir>', 'project root', process.cwd())
-    .option('-e, --env <env>', 'configuration environment', DEFAULT_CONFIG_ENV)
+  addEnvOption(
+    addProjectDirOption(
+      program
+        .command('init')
+        .description('write a commented conf/<env>/mlflow.yml (kedro-mlflow init)'),
+    ),
+  )
     .option('--force', 'overwrite an existing mlflow.yml', false)
     .action(async (options: { project: string; env: string; force: boolean }) => {
       const project = await loadProject(options.project);
@@ -28,26 +30,25 @@ export function registerMlflowCommands(program: Command): void {
       console.log(`wrote ${target}`);
     });
 
-  program
-    .command('ui')
-    .description(
-      'print (and open) the MLflow UI of the project, starting the local server when none is configured',
-    )
-    .option('--project <dir>', 'project root', process.cwd())
-    .option('-e, --env <env>', 'configuration environment', DEFAULT_CONFIG_ENV)
-    .action(async (options: { project: string; env: string }) => {
-      let session = await openSession({ projectDir: options.project, env: options.env });
-      if (!session.mlflowClient) {
-        ensureServices();
-        session = await openSession({ projectDir: options.project, env: options.env });
-      }
-      const client = session.requireMlflow('The MLflow UI');
-      const experiment = await client.experiments.getByName(
-        session.mlflow.tracking.experiment.name,
-      );
-      const url = experiment
-        ? experimentUrl(client.trackingUri, experiment.experiment_id)
-        : client.trackingUri;
-      console.log(`MLflow UI: ${url}`);
-    });
+  addEnvOption(
+    addProjectDirOption(
+      program
+        .command('ui')
+        .description(
+          'print (and open) the MLflow UI of the project, starting the local server when none is configured',
+        ),
+    ),
+  ).action(async (options: { project: string; env: string }) => {
+    let session = await openSession({ projectDir: options.project, env: options.env });
+    if (!session.mlflowClient) {
+      ensureServices();
+      session = await openSession({ projectDir: options.project, env: options.env });
+    }
+    const client = session.requireMlflow('The MLflow UI');
+    const experiment = await client.experiments.getByName(session.mlflow.tracking.experiment.name);
+    const url = experiment
+      ? experimentUrl(client.trackingUri, experiment.experiment_id)
+      : client.trackingUri;
+    console.log(`MLflow UI: ${url}`);
+  });
 }

@@ -20,6 +20,7 @@ import { openSession } from '../../session.js';
 import { TAG_COMMAND, TAG_PIPELINE_NAME, DEFAULT_PIPELINE_NAME } from '../../constants.js';
 import {
   addProjectOptions,
+  portNumber,
   positiveInteger,
   runtimeParamsFrom,
   type ProjectCommandOptions,
@@ -93,11 +94,7 @@ export function registerModelCommands(program: Command): void {
     )
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (options: PredictOptions) => {
-      const chunkSize = Number(options.chunkSize);
-      if (!Number.isInteger(chunkSize) || chunkSize < 1)
-        throw new CliUsageError(
-          `--chunk-size must be a positive integer, got ${options.chunkSize}.`,
-        );
+      const chunkSize = positiveInteger('--chunk-size', options.chunkSize);
       const model = await loadModel(options.modelUri);
       const params = options.params ? parseRuntimeParams(options.params) : undefined;
       const progress = options.progress ? createRowProgress('predict') : undefined;
@@ -176,9 +173,7 @@ export function registerModelCommands(program: Command): void {
         maxInFlightBytes: byteSize('--max-in-flight-bytes', options.maxInFlightBytes),
         threads: options.threads === '0' ? 0 : positiveInteger('--threads', options.threads),
       };
-      const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535)
-        throw new CliUsageError(`--port must be an integer in 0..65535, got '${options.port}'.`);
+      const port = portNumber('--port', options.port);
       const handle = await serveModel(() => loadModel(options.modelUri), {
         host: options.host,
         port,

@@ -15,6 +15,7 @@ import {
   addFilterOptions,
   addProjectOptions,
   filtersFrom,
+  positiveInteger,
   reproduceCommand,
   runtimeParamsFrom,
   type FilterCommandOptions,
@@ -84,7 +85,9 @@ export function registerRunCommand(program: Command): void {
             runtimeParams,
             command,
           },
-          ...(options.maxConcurrency ? { maxConcurrency: Number(options.maxConcurrency) } : {}),
+          ...(options.maxConcurrency
+            ? { maxConcurrency: positiveInteger('--max-concurrency', options.maxConcurrency) }
+            : {}),
           ...(cache ? { cache } : {}),
           onProgress: (event) =>
             progress.update(

@@ -7,6 +7,7 @@ import {
   type OverlapPolicy,
 } from '../../temporal/schedules.js';
 import { pipelineNameKey } from '../../../workflows/definitions.js';
+import { addEnvOption, addProjectDirOption } from '../common.js';
 import {
   addProjectOptions,
   reproduceCommand,
@@ -150,10 +151,12 @@ export function registerScheduleCommands(program: Command): void {
       });
   }
 
-  addConnectionOptions(schedule.command('apply'))
+  addEnvOption(
+    addProjectDirOption(addConnectionOptions(schedule.command('apply'))),
+    'environment of schedules that name none',
+    undefined,
+  )
     .description("make the project's schedules (defineProject({ schedules })) real; idempotent")
-    .option('--project <dir>', 'project root', process.cwd())
-    .option('-e, --env <env>', 'environment of schedules that name none')
     .option('--prune', "delete this project's schedules it no longer declares", false)
     .action(
       async (

@@ -3,15 +3,17 @@ import type { Command } from 'commander';
 import { isPipelineMl } from '../../model/pipeline-ml.js';
 import { pipelineToMermaid } from '../../pipeline/mermaid.js';
 import { getPipeline, loadProject } from '../../project/load-project.js';
+import { addProjectDirOption } from '../common.js';
 
 /** `temporal-mlflow viz`: a registered pipeline as a Mermaid diagram (a PipelineML: training and inference). */
 export function registerVizCommand(program: Command): void {
-  program
-    .command('viz')
-    .description(
-      'print a pipeline as a Mermaid flowchart (paste it in a README or any Mermaid viewer)',
-    )
-    .option('--project <dir>', 'project root', process.cwd())
+  addProjectDirOption(
+    program
+      .command('viz')
+      .description(
+        'print a pipeline as a Mermaid flowchart (paste it in a README or any Mermaid viewer)',
+      ),
+  )
     .option('-p, --pipeline <name>', 'registered pipeline', DEFAULT_PIPELINE_NAME)
     .option('--parameters', 'show params:* inputs too', false)
     .option('--direction <dir>', 'TB (top to bottom) or LR (left to right)', 'TB')

@@ -12,7 +12,7 @@ import {
   connectNative,
   type ConnectionCommandOptions,
 } from '../connection.js';
-import { positiveInteger } from '../common.js';
+import { addEnvOption, addProjectDirOption, positiveInteger } from '../common.js';
 import { CliUsageError } from '../errors.js';
 
 interface WorkerCommandOptions extends ConnectionCommandOptions {
@@ -50,13 +50,11 @@ export function registerWorkerCommand(program: Command): void {
   const command = program
     .command('worker')
     .description("run a Temporal worker for the project's pipelines");
-  addConnectionOptions(command)
-    .option('--project <dir>', 'project root', process.cwd())
-    .option(
-      '-e, --env <env>',
-      'configuration environment this worker serves (its MLflow server; env TEMPORAL_MLFLOW_ENV)',
-      process.env.TEMPORAL_MLFLOW_ENV ?? DEFAULT_CONFIG_ENV,
-    )
+  addEnvOption(
+    addProjectDirOption(addConnectionOptions(command)),
+    'configuration environment this worker serves (its MLflow server; env TEMPORAL_MLFLOW_ENV)',
+    process.env.TEMPORAL_MLFLOW_ENV ?? DEFAULT_CONFIG_ENV,
+  )
     .option('--max-concurrent-nodes <n>', 'nodes this worker runs at once (default: CPU cores)')
     .option(
       '--store <mode>',
