@@ -213,7 +213,7 @@ export type {
   CompiledTrainingOptions,
   TrainingHandle,
 } from './temporal/client.js';
-export { TrainingOptionsError } from './temporal/errors.js';
+export { TrainingOptionsError, WorkerOptionsError } from './temporal/errors.js';
 export { projectTaskQueue, describeIdentity, redactUri } from './temporal/identity.js';
 export { queuePollers } from './temporal/pollers.js';
 export type { QueuePoller } from './temporal/pollers.js';

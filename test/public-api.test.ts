@@ -136,6 +136,7 @@ const PUBLIC_API = [
   'UnsafeModelPathError',
   'UnsupportedMediaTypeError',
   'VersionNotFoundError',
+  'WorkerOptionsError',
   'activeRun',
   'applyProjectSchedules',
   'approvePromotion',

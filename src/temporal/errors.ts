@@ -2,3 +2,8 @@
 export class TrainingOptionsError extends Error {
   override readonly name = 'TrainingOptionsError';
 }
+
+/** Worker options that cannot work (createWorker / the worker plugin); the message names the option. */
+export class WorkerOptionsError extends Error {
+  override readonly name = 'WorkerOptionsError';
+}

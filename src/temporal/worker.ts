@@ -41,6 +41,7 @@ import {
 import type { Session } from '../session.js';
 import type { IntermediateStoreMode } from './types.js';
 import { dataConverterFromEnv } from './codec.js';
+import { WorkerOptionsError } from './errors.js';
 
 /** The workflows module of this package, for workers whose user has no workflows of their own. */
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -102,25 +103,29 @@ function compilePluginOptions(
   const projectDir = typeof project === 'string' ? project : project.dir;
   const store = options.store ?? 'local';
   if (store !== 'local' && store !== 'mlflow') {
-    throw new TypeError(`store must be 'local' or 'mlflow', got ${JSON.stringify(store)}.`);
+    throw new WorkerOptionsError(
+      `store must be 'local' or 'mlflow', got ${JSON.stringify(store)}.`,
+    );
   }
   if (store === 'mlflow' && options.storeDir) {
-    throw new TypeError(
+    throw new WorkerOptionsError(
       `storeDir applies to the 'local' store only; remove it or set store: 'local'.`,
     );
   }
   const cache = options.cache ?? store;
   if (cache !== 'local' && cache !== 'mlflow' && cache !== false) {
-    throw new TypeError(`cache must be 'local', 'mlflow' or false, got ${JSON.stringify(cache)}.`);
+    throw new WorkerOptionsError(
+      `cache must be 'local', 'mlflow' or false, got ${JSON.stringify(cache)}.`,
+    );
   }
   if (cache !== 'local' && options.cacheDir) {
-    throw new TypeError(
+    throw new WorkerOptionsError(
       `cacheDir applies to the 'local' node cache only; remove it or set cache: 'local' (cache is ${JSON.stringify(cache)}).`,
     );
   }
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   if (!(heartbeatIntervalMs > 0))
-    throw new TypeError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
+    throw new WorkerOptionsError(`heartbeatIntervalMs must be > 0, got ${heartbeatIntervalMs}.`);
   return {
     projectDir,
     env: options.env ?? DEFAULT_CONFIG_ENV,
@@ -290,7 +295,7 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
     }));
   const maxConcurrentNodes = options.maxConcurrentNodes ?? cpus().length;
   if (!Number.isInteger(maxConcurrentNodes) || maxConcurrentNodes < 1) {
-    throw new TypeError(
+    throw new WorkerOptionsError(
       `maxConcurrentNodes must be a positive integer, got ${maxConcurrentNodes}.`,
     );
   }
