@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { MlflowClient } from '../../src/mlflow/client.js';
@@ -31,8 +31,9 @@ import {
 } from '../../src/temporal/client.js';
 import type { TrainingResult } from '../../src/temporal/types.js';
 import { postgresUrl } from '../datasets/sql-support.js';
-import { MLFLOW, PYTHON } from '../pyfunc/build-fixture.js';
+import { PYTHON } from '../pyfunc/build-fixture.js';
 import { send } from '../serving/http.js';
+import { MLFLOW_ENV, startMlflowServe } from '../serving/mlflow-reference.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot, services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
@@ -43,11 +44,7 @@ const exampleDir = join(repoRoot, 'examples', 'customer-churn');
 const suffix = randomBytes(4).toString('hex');
 const name = `customer-churn-${suffix}`;
 const tables = { customers: `churn_customers_${suffix}`, outcomes: `churn_outcomes_${suffix}` };
-const pyEnv = {
-  ...process.env,
-  MLFLOW_DISABLE_TELEMETRY: 'true',
-  PATH: `${dirname(PYTHON)}:${process.env.PATH ?? ''}`,
-};
+const pyEnv = MLFLOW_ENV;
 const mlflow = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
 
 const PYFUNC_PREDICT = `
@@ -280,34 +277,14 @@ describe('the customer-churn example', () => {
     expect(fromOurs.json().predictions).toEqual(expected);
     await stopServer(ours);
 
-    const theirPort = await freePort();
-    const theirs = startServer(
-      MLFLOW,
-      [
-        'models',
-        'serve',
-        '-m',
-        modelDir,
-        '--env-manager',
-        'local',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(theirPort),
-      ],
-      pyEnv,
-    );
-    await waitUp(`http://127.0.0.1:${theirPort}`, theirs);
-    const fromTheirs = await send(
-      `http://127.0.0.1:${theirPort}`,
-      'POST',
-      '/invocations',
-      headers,
-      body,
-    );
-    expect(fromTheirs.status).toBe(200);
-    expect(fromTheirs.json().predictions).toEqual(expected);
-    await stopServer(theirs);
+    const theirs = await startMlflowServe(modelDir, 180_000);
+    try {
+      const fromTheirs = await send(theirs.url, 'POST', '/invocations', headers, body);
+      expect(fromTheirs.status).toBe(200);
+      expect(fromTheirs.json().predictions).toEqual(expected);
+    } finally {
+      await theirs.stop();
+    }
 
     const python = run(PYTHON, ['-c', PYFUNC_PREDICT, modelDir], { env: pyEnv, timeout: 120_000 });
     python.child.stdin!.end(JSON.stringify(records));
