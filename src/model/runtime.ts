@@ -92,7 +92,10 @@ export class PipelineModel implements ScoringModel {
    */
   async predict(input: unknown, params?: Record<string, unknown>): Promise<unknown> {
     const { parameters, overrides } = this.#parametersFor(params);
-    if (this.#plan) return this.#run(this.#plan, input, parameters);
+    if (this.#plan) {
+      if (!this.#fixedLoaded) await this.#loadFixed();
+      return this.#run(this.#plan, input, parameters);
+    }
     const datasets: Record<string, Dataset> = {
       ...this.artifacts,
       [this.metadata.inputName]: new MemoryDataset({ data: input, copyMode: 'assign' }),
@@ -132,16 +135,19 @@ export class PipelineModel implements ScoringModel {
     input: unknown,
     parameters: Readonly<Record<string, unknown>>,
   ): Promise<unknown> {
-    const catalog =
-      parameters === this.parameters
-        ? this.#catalog
-        : new DataCatalog({ ...this.artifacts }, parameters as Record<string, unknown>);
-    const produced = new Map<string, MemoryDataset>();
-    const load = (name: string): unknown =>
-      name === this.metadata.inputName ? input : (produced.get(name)?.load() ?? catalog.load(name));
+    const shared = parameters === this.parameters;
+    const catalog = shared
+      ? this.#catalog
+      : new DataCatalog({ ...this.artifacts }, parameters as Record<string, unknown>);
+    // What the nodes produce in this call, copied on save and load per its copy mode (the
+    // MemoryDataset the local runner would use; 'assign', the PipelineML default, is no copy).
+    const produced = new Map<string, unknown>();
     for (const node of plan) {
       const inputs: Record<string, unknown> = {};
-      for (const name of node.inputs) inputs[name] = await load(name);
+      for (const name of node.inputs) {
+        const value = this.#value(name, input, produced, catalog, shared);
+        inputs[name] = value instanceof Promise ? await value : value;
+      }
       let outputs: Record<string, unknown>;
       try {
         outputs = await node.run(inputs);
@@ -151,18 +157,64 @@ export class PipelineModel implements ScoringModel {
         const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
         throw new NodeRunError(node.name, [node.name], undefined, { cause: error });
       }
-      for (const name of node.outputs) {
-        const dataset = new MemoryDataset({ copyMode: this.copyModeFor(name) });
-        await dataset.save(outputs[name]);
-        produced.set(name, dataset);
-      }
+      for (const name of node.outputs)
+        produced.set(name, copied(outputs[name], this.copyModeFor(name)));
     }
     const outputs = this.metadata.outputs;
-    const values = await Promise.all(outputs.map((name) => load(name)));
-    return outputs.length === 1
-      ? values[0]
-      : Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
+    if (outputs.length === 1) return this.#value(outputs[0]!, input, produced, catalog, shared);
+    const values = await Promise.all(
+      outputs.map((name) => this.#value(name, input, produced, catalog, shared)),
+    );
+    return Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
   }
+
+  /** The value of one dataset during a call (a Promise only when the catalog has to load it). */
+  #value(
+    name: string,
+    input: unknown,
+    produced: Map<string, unknown>,
+    catalog: DataCatalog,
+    shared: boolean,
+  ): unknown {
+    if (name === this.metadata.inputName) return input;
+    if (produced.has(name)) return copied(produced.get(name), this.copyModeFor(name));
+    if (shared) {
+      const fixed = this.#fixed.get(name);
+      if (fixed !== undefined) return fixed.value;
+    }
+    return catalog.load(name);
+  }
+
+  /**
+   * Inputs whose value is the same on every call with the training parameters, loaded once: an
+   * artifact held in memory without copying, a `params:` value that is not an object (a copy of a
+   * number or string is the value itself). Filled on the first call.
+   */
+  readonly #fixed = new Map<string, { value: unknown }>();
+
+  async #loadFixed(): Promise<void> {
+    if (this.#fixedLoaded) return;
+    this.#fixedLoaded = true;
+    for (const node of this.#plan ?? []) {
+      for (const name of node.inputs) {
+        if (this.#fixed.has(name) || name === this.metadata.inputName) continue;
+        const dataset = Object.hasOwn(this.artifacts, name) ? this.artifacts[name] : undefined;
+        if (dataset instanceof MemoryDataset && dataset.copyMode === 'assign')
+          this.#fixed.set(name, { value: await dataset.load() });
+        else if (name.startsWith('params:')) {
+          let value: unknown;
+          try {
+            value = await this.#catalog.load(name);
+          } catch {
+            continue; // left to the call, which reports it
+          }
+          if (value === null || typeof value !== 'object') this.#fixed.set(name, { value });
+        }
+      }
+    }
+  }
+
+  #fixedLoaded = false;
 
   /** The parameters of one call: the training values, with the params that differ from their default applied. */
   #parametersFor(params: Record<string, unknown> | undefined): {
@@ -183,6 +235,14 @@ export class PipelineModel implements ScoringModel {
     for (const name of Object.keys(changed)) overrides[name] = resolved[name];
     return { parameters: withOverrides(this.parameters, overrides), overrides };
   }
+}
+
+/** A value as a MemoryDataset of this copy mode holds it (copied on save and on load). */
+function copied(value: unknown, mode: CopyMode): unknown {
+  if (mode === 'assign' || value === null || typeof value !== 'object') return value;
+  if (mode === 'deepcopy') return structuredClone(value);
+  if (Array.isArray(value)) return value.slice();
+  return { ...(value as Record<string, unknown>) };
 }
 
 const NO_OVERRIDES: Readonly<Record<string, unknown>> = Object.freeze({});

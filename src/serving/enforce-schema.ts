@@ -76,6 +76,19 @@ function inputNames(cols: readonly NamedCol[]): string {
     .join(', ');
 }
 
+/** The named columns of a schema and their names, worked out once per schema. */
+const namedOf = new WeakMap<readonly ColSpec[], { cols: NamedCol[]; known: Set<string> }>();
+
+function namedColumns(schema: readonly ColSpec[]): { cols: NamedCol[]; known: Set<string> } {
+  let named = namedOf.get(schema);
+  if (!named) {
+    const cols = schema.filter((c): c is NamedCol => c.name !== undefined);
+    named = { cols, known: new Set(cols.map((c) => c.name)) };
+    namedOf.set(schema, named);
+  }
+  return named;
+}
+
 /**
  * Checks (and in MLflow's mode converts) records against the input schema; returns the records the
  * model is given. `columns` is the request's column set when it has one (dataframe_split, CSV);
@@ -87,9 +100,9 @@ export function* enforceInputs(
   strict: boolean,
   columns?: readonly string[],
 ): Sliced<Rec[]> {
-  const cols = (schema ?? []).filter((c): c is NamedCol => c.name !== undefined);
+  if (!schema) return records;
+  const { cols, known } = namedColumns(schema);
   if (cols.length === 0) return records;
-  const known = new Set(cols.map((c) => c.name));
   const present = new Set<string>(columns?.filter((c) => known.has(c)));
   const issues: SignatureIssue[] = [];
   const missingRows = new Map<string, { count: number; first: number }>();

@@ -50,6 +50,18 @@ function kind(v: unknown): string {
 export function parseContentType(
   header: string | undefined,
 ): (typeof SUPPORTED_CONTENT_TYPES)[number] {
+  // Clients send the same few headers: each accepted one is parsed once (rejected ones every time).
+  const known = header === undefined ? undefined : acceptedTypes.get(header);
+  if (known !== undefined) return known;
+  const type = checkContentType(header);
+  if (acceptedTypes.size >= 64) acceptedTypes.clear();
+  acceptedTypes.set(header!, type);
+  return type;
+}
+
+const acceptedTypes = new Map<string, (typeof SUPPORTED_CONTENT_TYPES)[number]>();
+
+function checkContentType(header: string | undefined): (typeof SUPPORTED_CONTENT_TYPES)[number] {
   const supported = `supported content types: ${SUPPORTED_CONTENT_TYPES.join(', ')}`;
   if (!header)
     throw new UnsupportedMediaTypeError(`Missing Content-Type header; ${supported}`, header);

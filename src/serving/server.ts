@@ -14,7 +14,7 @@ import type { ScoringServerOptions } from './options.js';
 import { parseContentType } from './parse-request.js';
 import { RequestScorer, type RunWork } from './scoring.js';
 import { folderSource, ScoringThreadPool } from './scoring-threads.js';
-import { runSliced, runSync } from './slicing.js';
+import { runSliced } from './slicing.js';
 import type { ScoringModel } from './types.js';
 
 export type { ScoringServerOptions } from './options.js';
@@ -37,6 +37,8 @@ function readPackageVersion(): string {
 
 const PING_BODY = '\n';
 const JSON_TYPE = 'application/json';
+/** What fastify would make of JSON_TYPE (it adds the charset): set as is, it is not rebuilt per answer. */
+const JSON_UTF8 = 'application/json; charset=utf-8';
 
 const DEBUG_LEVELS = new Set(['debug', 'trace']);
 const HELD = Symbol('held');
@@ -126,7 +128,6 @@ export function createScoringServer(
   });
   const scorer = new RequestScorer(model, opts);
   const runOnLoop: RunWork = (work) => runSliced(work, opts.sliceMs);
-  const runNow: RunWork = (work) => runSync(work);
   const threadModel =
     opts.threadModel ??
     (typeof model.metadata.dir === 'string' ? folderSource(model.metadata.dir) : undefined);
@@ -235,13 +236,12 @@ export function createScoringServer(
       return reply.code(threaded.status).type(JSON_TYPE).send(threaded.json);
     }
     // A small body is scored in one go (well under a slice); a larger one in time slices.
-    const { json, warnings } = await scorer.score(
-      body === undefined ? '' : body.toString('utf8'),
-      contentType,
-      body === undefined || body.length < SYNC_BELOW_BYTES ? runNow : runOnLoop,
-    );
-    for (const warning of warnings) req.log.warn(warning);
-    return reply.type(JSON_TYPE).send(json);
+    const { json, warnings } =
+      body === undefined || body.length < SYNC_BELOW_BYTES
+        ? await scorer.scoreNow(body === undefined ? '' : body.toString('utf8'), contentType)
+        : await scorer.score(body.toString('utf8'), contentType, runOnLoop);
+    for (let i = 0; i < warnings.length; i++) req.log.warn(warnings[i]);
+    return reply.type(JSON_UTF8).send(json);
   };
   app.post(
     '/invocations',
