@@ -94,7 +94,11 @@ export class RequestScorer {
     );
     const { params, warnings } = this.#params(parsed);
     const predictions = await this.#predict(records, params);
-    return { json: runSync(stringifyPredictions(predictions)), warnings };
+    const json =
+      !Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS
+        ? `{"predictions":${JSON.stringify(predictions ?? null)}}`
+        : runSync(stringifyPredictions(predictions));
+    return { json, warnings };
   }
 
   #read(body: string, contentType: string | undefined): Sliced<ParsedRequest> {
