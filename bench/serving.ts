@@ -3,7 +3,9 @@
  * model (support-tickets: vocabulary + classifier, trained and packaged here by
  * test/support/example-model.ts) against a bare fastify handler returning a fixed prediction, with
  * the same load tool (wrk), connections (32) and request (1 record, `dataframe_records`), in the
- * same run, each server in its own process.
+ * same run, each server in its own process. A third server, `layer`, is ours with the model replaced
+ * by the same fixed answer (the example's signature, logging and options kept): our HTTP and
+ * request-handling layer alone, so the gap to the bare handler splits into layer and model.
  *
  *   node --import tsx bench/serving.ts         # BENCH_SECONDS=10 per case, BENCH_ROUNDS=3
  *
@@ -29,6 +31,9 @@ const CONNECTIONS = 32;
 const WRK_THREADS = 2;
 const OURS_PORT = 5931;
 const BARE_PORT = 5933;
+const LAYER_PORT = 5935;
+
+type Server = 'ours' | 'layer' | 'bare';
 
 interface WrkResult {
   /** The server process's CPU time (user + system) per request, µs: less sensitive to load. */
@@ -167,9 +172,31 @@ async function main(): Promise<void> {
     [...process.execArgv, fileURLToPath(import.meta.url), '--serve-bare', String(BARE_PORT), fixed],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const runs: { server: 'ours' | 'bare'; round: number; result: WrkResult }[] = [];
+  const layer = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--serve-layer',
+      String(LAYER_PORT),
+      fixed,
+      example.modelDir,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const ports: Record<Server, number> = { ours: OURS_PORT, layer: LAYER_PORT, bare: BARE_PORT };
+  const pids: Record<Server, number | undefined> = {
+    ours: ours.pid,
+    layer: layer.pid,
+    bare: bare.pid,
+  };
+  const runs: { server: Server; round: number; result: WrkResult }[] = [];
   try {
-    await Promise.all([waitForPing(OURS_PORT, ours), waitForPing(BARE_PORT, bare)]);
+    await Promise.all([
+      waitForPing(OURS_PORT, ours),
+      waitForPing(BARE_PORT, bare),
+      waitForPing(LAYER_PORT, layer),
+    ]);
     const check = await fetch(`http://127.0.0.1:${OURS_PORT}/invocations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -178,13 +205,14 @@ async function main(): Promise<void> {
     const answer = await check.text();
     if (check.status !== 200 || answer !== fixed)
       throw new Error(`ours answered ${check.status} ${answer}, expected 200 ${fixed}`);
-    for (const port of [BARE_PORT, OURS_PORT]) await wrk(port, script, 2); // warm-up
+    for (const port of [BARE_PORT, OURS_PORT, LAYER_PORT]) await wrk(port, script, 2); // warm-up
     for (let round = 1; round <= ROUNDS; round++) {
-      const order = round % 2 === 1 ? (['bare', 'ours'] as const) : (['ours', 'bare'] as const);
+      const order: Server[] =
+        round % 2 === 1 ? ['bare', 'ours', 'layer'] : ['layer', 'ours', 'bare'];
       for (const server of order) {
-        const pid = server === 'ours' ? ours.pid : bare.pid;
+        const pid = pids[server];
         const cpu0 = cpuMicros(pid);
-        const result = await wrk(server === 'ours' ? OURS_PORT : BARE_PORT, script, SECONDS);
+        const result = await wrk(ports[server], script, SECONDS);
         const cpu1 = cpuMicros(pid);
         if (cpu0 !== undefined && cpu1 !== undefined && result.requests > 0)
           result.cpuUsPerRequest = Math.round((cpu1 - cpu0) / result.requests);
@@ -195,12 +223,12 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await Promise.all([stop(ours), stop(bare)]);
+    await Promise.all([stop(ours), stop(bare), stop(layer)]);
     rmSync(workDir, { recursive: true, force: true });
     rmSync(example.projectDir, { recursive: true, force: true });
   }
-  const of = (server: 'ours' | 'bare') => runs.filter((r) => r.server === server);
-  const summary = (server: 'ours' | 'bare') => ({
+  const of = (server: Server) => runs.filter((r) => r.server === server);
+  const summary = (server: Server) => ({
     rps: Math.round(median(of(server).map((r) => r.result.rps))),
     p50Ms: median(of(server).map((r) => r.result.p50Ms)),
     p99Ms: median(of(server).map((r) => r.result.p99Ms)),
@@ -209,11 +237,13 @@ async function main(): Promise<void> {
   });
   const o = summary('ours');
   const b = summary('bare');
+  const l = summary('layer');
   const rpsRatio = Math.round((o.rps / b.rps) * 100) / 100;
   const p99Ratio = Math.round((o.p99Ms / b.p99Ms) * 100) / 100;
   console.log(
     `\nmedians of ${ROUNDS} rounds × ${SECONDS} s, wrk -t${WRK_THREADS} -c${CONNECTIONS}, 1 record per request:` +
       `\n  ours (support-tickets model): ${o.rps} req/s, p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms, server CPU ${o.cpuUsPerRequest} µs/request` +
+      `\n  ours, model → fixed answer:   ${l.rps} req/s, p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, server CPU ${l.cpuUsPerRequest} µs/request (our layer alone: ${Math.round((l.rps / b.rps) * 100) / 100}× the bare requests/s)` +
       `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms, server CPU ${b.cpuUsPerRequest} µs/request` +
       `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); load ${load()}`,
   );
@@ -223,12 +253,38 @@ async function main(): Promise<void> {
     request: body,
     loadAverageAtEnd: loadavg(),
     targets: { rpsRatio: 0.6, p99Ratio: 2 },
-    summary: { ours: o, bare: b, rpsRatio, p99Ratio },
+    summary: {
+      ours: o,
+      bare: b,
+      rpsRatio,
+      p99Ratio,
+      layer: { ...l, rpsRatio: Math.round((l.rps / b.rps) * 100) / 100 },
+    },
+    layer:
+      'ours with the model replaced by the fixed answer (same signature, options and logging): the HTTP and request-handling layer alone',
     runs,
   });
 }
 
-if (process.argv[2] === '--serve-bare') {
+if (process.argv[2] === '--serve-layer') {
+  // Ours with the model replaced by the fixed answer: the example's signature, default options.
+  const { createScoringServer } = await import('../src/serving/server.js');
+  const { loadModel } = await import('../src/model/load-model.js');
+  const loaded = await loadModel(process.argv[5]!);
+  const { predictions } = JSON.parse(process.argv[4]!) as { predictions: unknown };
+  const app = createScoringServer(
+    {
+      signature: loaded.signature,
+      metadata: { flavorVersion: loaded.metadata.flavorVersion },
+      predict: () => Promise.resolve(predictions),
+    },
+    { logger: true },
+  );
+  await app.listen({ host: '127.0.0.1', port: Number(process.argv[3]) });
+  const close = () => void app.close().then(() => process.exit(0));
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+} else if (process.argv[2] === '--serve-bare') {
   // The reference: fastify's defaults (JSON body parser, no logger), a fixed prediction.
   const fixed = JSON.parse(process.argv[4]!) as unknown;
   const app = Fastify();
