@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { temporalActivity } from '../src/temporal/lazy-modules.js';
 import { createHash } from 'node:crypto';
 import {
   BatchInputError,
@@ -49,7 +49,7 @@ export interface BatchActivityDeps {
 
 /** Runs `body` with a heartbeat every period (so a dead worker or a cancellation is noticed). */
 async function heartbeating<T>(intervalMs: number, body: () => Promise<T>): Promise<T> {
-  const activity = Context.current();
+  const activity = temporalActivity().Context.current();
   const timer = setInterval(
     () => activity.heartbeat(),
     heartbeatPeriod(intervalMs, activity.info.heartbeatTimeoutMs),
@@ -139,7 +139,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             chunkSize,
             createdAt: new Date().toISOString(),
           });
-          Context.current().log.info('batch scoring planned', {
+          temporalActivity().Context.current().log.info('batch scoring planned', {
             modelUri,
             rows: source.numRows,
             chunks: chunkCount,
@@ -192,7 +192,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           ]);
           const predictions = await Promise.race([
             model.predict(rows, input.params),
-            Context.current().cancelled,
+            temporalActivity().Context.current().cancelled,
           ]);
           if (!Array.isArray(predictions) || predictions.length !== rows.length) {
             const got = Array.isArray(predictions)

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { temporalCommon } from '../src/temporal/lazy-modules.js';
 import { CatalogConfigError } from '../src/catalog/errors.js';
 import { DatasetConfigError } from '../src/datasets/errors.js';
 import { MlflowAuthError, MlflowConfigError } from '../src/mlflow/errors.js';
@@ -41,7 +41,7 @@ const PERMANENT_ERRORS = [
  */
 export function toActivityFailure(error: unknown): unknown {
   if (error instanceof Error && PERMANENT_ERRORS.some((family) => error instanceof family)) {
-    return ApplicationFailure.create({
+    return temporalCommon().ApplicationFailure.create({
       type: error.name,
       message: error.message,
       nonRetryable: true,

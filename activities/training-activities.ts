@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { temporalActivity } from '../src/temporal/lazy-modules.js';
 import { userInfo } from 'node:os';
 import {
   DEFAULT_CONFIG_ENV,
@@ -214,7 +214,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     /** Runs one node: inputs from the catalog or the run's intermediate store, outputs back there. */
     async runNode(input: RunNodeInput): Promise<RunNodeResult> {
       const started = Date.now();
-      const activity = Context.current();
+      const activity = temporalActivity().Context.current();
       // The UI shows a pending activity's type and heartbeat details, not its summary: name the node.
       // A local activity (a `local: true` node) has no heartbeat: the workflow task it runs in is
       // kept alive by the worker, and a dead worker is noticed by that task's timeout.
@@ -302,7 +302,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 
     /** Logs the inference pipeline of a PipelineML as an MLflow model (exactly once per run). */
     async packageModel(context: RunContext): Promise<LoggedModelRef> {
-      const activity = Context.current();
+      const activity = temporalActivity().Context.current();
       const heartbeat = (): void => activity.heartbeat();
       const timer = setInterval(
         heartbeat,
@@ -365,7 +365,7 @@ export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 /** The namespace of the workflow whose activity runs now (none when called outside an activity). */
 function activityNamespace(): string | undefined {
   try {
-    return Context.current().info.workflowNamespace;
+    return temporalActivity().Context.current().info.workflowNamespace;
   } catch {
     return undefined;
   }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_CONFIG_ENV } from '../constants.js';
 import { resolveRunTarget } from '../temporal/run-target.js';
 import type { batchScoringWorkflow } from '../../workflows/batch.js';
-import { batchProgressQuery } from '../../workflows/definitions.js';
+import { workflowDefinitions } from '../temporal/lazy-definitions.js';
 import type { BatchScoringInput, BatchScoringProgress, BatchScoringResult } from './types.js';
 
 /** The workflow type `startBatchScoring` starts (the name the worker registers it under). */
@@ -64,7 +64,7 @@ export function batchScoringHandle(
   return {
     workflowId: handle.workflowId,
     handle,
-    progress: () => handle.query(batchProgressQuery),
+    progress: async () => handle.query((await workflowDefinitions()).batchProgressQuery),
     result: () => handle.result(),
   };
 }

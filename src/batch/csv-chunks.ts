@@ -5,7 +5,7 @@
  * read by byte range (`readCsvRange`) or in sequence (`readCsvChunks`), never the whole file at once.
  */
 import { createReadStream } from 'node:fs';
-import { parse, type Info, type Options } from 'csv-parse';
+import type { Info, Options } from 'csv-parse';
 import type { CSVLoadArgs } from '../datasets/csv-dataset.js';
 import type { Row } from '../datasets/table.js';
 
@@ -50,6 +50,7 @@ export async function scanCsv(
   let numRows = 0;
   let lastEnd = 0;
   const offsets: number[] = [];
+  const { parse } = await import('csv-parse'); // loaded with the first CSV chunk
   const parser = createReadStream(path).pipe(parse(parserOptions(args, { bom: true, info: true })));
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
     if (expectHeader) {
@@ -115,6 +116,7 @@ export async function readCsvRange(
 ): Promise<Row[]> {
   if (byteEnd <= byteStart) return [];
   const rows: Row[] = [];
+  const { parse } = await import('csv-parse'); // loaded with the first CSV chunk
   const parser = createReadStream(path, { start: byteStart, end: byteEnd - 1 }).pipe(
     parse(parserOptions(args, { bom: byteStart === 0 })),
   );
@@ -131,6 +133,7 @@ export async function* readCsvChunks(
   args: CSVLoadArgs = {},
 ): AsyncGenerator<Row[]> {
   const header = args.header ?? true;
+  const { parse } = await import('csv-parse'); // loaded with the first CSV chunk
   const parser = createReadStream(path).pipe(parse(parserOptions(args, { bom: true })));
   let skipHeader = header;
   let chunk: Row[] = [];

@@ -4,21 +4,29 @@
  * that appends one row group per chunk. Values come back as `ParquetDataset` returns them: INT64 as
  * numbers, missing values as null.
  */
-import type { FileMetaData } from 'hyparquet';
-import {
-  asyncBufferFromFile,
-  parquetMetadataAsync,
-  parquetReadObjects,
-  parquetSchema,
-} from 'hyparquet';
-import type { BasicType, ColumnSource } from 'hyparquet-writer';
-import { fileWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import type { BasicType, ColumnSource, ParquetWriter } from 'hyparquet-writer';
+import type * as HyparquetWriter from 'hyparquet-writer';
 import type { Row } from '../datasets/table.js';
+
+// hyparquet and hyparquet-writer load with the first Parquet chunk, not with the package.
+let writerModule: typeof HyparquetWriter | undefined;
+
+/** Loads hyparquet-writer for `ParquetRowWriter` (once); call it before constructing one. */
+export async function loadParquetWriter(): Promise<void> {
+  writerModule ??= await import('hyparquet-writer');
+}
+
+function parquetWriter(): typeof HyparquetWriter {
+  if (!writerModule) throw new Error('ParquetRowWriter needs `await loadParquetWriter()` first.');
+  return writerModule;
+}
 
 /** Row count and column names from the footer (no data read). */
 export async function parquetInfo(
   path: string,
 ): Promise<{ numRows: number; names: string[]; rowGroups: number[] }> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetSchema } = await import('hyparquet');
   const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
   return {
     numRows: Number(metadata.num_rows),
@@ -42,10 +50,11 @@ async function open(
   path: string,
   columns?: string[],
 ): Promise<{
-  file: Awaited<ReturnType<typeof asyncBufferFromFile>>;
+  file: AsyncBuffer;
   metadata: FileMetaData;
   names: string[];
 }> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetSchema } = await import('hyparquet');
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   const all = parquetSchema(metadata).children.map((child) => child.element.name);
@@ -65,6 +74,7 @@ export async function readParquetRange(
   columns?: string[],
 ): Promise<Row[]> {
   const { file, metadata, names } = await open(path, columns);
+  const { parquetReadObjects } = await import('hyparquet');
   const end = Math.min(rowEnd, Number(metadata.num_rows));
   if (end <= rowStart) return [];
   const rows = (await parquetReadObjects({
@@ -83,6 +93,7 @@ export async function* readParquetRowGroups(
   columns?: string[],
 ): AsyncGenerator<Row[]> {
   const { file, metadata, names } = await open(path, columns);
+  const { parquetReadObjects } = await import('hyparquet');
   let start = 0;
   for (const group of metadata.row_groups) {
     const end = start + Number(group.num_rows);
@@ -161,6 +172,7 @@ export class ParquetRowWriter {
       return { name, data, type: TYPES[this.#kinds[c]!], nullable: true };
     });
     if (!this.#writer) {
+      const { fileWriter, ParquetWriter, schemaFromColumnData } = parquetWriter();
       this.#writer = new ParquetWriter({
         writer: fileWriter(this.path),
         schema: schemaFromColumnData({ columnData }),
@@ -173,6 +185,7 @@ export class ParquetRowWriter {
 
   /** Writes the footer (an empty file gets a schema-less one). */
   finish(): void {
+    const { fileWriter, ParquetWriter, schemaFromColumnData } = parquetWriter();
     this.#writer ??= new ParquetWriter({
       writer: fileWriter(this.path),
       schema: schemaFromColumnData({ columnData: [] }),

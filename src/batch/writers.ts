@@ -8,9 +8,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname, extname, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import { stringifyCell, type Row } from '../datasets/table.js';
-import { ParquetRowWriter } from './parquet-chunks.js';
+import { loadParquetWriter, ParquetRowWriter } from './parquet-chunks.js';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv' | 'parquet';
 
@@ -97,6 +96,7 @@ export async function createPredictionWriter(file: string | undefined): Promise<
   };
 
   if (format === 'parquet') {
+    await loadParquetWriter();
     const writer = new ParquetRowWriter(temp!);
     return {
       format,
@@ -129,6 +129,7 @@ export async function createPredictionWriter(file: string | undefined): Promise<
             `prediction column '${extra}' appears after the first chunk (columns: ${columns.join(', ')}): write .jsonl instead.`,
           );
         const records = rows.map((row) => columns!.map((name) => row[name] ?? null));
+        const { stringify } = await import('csv-stringify/sync');
         await sink().write(
           stringify(records, {
             header,

@@ -1,8 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parse } from 'csv-parse';
-import { stringify } from 'csv-stringify';
 import * as z from 'zod';
 import { fileEntryShape, parseDatasetConfig } from './config-schema.js';
 import { castColumn } from './csv-cast.js';
@@ -79,6 +77,7 @@ export class CSVDataset extends AbstractFileDataset<TableData> {
   }
 
   protected async readFile(path: string): Promise<TableData> {
+    const { parse } = await import('csv-parse'); // loaded with the first CSV read
     const args = this.loadArgs;
     const header = args.header ?? true;
     let names: string[] | undefined = header ? undefined : args.columns;
@@ -116,6 +115,7 @@ export class CSVDataset extends AbstractFileDataset<TableData> {
   }
 
   protected async writeFile(tempPath: string, data: TableData): Promise<void> {
+    const { stringify } = await import('csv-stringify');
     const args = this.saveArgs;
     const header = args.header ?? true;
     const records = isArrowTable(data)

@@ -1,7 +1,5 @@
 import type { ColumnData, DecodedArray } from 'hyparquet';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
 import type { BasicType, ColumnSource } from 'hyparquet-writer';
-import { parquetWriteFile } from 'hyparquet-writer';
 import * as z from 'zod';
 import { fileEntryShape, parseDatasetConfig } from './config-schema.js';
 import type { FileDatasetOptions } from './file-dataset.js';
@@ -54,6 +52,9 @@ export class ParquetDataset extends AbstractFileDataset<TableData> {
   }
 
   protected async readFile(path: string): Promise<TableData> {
+    // hyparquet loads with the first Parquet read, not with the package.
+    const { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } =
+      await import('hyparquet');
     const file = await asyncBufferFromFile(path);
     const metadata = await parquetMetadataAsync(file);
     const numRows = Number(metadata.num_rows);
@@ -82,6 +83,7 @@ export class ParquetDataset extends AbstractFileDataset<TableData> {
   }
 
   protected async writeFile(tempPath: string, data: TableData): Promise<void> {
+    const { parquetWriteFile } = await import('hyparquet-writer');
     const table = toColumns(data);
     const columnData = table.names.map((name, c) =>
       columnSource(name, table.columns[c] as ArrayLike<unknown>),

@@ -7,7 +7,6 @@
 import { Agent as HttpsAgent } from 'node:https';
 import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
-import axios from 'axios';
 import { localServicesCommand } from '../utils/local-services-hint.js';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse, Method } from 'axios';
 import {
@@ -186,17 +185,25 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class Transport {
   readonly options: CompiledTransportOptions;
-  private readonly http: AxiosInstance;
+  private http: AxiosInstance | undefined;
+  private readonly insecureTls: boolean;
 
   constructor(options: TransportOptions) {
     this.options = compileTransportOptions(options);
-    this.http =
-      options.http ??
-      axios.create(
-        options.insecureTls
-          ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
-          : {},
-      );
+    this.http = options.http;
+    this.insecureTls = options.insecureTls === true;
+  }
+
+  /** The axios instance, made on the first call: axios loads with it, not with the package. */
+  private async client(): Promise<AxiosInstance> {
+    if (this.http) return this.http;
+    const { default: axios } = await import('axios');
+    this.http ??= axios.create(
+      this.insecureTls
+        ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
+        : {},
+    );
+    return this.http;
   }
 
   /**
@@ -238,7 +245,8 @@ export class Transport {
         let response: AxiosResponse | undefined;
         let networkError: { code: string; message: string } | undefined;
         try {
-          response = await this.http.request({
+          const http = await this.client();
+          response = await http.request({
             ...this.config(spec, requestTimeoutMs),
             signal: controller.signal,
           });
@@ -400,11 +408,17 @@ function parseRetryAfter(value: unknown): number | undefined {
 
 /** Only the code and message of a network failure: axios errors carry the request config, headers included. */
 function describeNetworkError(error: unknown): { code: string; message: string } {
-  if (axios.isAxiosError(error)) {
-    const code = error.code ?? 'ERR_NETWORK';
-    const aggregate = (error.cause as { errors?: { code?: string }[] } | undefined)?.errors;
+  // axios.isAxiosError's own test, without loading axios for it.
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isAxiosError?: unknown }).isAxiosError === true
+  ) {
+    const axiosError = error as { code?: string; cause?: unknown; message: string };
+    const code = axiosError.code ?? 'ERR_NETWORK';
+    const aggregate = (axiosError.cause as { errors?: { code?: string }[] } | undefined)?.errors;
     const inner = aggregate?.[0]?.code;
-    return { code: code === 'ERR_NETWORK' && inner ? inner : code, message: error.message };
+    return { code: code === 'ERR_NETWORK' && inner ? inner : code, message: axiosError.message };
   }
   const err = error as { code?: string; message?: string };
   return { code: err.code ?? 'ERR_NETWORK', message: err.message ?? String(error) };

@@ -1,4 +1,4 @@
-import { build, version as esbuildVersion, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -126,6 +126,8 @@ export async function bundleInferenceCode(options: {
   /** Reuse the bundle of an earlier build whose inputs are unchanged. @default true */
   cache?: boolean;
 }): Promise<InferenceBundle> {
+  // Loaded here, not with the package: only packaging a model bundles.
+  const { build, version: esbuildVersion } = await import('esbuild');
   const externals: Record<string, string> = {};
   const entry = [
     `import project from ${JSON.stringify(options.projectFile)};`,

@@ -3,12 +3,7 @@
  * workflows waiting for one (the `PendingApproval` search attribute).
  */
 import type { Client, WorkflowUpdateFailedError } from '@temporalio/client';
-import {
-  approveUpdate,
-  pipelineNameKey,
-  progressQuery,
-  rejectUpdate,
-} from '../../workflows/definitions.js';
+import { workflowDefinitions } from './lazy-definitions.js';
 import { SEARCH_ATTRIBUTE_PENDING_APPROVAL } from '../constants.js';
 import type { ApprovalAnswer, ApprovalInput, PromotionDecision } from './types.js';
 
@@ -30,6 +25,7 @@ async function send(
   approved: boolean,
   input: ApprovalInput,
 ): Promise<ApprovalAnswer> {
+  const { approveUpdate, rejectUpdate } = await workflowDefinitions();
   try {
     return await client.workflow
       .getHandle(workflowId)
@@ -80,6 +76,7 @@ export async function listPendingApprovals(
 ): Promise<PendingApproval[]> {
   const found: PendingApproval[] = [];
   const query = `${SEARCH_ATTRIBUTE_PENDING_APPROVAL} = true AND ExecutionStatus = 'Running'`;
+  const { pipelineNameKey, progressQuery } = await workflowDefinitions();
   for await (const execution of client.workflow.list({ query })) {
     const pipeline = execution.typedSearchAttributes.get(pipelineNameKey);
     let promotion: PromotionDecision | undefined;

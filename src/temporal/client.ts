@@ -2,7 +2,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { trainingWorkflow, TrainingWorkflowInput } from '../../workflows/training.js';
-import { pipelineNameKey, progressQuery } from '../../workflows/definitions.js';
+import { workflowDefinitions } from './lazy-definitions.js';
 import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
 import type { RunIdentity } from './identity.js';
 import { resolveRunTarget } from './run-target.js';
@@ -135,6 +135,7 @@ export async function startCompiledTraining(
   client: Client,
   compiled: CompiledTrainingOptions,
 ): Promise<TrainingHandle> {
+  const { pipelineNameKey } = await workflowDefinitions();
   const handle = await client.workflow.start<typeof trainingWorkflow>(TRAINING_WORKFLOW_TYPE, {
     taskQueue: compiled.taskQueue,
     workflowId: compiled.workflowId,
@@ -155,7 +156,8 @@ export function trainingHandle(
   handle: WorkflowHandle<typeof trainingWorkflow>,
   taskQueue = '',
 ): TrainingHandle {
-  const progress = (): Promise<TrainingProgress> => handle.query(progressQuery);
+  const progress = async (): Promise<TrainingProgress> =>
+    handle.query((await workflowDefinitions()).progressQuery);
   return {
     workflowId: handle.workflowId,
     taskQueue,

@@ -20,7 +20,9 @@
  * hook unless `allowUnauthenticated` is set.
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createRequire } from 'node:module';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
@@ -147,6 +149,12 @@ const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>temporal-mlflow 
 <p>Then enable "Include cross-origin credentials" in the Temporal UI's codec server settings.</p>
 </form>`;
 
+const require = createRequire(import.meta.url);
+
+/** fastify, loaded when a codec server is made rather than with the package. */
+const loadFastify = (): typeof Fastify =>
+  (require('fastify') as { default: typeof Fastify }).default;
+
 export function createCodecServer(options: CodecServerOptions = {}): FastifyInstance {
   const codec = options.codec ?? createEncryptionCodec();
   if (options.token !== undefined && options.token.trim() === '') {
@@ -169,7 +177,7 @@ export function createCodecServer(options: CodecServerOptions = {}): FastifyInst
   };
   const origins = new Set(options.corsOrigins ?? []);
   const anyOrigin = origins.has('*');
-  const app = Fastify({
+  const app = loadFastify()({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
   });

@@ -21,8 +21,7 @@
  *   decoding, so keys can rotate without losing old histories.
  */
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import { METADATA_ENCODING_KEY } from '@temporalio/common';
-import { temporalProto } from './lazy-modules.js';
+import { temporalCommon, temporalProto } from './lazy-modules.js';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 const payloadMessage = () => temporalProto().temporal.api.common.v1.Payload;
@@ -124,7 +123,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions = {}): Enc
     ]);
     return {
       metadata: {
-        [METADATA_ENCODING_KEY]: encryptedEncoding,
+        [temporalCommon().METADATA_ENCODING_KEY]: encryptedEncoding,
         [METADATA_ENCRYPTION_KEY_ID]: activeKeyIdBytes,
       },
       data: ciphertext,
@@ -132,7 +131,7 @@ export function createEncryptionCodec(options: EncryptionCodecOptions = {}): Enc
   };
 
   const decryptOne = (payload: Payload): Payload => {
-    const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+    const encoding = payload.metadata?.[temporalCommon().METADATA_ENCODING_KEY];
     // Payloads written before encryption was turned on (or by other codecs) pass through.
     if (!encoding || Buffer.from(encoding).toString('utf8') !== ENCRYPTED_ENCODING) return payload;
     const keyIdBytes = payload.metadata?.[METADATA_ENCRYPTION_KEY_ID];

@@ -4,7 +4,8 @@
  * activity before it touches anything, so a worker of another project or environment that takes
  * a task on a shared queue hands it back (a retryable failure) instead of running it.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { temporalCommon } from './lazy-modules.js';
 import { PACKAGE_NAME, WRONG_WORKER_FAILURE_TYPE } from '../constants.js';
 
 /** What the identity is read from: a project session (structurally, so this module needs none). */
@@ -105,7 +106,7 @@ export function wrongWorkerFailure(
   worker: RunIdentity,
   reason?: string,
 ): ApplicationFailure {
-  return ApplicationFailure.retryable(
+  return temporalCommon().ApplicationFailure.retryable(
     `This worker serves ${describeIdentity(worker)}; the run belongs to ${describeIdentity(run)}` +
       `${reason ? ` (${reason})` : ''}. It was handed back: start a worker for that project and ` +
       `environment on this task queue (temporal-mlflow worker --project <dir> --env <env>), or stop ` +

@@ -5,6 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import type ProtoModule from '@temporalio/proto';
+import type * as CommonModule from '@temporalio/common';
+import type * as ActivityModule from '@temporalio/activity';
 
 const require = createRequire(import.meta.url);
 
@@ -14,4 +16,19 @@ let proto: typeof ProtoModule | undefined;
 export function temporalProto(): typeof ProtoModule {
   proto ??= require('@temporalio/proto') as typeof ProtoModule;
   return proto;
+}
+
+let common: typeof CommonModule | undefined;
+let activity: typeof ActivityModule | undefined;
+
+/** `@temporalio/common` (failures, payload metadata keys): 0.1-0.2 s to import on a 2-core machine. */
+export function temporalCommon(): typeof CommonModule {
+  common ??= require('@temporalio/common') as typeof CommonModule;
+  return common;
+}
+
+/** `@temporalio/activity` (an activity's `Context`), which loads `@temporalio/common`. */
+export function temporalActivity(): typeof ActivityModule {
+  activity ??= require('@temporalio/activity') as typeof ActivityModule;
+  return activity;
 }

@@ -18,7 +18,7 @@ import type {
   ScheduleSummary,
 } from '@temporalio/client';
 import { createHash } from 'node:crypto';
-import { pipelineNameKey } from '../../workflows/definitions.js';
+import { workflowDefinitions } from './lazy-definitions.js';
 import {
   DEFAULT_PIPELINE_NAME,
   SCHEDULE_MEMO_PROJECT,
@@ -163,6 +163,7 @@ export async function compileTrainingSchedule(
     )
     .digest('hex')
     .slice(0, 32);
+  const { pipelineNameKey } = await workflowDefinitions();
   const action = {
     type: 'startWorkflow' as const,
     // The hash lives in the action's memo, which updates can change (the schedule's memo cannot).
@@ -212,6 +213,8 @@ export async function createTrainingSchedule(
   return client.schedule.create(compiled.options);
 }
 
+type PipelineNameKey = Awaited<ReturnType<typeof workflowDefinitions>>['pipelineNameKey'];
+
 /** One schedule as `listTrainingSchedules` reports it. */
 export interface TrainingScheduleSummary {
   scheduleId: string;
@@ -225,7 +228,10 @@ export interface TrainingScheduleSummary {
   recentRuns: string[];
 }
 
-function summarize(summary: ScheduleSummary): TrainingScheduleSummary {
+function summarize(
+  summary: ScheduleSummary,
+  pipelineNameKey: PipelineNameKey,
+): TrainingScheduleSummary {
   const pipeline = summary.typedSearchAttributes?.get(pipelineNameKey);
   const project = summary.memo?.[SCHEDULE_MEMO_PROJECT];
   return {
@@ -250,8 +256,9 @@ export async function listTrainingSchedules(
     ? `${SEARCH_ATTRIBUTE_PIPELINE_NAME} = '${filter.pipeline.replace(/'/g, "\\'")}'`
     : undefined;
   const found: TrainingScheduleSummary[] = [];
+  const { pipelineNameKey } = await workflowDefinitions();
   for await (const summary of client.schedule.list(query ? { query } : {})) {
-    const item = summarize(summary);
+    const item = summarize(summary, pipelineNameKey);
     if (!item.pipeline) continue;
     if (filter.pipeline && item.pipeline !== filter.pipeline) continue;
     if (filter.project && item.project !== filter.project) continue;

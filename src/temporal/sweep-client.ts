@@ -22,9 +22,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { sweepProgressQuery } from '../../workflows/definitions.js';
+import { workflowDefinitions } from './lazy-definitions.js';
 import type { sweepWorkflow } from '../../workflows/sweep.js';
-import { pipelineNameKey } from '../../workflows/definitions.js';
 import { deepMerge } from '../catalog/merge.js';
 import { compileTrainingOptions, type StartTrainingOptions } from './client.js';
 import type {
@@ -288,6 +287,7 @@ export async function startSweep(client: Client, options: StartSweepOptions): Pr
     ...(options.command ? { command: options.command } : {}),
     ...(options.nodeDefaults ? { nodeDefaults: options.nodeDefaults } : {}),
   };
+  const { pipelineNameKey } = await workflowDefinitions();
   const handle = await client.workflow.start<typeof sweepWorkflow>(SWEEP_WORKFLOW_TYPE, {
     taskQueue: compiled.taskQueue,
     workflowId,
@@ -300,7 +300,7 @@ export async function startSweep(client: Client, options: StartSweepOptions): Pr
     taskQueue: compiled.taskQueue,
     trials,
     handle,
-    progress: () => handle.query(sweepProgressQuery),
+    progress: async () => handle.query((await workflowDefinitions()).sweepProgressQuery),
     result: () => handle.result(),
   };
 }

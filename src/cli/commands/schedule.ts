@@ -6,7 +6,7 @@ import {
   listTrainingSchedules,
   type OverlapPolicy,
 } from '../../temporal/schedules.js';
-import { pipelineNameKey } from '../../../workflows/definitions.js';
+import { workflowDefinitions } from '../../temporal/lazy-definitions.js';
 import { addEnvOption, addProjectDirOption } from '../common.js';
 import {
   addProjectOptions,
@@ -106,6 +106,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (scheduleId: string, options: ConnectionCommandOptions) => {
       await withTemporalClient(options, async (client) => {
         const d = await describeTrainingSchedule(client, scheduleId);
+        const { pipelineNameKey } = await workflowDefinitions();
         const when = d.spec.intervals?.length
           ? d.spec.intervals.map((i) => `every ${i.every}ms`).join(', ')
           : JSON.stringify(d.spec.calendars ?? d.spec);
