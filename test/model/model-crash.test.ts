@@ -2,7 +2,8 @@
  * Issue 6, "kill the worker during packaging": a worker process is SIGKILLed while the packaging
  * activity has created the LoggedModel (PENDING) and is uploading its files; a new worker process
  * retries the activity, and the run still ends with exactly one READY model and one registry
- * version made from it.
+ * version made from it. Packaging takes well under a second, so the workers reach MLflow through a
+ * proxy that holds the first worker's artifact uploads unanswered: the kill always lands there.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, Connection } from '@temporalio/client';
@@ -16,10 +17,20 @@ import type { LoggedModel, ModelVersion } from '../../src/mlflow/types.js';
 import { startTraining } from '../../src/temporal/client.js';
 import type { TrainingResult } from '../../src/temporal/types.js';
 import { copyExampleProject } from '../support/example-model.js';
+import { MlflowProxy } from '../support/mlflow-proxy.js';
 import { repoRoot, services } from '../support/services.js';
 
 const REGISTERED_NAME = 'support-ticket-router';
 const POLL_MS = 20;
+
+/** Holds artifact uploads while `holdUploads`: the first worker's packaging stops mid-upload. */
+const proxy = new MlflowProxy();
+let holdUploads = true;
+proxy.rule = ({ method, url }) =>
+  holdUploads && method === 'PUT' && url.includes('/mlflow-artifacts/artifacts/')
+    ? 'hold'
+    : 'forward';
+let proxyUri: string;
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -38,7 +49,7 @@ const exampleCopy = copyExampleProject();
 
 /** `temporal-mlflow worker` for the example, as its own process; resolves once it polls. */
 async function startWorker(taskQueue: string): Promise<WorkerProcess> {
-  const { TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI } = services();
+  const { TEMPORAL_ADDRESS } = services();
   const child = spawn(
     process.execPath,
     [
@@ -57,7 +68,7 @@ async function startWorker(taskQueue: string): Promise<WorkerProcess> {
     ],
     {
       cwd: repoRoot,
-      env: { ...process.env, TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI },
+      env: { ...process.env, TEMPORAL_ADDRESS, MLFLOW_TRACKING_URI: proxyUri },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -102,12 +113,14 @@ beforeAll(async () => {
   client = new Client({ connection });
   mlflow = new MlflowClient({ trackingUri: MLFLOW_TRACKING_URI });
   storeDir = await mkdtemp(join(tmpdir(), 'tm-crash-store-'));
+  proxyUri = await proxy.start();
 });
 
 afterAll(async () => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await connection?.close();
+  await proxy.stop();
   if (storeDir) await rm(storeDir, { recursive: true, force: true });
 });
 
@@ -136,23 +149,18 @@ describe('a worker killed during packaging', () => {
     const runId = (await training.progress()).mlflowRunId!;
     const experimentId = (await mlflow.runs.get(runId)).info.experiment_id;
 
-    // Kill once the LoggedModel exists (PENDING: some packaging work is done) and, when the upload
-    // can be caught, once some of its files are uploaded.
+    // Kill once the LoggedModel exists (PENDING: some packaging work is done) and one of its
+    // uploads is held by the proxy.
     let pending: LoggedModel | undefined;
-    for (let deadline = Date.now() + 60_000; !pending;) {
-      const [model] = await modelsOfRun(experimentId, runId);
-      if (model) pending = model;
-      else if (Date.now() > deadline)
-        throw new Error(`the model never appeared:\n${first.output()}`);
-      else await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    for (let deadline = Date.now() + 60_000; !pending || proxy.held.length === 0;) {
+      if (!pending) [pending] = await modelsOfRun(experimentId, runId);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the model never appeared with an upload under way (model ${pending?.info.model_id}):\n${first.output()}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     expect(pending.info.status).toBe('LOGGED_MODEL_PENDING');
-    let uploadedFiles = 0;
-    // The upload is the last ~100 ms of packaging: poll the model's root listing back to back.
-    for (let deadline = Date.now() + 30_000; uploadedFiles === 0 && Date.now() < deadline;) {
-      const files = await mlflow.artifacts.listArtifacts(pending.info.artifact_uri);
-      uploadedFiles = files.length;
-    }
     first.child.kill('SIGKILL');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
@@ -160,7 +168,8 @@ describe('a worker killed during packaging', () => {
     expect(pending).toBeDefined();
     const afterKill = await mlflow.loggedModels.get(pending!.info.model_id);
     expect(afterKill.info.status).toBe('LOGGED_MODEL_PENDING');
-    console.log(`killed the worker with the model PENDING and ${uploadedFiles} file(s) uploaded`);
+    holdUploads = false;
+    proxy.releaseHeld();
 
     // A new worker picks the packaging activity up again (after its heartbeat timeout).
     await startWorker(taskQueue);

@@ -5,7 +5,6 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,70 +12,22 @@ import { randomUUID } from 'node:crypto';
 import { MlflowClient } from '../../src/mlflow/client.js';
 import { startTraining } from '../../src/temporal/client.js';
 import { createWorker } from '../../src/temporal/worker.js';
+import { MlflowProxy } from '../support/mlflow-proxy.js';
 import { addMlflowEnv, copyExampleAs } from '../support/project-copies.js';
 import { services } from '../support/services.js';
 import { quietTemporalLogs } from '../support/temporal.js';
-
-/** An HTTP proxy to the real MLflow server that refuses `runs/update` … FINISHED while `down`. */
-class FlakyMlflowProxy {
-  down = false;
-  refused = 0;
-  private server: Server | undefined;
-  private target = new URL(services().MLFLOW_TRACKING_URI);
-  /** Called on the first refused request: the outage has begun. */
-  onOutage: (() => void) | undefined;
-
-  async start(): Promise<string> {
-    this.server = createServer((incoming, outgoing) => {
-      const chunks: Buffer[] = [];
-      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (
-          incoming.url?.endsWith('/runs/update') &&
-          body.toString().includes('FINISHED') &&
-          this.down
-        ) {
-          this.refused++;
-          if (this.refused === 1) this.onOutage?.();
-          outgoing.writeHead(503, { 'content-type': 'text/plain' }).end('MLflow is down');
-          return;
-        }
-        const forwarded = request(
-          {
-            host: this.target.hostname,
-            port: this.target.port,
-            path: incoming.url,
-            method: incoming.method,
-            headers: { ...incoming.headers, host: this.target.host },
-          },
-          (answer) => {
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(outgoing);
-          },
-        );
-        forwarded.on('error', () => outgoing.writeHead(502).end());
-        forwarded.end(body);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as { port: number };
-    return `http://127.0.0.1:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) =>
-      this.server ? this.server.close(() => resolve()) : resolve(),
-    );
-  }
-}
 
 let connection: Connection;
 let nativeConnection: NativeConnection;
 let worker: Worker | undefined;
 let running: Promise<void> | undefined;
-const proxy = new FlakyMlflowProxy();
+const proxy = new MlflowProxy();
+/** While `down`, the proxy refuses to end runs FINISHED: MLflow is down as the run is closed. */
+let down = false;
+proxy.rule = ({ url, body }) =>
+  down && url.endsWith('/runs/update') && body.toString().includes('FINISHED')
+    ? 'refuse'
+    : 'forward';
 
 beforeAll(async () => {
   quietTemporalLogs();
@@ -110,13 +61,14 @@ describe('closing a training run while MLflow is down', () => {
 
     // The outage starts when the run is first ended; meanwhile the alias must not have moved.
     let aliasDuringOutage: string | undefined = 'not checked';
-    proxy.onOutage = () => {
+    proxy.onRefuse = (count) => {
+      if (count !== 1) return;
       void mlflow.registry
         .getModelVersionByAlias(project.registeredModel, 'champion')
         .then((version) => (aliasDuringOutage = version.version))
         .catch(() => (aliasDuringOutage = undefined));
     };
-    proxy.down = true;
+    down = true;
     const client = new Client({ connection });
     const handle = await startTraining(client, { projectDir: project.dir });
 
@@ -130,7 +82,7 @@ describe('closing a training run while MLflow is down', () => {
     }
     expect((await handle.progress()).state).toBe('closing');
     expect((await handle.handle.describe()).status.name).toBe('RUNNING');
-    proxy.down = false;
+    down = false;
 
     const result = await handle.result();
     expect(result.model?.registeredModelVersion).toBeDefined();
