@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController } from 'fastify';
+import type Fastify from 'fastify';
+import type { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SignatureValidationError } from '../model/signature.js';
 import { readBody } from './body.js';
@@ -16,6 +17,7 @@ import { RequestScorer, type RunWork } from './scoring.js';
 import { folderSource, ScoringThreadPool } from './scoring-threads.js';
 import { runSliced } from './slicing.js';
 import type { ScoringModel } from './types.js';
+import { createRequire } from 'node:module';
 
 export type { ScoringServerOptions } from './options.js';
 export { DEFAULT_BODY_LIMIT_BYTES } from './options.js';
@@ -50,24 +52,32 @@ type Counted = FastifyRequest & { [HELD]?: number };
  * line per request at info would cost a large share of the throughput. Failures are logged where
  * they are handled, at warn or error.
  */
-class OneLinePerRequest extends LogController {
-  override incomingRequest(): void {}
-  override requestCompleted(
-    error: Error | null | undefined,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): void {
-    if (!error && !DEBUG_LEVELS.has(reply.log.level)) return;
-    const line = {
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
-    };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.debug(line, 'request');
-  }
+function oneLinePerRequest(Base: typeof LogController): LogController {
+  return new (class extends Base {
+    override incomingRequest(): void {}
+    override requestCompleted(
+      error: Error | null | undefined,
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ): void {
+      if (!error && !DEBUG_LEVELS.has(reply.log.level)) return;
+      const line = {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+      };
+      if (error) reply.log.error({ ...line, err: error }, 'request errored');
+      else reply.log.debug(line, 'request');
+    }
+  })();
 }
+
+const require = createRequire(import.meta.url);
+
+/** fastify, loaded when a scoring server is made rather than with the package (CLI start-up). */
+const loadFastify = (): { default: typeof Fastify; LogController: typeof LogController } =>
+  require('fastify') as { default: typeof Fastify; LogController: typeof LogController };
 
 /** Bodies smaller than this are parsed and checked without pausing (a fraction of a slice). */
 const SYNC_BELOW_BYTES = 16 * 1024;
@@ -120,10 +130,11 @@ export function createScoringServer(
 ): FastifyInstance {
   const opts = compileScoringServerOptions(options);
   const bodyLimit = opts.bodyLimitBytes;
-  const app = Fastify({
+  const fastify = loadFastify();
+  const app = fastify.default({
     logger: opts.logger,
     bodyLimit,
-    logController: new OneLinePerRequest(),
+    logController: oneLinePerRequest(fastify.LogController),
     return503OnClosing: true,
   });
   const scorer = new RequestScorer(model, opts);
