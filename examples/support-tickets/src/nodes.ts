@@ -85,8 +85,20 @@ export function fitVocabulary(tickets: Ticket[], options: { min_count: number })
   return { tokens: tokens.sort() };
 }
 
+/** Token → column of each vocabulary, built once per vocabulary object (a served model keeps one). */
+const tokenIndexes = new WeakMap<Vocabulary, Map<string, number>>();
+
+function tokenIndex(vocabulary: Vocabulary): Map<string, number> {
+  let index = tokenIndexes.get(vocabulary);
+  if (!index) {
+    index = new Map(vocabulary.tokens.map((token, i) => [token, i]));
+    tokenIndexes.set(vocabulary, index);
+  }
+  return index;
+}
+
 export function vectorize(tickets: Ticket[], vocabulary: Vocabulary): Features {
-  const index = new Map(vocabulary.tokens.map((token, i) => [token, i]));
+  const index = tokenIndex(vocabulary);
   return {
     ids: tickets.map((ticket) => String(ticket.ticket_id)),
     counts: tickets.map((ticket) => {
