@@ -67,7 +67,9 @@ beforeAll(async () => {
   await exec('mkdir', [project]);
   await npm(['init', '-y']);
   // better-sqlite3 has no reachable prebuilt binary here: build it at once instead of timing out.
-  await npm(['install', tarball], { npm_config_build_from_source: 'true' });
+  // --engine-strict: the install fails if any dependency's `engines` excludes this Node (cookie@2,
+  // pulled in through fastify's light-my-request, wants Node 22: the package pins a version that doesn't).
+  await npm(['install', tarball, '--engine-strict'], { npm_config_build_from_source: 'true' });
 }, 900_000);
 
 afterAll(() => {
