@@ -6,11 +6,8 @@
  * moved, not copied). One thread runs one node at a time; idle threads are kept, with their
  * project loaded, for the next node. See docs/execution.md.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Node } from '../pipeline/node.js';
 import { NodeThreadError, UncloneableValueError } from './errors.js';
@@ -23,6 +20,7 @@ import {
   type Uncloneable,
 } from './node-thread-values.js';
 import { inlineExecutor, type NodeExecutor } from './run-node.js';
+import { threadBootstrapSource } from '../utils/thread-bootstrap.js';
 
 /** One call of a node function in a thread. */
 export interface NodeThreadCall {
@@ -283,7 +281,7 @@ export class NodeThreadPool {
   }
 
   #spawn(projectDir: string): NodeThread {
-    const worker = new Worker(bootstrapSource(), {
+    const worker = new Worker(threadBootstrapSource(import.meta.url, 'node-thread-entry'), {
       eval: true,
       workerData: { projectDir },
       ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
@@ -438,31 +436,4 @@ function uncloneableError(
 
 function isDataCloneError(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'DataCloneError';
-}
-
-let bootstrap: string | undefined;
-
-/**
- * The code a thread starts with: tsx's loader first when this library runs from its TypeScript
- * sources (under tsx, Jest or the CLI; threads inherit none of their hooks), then the entry.
- */
-function bootstrapSource(): string {
-  if (bootstrap) return bootstrap;
-  const here = fileURLToPath(import.meta.url);
-  const entry = pathToFileURL(join(dirname(here), `node-thread-entry${extname(here)}`)).href;
-  const register =
-    extname(here) === '.ts' ? `(await import(${JSON.stringify(tsxApiUrl())})).register();` : '';
-  bootstrap = `(async () => { ${register} await import(${JSON.stringify(entry)}); })();`;
-  return bootstrap;
-}
-
-function tsxApiUrl(): string {
-  const manifestFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
-    exports: Record<string, { import: string | { default: string } }>;
-  };
-  const target = manifest.exports['./esm/api']!.import;
-  return pathToFileURL(
-    join(dirname(manifestFile), typeof target === 'string' ? target : target.default),
-  ).href;
 }

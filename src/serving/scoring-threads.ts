@@ -6,13 +6,12 @@
  * body only, while every thread is busy. A thread that dies is replaced; when no thread can load
  * the model, requests are scored on the event loop instead (see `available`).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServingError } from './errors.js';
 import type { ThreadModelSource } from './options.js';
+import { threadBootstrapSource } from '../utils/thread-bootstrap.js';
 import type {
   ScoringThreadData,
   ScoringThreadMessage,
@@ -118,7 +117,7 @@ export class ScoringThreadPool {
   }
 
   #spawn(): void {
-    const worker = new Worker(bootstrapSource(), {
+    const worker = new Worker(threadBootstrapSource(import.meta.url, 'scoring-thread-entry'), {
       eval: true,
       workerData: this.data,
     });
@@ -188,28 +187,4 @@ export class ScoringThreadPool {
     );
     this.#spawn();
   }
-}
-
-let bootstrap: string | undefined;
-
-/** The thread's code: registers tsx when running from TypeScript sources, then the entry module. */
-function bootstrapSource(): string {
-  if (bootstrap) return bootstrap;
-  const here = fileURLToPath(import.meta.url);
-  const entry = pathToFileURL(join(dirname(here), `scoring-thread-entry${extname(here)}`)).href;
-  const register =
-    extname(here) === '.ts' ? `(await import(${JSON.stringify(tsxApiUrl())})).register();` : '';
-  bootstrap = `(async () => { ${register} await import(${JSON.stringify(entry)}); })();`;
-  return bootstrap;
-}
-
-function tsxApiUrl(): string {
-  const manifestFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
-    exports: Record<string, { import: string | { default: string } }>;
-  };
-  const target = manifest.exports['./esm/api']!.import;
-  return pathToFileURL(
-    join(dirname(manifestFile), typeof target === 'string' ? target : target.default),
-  ).href;
 }
