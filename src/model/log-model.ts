@@ -6,7 +6,7 @@ import type { MlflowClient } from '../mlflow/client.js';
 import type { LoggedModel, ModelVersion, Run } from '../mlflow/types.js';
 import { tagsToRecord } from '../mlflow/util.js';
 import type { LoggedModelRef } from '../temporal/types.js';
-import { MlflowResourceNotFoundError } from '../mlflow/errors.js';
+import { MlflowAuthError, MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { ModelVerificationError } from './errors.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { savePipelineModel, type PackagingSource } from './save-model.js';
@@ -186,7 +186,9 @@ export async function registerLoggedModel(
 /**
  * A new version of `registeredName` from `models:/<modelId>`: one call when the registered model
  * exists (every training after the first), which is created first when the server says it is
- * missing.
+ * missing. A server with authentication says 403, not 404, for a registered model that does not
+ * exist yet (no permission can be found for it): that too gets the create-then-retry, and a real
+ * denial is then raised by the retry.
  */
 async function createVersion(
   client: MlflowClient,
@@ -204,7 +206,8 @@ async function createVersion(
   try {
     return await create();
   } catch (error) {
-    if (!(error instanceof MlflowResourceNotFoundError)) throw error;
+    if (!(error instanceof MlflowResourceNotFoundError || error instanceof MlflowAuthError))
+      throw error;
   }
   await client.registry.getOrCreateRegisteredModel(registeredName);
   return create();
