@@ -190,7 +190,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(children.map(stopServer));
-  await harness?.close();
+  // Seen once in a full CI run, after both tests had passed: the worker's run() rejected with
+  // "Channel has been shut down" as it was closed. Closing must not fail the file then; any other
+  // error still does.
+  await harness?.close().catch((error: unknown) => {
+    if (!String((error as Error)?.message).includes('Channel has been shut down')) throw error;
+    console.warn(`closing the churn test's worker: ${String(error)}`);
+  });
   if (url)
     await query(`DROP TABLE IF EXISTS ${tables.customers}, ${tables.outcomes}`).catch(
       () => undefined,
