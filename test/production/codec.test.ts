@@ -19,6 +19,7 @@ import {
 } from '../../src/temporal/codec.js';
 import { repoRoot, services, temporalCli } from '../support/services.js';
 import type { EchoParams, EchoResult } from './fixtures/echo-workflow.js';
+import { quietTemporalLogs } from '../support/temporal.js';
 
 const execFileAsync = promisify(execFile);
 const History = proto.temporal.api.history.v1.History;
@@ -533,6 +534,7 @@ describe('payload encryption against the real Temporal server', () => {
     const workflowId = `codec-echo-${randomUUID()}`;
     const seen: EchoParams[] = [];
 
+    quietTemporalLogs();
     const nativeConnection = await NativeConnection.connect({ address: TEMPORAL_ADDRESS });
     const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
     let codecServer: CodecServerHandle | undefined;

@@ -4,11 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { services, temporalCli } from '../support/services.js';
+import { quietTemporalLogs } from '../support/temporal.js';
 
 const workflowsPath = fileURLToPath(new URL('./fixtures/greet-workflow.ts', import.meta.url));
 
 describe('the Temporal dev server', () => {
   it('runs a real workflow with one activity through a worker and lists it afterwards', async () => {
+    quietTemporalLogs();
     const { TEMPORAL_ADDRESS } = services();
     const taskQueue = `smoke-${randomUUID()}`;
     const calls: string[] = [];
