@@ -1,4 +1,5 @@
 /** Shared by the lifecycle tests: the fixture project, waiting with deadlines, MLflow look-ups. */
+import type { Client } from '@temporalio/client';
 import { join } from 'node:path';
 import { MlflowClient } from '../../src/mlflow/client.js';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
@@ -45,4 +46,21 @@ export function tagOf(
   key: string,
 ): string | undefined {
   return run?.data.tags?.find((tag) => tag.key === key)?.value;
+}
+
+/** The status of each trial workflow of a sweep (`NEVER_STARTED` for a trial never started). */
+export function trialStatuses(
+  client: Client,
+  sweep: { workflowId: string; trials: readonly unknown[] },
+): Promise<string[]> {
+  return Promise.all(
+    sweep.trials.map(async (_, i) => {
+      try {
+        return (await client.workflow.getHandle(`${sweep.workflowId}/trial-${i}`).describe()).status
+          .name;
+      } catch {
+        return 'NEVER_STARTED';
+      }
+    }),
+  );
 }

@@ -12,7 +12,7 @@ import {
   TAG_SWEEP_BEST_TRIAL,
 } from '../../src/constants.js';
 import { startSweep, type StartSweepOptions } from '../../src/temporal/sweep-client.js';
-import { mlflow, tagOf, waitFor } from '../support/lifecycle.js';
+import { mlflow, tagOf, trialStatuses, waitFor } from '../support/lifecycle.js';
 import { copyExampleAs, type ProjectCopy } from '../support/project-copies.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 
@@ -122,17 +122,7 @@ describe('a sweep of the example project', () => {
     await sweep.handle.cancel();
     await expect(sweep.result()).rejects.toThrow();
 
-    const statuses = await Promise.all(
-      sweep.trials.map(async (_, i) => {
-        try {
-          return (
-            await harness.client.workflow.getHandle(`${sweep.workflowId}/trial-${i}`).describe()
-          ).status.name;
-        } catch {
-          return 'NEVER_STARTED';
-        }
-      }),
-    );
+    const statuses = await trialStatuses(harness.client, sweep);
     expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
     expect(statuses).toContain('COMPLETED');
     expect(statuses).toContain('CANCELLED');

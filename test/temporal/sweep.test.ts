@@ -10,7 +10,7 @@ import {
   startSweep,
   SweepSpecError,
 } from '../../src/temporal/sweep-client.js';
-import { lifecycleProject, mlflow, tagOf, waitFor } from '../support/lifecycle.js';
+import { lifecycleProject, mlflow, tagOf, trialStatuses, waitFor } from '../support/lifecycle.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 
 const MODEL = `sweep-${randomUUID().slice(0, 8)}`;
@@ -214,17 +214,7 @@ describe('a sweep on the real servers', () => {
     await waitFor('two trials running', async () => (await sweep.progress()).running === 2, 60_000);
     await sweep.handle.cancel();
     await expect(sweep.result()).rejects.toThrow();
-    const statuses = await Promise.all(
-      sweep.trials.map(async (_, i) => {
-        try {
-          return (
-            await harness.client.workflow.getHandle(`${sweep.workflowId}/trial-${i}`).describe()
-          ).status.name;
-        } catch {
-          return 'NEVER_STARTED';
-        }
-      }),
-    );
+    const statuses = await trialStatuses(harness.client, sweep);
     expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
     expect(statuses.filter((s) => s === 'CANCELLED')).toHaveLength(2);
     expect(statuses.filter((s) => s === 'NEVER_STARTED')).toHaveLength(2);
