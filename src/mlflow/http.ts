@@ -4,6 +4,7 @@
  * MLflow's `{error_code, message}` answers to the error family. Nothing here ever puts a
  * credential into an error message or an error's `cause`.
  */
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -194,14 +195,25 @@ export class Transport {
     this.insecureTls = options.insecureTls === true;
   }
 
-  /** The axios instance, made on the first call: axios loads with it, not with the package. */
+  /**
+   * The axios instance, made on the first call: axios loads with it, not with the package.
+   *
+   * A plain-HTTP server gets a new connection per call. MLflow's server (uvicorn, MLflow 3) writes
+   * an answer's headers and body as two TCP segments without TCP_NODELAY: on a connection kept
+   * alive the body waits for the client's delayed ACK (40 ms on Linux), so each call took ≥ 45 ms
+   * instead of ~10 ms on a local server. A new connection costs one round trip without TLS (less
+   * than the delay on any network); HTTPS keeps its connections (a handshake costs more, and TLS
+   * servers sit behind proxies that send an answer at once).
+   */
   private async client(): Promise<AxiosInstance> {
     if (this.http) return this.http;
     const { default: axios } = await import('axios');
     this.http ??= axios.create(
-      this.insecureTls
-        ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
-        : {},
+      this.options.baseUrl.startsWith('http:')
+        ? { httpAgent: new HttpAgent({ keepAlive: false }) }
+        : this.insecureTls
+          ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
+          : {},
     );
     return this.http;
   }
