@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_PIPELINE_NAME, PROJECT_FILE_NAMES } from '../constants.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { closestMatch } from '../utils/suggest.js';
+import { compiledProjectUrl } from './compiled-project.js';
 import { isProjectDefinition, type ProjectDefinition } from './define-project.js';
 import { InvalidProjectError, PipelineNotFoundError, ProjectNotFoundError } from './errors.js';
 
@@ -68,7 +69,9 @@ function registerTsx(): Promise<void> {
 
 /**
  * Imports a module, TypeScript included: from sources a plain `import()` works (tsx or Jest compile
- * it); compiled, tsx compiles the file on the fly as an ES module, so projects need no build step.
+ * it); compiled, the project is compiled once into its node_modules cache (`compiled-project.ts`)
+ * and imported from there, so projects need no build step and no loader hook. Without a
+ * node_modules folder, tsx compiles the file on the fly as an ES module.
  *
  * tsx's loader is registered for the thread, not scoped (`tsImport`): a scoped import gives every
  * module the project file reaches its own URL, so this package and its dependencies would load a
@@ -79,6 +82,8 @@ async function importModule(file: string, dir: string): Promise<Record<string, u
   const url = pathToFileURL(file).href;
   if (runningFromSources || !/\.[cm]?tsx?$/.test(file))
     return (await import(url)) as Record<string, unknown>;
+  const compiled = await compiledProjectUrl(file, dir);
+  if (compiled) return (await import(compiled)) as Record<string, unknown>;
   // This package's own modules load before any hook exists: with hooks registered, each import of
   // its graph would cross to the hooks thread (about half of a one-node run's start-up).
   await import('../index.js');
