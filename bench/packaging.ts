@@ -1,21 +1,25 @@
 /**
  * Packaging and predict benchmark on the example project (examples/support-tickets), against the
  * real MLflow server:
- *   - packaging the inference pipeline as an MLflow model (logPipelineModel), broken down by stage
- *     (create, artifacts, bundle, verify, upload, finalize, register), median of 3 repetitions;
- *     target: bundle + upload + register ≤ 3 s;
+ *   - packaging the inference pipeline as an MLflow model (logPipelineModel) with a cached bundle
+ *     (the project unchanged since the warm-up, as when a worker packages run after run): total,
+ *     median of 7 repetitions after 1 warm-up, target ≤ 0.3 s; with the stages' durations
+ *     (create, artifacts, bundle, verify, upload, finalize, register: they overlap, so they do not
+ *     add up to the total) and the load average around each repetition;
  *   - `predict` latency after `loadModel`: 1 record (median of 200 calls, target ≤ 1 ms) and 10,000
  *     records (median of 10 calls, target ≤ 200 ms).
- * Run: node --import tsx bench/packaging.ts   (MLFLOW_TRACKING_URI, else .local/services.env)
+ * Run: npx tsx bench/packaging.ts   (MLFLOW_TRACKING_URI, else .local/services.env)
  * Each repetition logs to its own run of the `temporal-mlflow-bench` experiment and registers a
- * version of `temporal-mlflow-bench-router` (the example's own registered model is left alone).
+ * version of `temporal-mlflow-bench-router` (the example's own registered model is left alone),
+ * with the alias deferred as the worker's packaging activity does.
  * Writes bench/results/packaging.json.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MlflowClient } from '../src/mlflow/client.js';
+import { bundleInferenceCode } from '../src/model/bundle.js';
 import { loadModel } from '../src/model/load-model.js';
 import { logPipelineModel, type PackagingStage } from '../src/model/log-model.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
@@ -25,7 +29,8 @@ import { median, writeResults } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const exampleDir = join(root, 'examples', 'support-tickets');
-const REPETITIONS = 3;
+const WARM_UP = 1;
+const REPETITIONS = 7;
 const ONE_RECORD_RUNS = 200;
 const MANY_RECORDS = 10_000;
 const MANY_RECORDS_RUNS = 10;
@@ -38,7 +43,7 @@ const STAGES: PackagingStage[] = [
   'finalize',
   'register',
 ];
-const TARGETS = { packagingMs: 3_000, predict1Ms: 1, predict10kMs: 200 };
+const TARGETS = { cachedPackagingMs: 300, predict1Ms: 1, predict10kMs: 200 };
 
 import { serviceAddress } from '../test/support/services.js';
 const trackingUri = (): string => serviceAddress('MLFLOW_TRACKING_URI');
@@ -100,8 +105,17 @@ async function main(): Promise<void> {
   const experiment = await client.experiments.getOrCreate('temporal-mlflow-bench');
   const repetitions: Record<PackagingStage, number>[] = [];
   const totals: number[] = [];
+  const loads: { before: number; after: number }[] = [];
   let modelUri = '';
-  for (let rep = 0; rep < REPETITIONS; rep++) {
+  for (let rep = 0; rep < WARM_UP + REPETITIONS; rep++) {
+    const warmUp = rep < WARM_UP;
+    if (rep === WARM_UP) {
+      // Every measured repetition packages with a cached bundle: check the cache answers.
+      const codeDir = await mkdtemp(join(tmpdir(), 'tm-bench-code-'));
+      const bundle = await bundleInferenceCode({ projectFile: session.project.file, codeDir });
+      await rm(codeDir, { recursive: true, force: true });
+      if (!bundle.cached) throw new Error('the bundle is not cached after the warm-up');
+    }
     const run = await client.runs.create({
       experimentId: experiment.experiment_id,
       runName: `bench-packaging-${rep}`,
@@ -110,6 +124,7 @@ async function main(): Promise<void> {
       PackagingStage,
       number
     >;
+    const before = loadavg()[0]!;
     const started = performance.now();
     const ref = await logPipelineModel({
       session,
@@ -120,21 +135,26 @@ async function main(): Promise<void> {
       packagingKey: `bench-${run.info.run_id}`,
       registeredModelName: 'temporal-mlflow-bench-router',
       alias: 'champion',
+      deferAlias: true,
       onStage: (stage, ms) => (stages[stage] += ms),
     });
-    totals.push(performance.now() - started);
+    const total = performance.now() - started;
+    const after = loadavg()[0]!;
     await client.runs.end(run.info.run_id, 'FINISHED');
-    repetitions.push(stages);
     modelUri = ref.modelUri;
     console.log(
-      `repetition ${rep + 1}: ${totals.at(-1)!.toFixed(0)} ms (${STAGES.map((s) => `${s} ${stages[s].toFixed(0)}`).join(', ')})`,
+      `${warmUp ? 'warm-up' : `repetition ${rep - WARM_UP + 1}`}: ${total.toFixed(0)} ms at load ${before.toFixed(2)}-${after.toFixed(2)} (${STAGES.map((s) => `${s} ${stages[s].toFixed(0)}`).join(', ')})`,
     );
+    if (warmUp) continue;
+    totals.push(total);
+    repetitions.push(stages);
+    loads.push({ before: round(before, 2), after: round(after, 2) });
   }
   const stageMedians = Object.fromEntries(
     STAGES.map((stage) => [stage, round(median(repetitions.map((r) => r[stage])))]),
   ) as Record<PackagingStage, number>;
-  const packagingMs = round(median(repetitions.map((r) => r.bundle + r.upload + r.register)));
   const totalMs = round(median(totals));
+  const met = totalMs <= TARGETS.cachedPackagingMs;
 
   // Predict latency, after loading the last logged model from MLflow (downloaded to a fresh cache).
   const cacheDir = await mkdtemp(join(tmpdir(), 'tm-bench-cache-'));
@@ -162,11 +182,10 @@ async function main(): Promise<void> {
       target: '',
     })),
     {
-      measure: 'packaging: bundle + upload + register',
-      median: `${packagingMs} ms`,
-      target: `≤ ${TARGETS.packagingMs} ms ${packagingMs <= TARGETS.packagingMs ? 'met' : 'MISSED'}`,
+      measure: `packaging, cached bundle: total (median of ${REPETITIONS})`,
+      median: `${totalMs} ms`,
+      target: `≤ ${TARGETS.cachedPackagingMs} ms ${met ? 'met' : 'MISSED'}`,
     },
-    { measure: 'packaging: total (logPipelineModel)', median: `${totalMs} ms`, target: '' },
     {
       measure: 'loadModel (download + import + artifacts)',
       median: `${round(loadMs)} ms (once)`,
@@ -188,17 +207,22 @@ async function main(): Promise<void> {
   writeResults('packaging', {
     trackingUri: client.trackingUri,
     project: 'examples/support-tickets',
+    warmUp: WARM_UP,
     repetitions: REPETITIONS,
-    packaging: {
-      stageMediansMs: stageMedians,
-      bundleUploadRegisterMs: packagingMs,
+    cachedPackaging: {
       totalMs,
+      targetMs: TARGETS.cachedPackagingMs,
+      met,
+      stageMediansMs: stageMedians,
       perRepetitionMs: repetitions.map((r, i) => ({
-        ...Object.fromEntries(STAGES.map((s) => [s, round(r[s])])),
         total: round(totals[i]!),
+        ...Object.fromEntries(STAGES.map((s) => [s, round(r[s])])),
+        loadAverage: loads[i],
       })),
-      targetMs: TARGETS.packagingMs,
-      met: packagingMs <= TARGETS.packagingMs,
+      loadAverage: {
+        min: Math.min(...loads.flatMap((l) => [l.before, l.after])),
+        max: Math.max(...loads.flatMap((l) => [l.before, l.after])),
+      },
     },
     loadModelMs: round(loadMs),
     predict: {

@@ -4,11 +4,11 @@
  * Uploads stream the file as the PUT body and downloads stream to a temporary file renamed into
  * place, so memory stays flat whatever the file size.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MlflowError, MlflowInvalidParameterError } from './errors.js';
 import type { Transport } from './http.js';
@@ -123,14 +123,42 @@ export class ArtifactsApi {
     return dests.sort();
   }
 
-  private async putFile(root: string, localPath: string, dest: string): Promise<void> {
+  /**
+   * Uploads one file to exactly `artifactPath` (relative to the root). Returns the SHA-256 of the
+   * bytes the accepted request sent, so a caller can check them against a manifest of the file.
+   */
+  async uploadFileAs(
+    target: ArtifactTarget,
+    localPath: string,
+    artifactPath: string,
+  ): Promise<string> {
+    return this.putFile(await this.rootUri(target), localPath, normaliseArtifactPath(artifactPath));
+  }
+
+  /** PUTs a file, streaming it; resolves to the SHA-256 of what the accepted attempt sent. */
+  private async putFile(root: string, localPath: string, dest: string): Promise<string> {
     const { size } = await stat(localPath);
+    let hash = createHash('sha256');
     await this.transport.raw({
       method: 'PUT',
       path: this.proxyPath(root, dest),
-      stream: () => createReadStream(localPath),
+      stream: () => {
+        // Each attempt reads the file again: the hash is of the bytes the last attempt sent.
+        hash = createHash('sha256');
+        const digest = hash;
+        const source = createReadStream(localPath);
+        const tap = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            digest.update(chunk);
+            done(null, chunk);
+          },
+        });
+        source.on('error', (error) => tap.destroy(error));
+        return source.pipe(tap);
+      },
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
     });
+    return hash.digest('hex');
   }
 
   /** Downloads one artifact to `localPath` (written to a temporary file, then renamed). */

@@ -21,6 +21,8 @@ export interface InferenceBundle {
   bytes: number;
   /** Native packages left external, with their exact installed versions. */
   externals: Record<string, string>;
+  /** True when the code came from the bundle cache (no build). */
+  cached: boolean;
 }
 
 function packageRoot(
@@ -143,11 +145,14 @@ export async function bundleInferenceCode(options: {
       salt,
     );
     if (hit)
-      return writeBundle(
-        options.codeDir,
-        Buffer.from(hit.result.code, 'base64'),
-        hit.result.externals,
-      );
+      return {
+        ...(await writeBundle(
+          options.codeDir,
+          Buffer.from(hit.result.code, 'base64'),
+          hit.result.externals,
+        )),
+        cached: true,
+      };
   }
   const result = await build({
     stdin: {
@@ -200,7 +205,7 @@ export async function bundleInferenceCode(options: {
       externals,
     }).catch(() => undefined);
   }
-  return writeBundle(options.codeDir, code, externals);
+  return { ...(await writeBundle(options.codeDir, code, externals)), cached: false };
 }
 
 /** Writes the bundle and the python_function shim's stdio entry into `codeDir`. */
@@ -208,7 +213,7 @@ async function writeBundle(
   codeDir: string,
   code: Uint8Array,
   externals: Record<string, string>,
-): Promise<InferenceBundle> {
+): Promise<Omit<InferenceBundle, 'cached'>> {
   const sha256 = createHash('sha256').update(code).digest('hex');
   const fileName = `pipeline-${sha256.slice(0, 16)}.mjs`;
   await mkdir(codeDir, { recursive: true });

@@ -204,6 +204,30 @@ export class ModelIntegrityError extends PipelineMLError {
 }
 
 /**
+ * A file of a model folder was uploaded with other bytes than its hash manifest records (it changed
+ * while packaging): the model is not finalized, and a retry uploads the folder again.
+ */
+export class ModelUploadMismatchError extends PipelineMLError {
+  override readonly name = 'ModelUploadMismatchError';
+  constructor(
+    /** The model folder. */
+    readonly modelDir: string,
+    /** The file, relative to the model folder (`/`-separated). */
+    readonly file: string,
+    /** Its SHA-256 in integrity.json. */
+    readonly recorded: string,
+    /** The SHA-256 of the bytes uploaded, or undefined when it was not uploaded. */
+    readonly uploaded: string | undefined,
+  ) {
+    super(`The model's ${file} was not uploaded as integrity.json records it.`, {
+      expected: `SHA-256 ${recorded}`,
+      received: uploaded ? `SHA-256 ${uploaded}` : 'no upload of the file',
+      hint: 'nothing may write into a model folder while it is packaged; the packaging is retried.',
+    });
+  }
+}
+
+/**
  * A path in MLmodel (the bundle, a catalog `filepath`, ...) or in the hash manifest leaves the
  * model folder. The outside file is never read.
  */

@@ -131,7 +131,14 @@ async function listModelFiles(modelDir: string): Promise<{ files: string[]; link
  */
 export async function writeIntegrityManifest(
   modelDir: string,
-  options: { signingKey?: string | null } = {},
+  options: {
+    signingKey?: string | null;
+    /**
+     * SHA-256 of files the caller computed from the bytes it wrote (the bundle), by relative path:
+     * not read again. An upload checks the manifest against the bytes it sent.
+     */
+    knownHashes?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<IntegrityManifest> {
   const key = resolveSigningKey(options.signingKey);
   const { files, links } = await listModelFiles(modelDir);
@@ -148,7 +155,10 @@ export async function writeIntegrityManifest(
     mlmodel: mlmodelDigest(mlmodel),
     files: {},
   };
-  for (const file of files) manifest.files[file] = await sha256File(join(modelDir, file));
+  const hashes = await Promise.all(
+    files.map((file) => options.knownHashes?.[file] ?? sha256File(join(modelDir, file))),
+  );
+  for (const [i, file] of files.entries()) manifest.files[file] = hashes[i]!;
   const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
   await writeFile(join(modelDir, INTEGRITY_MANIFEST_FILE), bytes);
   if (key) {

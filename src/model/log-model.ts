@@ -8,14 +8,13 @@ import { tagsToRecord } from '../mlflow/util.js';
 import type { LoggedModelRef } from '../temporal/types.js';
 import { MlflowAuthError, MlflowResourceNotFoundError } from '../mlflow/errors.js';
 import { ModelVerificationError } from './errors.js';
+import type { IntegrityManifest } from './integrity.js';
+import { checkUploadedManifest, ModelUpload } from './model-upload.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { savePipelineModel, type PackagingSource } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
-
-/** Files uploaded at once: a model folder has a dozen small files and one bundle. */
-const UPLOAD_CONCURRENCY = 8;
 
 /** Params copied onto a LoggedModel (MLflow's page shows them; a run may have thousands). */
 const MAX_MODEL_PARAMS = 500;
@@ -107,6 +106,11 @@ function sqlString(value: string): string {
   return `'${value.replace(/'/g, "\\'")}'`;
 }
 
+/** Whether the run, as read, lists the model among its outputs. */
+function listsModel(run: Run, modelId: string): boolean {
+  return run.outputs?.model_outputs?.some((output) => output.model_id === modelId) ?? false;
+}
+
 /**
  * The end of MLflow 3's `log_model` for a PENDING LoggedModel: uploads `modelDir` to the model's
  * artifact location, links the model to the run's outputs (`runs/outputs`) and finalizes it READY.
@@ -122,37 +126,65 @@ export async function publishLoggedModel(options: {
    * the link is made while the files upload instead of asking the run first. @default true
    */
   mayBeLinked?: boolean;
+  /**
+   * The run as this attempt read it: a model it does not list is linked while the files upload
+   * (a link made meanwhile by another attempt is accepted), one it lists is not linked again.
+   */
+  run?: Run;
+  /** An upload of this folder to this model already under way (files sent as they became final). */
+  upload?: ModelUpload;
+  /** The folder's hash manifest: every file it lists must have been uploaded with its bytes. */
+  manifest?: IntegrityManifest;
+  /**
+   * Started once every file is uploaded, while the model is finalized (registering a version:
+   * MLflow's `model-versions/create` reads the model's artifact location and run, not its status).
+   */
+  whileFinalizing?: () => Promise<unknown>;
   onStage?: (stage: 'upload' | 'finalize', durationMs: number) => void;
   onUploadProgress?: () => void;
 }): Promise<LoggedModel> {
-  const { client, model, runId } = options;
+  const { client, model, runId, modelDir } = options;
   const modelId = model.info.model_id;
   const link = (): Promise<void> => client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }]);
+  // An attempt killed between linking and finalizing linked it already, and the server refuses
+  // the same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it.
+  const linkUnlessListed = async (): Promise<void> => {
+    if (!listsModel(await client.runs.get(runId), modelId)) await link();
+  };
   let started = performance.now();
-  const linking = options.mayBeLinked === false ? link() : undefined;
+  const linking =
+    options.mayBeLinked === false
+      ? link()
+      : options.run && !listsModel(options.run, modelId)
+        ? link().catch(async (error: unknown) => {
+            if (!listsModel(await client.runs.get(runId), modelId)) throw error;
+          })
+        : undefined;
+  const upload =
+    options.upload ??
+    new ModelUpload({
+      client,
+      artifactUri: model.info.artifact_uri,
+      modelDir,
+      ...(options.onUploadProgress ? { onProgress: options.onUploadProgress } : {}),
+    });
   // Settled together: a failed link is not left unhandled while the upload runs.
-  const [uploaded, linked] = await Promise.allSettled([
-    client.artifacts.uploadDirectory(model.info.artifact_uri, options.modelDir, undefined, {
-      concurrency: UPLOAD_CONCURRENCY,
-    }),
-    linking,
-  ]);
+  const [uploaded, linked] = await Promise.allSettled([upload.complete(), linking]);
   if (uploaded.status === 'rejected') throw uploaded.reason;
   if (linked.status === 'rejected') throw linked.reason;
+  if (options.manifest) checkUploadedManifest(modelDir, options.manifest, uploaded.value);
   options.onUploadProgress?.();
   options.onStage?.('upload', performance.now() - started);
   started = performance.now();
-  if (!linking) {
-    // An attempt killed between linking and finalizing linked it already, and the server refuses
-    // the same link twice (UNIQUE constraint, HTTP 400): link only when the run does not list it.
-    const listed = (await client.runs.get(runId)).outputs?.model_outputs?.some(
-      (output) => output.model_id === modelId,
-    );
-    if (!listed) await link();
-  }
-  const ready = await client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY');
-  options.onStage?.('finalize', performance.now() - started);
-  return ready;
+  if (!linking && !options.run) await linkUnlessListed();
+  const finalizing = client.loggedModels.finalize(modelId, 'LOGGED_MODEL_READY').then((ready) => {
+    options.onStage?.('finalize', performance.now() - started);
+    return ready;
+  });
+  const [ready, alongside] = await Promise.allSettled([finalizing, options.whileFinalizing?.()]);
+  if (ready.status === 'rejected') throw ready.reason;
+  if (alongside.status === 'rejected') throw alongside.reason;
+  return ready.value;
 }
 
 /**
@@ -267,10 +299,47 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     });
     return { run, model, created: true };
   });
+  // Files final before the folder is (the bundle, the artifacts) upload as soon as the model
+  // exists, while the model is verified; none is sent to a model an earlier attempt finished.
+  const finalFiles: string[] = [];
+  let upload: ModelUpload | undefined;
+  const uploading = packaged.then(
+    ({ model: found }) => {
+      if (found.info.status === 'LOGGED_MODEL_READY') return;
+      upload = new ModelUpload({
+        client,
+        artifactUri: found.info.artifact_uri,
+        modelDir,
+        onProgress: () => options.onUploadProgress?.(),
+      });
+      upload.add(finalFiles);
+    },
+    () => undefined,
+  );
 
-  let run: Run;
+  const ref: LoggedModelRef = { modelId: '', modelUri: '', runModelUri: `runs:/${runId}/${name}` };
+  let run: Run | undefined;
+  /** Links the run's metrics to the model and registers it: started once its files are uploaded. */
+  const registerModel = (modelId: string): Promise<unknown> =>
+    Promise.all([
+      linkRunMetrics(client, run!, modelId),
+      registeredName
+        ? stage('register', async () => {
+            const version = await registerLoggedModel(client, {
+              registeredName,
+              modelId,
+              runId,
+              alias: options.deferAlias ? undefined : alias,
+              mayBeRegistered: !created,
+            });
+            ref.registeredModelName = registeredName;
+            ref.registeredModelVersion = version.version;
+            if (alias) ref.alias = alias;
+          })
+        : undefined,
+    ]);
   let model: LoggedModel;
-  let created: boolean;
+  let created = false;
   try {
     const saving = savePipelineModel({
       session: options.session,
@@ -280,15 +349,23 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
       modelId: packaged.then((found) => found.model.info.model_id),
       runId,
       onStage: (label, ms) => options.onStage?.(label, ms),
+      onFilesFinal: (files) => {
+        finalFiles.push(...files);
+        upload?.add(files);
+      },
     });
     // Both settle before going on: neither failure is left unhandled.
     const [found, saved] = await Promise.allSettled([packaged, saving]);
+    await uploading;
     if (found.status === 'rejected') throw found.reason;
     ({ run, model, created } = found.value);
     // A model an earlier attempt finished is kept as it is (this attempt's folder is dropped).
-    if (model.info.status !== 'LOGGED_MODEL_READY') {
+    if (model.info.status === 'LOGGED_MODEL_READY') {
+      await registerModel(model.info.model_id);
+    } else {
       if (saved.status === 'rejected') {
         if (saved.reason instanceof ModelVerificationError) {
+          await upload?.settled();
           await client.loggedModels.setTags(model.info.model_id, {
             [TAG_FAILURE]: (saved.reason as Error).message.slice(0, 5000),
           });
@@ -296,42 +373,28 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
         }
         throw saved.reason;
       }
+      const modelId = model.info.model_id;
       model = await publishLoggedModel({
         client,
         model,
         runId,
         modelDir,
         mayBeLinked: !created,
+        run,
+        ...(upload ? { upload } : {}),
+        manifest: saved.value.manifest,
+        whileFinalizing: () => registerModel(modelId),
         onStage: (label, ms) => options.onStage?.(label, ms),
         onUploadProgress: () => options.onUploadProgress?.(),
       });
     }
   } finally {
+    // No upload may still read the folder once it is removed.
+    await upload?.settled();
     await rm(modelDir, { recursive: true, force: true });
   }
 
-  const modelId = model.info.model_id;
-  const ref: LoggedModelRef = {
-    modelId,
-    modelUri: `models:/${modelId}`,
-    runModelUri: `runs:/${runId}/${name}`,
-  };
-  await Promise.all([
-    linkRunMetrics(client, run, modelId),
-    registeredName
-      ? stage('register', async () => {
-          const version = await registerLoggedModel(client, {
-            registeredName,
-            modelId,
-            runId,
-            alias: options.deferAlias ? undefined : alias,
-            mayBeRegistered: !created,
-          });
-          ref.registeredModelName = registeredName;
-          ref.registeredModelVersion = version.version;
-          if (alias) ref.alias = alias;
-        })
-      : undefined,
-  ]);
+  ref.modelId = model.info.model_id;
+  ref.modelUri = `models:/${model.info.model_id}`;
   return ref;
 }

@@ -15,7 +15,9 @@ import {
   INTEGRITY_SIGNATURE_FILE,
   resolveSigningKey,
   writeIntegrityManifest,
+  type IntegrityManifest,
 } from './integrity.js';
+import { listFiles } from './model-upload.js';
 import { writeMLmodel, type MLmodel } from './mlmodel.js';
 import type { PipelineML } from './pipeline-ml.js';
 import { PYFUNC_CODE_DIR, PYFUNC_LOADER_MODULE } from './pyfunc/index.js';
@@ -64,6 +66,12 @@ export interface SavePipelineModelOptions {
   signingKey?: string | null;
   /** Reports each stage's duration (bundle, artifacts, verify), for progress and benchmarks. */
   onStage?: (stage: 'artifacts' | 'bundle' | 'verify', durationMs: number) => void;
+  /**
+   * Called with files (relative, `/`-separated) as soon as they are final, before the folder is:
+   * packaging uploads them while the model is verified. MLmodel and the integrity files are final
+   * only when this function returns.
+   */
+  onFilesFinal?: (files: string[]) => void;
 }
 
 export interface SavedPipelineModel {
@@ -71,6 +79,8 @@ export interface SavedPipelineModel {
   /** The model loaded from its own folder, already run once on the input example. */
   model: PipelineModel;
   inputExample: unknown;
+  /** The folder's hash manifest, as written to integrity.json. */
+  manifest: IntegrityManifest;
 }
 
 /** Records for signature inference: arrays of plain objects as they are; Arrow tables as rows. */
@@ -147,6 +157,12 @@ export async function savePipelineModel(
   const bundle = await timed('bundle', () =>
     bundleInferenceCode({ projectFile: session.project.file, codeDir: join(modelDir, 'code') }),
   );
+  // The artifacts and the code are written: nothing changes them any more.
+  if (options.onFilesFinal)
+    options.onFilesFinal([
+      ...(await listFiles(modelDir, 'artifacts')),
+      ...(await listFiles(modelDir, 'code')),
+    ]);
   await mkdir(join(modelDir, 'environment'), { recursive: true });
   await writeFile(
     join(modelDir, 'environment', 'package.json'),
@@ -255,6 +271,9 @@ export async function savePipelineModel(
   }
   await writePyfuncFiles(modelDir);
   await writeMLmodel(modelDir, mlmodel);
+  // Everything but MLmodel (the model id and the output schema are still to come) is final.
+  if (options.onFilesFinal)
+    options.onFilesFinal((await listFiles(modelDir)).filter((file) => file !== 'MLmodel'));
 
   const model = await timed('verify', async () => {
     try {
@@ -281,8 +300,11 @@ export async function savePipelineModel(
     await writeMLmodel(modelDir, mlmodel);
   }
   // Last: the hashes of the final folder (MLmodel included), signed when a key is set.
-  await writeIntegrityManifest(modelDir, { signingKey: signingKey ?? null });
-  return { mlmodel, model, inputExample };
+  const manifest = await writeIntegrityManifest(modelDir, {
+    signingKey: signingKey ?? null,
+    knownHashes: { [`code/${bundle.fileName}`]: bundle.sha256 },
+  });
+  return { mlmodel, model, inputExample, manifest };
 }
 
 /** Bundle modules imported to verify new models, by content hash (see `loadVerifiedBundle`). */
