@@ -144,15 +144,18 @@ export async function bundleInferenceCode(options: {
       options.projectFile,
       salt,
     );
-    if (hit)
+    if (hit) {
+      let decoded = decodedEntries.get(hit.result);
+      if (!decoded) {
+        const code = Buffer.from(hit.result.code, 'base64');
+        decoded = { code, sha256: createHash('sha256').update(code).digest('hex') };
+        decodedEntries.set(hit.result, decoded);
+      }
       return {
-        ...(await writeBundle(
-          options.codeDir,
-          Buffer.from(hit.result.code, 'base64'),
-          hit.result.externals,
-        )),
+        ...(await writeBundle(options.codeDir, decoded.code, hit.result.externals, decoded.sha256)),
         cached: true,
       };
+    }
   }
   const result = await build({
     stdin: {
@@ -208,13 +211,20 @@ export async function bundleInferenceCode(options: {
   return { ...(await writeBundle(options.codeDir, code, externals)), cached: false };
 }
 
+/**
+ * Cached code decoded and hashed, by cache entry (the bundle cache returns the same entry object
+ * while its file is unchanged): the next hit writes the bytes without decoding them again.
+ */
+const decodedEntries = new WeakMap<object, { code: Buffer; sha256: string }>();
+
 /** Writes the bundle and the python_function shim's stdio entry into `codeDir`. */
 async function writeBundle(
   codeDir: string,
   code: Uint8Array,
   externals: Record<string, string>,
+  knownSha256?: string,
 ): Promise<Omit<InferenceBundle, 'cached'>> {
-  const sha256 = createHash('sha256').update(code).digest('hex');
+  const sha256 = knownSha256 ?? createHash('sha256').update(code).digest('hex');
   const fileName = `pipeline-${sha256.slice(0, 16)}.mjs`;
   await mkdir(codeDir, { recursive: true });
   await writeFile(join(codeDir, fileName), code);
