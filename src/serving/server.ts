@@ -12,7 +12,8 @@ import { readBody } from './body.js';
 import { ServerBusyError, toServingError } from './errors.js';
 import { compileScoringServerOptions } from './options.js';
 import type { ScoringServerOptions } from './options.js';
-import { parseContentType } from './parse-request.js';
+import { lazyChildLogger } from './lazy-logger.js';
+import { parseContentType, SUPPORTED_CONTENT_TYPES } from './parse-request.js';
 import { RequestScorer, type RunWork } from './scoring.js';
 import { folderSource, ScoringThreadPool } from './scoring-threads.js';
 import { runSliced } from './slicing.js';
@@ -135,6 +136,8 @@ export function createScoringServer(
     logger: opts.logger,
     bodyLimit,
     logController: oneLinePerRequest(fastify.LogController),
+    // A request's logger (with its reqId) is made when it logs, not for every request.
+    childLoggerFactory: lazyChildLogger,
     return503OnClosing: true,
   });
   const scorer = new RequestScorer(model, opts);
@@ -185,10 +188,13 @@ export function createScoringServer(
 
   // Bodies are read as bytes whatever their type (a large one goes to a thread as is);
   // /invocations checks the type before reading.
+  // The supported types are registered by name as well as '*': fastify caches the parser of a
+  // named type per header, while a catch-all one is looked up (the header parsed) on every request.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (req, payload, done) =>
-    readBody(req.raw, payload, bodyLimit, done),
-  );
+  for (const type of [[...SUPPORTED_CONTENT_TYPES], '*'])
+    app.addContentTypeParser(type, (req, payload, done) =>
+      readBody(req.raw, payload, bodyLimit, done),
+    );
 
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const se = toServingError(err, bodyLimit);
@@ -278,12 +284,13 @@ export function createScoringServer(
         }
       },
     },
-    async (req: Counted, reply) => {
-      try {
-        return await answer(req, reply);
-      } finally {
-        release(req);
-      }
+    // Not an async function: the answer is sent when it is ready, without a promise per request
+    // for fastify to wait on; a failure goes to the error handler (which releases the slot too).
+    (req: Counted, reply) => {
+      answer(req, reply).then(
+        () => release(req),
+        (e: unknown) => void reply.send(e instanceof Error ? e : new Error(String(e))),
+      );
     },
   );
 
