@@ -144,6 +144,52 @@ describe('the scoring server', () => {
   });
 });
 
+describe("the scoring server's log", () => {
+  const model: ScoringModel = {
+    metadata: { flavorVersion: '0.1.0' },
+    predict: (records) => Promise.resolve(records.map(() => 1)),
+  };
+  /** A server logging at `level` into `lines` (one parsed pino line each). */
+  const logged = async (level: string) => {
+    const lines: Record<string, unknown>[] = [];
+    const app = createScoringServer(model, {
+      logger: { level, stream: { write: (line: string) => lines.push(JSON.parse(line)) } },
+      threads: 0,
+    });
+    return { app, base: await listen(app), lines };
+  };
+  const perRequest = (lines: Record<string, unknown>[]) => lines.filter((l) => 'reqId' in l);
+
+  it('writes no line for a request that succeeds at info, and a warning with its reqId for one that warns', async () => {
+    const { app, base, lines } = await logged('info');
+    await send(base, 'POST', '/invocations', json, '{"inputs": [{"x": 1}]}');
+    expect(perRequest(lines)).toEqual([]);
+    const res = await send(base, 'POST', '/invocations', json, '{"inputs": [{"x": 1}], "odd": 1}');
+    expect(res.status).toBe(200);
+    expect(perRequest(lines)).toEqual([
+      expect.objectContaining({
+        level: 40,
+        reqId: expect.any(String),
+        msg: expect.stringContaining("Unknown key 'odd'"),
+      }),
+    ]);
+    await app.close();
+  });
+
+  it('writes one line per request, with its reqId, method, url and status, at debug', async () => {
+    const { app, base, lines } = await logged('debug');
+    await send(base, 'POST', '/invocations', json, '{"inputs": [{"x": 1}]}');
+    await send(base, 'GET', '/ping');
+    const requests = perRequest(lines);
+    expect(requests).toEqual([
+      expect.objectContaining({ level: 20, method: 'POST', url: '/invocations', status: 200 }),
+      expect.objectContaining({ level: 20, method: 'GET', url: '/ping', status: 200 }),
+    ]);
+    expect(new Set(requests.map((l) => l.reqId)).size).toBe(2);
+    await app.close();
+  });
+});
+
 describe('serveModel', () => {
   function post(url: string, body: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
