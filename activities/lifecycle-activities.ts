@@ -36,6 +36,9 @@ export interface LifecycleActivityDeps {
   env: string;
 }
 
+/** Run ids per `attributes.run_id IN (...)` search: well within the server's filter limits. */
+const RUN_IDS_PER_SEARCH = 100;
+
 /** The last value of a metric in a run's data, if logged. */
 async function runMetric(
   client: MlflowClient,
@@ -212,6 +215,48 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       return classifyFailures(async () => {
         const { client } = await mlflowOf(args.context);
         return runMetric(client, args.runId, args.metric);
+      });
+    },
+
+    /**
+     * The last value of `metric` in each of several runs (null when not logged), read with one
+     * search of the runs' experiment; a run the search does not return (another experiment) is
+     * read alone. A sweep reads the trials that finished meanwhile in one call.
+     */
+    async readRunMetrics(args: {
+      context: RunContext;
+      /** The experiment the runs are in (the sweep's parent run's). */
+      experimentId?: string;
+      runIds: string[];
+      metric: string;
+    }): Promise<Record<string, number | null>> {
+      return classifyFailures(async () => {
+        const { client } = await mlflowOf(args.context);
+        const values: Record<string, number | null> = {};
+        const wanted = [...new Set(args.runIds)];
+        if (args.experimentId && wanted.length > 1) {
+          for (let i = 0; i < wanted.length; i += RUN_IDS_PER_SEARCH) {
+            const ids = wanted.slice(i, i + RUN_IDS_PER_SEARCH);
+            const page = await client.runs.search({
+              experimentIds: [args.experimentId],
+              filter: `attributes.run_id IN (${ids.map((id) => `'${id.replace(/'/g, "\\'")}'`).join(', ')})`,
+              maxResults: ids.length,
+              runViewType: 'ALL',
+            });
+            for (const run of page.items)
+              values[run.info.run_id] =
+                run.data.metrics?.find((m) => m.key === args.metric)?.value ?? null;
+          }
+        }
+        await Promise.all(
+          wanted
+            .filter((runId) => !(runId in values))
+            .map(
+              async (runId) =>
+                (values[runId] = (await runMetric(client, runId, args.metric)) ?? null),
+            ),
+        );
+        return values;
       });
     },
 

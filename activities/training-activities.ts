@@ -20,6 +20,9 @@ import {
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
+import { MlflowInvalidParameterError, MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
+import { ExperimentLookupCache, type CachedExperiment } from '../src/mlflow/experiments.js';
+import type { Run } from '../src/mlflow/types.js';
 import { extractPipelineArtifacts } from '../src/model/artifacts.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
@@ -79,6 +82,8 @@ export interface TrainingActivityDeps {
    * versioning routes them to the right build); otherwise such a node runs with a warning.
    */
   rejectOtherCode?: boolean;
+  /** Where startMlflowRun remembers experiment look-ups. @default a cache of this worker's own */
+  experiments?: ExperimentLookupCache;
   /** Packages and logs the inference model of a PipelineML run (the packaging activity). */
   packageModel?: (
     session: Session,
@@ -93,6 +98,8 @@ export interface TrainingActivityDeps {
  */
 export function createTrainingActivities(deps: TrainingActivityDeps) {
   const nodeExecutor = deps.nodeExecutor ?? threadExecutor();
+  /** The tracked experiment, looked up once a minute per server rather than once per run. */
+  const experiments = deps.experiments ?? new ExperimentLookupCache();
   /**
    * The session of a run on this worker, once the worker is known to serve it: a run of another
    * project, environment or MLflow server fails the attempt retryably (handed back, never run).
@@ -175,33 +182,53 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const session = await contextSession(context);
         const client = session.requireMlflow('Tracking a Temporal run');
         const { experiment: settings, run: runSettings } = session.mlflow.tracking;
-        const experiment = await client.experiments.getOrCreate(settings.name, {
-          ...(settings.artifactLocation ? { artifactLocation: settings.artifactLocation } : {}),
-          tags: settings.tags,
-          restoreIfDeleted: settings.restoreIfDeleted,
-        });
-        const existing = await client.runs.search({
-          experimentIds: [experiment.experiment_id],
-          filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${context.workflowId.replace(/'/g, "\\'")}'`,
-          maxResults: 1,
-        });
-        const run =
-          existing.items[0] ??
-          (await client.runs.create({
-            experimentId: experiment.experiment_id,
-            runName: runSettings.name ?? runNameOf(context),
-            tags: {
-              [TAG_WORKFLOW_ID]: context.workflowId,
-              [TAG_PIPELINE_NAME]: context.pipeline,
-              [MLFLOW_NOTE_TAG]: runNote(context),
-              [MLFLOW_SOURCE_NAME_TAG]:
-                context.command ?? `temporal-mlflow train --pipeline ${context.pipeline}`,
-              [MLFLOW_SOURCE_TYPE_TAG]: 'JOB',
-              [MLFLOW_USER_TAG]: context.startedBy ?? userInfo().username,
-              ...(context.command ? { [TAG_COMMAND]: context.command } : {}),
-              ...lineageTags(context),
-            },
-          }));
+        const lookup = (): Promise<CachedExperiment> =>
+          experiments.getOrCreate(client.experiments, client.trackingUri, settings.name, {
+            ...(settings.artifactLocation ? { artifactLocation: settings.artifactLocation } : {}),
+            tags: settings.tags,
+            restoreIfDeleted: settings.restoreIfDeleted,
+          });
+        // Found by its workflow id tag whatever the attempt: after a crash, a retry or a workflow
+        // reset, the run this workflow id created is the one it keeps.
+        const findOrCreate = async (experimentId: string): Promise<Run> => {
+          const existing = await client.runs.search({
+            experimentIds: [experimentId],
+            filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${context.workflowId.replace(/'/g, "\\'")}'`,
+            maxResults: 1,
+          });
+          return (
+            existing.items[0] ??
+            (await client.runs.create({
+              experimentId,
+              runName: runSettings.name ?? runNameOf(context),
+              tags: {
+                [TAG_WORKFLOW_ID]: context.workflowId,
+                [TAG_PIPELINE_NAME]: context.pipeline,
+                [MLFLOW_NOTE_TAG]: runNote(context),
+                [MLFLOW_SOURCE_NAME_TAG]:
+                  context.command ?? `temporal-mlflow train --pipeline ${context.pipeline}`,
+                [MLFLOW_SOURCE_TYPE_TAG]: 'JOB',
+                [MLFLOW_USER_TAG]: context.startedBy ?? userInfo().username,
+                ...(context.command ? { [TAG_COMMAND]: context.command } : {}),
+                ...lineageTags(context),
+              },
+            }))
+          );
+        };
+        let { experiment, cached } = await lookup();
+        let run: Run;
+        try {
+          run = await findOrCreate(experiment.experiment_id);
+        } catch (error) {
+          // A remembered experiment deleted (or purged) since: look it up again, which restores it.
+          const refused =
+            error instanceof MlflowInvalidParameterError ||
+            error instanceof MlflowResourceNotFoundError;
+          if (!cached || !refused) throw error;
+          experiments.forget(client.trackingUri, settings.name);
+          ({ experiment, cached } = await lookup());
+          run = await findOrCreate(experiment.experiment_id);
+        }
         const runId = run.info.run_id;
         return {
           runId,

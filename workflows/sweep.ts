@@ -56,7 +56,7 @@ const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'sweep MLflow run',
 });
-const { readRunMetric, listRunMetrics, registerModelVersion, logSweepResult } =
+const { readRunMetrics, listRunMetrics, registerModelVersion, logSweepResult } =
   proxyActivities<LifecycleActivities>({ ...waitingOutOutages, summary: 'sweep bookkeeping' });
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
@@ -137,9 +137,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   progress.state = 'running';
   count();
 
+  // A trial's metric is read once its child ends, beside the lane's next trial. Trials that end
+  // while a read is in flight wait for the next read, which takes them all in one MLflow call.
   const scoring: Promise<void>[] = [];
-  const score = async (outcome: TrialOutcome, runId: string): Promise<void> => {
-    const value = await onRightWorker(() => readRunMetric({ context, runId, metric }));
+  const unread: { outcome: TrialOutcome; runId: string }[] = [];
+  let reading = false;
+  const record = (outcome: TrialOutcome, runId: string, value: number | null | undefined): void => {
     if (value === undefined || value === null) return;
     outcome.metric = value;
     const best = progress.best;
@@ -149,7 +152,40 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       (maximize ? value > best.metric : value < best.metric) ||
       (value === best.metric && outcome.trial < best.trial);
     if (better) progress.best = { trial: outcome.trial, metric: value, mlflowRunId: runId };
-    count();
+  };
+  const readMetrics = async (): Promise<void> => {
+    reading = true;
+    try {
+      while (unread.length > 0) {
+        const batch = unread.splice(0);
+        try {
+          const values = await onRightWorker(() =>
+            readRunMetrics({
+              context,
+              ...(parent ? { experimentId: parent.experimentId } : {}),
+              runIds: batch.map((read) => read.runId),
+              metric,
+            }),
+          );
+          for (const { outcome, runId } of batch) record(outcome, runId, values[runId]);
+        } catch (error) {
+          // A cancelled read belongs to a cancelled sweep, which says so itself.
+          if (isCancellation(error)) return;
+          for (const { outcome } of batch) {
+            outcome.state = 'failed';
+            outcome.error = `its metric '${metric}' could not be read: ${describeFailure(error)}`;
+            log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
+          }
+        }
+        count();
+      }
+    } finally {
+      reading = false;
+    }
+  };
+  const score = (outcome: TrialOutcome, runId: string): void => {
+    unread.push({ outcome, runId });
+    if (!reading) scoring.push(readMetrics());
   };
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
     outcome.state = 'running';
@@ -179,17 +215,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
       // The metric is read beside the next trial, not before it: the lane starts its next trial now.
-      if (result.mlflowRunId) {
-        const read = score(outcome, result.mlflowRunId).catch((error: unknown) => {
-          // A cancelled read belongs to a cancelled sweep, which says so itself.
-          if (isCancellation(error)) return;
-          outcome.state = 'failed';
-          outcome.error = `its metric '${metric}' could not be read: ${describeFailure(error)}`;
-          log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
-          count();
-        });
-        scoring.push(read);
-      }
+      if (result.mlflowRunId) score(outcome, result.mlflowRunId);
     } catch (error) {
       outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
       outcome.error = describeFailure(error);

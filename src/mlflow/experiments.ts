@@ -152,3 +152,77 @@ export class ExperimentsApi {
     };
   }
 }
+
+/** Options of an {@link ExperimentLookupCache}. */
+export interface ExperimentLookupCacheOptions {
+  /**
+   * How long a looked-up experiment is trusted: a renamed experiment is followed at most this long.
+   * @default 60000
+   */
+  ttlMs?: number;
+  /** Entries kept (least recently added dropped first). @default 64 */
+  maxEntries?: number;
+  /** The clock. @default Date.now */
+  now?: () => number;
+}
+
+/** An experiment from an {@link ExperimentLookupCache}, saying whether it came from the cache. */
+export interface CachedExperiment {
+  experiment: Experiment;
+  /** True when no request was made: the caller should `forget` it if the server refuses it. */
+  cached: boolean;
+}
+
+/**
+ * Remembers `getOrCreate` look-ups per tracking server and experiment name, so that a worker
+ * starting many runs (a sweep's trials) asks the server once a minute rather than once a run.
+ * Concurrent look-ups of one name share a request; a failed look-up is not remembered. A caller
+ * whose request is refused for an experiment it got from the cache (deleted, or gone) calls
+ * `forget` and looks up again: `getOrCreate` then restores or re-creates it.
+ */
+export class ExperimentLookupCache {
+  private readonly entries = new Map<string, { at: number; experiment: Promise<Experiment> }>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(options: ExperimentLookupCacheOptions = {}) {
+    this.ttlMs = options.ttlMs ?? 60_000;
+    this.maxEntries = options.maxEntries ?? 64;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The active experiment `name` of the server at `trackingUri`, created or restored if needed. */
+  async getOrCreate(
+    api: ExperimentsApi,
+    trackingUri: string,
+    name: string,
+    options: GetOrCreateExperimentOptions = {},
+  ): Promise<CachedExperiment> {
+    const key = `${trackingUri}\n${name}`;
+    const entry = this.entries.get(key);
+    if (entry && this.now() - entry.at < this.ttlMs) {
+      try {
+        return { experiment: await entry.experiment, cached: true };
+      } catch {
+        // The shared look-up failed: this caller tries again with its own.
+      }
+    }
+    const experiment = api.getOrCreate(name, options);
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key))
+      this.entries.delete(this.entries.keys().next().value!);
+    const fresh = { at: this.now(), experiment };
+    this.entries.set(key, fresh);
+    try {
+      return { experiment: await experiment, cached: false };
+    } catch (error) {
+      if (this.entries.get(key) === fresh) this.entries.delete(key);
+      throw error;
+    }
+  }
+
+  /** Drops what is remembered of experiment `name` of the server at `trackingUri`. */
+  forget(trackingUri: string, name: string): void {
+    this.entries.delete(`${trackingUri}\n${name}`);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The MLflow calls a sweep makes, counted through a proxy in front of the real server: each trial's
+ * run is looked for, created and ended exactly once, the experiment is looked up once per worker
+ * (not once per run), and the trials' metrics are read in batches. A regression guard for the cost
+ * of MLflow bookkeeping per trial (bench/sweep.ts measures its time).
+ */
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MLFLOW_PARENT_RUN_ID_TAG, TAG_WORKFLOW_ID } from '../../src/constants.js';
+import { startSweep } from '../../src/temporal/sweep-client.js';
+import { createProjectActivities } from '../../src/temporal/worker.js';
+import { lifecycleProject, mlflow } from '../support/lifecycle.js';
+import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
+import { repoRoot } from '../support/services.js';
+import { startHarness, type TemporalHarness } from '../support/temporal.js';
+
+const EXPERIMENT = `sweep-calls-${randomUUID().slice(0, 8)}`;
+const proxy = new MlflowProxy();
+const calls: ProxiedRequest[] = [];
+proxy.rule = (request) => {
+  calls.push(request);
+  return 'forward';
+};
+
+/** A copy of the lifecycle fixture whose `local` environment tracks through the proxy. */
+function projectThroughProxy(trackingUri: string): string {
+  mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, '.local', 'tmp', 'sweep-calls-'));
+  cpSync(lifecycleProject, dir, { recursive: true });
+  mkdirSync(join(dir, 'conf', 'local'), { recursive: true });
+  writeFileSync(
+    join(dir, 'conf', 'local', 'mlflow.yml'),
+    `server:\n  mlflow_tracking_uri: ${trackingUri}\ntracking:\n  experiment:\n    name: ${EXPERIMENT}\n`,
+  );
+  return dir;
+}
+
+const endpoint = (request: ProxiedRequest): string =>
+  `${request.method} ${request.url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
+const bodyOf = (request: ProxiedRequest): string => request.body.toString();
+
+let harness: TemporalHarness;
+let projectDir: string;
+const taskQueue = `test-sweep-calls-${randomUUID()}`;
+beforeAll(async () => {
+  projectDir = projectThroughProxy(await proxy.start());
+  harness = await startHarness({ projectDir, taskQueue });
+}, 120_000);
+afterAll(async () => {
+  await harness?.close();
+  await proxy.stop();
+});
+
+describe('the MLflow calls of a sweep', () => {
+  it('creates, finds and ends each run once, looks the experiment up once and reads metrics in batches', async () => {
+    const trials = 6;
+    const sweep = await startSweep(harness.client, {
+      projectDir,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 0 },
+      spec: {
+        maxParallel: 3,
+        metric: 'score',
+        parameters: { quality: Array.from({ length: trials }, (_, i) => i) },
+      },
+    });
+    const result = await sweep.result();
+    expect(result.trials.map((t) => t.state)).toEqual(Array(trials).fill('completed'));
+    expect(result.best).toMatchObject({ trial: trials - 1, metric: trials - 1 });
+
+    const count = (name: string, where: (request: ProxiedRequest) => boolean = () => true) =>
+      calls.filter((request) => endpoint(request) === name && where(request)).length;
+    const runs = trials + 1; // the trials' and the parent's
+    // Each run: one search by its workflow id (what keeps a retried start from creating another),
+    // one create, one end.
+    expect(count('POST runs/search', (r) => bodyOf(r).includes(TAG_WORKFLOW_ID))).toBe(runs);
+    expect(count('POST runs/create')).toBe(runs);
+    expect(count('POST runs/update')).toBe(runs);
+    // The experiment: looked up by the first run, remembered by the worker for the others.
+    expect(count('GET experiments/get-by-name')).toBe(1);
+    // Metrics: the trials that end while a read is in flight are read together.
+    const metricReads =
+      count('GET runs/get') + count('POST runs/search', (r) => bodyOf(r).includes('run_id IN'));
+    expect(metricReads).toBeGreaterThan(0);
+    expect(metricReads).toBeLessThanOrEqual(trials);
+    // Everything else is the nodes' own logging (params, the score metric) and the sweep's outcome:
+    // at most 8 calls per trial in all, and 5 for the parent run (the experiment's creation aside).
+    const byEndpoint: Record<string, number> = {};
+    for (const request of calls)
+      byEndpoint[endpoint(request)] = (byEndpoint[endpoint(request)] ?? 0) + 1;
+    const runCalls = calls.filter((request) => !endpoint(request).includes('experiments/')).length;
+    const limit = 8 * trials + 5;
+    if (runCalls > limit)
+      throw new Error(
+        `${runCalls} MLflow calls, more than ${limit}: ${JSON.stringify(byEndpoint)}`,
+      );
+
+    // The trials are nested under the parent, which names the best.
+    const client = mlflow();
+    const children = await client.runs.search({
+      experimentIds: [(await client.runs.get(result.mlflowRunId!)).info.experiment_id],
+      filter: `tags.\`${MLFLOW_PARENT_RUN_ID_TAG}\` = '${result.mlflowRunId}'`,
+    });
+    expect(children.items.map((run) => run.info.status)).toEqual(Array(trials).fill('FINISHED'));
+  }, 180_000);
+
+  it('restores a remembered experiment deleted since, and still creates the run once', async () => {
+    const activities = createProjectActivities(projectDir, {
+      storeDir: mkdtempSync(join(tmpdir(), 'tm-store-')),
+    });
+    const context = (workflowId: string) => ({
+      workflowId,
+      pipeline: 'sleepy',
+      env: 'local',
+      params: {},
+      identity: { project: 'lifecycle-test-project', env: 'local' },
+      codeHash: 'x',
+      store: 'local' as const,
+    });
+    const first = await activities.startMlflowRun(context(`calls-first-${randomUUID()}`));
+    const client = mlflow();
+    await client.experiments.delete(first.experimentId);
+
+    const workflowId = `calls-after-delete-${randomUUID()}`;
+    const started = await activities.startMlflowRun(context(workflowId));
+    expect(started.experimentId).toBe(first.experimentId);
+    expect((await client.experiments.get(first.experimentId)).lifecycle_stage).toBe('active');
+    const again = await activities.startMlflowRun(context(workflowId));
+    expect(again.runId).toBe(started.runId);
+    const runs = await client.runs.search({
+      experimentIds: [first.experimentId],
+      filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+    });
+    expect(runs.items.map((run) => run.info.run_id)).toEqual([started.runId]);
+    for (const ref of [first, started])
+      await activities.endMlflowRun({
+        context: { ...context('ended'), mlflowRunId: ref.runId },
+        status: 'FINISHED',
+      });
+  }, 60_000);
+});
