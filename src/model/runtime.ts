@@ -94,6 +94,8 @@ export class PipelineModel implements ScoringModel {
     const { parameters, overrides } = this.#parametersFor(params);
     if (this.#plan) {
       if (!this.#fixedLoaded) await this.#loadFixed();
+      if (this.#direct && parameters === this.parameters)
+        return this.#runDirect(this.#plan, 0, input, new Map());
       return this.#run(this.#plan, input, parameters);
     }
     const datasets: Record<string, Dataset> = {
@@ -168,6 +170,71 @@ export class PipelineModel implements ScoringModel {
     return Object.fromEntries(outputs.map((name, i) => [name, values[i]]));
   }
 
+  /**
+   * {@link #run} with the training parameters when every input of every node is the model's
+   * input, an output of an earlier node or a value loaded once (`#fixed`): the nodes are called
+   * one after the other without a turn of the microtask queue between them (a node whose function
+   * returns a promise is awaited, the rest of the plan continuing after it). The same values, copy
+   * modes and errors as {@link #run}.
+   */
+  #runDirect(
+    plan: readonly Node[],
+    from: number,
+    input: unknown,
+    produced: Map<string, unknown>,
+  ): unknown {
+    for (let i = from; i < plan.length; i++) {
+      const node = plan[i]!;
+      const inputs: Record<string, unknown> = {};
+      for (const name of node.inputs) inputs[name] = this.#directValue(name, input, produced);
+      let outputs: unknown;
+      try {
+        outputs = callNode(node, inputs);
+      } catch (thrown) {
+        throw nodeRunError(node, thrown);
+      }
+      if (isThenable(outputs)) {
+        return Promise.resolve(outputs).then(
+          (resolved) => {
+            this.#keep(node, resolved as Record<string, unknown>, produced);
+            return this.#runDirect(plan, i + 1, input, produced);
+          },
+          (thrown: unknown) => {
+            throw nodeRunError(node, thrown);
+          },
+        );
+      }
+      this.#keep(node, outputs as Record<string, unknown>, produced);
+    }
+    const outputs = this.metadata.outputs;
+    if (outputs.length === 1) return this.#directValue(outputs[0]!, input, produced);
+    return Object.fromEntries(
+      outputs.map((name) => [name, this.#directValue(name, input, produced)]),
+    );
+  }
+
+  /** Checks a node's outputs (`UndefinedOutputError` as `NodeRunError`) and keeps them per their copy mode. */
+  #keep(node: Node, outputs: Record<string, unknown>, produced: Map<string, unknown>): void {
+    const missing = node.outputs.find((name) => outputs[name] === undefined);
+    if (missing !== undefined)
+      throw nodeRunError(node, new UndefinedOutputError(node.name, missing));
+    for (const name of node.outputs)
+      produced.set(name, copied(outputs[name], this.copyModeFor(name)));
+  }
+
+  /** {@link #value} for {@link #runDirect}: never a Promise. */
+  #directValue(name: string, input: unknown, produced: Map<string, unknown>): unknown {
+    if (name === this.metadata.inputName) return input;
+    if (produced.has(name)) return copied(produced.get(name), this.copyModeFor(name));
+    return this.#fixed.get(name)!.value;
+  }
+
+  /**
+   * Whether {@link #runDirect} serves calls with the training parameters: every input is the
+   * model's input, an earlier node's output or a value in `#fixed` (set with it).
+   */
+  #direct = false;
+
   /** The value of one dataset during a call (a Promise only when the catalog has to load it). */
   #value(
     name: string,
@@ -212,6 +279,13 @@ export class PipelineModel implements ScoringModel {
         }
       }
     }
+    const available = new Set([this.metadata.inputName, ...this.#fixed.keys()]);
+    this.#direct = (this.#plan ?? []).every((node) => {
+      const ready = node.inputs.every((name) => available.has(name));
+      for (const name of node.outputs) available.add(name);
+      return ready;
+    });
+    this.#direct &&= this.metadata.outputs.every((name) => available.has(name));
   }
 
   #fixedLoaded = false;
@@ -235,6 +309,41 @@ export class PipelineModel implements ScoringModel {
     for (const name of Object.keys(changed)) overrides[name] = resolved[name];
     return { parameters: withOverrides(this.parameters, overrides), overrides };
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** What the local runner reports for a node that threw (or returned an unusable result). */
+function nodeRunError(node: Node, thrown: unknown): NodeRunError {
+  const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
+  return new NodeRunError(node.name, [node.name], undefined, { cause: error });
+}
+
+/**
+ * `node.run(inputs)` without its promise when it can be done without one: a function of
+ * positional inputs with one output is called directly (as `run` calls it), and its result keyed
+ * by the output's name (a thenable result is left to the caller to await); other nodes go through
+ * `run`.
+ */
+function callNode(node: Node, inputs: Record<string, unknown>): unknown {
+  const inSpec = node.inputSpec;
+  const outSpec = node.outputSpec;
+  if (outSpec.kind !== 'single' || inSpec.kind === 'dict') return node.run(inputs);
+  const result: unknown =
+    inSpec.kind === 'none'
+      ? node.func()
+      : inSpec.kind === 'single'
+        ? node.func(inputs[inSpec.dataset])
+        : node.func(...inSpec.datasets.map((d) => inputs[d]));
+  if (isThenable(result))
+    return Promise.resolve(result).then((value) => ({ [outSpec.dataset]: value }));
+  return { [outSpec.dataset]: result };
 }
 
 /** A value as a MemoryDataset of this copy mode holds it (copied on save and on load). */

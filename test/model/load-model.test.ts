@@ -265,4 +265,32 @@ describe('PipelineModel.predict', () => {
     expect((nonError.cause as Error).name).toBe('NonErrorThrownError');
     expect(nonError.message).toContain('42');
   });
+
+  it('awaits a node that returns a promise and maps the outputs of a node with several, as the local runner', async () => {
+    const later = node(async (values: number[]) => Promise.resolve(values.map((v) => v * 10)), {
+      name: 'later',
+      inputs: ['scaled'],
+      outputs: 'tens',
+    });
+    const split = node((values: number[]) => ({ first: values[0], all: values }), {
+      name: 'split',
+      inputs: ['tens'],
+      outputs: { first: 'head', all: 'predictions' },
+    });
+    const model = make([scale, later, split]);
+    expect(await model.predict([{ x: 1 }, { x: 2 }])).toEqual([20, 40]);
+    expect(await model.predict([{ x: 1 }], { 'scaling.factor': 3 })).toEqual([30]);
+    const rejected = await rejection(
+      make([
+        scale,
+        node(() => Promise.reject(new TypeError('later')), {
+          name: 'offset',
+          inputs: ['scaled'],
+          outputs: 'predictions',
+        }),
+      ]).predict([{ x: 1 }]),
+    );
+    expect(rejected).toBeInstanceOf(NodeRunError);
+    expect((rejected.cause as Error).name).toBe('TypeError');
+  });
 });
