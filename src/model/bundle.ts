@@ -1,4 +1,4 @@
-import type { Plugin } from 'esbuild';
+import type { BuildContext, BuildOptions, BuildResult, Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -95,7 +95,12 @@ function installedVersion(name: string, fromDir: string): string | undefined {
   return undefined;
 }
 
-function nativeExternals(externals: Record<string, string>): Plugin {
+/** Where the native-externals plugin records what it finds: reset before each build. */
+interface ExternalsSink {
+  externals: Record<string, string>;
+}
+
+function nativeExternals(sink: ExternalsSink): Plugin {
   return {
     name: 'temporal-mlflow-native-externals',
     setup(esbuild) {
@@ -109,7 +114,7 @@ function nativeExternals(externals: Record<string, string>): Plugin {
         if (resolved.errors.length > 0 || !resolved.path || resolved.external) return undefined;
         const root = packageRoot(resolved.path);
         if (!root || !isNativePackage(root.dir, root.manifest)) return undefined;
-        externals[root.manifest.name!] = root.manifest.version!;
+        sink.externals[root.manifest.name!] = root.manifest.version!;
         return { path: args.path, external: true };
       });
     },
@@ -127,10 +132,15 @@ export async function bundleInferenceCode(options: {
   codeDir: string;
   /** Reuse the bundle of an earlier build whose inputs are unchanged. @default true */
   cache?: boolean;
+  /**
+   * Keep an esbuild context for this project after building, so that the next build after a
+   * change only re-reads what changed (a worker packaging run after run). A kept context keeps
+   * the process alive: call `disposeWarmBundlers()` before exiting. @default false
+   */
+  warm?: boolean;
 }): Promise<InferenceBundle> {
   // Loaded here, not with the package: only packaging a model bundles.
-  const { build, version: esbuildVersion } = await import('esbuild');
-  const externals: Record<string, string> = {};
+  const { build, context, version: esbuildVersion } = await import('esbuild');
   const entry = [
     `import project from ${JSON.stringify(options.projectFile)};`,
     `import { loadPipelineModel } from ${JSON.stringify(RUNTIME_MODULE)};`,
@@ -157,7 +167,8 @@ export async function bundleInferenceCode(options: {
       };
     }
   }
-  const result = await build({
+  const sink: ExternalsSink = { externals: {} };
+  const buildOptions = {
     stdin: {
       contents: entry,
       resolveDir: dirname(options.projectFile),
@@ -181,8 +192,38 @@ export async function bundleInferenceCode(options: {
     },
     external: NEVER_BUNDLED,
     metafile: true,
-    plugins: [nativeExternals(externals)],
-  });
+    plugins: [nativeExternals(sink)],
+  } satisfies BuildOptions;
+  let result: BuildResult<typeof buildOptions>;
+  if (options.warm) {
+    const key = `${options.projectFile}\0${salt}`;
+    let warm = warmBundlers.get(key);
+    if (!warm) {
+      warm = { context: context(buildOptions), sink, queue: Promise.resolve() };
+      warmBundlers.set(key, warm);
+    }
+    const kept = warm;
+    // One build at a time per context: each reads the externals its own build found.
+    const building = kept.queue.then(async () => {
+      kept.sink.externals = {};
+      const rebuilt = await (await kept.context).rebuild();
+      return { rebuilt, externals: kept.sink.externals };
+    });
+    kept.queue = building.catch(() => undefined);
+    try {
+      const done = await building;
+      result = done.rebuilt;
+      sink.externals = done.externals;
+    } catch (error) {
+      // A context that failed is not kept: the next build starts afresh.
+      if (warmBundlers.get(key) === kept) warmBundlers.delete(key);
+      await kept.context.then((ctx) => ctx.dispose()).catch(() => undefined);
+      throw error;
+    }
+  } else {
+    result = await build(buildOptions);
+  }
+  const externals = sink.externals;
   for (const output of Object.values(result.metafile.outputs)) {
     for (const imported of output.imports) {
       if (
@@ -209,6 +250,31 @@ export async function bundleInferenceCode(options: {
     }).catch(() => undefined);
   }
   return { ...(await writeBundle(options.codeDir, code, externals)), cached: false };
+}
+
+/** esbuild contexts kept by `bundleInferenceCode({ warm: true })`, by project file and entry. */
+const warmBundlers = new Map<
+  string,
+  {
+    context: Promise<BuildContext<BuildOptions & { metafile: true; write: false }>>;
+    sink: ExternalsSink;
+    /** The last build queued on the context. */
+    queue: Promise<unknown>;
+  }
+>();
+
+/** How many esbuild contexts `warm` builds keep. */
+export function warmBundlerCount(): number {
+  return warmBundlers.size;
+}
+
+/** Disposes the esbuild contexts `warm` builds kept (the process can then exit). */
+export async function disposeWarmBundlers(): Promise<void> {
+  const kept = [...warmBundlers.values()];
+  warmBundlers.clear();
+  await Promise.all(
+    kept.map((warm) => warm.context.then((ctx) => ctx.dispose()).catch(() => undefined)),
+  );
 }
 
 /**

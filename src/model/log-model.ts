@@ -57,6 +57,8 @@ export interface LogPipelineModelOptions {
    * outcome is final (the training workflow does, after closing the MLflow run FINISHED).
    */
   deferAlias?: boolean;
+  /** Keep an esbuild context between packagings (see `SavePipelineModelOptions.warmBundler`). */
+  warmBundler?: boolean;
   /** Reports each stage once done, with its duration. */
   onStage?: (stage: PackagingStage, durationMs: number) => void;
   /** Called while uploading, so an activity can heartbeat. */
@@ -349,6 +351,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
       modelId: packaged.then((found) => found.model.info.model_id),
       runId,
       onStage: (label, ms) => options.onStage?.(label, ms),
+      ...(options.warmBundler ? { warmBundler: true } : {}),
       onFilesFinal: (files) => {
         finalFiles.push(...files);
         upload?.add(files);

@@ -26,6 +26,11 @@ export interface PackageRunModelOptions {
     inferSignature?: boolean;
     inferInputExample?: boolean;
   };
+  /**
+   * Keep an esbuild context for the project between packagings, so a changed project rebuilds
+   * incrementally (a worker); call `disposeWarmBundlers()` before the process exits. @default false
+   */
+  warmBundler?: boolean;
   onStage?: (stage: PackagingStage, durationMs: number) => void;
   onUploadProgress?: () => void;
 }
@@ -64,6 +69,7 @@ export async function packageRunModel(
     ...(options.registeredModelName ? { registeredModelName: options.registeredModelName } : {}),
     ...(options.alias ? { alias: options.alias } : {}),
     ...(options.deferAlias ? { deferAlias: true } : {}),
+    ...(options.warmBundler ? { warmBundler: true } : {}),
     ...(options.onStage ? { onStage: options.onStage } : {}),
     ...(options.onUploadProgress ? { onUploadProgress: options.onUploadProgress } : {}),
   });

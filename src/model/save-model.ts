@@ -72,6 +72,11 @@ export interface SavePipelineModelOptions {
    * only when this function returns.
    */
   onFilesFinal?: (files: string[]) => void;
+  /**
+   * Keep an esbuild context for the project between packagings (`bundleInferenceCode`'s `warm`):
+   * for long-lived processes, which call `disposeWarmBundlers()` before exiting. @default false
+   */
+  warmBundler?: boolean;
 }
 
 export interface SavedPipelineModel {
@@ -155,7 +160,11 @@ export async function savePipelineModel(
   });
 
   const bundle = await timed('bundle', () =>
-    bundleInferenceCode({ projectFile: session.project.file, codeDir: join(modelDir, 'code') }),
+    bundleInferenceCode({
+      projectFile: session.project.file,
+      codeDir: join(modelDir, 'code'),
+      ...(options.warmBundler ? { warm: true } : {}),
+    }),
   );
   // The artifacts and the code are written: nothing changes them any more.
   if (options.onFilesFinal)

@@ -2,7 +2,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleInferenceCode } from '../../src/model/bundle.js';
+import {
+  bundleInferenceCode,
+  disposeWarmBundlers,
+  warmBundlerCount,
+} from '../../src/model/bundle.js';
 import { copyExampleProject } from '../support/example-model.js';
 
 describe('the inference bundle cache', () => {
@@ -42,6 +46,34 @@ describe('the inference bundle cache', () => {
     const rebuilt = await bundle();
     expect(rebuilt).not.toBe('// from the cache\n');
     expect(rebuilt).toContain('routeTickets');
+  }, 120_000);
+
+  it('keeps one esbuild context per project when warm, rebuilding it with each change, until disposed', async () => {
+    const project = copyExampleProject();
+    const projectFile = join(project, 'temporal-mlflow.config.ts');
+    const bundle = async () => {
+      const codeDir = mkdtempSync(join(tmpdir(), 'tm-code-'));
+      const result = await bundleInferenceCode({ projectFile, codeDir, cache: false, warm: true });
+      return { result, code: readFileSync(join(codeDir, result.fileName), 'utf8') };
+    };
+    try {
+      const first = await bundle();
+      expect(first.code).toContain('routeTickets');
+      expect(first.result.cached).toBe(false);
+      expect(warmBundlerCount()).toBe(1);
+
+      // An edit the inference code runs (a side effect of the project file is kept).
+      const config = readFileSync(projectFile, 'utf8');
+      writeFileSync(projectFile, `${config}\nconsole.log('warm-edit-marker');\n`);
+      const second = await bundle();
+      expect(second.code).toContain('warm-edit-marker');
+      expect(second.result.sha256).not.toBe(first.result.sha256);
+      expect(second.result.externals).toEqual(first.result.externals);
+      expect(warmBundlerCount()).toBe(1);
+    } finally {
+      await disposeWarmBundlers();
+    }
+    expect(warmBundlerCount()).toBe(0);
   }, 120_000);
 
   it('builds without reading or writing the cache when told not to', async () => {
