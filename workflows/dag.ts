@@ -4,13 +4,14 @@ import {
   proxyLocalActivities,
   sleep,
 } from '@temporalio/workflow';
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
 import { WRONG_WORKER_FAILURE_TYPE } from '../src/constants.js';
 import { handBackPause, isWrongWorker } from './right-worker.js';
 import type {
   NodeActivityDefaults,
   NodePlan,
+  NodeRetryPlan,
   RunContext,
   RunNodeResult,
 } from '../src/temporal/types.js';
@@ -51,26 +52,70 @@ const { runNode: runNodeLocally } = proxyLocalActivities<TrainingActivities>({
 
 const SUMMARY_LIMIT = 400;
 
+/**
+ * The activity options a run's nodes share, compiled once per run: most nodes have no retry policy
+ * of their own, and then share the run's (regular and local) policy objects instead of each
+ * merging and copying them when scheduled.
+ */
+export interface CompiledNodeDefaults {
+  readonly defaults: NodeActivityDefaults;
+  /** The retry policy of a node without a `retry` of its own. */
+  readonly retry: RetryPolicy;
+  /** The same policy for a local activity: a wrong worker is never retried (see `scheduleNode`). */
+  readonly localRetry: RetryPolicy;
+}
+
+export function compileNodeDefaults(defaults: NodeActivityDefaults): CompiledNodeDefaults {
+  const retry = retryPolicy(defaults.retry);
+  return { defaults, retry, localRetry: localRetryPolicy(retry) };
+}
+
+function retryPolicy(retry: NodeRetryPlan): RetryPolicy {
+  return {
+    maximumAttempts: retry.maximumAttempts,
+    initialInterval: retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: retry.maximumIntervalMs,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  };
+}
+
+function localRetryPolicy(retry: RetryPolicy): RetryPolicy {
+  return {
+    maximumAttempts: retry.maximumAttempts,
+    initialInterval: retry.initialInterval,
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: retry.maximumInterval,
+    nonRetryableErrorTypes: [...(retry.nonRetryableErrorTypes ?? []), WRONG_WORKER_FAILURE_TYPE],
+  };
+}
+
+/** A node's retry policy: the run's, with the node's own fields over it. */
+function nodeRetryPolicy(node: NodePlan, compiled: CompiledNodeDefaults): RetryPolicy {
+  return node.retry ? retryPolicy({ ...compiled.defaults.retry, ...node.retry }) : compiled.retry;
+}
+
+function nodeSummary(node: NodePlan): string {
+  return node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name;
+}
+
+const compiledOf = (defaults: NodeActivityDefaults | CompiledNodeDefaults): CompiledNodeDefaults =>
+  'defaults' in defaults ? defaults : compileNodeDefaults(defaults);
+
 /** Per-call activity options of one node: its summary in the UI, timeout, retry and queue. */
 export function nodeActivityOptions(
   node: NodePlan,
-  defaults: NodeActivityDefaults,
+  defaults: NodeActivityDefaults | CompiledNodeDefaults,
 ): ActivityOptions {
-  const retry = { ...defaults.retry, ...node.retry };
-  return {
-    summary:
-      node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name,
-    startToCloseTimeout: node.timeoutMs ?? defaults.startToCloseTimeoutMs,
-    heartbeatTimeout: defaults.heartbeatTimeoutMs,
-    ...(node.taskQueue ? { taskQueue: node.taskQueue } : {}),
-    retry: {
-      maximumAttempts: retry.maximumAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalMs,
-      nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
-    },
+  const compiled = compiledOf(defaults);
+  const options: ActivityOptions = {
+    summary: nodeSummary(node),
+    startToCloseTimeout: node.timeoutMs ?? compiled.defaults.startToCloseTimeoutMs,
+    heartbeatTimeout: compiled.defaults.heartbeatTimeoutMs,
+    retry: nodeRetryPolicy(node, compiled),
   };
+  if (node.taskQueue) options.taskQueue = node.taskQueue;
+  return options;
 }
 
 /**
@@ -79,16 +124,13 @@ export function nodeActivityOptions(
  */
 export function nodeLocalActivityOptions(
   node: NodePlan,
-  defaults: NodeActivityDefaults,
+  defaults: NodeActivityDefaults | CompiledNodeDefaults,
 ): LocalActivityOptions {
-  const { summary, startToCloseTimeout, retry } = nodeActivityOptions(node, defaults);
+  const compiled = compiledOf(defaults);
   return {
-    summary,
-    startToCloseTimeout,
-    retry: {
-      ...retry,
-      nonRetryableErrorTypes: [...(retry?.nonRetryableErrorTypes ?? []), WRONG_WORKER_FAILURE_TYPE],
-    },
+    summary: nodeSummary(node),
+    startToCloseTimeout: node.timeoutMs ?? compiled.defaults.startToCloseTimeoutMs,
+    retry: node.retry ? localRetryPolicy(nodeRetryPolicy(node, compiled)) : compiled.localRetry,
   };
 }
 
@@ -105,7 +147,7 @@ export function nodeLocalActivityOptions(
 function scheduleNode(
   node: NodePlan,
   context: RunContext,
-  defaults: NodeActivityDefaults,
+  defaults: CompiledNodeDefaults,
   handedBack: number,
 ): Promise<RunNodeResult> {
   const input = { context, node: node.name };
@@ -143,6 +185,7 @@ export async function runDag(
     }
   }
   if (nodes.length === 0) return;
+  const compiled = compileNodeDefaults(defaults);
 
   const scope = new CancellationScope();
   await scope.run(
@@ -160,7 +203,7 @@ export async function runDag(
         /** `handedBack`: how often workers that cannot serve this run handed the node back. */
         const start = (node: NodePlan, handedBack = 0): void => {
           if (handedBack === 0) observer.started(node);
-          scheduleNode(node, context, defaults, handedBack).then(
+          scheduleNode(node, context, compiled, handedBack).then(
             (result) => {
               if (failed) return;
               observer.completed(node, result);
