@@ -247,6 +247,9 @@ async function createVersion(
   return create();
 }
 
+/** The experiment of the run each client packaged last (see the `create` stage). */
+const lastExperiment = new WeakMap<MlflowClient, string>();
+
 /** The LoggedModel this packaging logs to: an earlier attempt's, else a new PENDING one. */
 interface PackagedModel {
   run: Run;
@@ -263,8 +266,10 @@ interface PackagedModel {
  * so one packaging key yields one model and at most one registry version.
  *
  * Independent steps overlap: the model folder is written (bundle, verification) while the run is
- * read and the LoggedModel created; the link to the run is made while the files upload; the run's
- * metrics are linked to the model while the version is registered.
+ * read, an earlier attempt's model searched and the LoggedModel created; files final early (the
+ * bundle, the artifacts) upload while the model is verified, the rest in one concurrent wave, and
+ * the link to the run is made meanwhile; the version is registered and the run's metrics linked
+ * to the model while it is finalized. integrity.json is checked against the uploaded bytes.
  */
 export async function logPipelineModel(options: LogPipelineModelOptions): Promise<LoggedModelRef> {
   const { client, pipelineMl, runId } = options;
@@ -280,9 +285,24 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
 
   const modelDir = await mkdtemp(join(tmpdir(), 'temporal-mlflow-model-'));
   const packaged = stage('create', async (): Promise<PackagedModel> => {
-    const run = await client.runs.get(runId);
+    // The run's experiment is most likely the one this client packaged in last: an earlier
+    // attempt's model is searched there while the run is read, and searched again only if the
+    // run turns out to be elsewhere.
+    const guess = lastExperiment.get(client);
+    const search = (experimentId: string): Promise<LoggedModel | undefined> =>
+      findPrevious(client, experimentId, name, runId, options.packagingKey);
+    const [read, guessed] = await Promise.allSettled([
+      client.runs.get(runId),
+      guess === undefined ? undefined : search(guess),
+    ]);
+    if (read.status === 'rejected') throw read.reason;
+    const run = read.value;
     const experimentId = run.info.experiment_id;
-    const previous = await findPrevious(client, experimentId, name, runId, options.packagingKey);
+    lastExperiment.set(client, experimentId);
+    let previous: LoggedModel | undefined;
+    if (guess !== experimentId) previous = await search(experimentId);
+    else if (guessed.status === 'rejected') throw guessed.reason;
+    else previous = guessed.value;
     if (previous) return { run, model: previous, created: false };
     const model = await client.loggedModels.create({
       experimentId,
