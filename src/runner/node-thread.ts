@@ -47,8 +47,15 @@ export interface NodeThreadPoolOptions {
    * takes the last idle one: parallel branches then rarely wait for a project to load. @default 1
    */
   spareThreads?: number;
-  /** An idle thread ends after this many milliseconds without work. @default 60_000 */
+  /** An idle thread ends after this many milliseconds without work (but see `keepIdleThreads`). @default 60_000 */
   idleTimeoutMs?: number;
+  /**
+   * Idle threads per project that never time out, so that the first node after a quiet spell does
+   * not wait for its project to load in a thread (a second or so, and as much CPU for each one
+   * loaded): a worker stays as ready as right after a node ran. At most `maxIdleThreads`.
+   * @default spareThreads + 1 (the thread the next node takes, and its spare)
+   */
+  keepIdleThreads?: number;
   /**
    * Nodes of one project running in threads at once; more wait for a thread to be free. Threads
    * beyond the cores add no speed to CPU-bound nodes, and each costs a project load (a second or
@@ -63,6 +70,7 @@ interface CompiledPoolOptions {
   readonly maxIdleThreads: number;
   readonly spareThreads: number;
   readonly idleTimeoutMs: number;
+  readonly keepIdleThreads: number;
   readonly maxThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
 }
@@ -76,10 +84,16 @@ function compileOptions(options: NodeThreadPoolOptions): CompiledPoolOptions {
       );
     return value;
   };
+  const maxIdleThreads = count(options.maxIdleThreads, 'maxIdleThreads', availableParallelism(), 0);
+  const spareThreads = count(options.spareThreads, 'spareThreads', 1, 0);
   return {
-    maxIdleThreads: count(options.maxIdleThreads, 'maxIdleThreads', availableParallelism(), 0),
-    spareThreads: count(options.spareThreads, 'spareThreads', 1, 0),
+    maxIdleThreads,
+    spareThreads,
     idleTimeoutMs: count(options.idleTimeoutMs, 'idleTimeoutMs', 60_000, 1),
+    keepIdleThreads: Math.min(
+      maxIdleThreads,
+      count(options.keepIdleThreads, 'keepIdleThreads', spareThreads + 1, 0),
+    ),
     maxThreads: count(options.maxThreads, 'maxThreads', availableParallelism(), 1),
     resourceLimits: options.resourceLimits,
   };
@@ -126,6 +140,13 @@ export class NodeThreadPool {
   /** Threads alive, busy or idle. */
   get size(): number {
     return this.#threads.size;
+  }
+
+  /** Idle threads, their project loaded, waiting for a node. */
+  get idle(): number {
+    let idle = 0;
+    for (const threads of this.#idle.values()) idle += threads.length;
+    return idle;
   }
 
   /** Runs one node function in a thread and returns what it returned. */
@@ -355,7 +376,16 @@ export class NodeThreadPool {
     idle.push(thread);
     this.#idle.set(thread.projectDir, idle);
     thread.worker.unref();
-    thread.idleTimer = setTimeout(() => void this.#discard(thread), this.#options.idleTimeoutMs);
+    if (idle.length > this.#options.keepIdleThreads) this.#expireLater(thread);
+  }
+
+  /** Ends an idle thread after the idle timeout, unless it is among the project's kept ones then. */
+  #expireLater(thread: NodeThread): void {
+    thread.idleTimer = setTimeout(() => {
+      thread.idleTimer = undefined;
+      const idle = this.#idle.get(thread.projectDir) ?? [];
+      if (idle.length > this.#options.keepIdleThreads) void this.#discard(thread);
+    }, this.#options.idleTimeoutMs);
     thread.idleTimer.unref();
   }
 

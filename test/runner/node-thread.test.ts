@@ -279,6 +279,29 @@ describe('node functions in worker threads', () => {
     }
   });
 
+  it('keep spareThreads + 1 idle threads past the idle timeout: the next node finds its project loaded', async () => {
+    const quick = new NodeThreadPool({ idleTimeoutMs: 1, maxIdleThreads: 4, spareThreads: 1 });
+    try {
+      // Two parallel nodes: two threads running them and a spare loading, three idle afterwards.
+      await runPipelineLocally({
+        pipeline: threadNodes.onlyNodes('busy', 'busy_2'),
+        catalog: new DataCatalog({}, { busy_ms: 1 }),
+        run,
+        execute: threadExecutor({ pool: quick }),
+      });
+      await waitFor(
+        () => quick.size === 2 && quick.idle === 2,
+        'the idle thread beyond the two kept ones to end',
+        30_000,
+      );
+      await runInThread('busy', { 'params:busy_ms': 1 }, undefined, quick);
+      // The node took a kept thread, and the other one is its spare: no thread started.
+      expect(quick.size).toBe(2);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('let the local runner run CPU-bound branches at the same time', async () => {
     await pool.prestart(projectDir, 2); // two warm threads: neither node waits for a project load
     const result = await runPipelineLocally({
