@@ -141,9 +141,39 @@ export async function startCompiledTraining(
     workflowId: compiled.workflowId,
     args: [compiled.input],
     staticSummary: `Train pipeline ${markdownCode(compiled.pipeline)} (env ${markdownCode(compiled.env)}${compiled.identity ? `, project ${markdownCode(compiled.identity.project)}` : ''})`,
+    staticDetails: startDetails(compiled),
     typedSearchAttributes: [{ key: pipelineNameKey, value: compiled.pipeline }],
   });
   return trainingHandle(handle, compiled.taskQueue);
+}
+
+/**
+ * What the run was started with, for the Temporal UI's static details (markdown): pipeline,
+ * environment, project, queue, filters, parameter overrides, who and how. Values only from the
+ * command line and the project's identity: no configuration, so no credentials.
+ */
+function startDetails(compiled: CompiledTrainingOptions): string {
+  const { input } = compiled;
+  const lines = [
+    `**Pipeline** ${markdownCode(compiled.pipeline)} · **env** ${markdownCode(compiled.env)}`,
+    `**Task queue** ${markdownCode(compiled.taskQueue)}`,
+  ];
+  if (compiled.identity) lines.push(`**Project** ${markdownCode(compiled.identity.project)}`);
+  const filters = Object.entries(input.filters ?? {}).filter(
+    ([, value]) => Array.isArray(value) && value.length > 0,
+  );
+  if (filters.length > 0)
+    lines.push(
+      `**Filters** ${filters.map(([k, v]) => `${k}: ${markdownCode(String(v))}`).join(', ')}`,
+    );
+  const params = Object.entries(input.params ?? {});
+  if (params.length > 0)
+    lines.push(
+      `**Parameters** ${params.map(([k, v]) => `${markdownCode(k)} = ${markdownCode(JSON.stringify(v))}`).join(', ')}`,
+    );
+  if (input.startedBy) lines.push(`**Started by** ${markdownCode(input.startedBy)}`);
+  if (input.command) lines.push(`**Command** ${markdownCode(input.command)}`);
+  return lines.join('\n\n');
 }
 
 /** A name as inline code in the Temporal UI's markdown (`__default__` stays as it is). */

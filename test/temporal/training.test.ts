@@ -171,11 +171,13 @@ describe('a pipeline on Temporal', () => {
     expect(bytes).toBeLessThan(100 * 1024);
   });
 
-  it('answers the progress query and upserts the search attributes', async () => {
+  it('answers the progress query, upserts the search attributes and says what it started with', async () => {
     const handle = await startTraining(harness.client, {
       pipeline: 'diamond',
       taskQueue: harness.taskQueue,
       nodeDefaults: fastNodeDefaults,
+      params: { learning_rate: 0.5 },
+      command: 'temporal-mlflow train --pipeline diamond',
     });
     const result = await handle.result();
     const progress = await handle.progress();
@@ -189,6 +191,12 @@ describe('a pipeline on Temporal', () => {
     const description = await handle.handle.describe();
     expect(description.searchAttributes.PipelineName).toEqual(['diamond']);
     expect(description.searchAttributes.MlflowRunId).toEqual([result.mlflowRunId]);
+    // The Temporal UI's static details (markdown): names as code, so `__default__` survives.
+    const details = await description.staticDetails();
+    expect(details).toContain('**Pipeline** `diamond`');
+    expect(details).toContain(`**Task queue** \`${harness.taskQueue}\``);
+    expect(details).toContain('**Parameters** `learning_rate` = `0.5`');
+    expect(details).toContain('**Command** `temporal-mlflow train --pipeline diamond`');
   });
 
   it('runs a pipeline longer than one history as child workflows', async () => {
