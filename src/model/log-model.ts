@@ -247,8 +247,11 @@ async function createVersion(
   return create();
 }
 
-/** The experiment of the run each client packaged last (see the `create` stage). */
-const lastExperiment = new WeakMap<MlflowClient, string>();
+/**
+ * The experiment of the run last packaged on each tracking server (see the `create` stage): a
+ * worker opens sessions (and clients) per run parameters, and packages into one experiment.
+ */
+const lastExperiment = new Map<string, string>();
 
 /** The LoggedModel this packaging logs to: an earlier attempt's, else a new PENDING one. */
 interface PackagedModel {
@@ -288,7 +291,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     // The run's experiment is most likely the one this client packaged in last: an earlier
     // attempt's model is searched there while the run is read, and searched again only if the
     // run turns out to be elsewhere.
-    const guess = lastExperiment.get(client);
+    const guess = lastExperiment.get(client.trackingUri);
     const search = (experimentId: string): Promise<LoggedModel | undefined> =>
       findPrevious(client, experimentId, name, runId, options.packagingKey);
     const [read, guessed] = await Promise.allSettled([
@@ -298,7 +301,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
     if (read.status === 'rejected') throw read.reason;
     const run = read.value;
     const experimentId = run.info.experiment_id;
-    lastExperiment.set(client, experimentId);
+    lastExperiment.set(client.trackingUri, experimentId);
     let previous: LoggedModel | undefined;
     if (guess !== experimentId) previous = await search(experimentId);
     else if (guessed.status === 'rejected') throw guessed.reason;
