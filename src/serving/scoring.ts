@@ -87,18 +87,26 @@ export class RequestScorer {
    * {@link score} for a small body: read, checked and serialised without pausing, and without a
    * turn of the microtask queue between the steps (only `predict` is awaited).
    */
-  async scoreNow(body: string, contentType: string | undefined): Promise<Scored> {
-    const parsed = runSync(this.#read(body, contentType));
-    const records = runSync(
-      enforceInputs(parsed.records, this.#inputs, this.options.strict, parsed.columns),
-    );
-    const { params, warnings } = this.#params(parsed);
-    const predictions = await this.#predict(records, params);
-    const json =
-      !Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS
-        ? `{"predictions":${JSON.stringify(predictions ?? null)}}`
-        : runSync(stringifyPredictions(predictions));
-    return { json, warnings };
+  scoreNow(body: string, contentType: string | undefined): Promise<Scored> {
+    let records: Rec[];
+    let params: Record<string, unknown> | undefined;
+    let warnings: string[];
+    try {
+      const parsed = runSync(this.#read(body, contentType));
+      records = runSync(
+        enforceInputs(parsed.records, this.#inputs, this.options.strict, parsed.columns),
+      );
+      ({ params, warnings } = this.#params(parsed));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.#predict(records, params).then((predictions) => ({
+      json:
+        !Array.isArray(predictions) || predictions.length <= STRINGIFY_ROWS
+          ? `{"predictions":${JSON.stringify(predictions ?? null)}}`
+          : runSync(stringifyPredictions(predictions)),
+      warnings,
+    }));
   }
 
   #read(body: string, contentType: string | undefined): Sliced<ParsedRequest> {
@@ -122,16 +130,26 @@ export class RequestScorer {
     return { params: enforced.params, warnings };
   }
 
-  async #predict(records: Rec[], params: Record<string, unknown> | undefined): Promise<unknown> {
+  /** `predict`, whose failures (thrown or rejected) become what MLflow answers (see {@link score}). */
+  #predict(records: Rec[], params: Record<string, unknown> | undefined): Promise<unknown> {
+    let predicted: Promise<unknown>;
     try {
-      return await this.model.predict(records, params);
+      predicted = Promise.resolve(this.model.predict(records, params));
     } catch (e) {
-      if (e instanceof ServingError || e instanceof SignatureValidationError) throw e;
-      const err = e as Error;
-      throw new BadRequestError(
-        `Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the model for inference. Error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`,
-        { cause: e },
-      );
+      return Promise.reject(predictError(e));
     }
+    return predicted.then(undefined, (e: unknown) => {
+      throw predictError(e);
+    });
   }
+}
+
+/** An error of `predict` as answered: a `ServingError` or signature error as is, others as MLflow's 400. */
+function predictError(e: unknown): Error {
+  if (e instanceof ServingError || e instanceof SignatureValidationError) return e;
+  const err = e as Error;
+  return new BadRequestError(
+    `Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the model for inference. Error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`,
+    { cause: e },
+  );
 }
