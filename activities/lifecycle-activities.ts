@@ -308,7 +308,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       best?: TrialOutcome;
       completed: number;
       failed: number;
-      /** End the parent run FINISHED once logged (one activity instead of two). */
+      /** End the parent run FINISHED as well (one activity instead of two). */
       endRun?: boolean;
     }): Promise<void> {
       return classifyFailures(async () => {
@@ -316,23 +316,27 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
         const runId = args.context.mlflowRunId;
         if (!runId) return;
         const { best } = args;
-        await client.runs.logBatch(runId, {
-          metrics: [
-            { key: 'trials_completed', value: args.completed, step: 0 },
-            { key: 'trials_failed', value: args.failed, step: 0 },
-            ...(best?.metric !== undefined
-              ? [{ key: `best_${args.metric}`, value: best.metric, step: 0 }]
-              : []),
-          ],
-          tags: best?.mlflowRunId
-            ? {
-                [TAG_SWEEP_BEST_RUN_ID]: best.mlflowRunId,
-                [TAG_SWEEP_BEST_TRIAL]: String(best.trial),
-                'temporal_mlflow.sweep.best_params': JSON.stringify(best.values).slice(0, 7000),
-              }
-            : {},
-        });
-        if (args.endRun) await client.runs.end(runId, 'FINISHED');
+        // Logged and ended at once (MLflow logs to an ended run too): the activity completes once
+        // both are done, and a retry does both again.
+        await Promise.all([
+          client.runs.logBatch(runId, {
+            metrics: [
+              { key: 'trials_completed', value: args.completed, step: 0 },
+              { key: 'trials_failed', value: args.failed, step: 0 },
+              ...(best?.metric !== undefined
+                ? [{ key: `best_${args.metric}`, value: best.metric, step: 0 }]
+                : []),
+            ],
+            tags: best?.mlflowRunId
+              ? {
+                  [TAG_SWEEP_BEST_RUN_ID]: best.mlflowRunId,
+                  [TAG_SWEEP_BEST_TRIAL]: String(best.trial),
+                  'temporal_mlflow.sweep.best_params': JSON.stringify(best.values).slice(0, 7000),
+                }
+              : {},
+          }),
+          args.endRun ? client.runs.end(runId, 'FINISHED') : undefined,
+        ]);
       });
     },
   };
