@@ -306,6 +306,14 @@ const headline = {
   bareTemporalLocalChainMsPerActivity: fixed(baselineLocalMs),
   localChainMsPerNode: fixed(localMs),
   localChainToBareLocalRatio: fixed(localMs / baselineLocalMs),
+  // Medians of each repetition's own ratio: a run and its bare twin ran back to back, under about
+  // the same load, so these hold up better than ratios of medians on a machine others load.
+  pairedChainToBareRatio: fixed(med((rep) => rep.chainMsPerNode / rep.baselineMsPerActivity)),
+  pairedLocalToBareLocalRatio: fixed(
+    med((rep) => rep.localChainMsPerNode / rep.baselineLocalMsPerActivity),
+  ),
+  cpuChainToBareRatio: fixed(med((rep) => rep.cpu.chain / rep.cpu.bare)),
+  cpuLocalToBareLocalRatio: fixed(med((rep) => rep.cpu.local / rep.cpu.bareLocal)),
   localInlineChainMsPerNode: fixed(med((rep) => rep.localInlineChainMsPerNode)),
   cpuMsPerNode: Object.fromEntries(
     (['bare', 'chain', 'bareLocal', 'local', 'localInline'] as const).map((kind) => [
@@ -338,6 +346,8 @@ console.table([
     'bare local chain ms/activity': headline.bareTemporalLocalChainMsPerActivity,
     'local chain ms/node': headline.localChainMsPerNode,
     'local ratio': headline.localChainToBareLocalRatio,
+    'paired ratio': headline.pairedChainToBareRatio,
+    'paired local ratio': headline.pairedLocalToBareLocalRatio,
     'local, thread: false': headline.localInlineChainMsPerNode,
     'sleepers ms': headline.sleepers.wallMs,
     'sleepers / ideal': headline.sleepers.ratioToIdeal,
