@@ -5,7 +5,8 @@
  * the same load tool (wrk), connections (32) and request (1 record, `dataframe_records`), in the
  * same run, each server in its own process. A third server, `layer`, is ours with the model replaced
  * by the same fixed answer (the example's signature, logging and options kept): our HTTP and
- * request-handling layer alone, so the gap to the bare handler splits into layer and model.
+ * request-handling layer alone, so the gap to the bare handler splits into layer and model. A
+ * fourth, `node`, is node:http alone answering the fixed prediction: the floor of any framework.
  *
  *   node --import tsx bench/serving.ts         # BENCH_SECONDS=10 per case, BENCH_ROUNDS=3
  *
@@ -34,8 +35,9 @@ const WRK_THREADS = 2;
 const OURS_PORT = 5931;
 const BARE_PORT = 5933;
 const LAYER_PORT = 5935;
+const NODE_PORT = 5937;
 
-type Server = 'ours' | 'layer' | 'bare';
+type Server = 'ours' | 'layer' | 'bare' | 'node';
 
 interface WrkResult {
   /** The server process's CPU time (user + system) per request, µs: less sensitive to load. */
@@ -205,11 +207,23 @@ async function main(): Promise<void> {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const ports: Record<Server, number> = { ours: OURS_PORT, layer: LAYER_PORT, bare: BARE_PORT };
+  // node: node:http alone (no framework) parsing the body and answering the fixed prediction.
+  const plain = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--serve-node', String(NODE_PORT), fixed],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const ports: Record<Server, number> = {
+    ours: OURS_PORT,
+    layer: LAYER_PORT,
+    bare: BARE_PORT,
+    node: NODE_PORT,
+  };
   const pids: Record<Server, number | undefined> = {
     ours: ours.pid,
     layer: layer.pid,
     bare: bare.pid,
+    node: plain.pid,
   };
   const runs: { server: Server; round: number; result: WrkResult }[] = [];
   try {
@@ -217,6 +231,7 @@ async function main(): Promise<void> {
       waitForPing(OURS_PORT, ours),
       waitForPing(BARE_PORT, bare),
       waitForPing(LAYER_PORT, layer),
+      waitForPing(NODE_PORT, plain),
     ]);
     const check = await fetch(`http://127.0.0.1:${OURS_PORT}/invocations`, {
       method: 'POST',
@@ -226,10 +241,10 @@ async function main(): Promise<void> {
     const answer = await check.text();
     if (check.status !== 200 || answer !== fixed)
       throw new Error(`ours answered ${check.status} ${answer}, expected 200 ${fixed}`);
-    for (const port of [BARE_PORT, OURS_PORT, LAYER_PORT]) await wrk(port, script, 2); // warm-up
+    for (const port of [BARE_PORT, OURS_PORT, LAYER_PORT, NODE_PORT]) await wrk(port, script, 2); // warm-up
     for (let round = 1; round <= ROUNDS; round++) {
       const order: Server[] =
-        round % 2 === 1 ? ['bare', 'ours', 'layer'] : ['layer', 'ours', 'bare'];
+        round % 2 === 1 ? ['bare', 'ours', 'layer', 'node'] : ['node', 'layer', 'ours', 'bare'];
       for (const server of order) {
         const pid = pids[server];
         const cpu0 = cpuMicros(pid);
@@ -244,7 +259,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await Promise.all([stop(ours), stop(bare), stop(layer)]);
+    await Promise.all([stop(ours), stop(bare), stop(layer), stop(plain)]);
     rmSync(workDir, { recursive: true, force: true });
     rmSync(example.projectDir, { recursive: true, force: true });
   }
@@ -259,19 +274,24 @@ async function main(): Promise<void> {
   const o = summary('ours');
   const b = summary('bare');
   const l = summary('layer');
+  const n = summary('node');
   const rpsRatio = Math.round((o.rps / b.rps) * 100) / 100;
   const p99Ratio = Math.round((o.p99Ms / b.p99Ms) * 100) / 100;
   // What the model adds per request in the server (ours − layer), and the requests/s ratio ours
   // would reach, on a CPU-bound server, if its HTTP layer cost no more than the bare handler.
   const modelInServer = o.cpuUsPerRequest - l.cpuUsPerRequest;
-  const ceiling = Math.round((b.cpuUsPerRequest / (b.cpuUsPerRequest + modelInServer)) * 100) / 100;
+  const ceilingOver = (layerUs: number) =>
+    Math.round((b.cpuUsPerRequest / (layerUs + modelInServer)) * 100) / 100;
+  const ceiling = ceilingOver(b.cpuUsPerRequest);
+  const ceilingNoFramework = ceilingOver(n.cpuUsPerRequest);
   console.log(
     `\nmedians of ${ROUNDS} rounds × ${SECONDS} s, wrk -t${WRK_THREADS} -c${CONNECTIONS}, 1 record per request:` +
       `\n  ours (support-tickets model): ${o.rps} req/s, p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms, server CPU ${o.cpuUsPerRequest} µs/request` +
       `\n  ours, model → fixed answer:   ${l.rps} req/s, p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, server CPU ${l.cpuUsPerRequest} µs/request (our layer alone: ${Math.round((l.rps / b.rps) * 100) / 100}× the bare requests/s)` +
       `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms, server CPU ${b.cpuUsPerRequest} µs/request` +
+      `\n  node:http, fixed answer:      ${n.rps} req/s, p50 ${n.p50Ms} ms, p99 ${n.p99Ms} ms, server CPU ${n.cpuUsPerRequest} µs/request (no framework)` +
       `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); load ${load()}` +
-      `\n  the model adds ${modelInServer} µs CPU/request in the server (${modelAlone} µs alone, in process): with a layer as cheap as the bare handler, ours would reach at most ${ceiling}× its requests/s`,
+      `\n  the model adds ${modelInServer} µs CPU/request in the server (${modelAlone} µs alone, in process): with a layer as cheap as the bare handler, ours would reach at most ${ceiling}× its requests/s (${ceilingNoFramework}× with one as cheap as node:http alone)`,
   );
   writeResults('serving', {
     model: 'examples/support-tickets (vocabulary + classifier), packaged by savePipelineModel',
@@ -285,15 +305,18 @@ async function main(): Promise<void> {
       rpsRatio,
       p99Ratio,
       layer: { ...l, rpsRatio: Math.round((l.rps / b.rps) * 100) / 100 },
+      node: { ...n, rpsRatio: Math.round((n.rps / b.rps) * 100) / 100 },
     },
     modelCost: {
       cpuUsPerCallAlone: modelAlone,
       cpuUsPerRequestInServer: modelInServer,
       rpsRatioCeiling: ceiling,
-      note: 'cpuUsPerRequestInServer = ours − layer; rpsRatioCeiling = bare / (bare + cpuUsPerRequestInServer), the ratio of a CPU-bound server whose layer costs what the bare handler costs',
+      rpsRatioCeilingWithoutFramework: ceilingNoFramework,
+      note: 'cpuUsPerRequestInServer = ours − layer; rpsRatioCeiling = bare / (bare + cpuUsPerRequestInServer), the ratio of a CPU-bound server whose layer costs what the bare handler costs; rpsRatioCeilingWithoutFramework = bare / (node + cpuUsPerRequestInServer), with a layer as cheap as node:http alone',
     },
     layer:
       'ours with the model replaced by the fixed answer (same signature, options and logging): the HTTP and request-handling layer alone',
+    node: 'node:http alone: reads the body, JSON.parse, answers the fixed prediction (a floor for any framework)',
     runs,
   });
 }
@@ -314,6 +337,33 @@ if (process.argv[2] === '--serve-layer') {
   );
   await app.listen({ host: '127.0.0.1', port: Number(process.argv[3]) });
   const close = () => void app.close().then(() => process.exit(0));
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+} else if (process.argv[2] === '--serve-node') {
+  // No framework: node:http reading the body, parsing it and answering the fixed prediction.
+  const { createServer } = await import('node:http');
+  const fixed = process.argv[4]!;
+  const length = String(Buffer.byteLength(fixed));
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      res
+        .writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': length,
+        })
+        .end(fixed);
+    });
+  });
+  server.keepAliveTimeout = 72_000; // as fastify's
+  server.listen(Number(process.argv[3]), '127.0.0.1');
+  const close = () => server.close(() => process.exit(0));
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
 } else if (process.argv[2] === '--serve-bare') {
