@@ -71,6 +71,23 @@ export async function inputsKey(
   salt: string,
 ): Promise<string | undefined> {
   const stamps = inputs.map(stampOf);
+  // The same inputs with the same stamps as last time give the same key.
+  const stamped = `${salt}\0${stamps.join('\0')}`;
+  const known = keysByInputs.get(inputs);
+  if (known?.stamped === stamped) return known.key;
+  const key = await hashInputs(inputs, salt, stamps);
+  if (key !== undefined) keysByInputs.set(inputs, { stamped, key });
+  return key;
+}
+
+/** The last key of each inputs list (cache entries are reused while unchanged, and so are lists). */
+const keysByInputs = new WeakMap<readonly string[], { stamped: string; key: string }>();
+
+async function hashInputs(
+  inputs: readonly string[],
+  salt: string,
+  stamps: readonly (string | undefined)[],
+): Promise<string | undefined> {
   const hashes = await Promise.all(inputs.map((file, i) => fileHash(file, stamps[i])));
   const hash = createHash('sha256').update(salt);
   for (const [i, file] of inputs.entries()) {

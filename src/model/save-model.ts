@@ -190,7 +190,7 @@ export async function savePipelineModel(
 
   const inputName = pipelineMl.inputName;
   const { signature: signatureOption, inputExample: exampleOption } = pipelineMl.logModel;
-  const trainingInput = await loadTrainingInput(session, inputName);
+  const { value: trainingInput, known: knownInput } = await loadTrainingInput(session, inputName);
   const records = toRecords(trainingInput);
   // The example always verifies the model; it is saved with it unless inputExample is false.
   const inputExample = Array.isArray(exampleOption)
@@ -214,7 +214,9 @@ export async function savePipelineModel(
         ? signatureOption
         : records
           ? {
-              inputs: inferSchema(records),
+              inputs: knownInput
+                ? structuredClone((knownInput.schema ??= inferSchema(knownInput.records)))
+                : inferSchema(records),
               ...(Object.keys(paramDefaults).length
                 ? { params: inferParamsSchema(paramDefaults) }
                 : {}),
@@ -322,27 +324,52 @@ export async function savePipelineModel(
  * cost ~30 ms of CSV parsing per packaging). Each packaging gets its own copy (a model's code may
  * change the records it is given). A few entries only: a worker packages a few projects.
  */
-const trainingInputs = new Map<string, { stamp: string; records: Record<string, unknown>[] }>();
+const trainingInputs = new Map<string, KnownTrainingInput>();
 const TRAINING_INPUTS_KEPT = 4;
 
-/** The training value of the model's input, from the catalog or, if its file is unchanged, memory. */
-async function loadTrainingInput(session: PackagingSource, inputName: string): Promise<unknown> {
+interface KnownTrainingInput {
+  stamp: string;
+  records: Record<string, unknown>[];
+  /** The schema inferred from the records, once a packaging asked for it. */
+  schema?: ColSpec[];
+}
+
+/** A copy of records: row by row when every value is a primitive (CSV rows), else a deep clone. */
+function copyRecords(records: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  const flat = records.every((row) =>
+    Object.values(row).every((value) => value === null || typeof value !== 'object'),
+  );
+  return flat
+    ? records.map((row) => ({ ...row }))
+    : structuredClone(records as Record<string, unknown>[]);
+}
+
+/**
+ * The training value of the model's input, from the catalog or, while its file is unchanged, from
+ * memory (`known` is then the memo, to keep what is derived from the records).
+ */
+async function loadTrainingInput(
+  session: PackagingSource,
+  inputName: string,
+): Promise<{ value: unknown; known?: KnownTrainingInput }> {
   const dataset = session.catalog.getDataset(inputName);
   const path = dataset?.persisted ? dataset.localPath?.() : undefined;
   const file = path && existsSync(path) && statSync(path).isFile() ? path : undefined;
   const key = file && `${file}\0${JSON.stringify(dataset!.describe())}`;
   const stamp = file && stampOf(file);
   const known = key ? trainingInputs.get(key) : undefined;
-  if (known && known.stamp === stamp) return structuredClone(known.records);
+  if (known && known.stamp === stamp) return { value: copyRecords(known.records), known };
   const value = await session.catalog.load(inputName);
   const records = toRecords(value);
   if (key && stamp && Array.isArray(value) && records && stampOf(file) === stamp) {
+    const memo = { stamp, records: copyRecords(records) };
     trainingInputs.delete(key);
-    trainingInputs.set(key, { stamp, records: structuredClone(records) });
+    trainingInputs.set(key, memo);
     if (trainingInputs.size > TRAINING_INPUTS_KEPT)
       trainingInputs.delete(trainingInputs.keys().next().value!);
+    return { value, known: memo };
   }
-  return value;
+  return { value };
 }
 
 /** Bundle modules imported to verify new models, by content hash (see `loadVerifiedBundle`). */
