@@ -1,6 +1,6 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { dataConverterFromEnv } from '../temporal/codec.js';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
@@ -162,6 +162,8 @@ export async function connectClient(options: ConnectionCommandOptions): Promise<
 
 /** `NativeConnection.connect` (the worker's), its failures explained by `explainConnectionFailure`. */
 export async function connectNative(options: ConnectionCommandOptions): Promise<NativeConnection> {
+  // @temporalio/worker (its native core, ~0.5 s to load) only for the commands that run a worker.
+  const { NativeConnection } = await import('@temporalio/worker');
   return connectExplained(() => NativeConnection.connect(connectionOptionsFrom(options)), options);
 }
 

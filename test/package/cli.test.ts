@@ -4,13 +4,13 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFullProgram, commandSummaries } from '../../src/cli/main.js';
-import { repoRoot } from '../support/services.js';
+import { repoRoot, services, temporalCli } from '../support/services.js';
 
 const exec = promisify(execFile);
 const bin = join(repoRoot, 'bin', 'temporal-mlflow.js');
@@ -28,8 +28,11 @@ describe('lazy commands', () => {
     expect(commandSummaries).toEqual(real);
   });
 
-  // From sources tsx compiles with esbuild; the compiled CLI loads no esbuild either (installed.test.ts).
-  it('answers --help without loading the Temporal worker, fastify or arrow', async () => {
+  /** The CLI run with a hook printing every package module it resolves; stdout and those URLs. */
+  async function traced(
+    args: string[],
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<{ stdout: string; loaded: string }> {
     const hook = join(scratch, 'trace-hook.mjs');
     writeFileSync(
       hook,
@@ -44,15 +47,48 @@ describe('lazy commands', () => {
       register,
       `import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`,
     );
-    const { stdout, stderr } = await exec(process.execPath, ['--import', register, bin, '--help']);
-    expect(stdout).toContain('services');
+    const { stdout, stderr } = await exec(process.execPath, ['--import', register, bin, ...args], {
+      ...options,
+    });
     const loaded = stderr
       .split('\n')
       .filter((line) => line.startsWith('LOADED'))
       .join('\n');
+    return { stdout, loaded };
+  }
+
+  // From sources tsx compiles with esbuild; the compiled CLI loads no esbuild either (installed.test.ts).
+  it('answers --help without loading the Temporal worker, fastify or arrow', async () => {
+    const { stdout, loaded } = await traced(['--help']);
+    expect(stdout).toContain('services');
     for (const heavy of ['@temporalio/worker', '@temporalio/client', 'fastify', 'apache-arrow'])
       expect(loaded).not.toContain(`/node_modules/${heavy}/`);
   }, 60_000);
+
+  it('starts a training without loading the Temporal worker (its native core) or arrow', async () => {
+    const taskQueue = `no-worker-${randomUUID()}`;
+    const workflowId = `train-${taskQueue}`;
+    const env = { ...process.env, ...services() };
+    try {
+      const { stdout, loaded } = await traced(
+        ['train', '--pipeline', 'diamond', '--task-queue', taskQueue, '--workflow-id', workflowId],
+        { cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'), env },
+      );
+      expect(stdout).toContain(`no worker polls queue ${taskQueue}`);
+      expect(loaded).toContain('/node_modules/@temporalio/client/');
+      for (const heavy of ['@temporalio/worker', '@temporalio/core-bridge', 'apache-arrow'])
+        expect(loaded).not.toContain(`/node_modules/${heavy}/`);
+    } finally {
+      spawnSync(temporalCli, [
+        'workflow',
+        'terminate',
+        '--address',
+        env.TEMPORAL_ADDRESS,
+        '-w',
+        workflowId,
+      ]);
+    }
+  }, 120_000);
 
   it("passes a command's own --help through to the real command", async () => {
     const { stdout } = await exec(process.execPath, [bin, 'run', '--help']);
