@@ -76,7 +76,7 @@ async function runCase(name: CaseName, count: number): Promise<CaseResult> {
         ? new CSVDataset({ filepath, table: mode })
         : new ParquetDataset({ filepath, table: mode });
     let data: TableData = makeRows(count);
-    if (mode === 'arrow') data = columnsToArrow(rowsToColumns(data));
+    if (mode === 'arrow') data = await columnsToArrow(rowsToColumns(data));
     const t0 = performance.now();
     await dataset.save(data);
     const t1 = performance.now();

@@ -3,19 +3,10 @@
  * apache-arrow `Table` (a well-kept columnar type from the Apache Arrow project) on request.
  * Internally they convert through `ColumnarTable`: one array per column.
  */
-import type { DataType } from 'apache-arrow';
-import {
-  Bool,
-  Float64,
-  Int32,
-  makeData,
-  makeVector,
-  Null,
-  Table,
-  Utf8,
-  Vector,
-  vectorFromArray,
-} from 'apache-arrow';
+import type { DataType, Table, Utf8, Vector } from 'apache-arrow';
+import { isArrowTable, loadArrow, type ArrowModule } from './arrow-module.js';
+
+export { isArrowTable };
 
 /** One table row: column name → value (`null` for a missing value). */
 export type Row = Record<string, unknown>;
@@ -48,10 +39,6 @@ export interface ColumnInfo {
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-
-export function isArrowTable(value: unknown): value is Table {
-  return value instanceof Table;
-}
 
 /** Column names in order of first appearance over every row. */
 export function columnNamesOf(rows: readonly Row[]): string[] {
@@ -149,7 +136,8 @@ function kindOf(value: unknown): ColumnKind {
   }
 }
 
-function arrowVector(values: ArrayLike<unknown>, info: ColumnInfo) {
+function arrowVector(arrow: ArrowModule, values: ArrayLike<unknown>, info: ColumnInfo) {
+  const { Bool, Float64, Int32, makeVector, Null, Utf8, vectorFromArray } = arrow;
   const plain = ArrayBuffer.isView(values) ? values : Array.from(values);
   const type: DataType = ((): DataType => {
     switch (info.kind) {
@@ -169,7 +157,7 @@ function arrowVector(values: ArrayLike<unknown>, info: ColumnInfo) {
     return makeVector(Int32Array.from(plain as ArrayLike<number>));
   if (!info.nullable && (info.kind === 'int' || info.kind === 'float'))
     return makeVector(Float64Array.from(plain as ArrayLike<number>));
-  if (type instanceof Utf8) return utf8Vector(plain as ArrayLike<unknown>);
+  if (type instanceof Utf8) return utf8Vector(arrow, plain as ArrayLike<unknown>);
   return vectorFromArray(plain as unknown[], type);
 }
 
@@ -177,7 +165,8 @@ function arrowVector(values: ArrayLike<unknown>, info: ColumnInfo) {
  * A Utf8 vector built directly into one byte buffer (the generic builder needs several times
  * the memory for a million strings). Non-strings are stored as their text form.
  */
-function utf8Vector(values: ArrayLike<unknown>): Vector<Utf8> {
+function utf8Vector(arrow: ArrowModule, values: ArrayLike<unknown>): Vector<Utf8> {
+  const { makeData, Utf8, Vector } = arrow;
   const encoder = new TextEncoder();
   const length = values.length;
   const offsets = new Int32Array(length + 1);
@@ -224,13 +213,14 @@ export function stringifyCell(value: unknown): string {
  * Builds an arrow Table: integers → Int32 (Float64 beyond 32 bits), floats → Float64, booleans
  * → Bool, strings → Utf8; dates, bigints and objects → Utf8 (ISO / decimal / JSON text).
  */
-export function columnsToArrow(table: ColumnarTable): Table {
+export async function columnsToArrow(table: ColumnarTable): Promise<Table> {
+  const arrow = await loadArrow();
   const vectors: Record<string, ReturnType<typeof arrowVector>> = {};
   table.names.forEach((name, c) => {
     const values = table.columns[c] as ArrayLike<unknown>;
-    vectors[name] = arrowVector(values, inferColumn(values));
+    vectors[name] = arrowVector(arrow, values, inferColumn(values));
   });
-  return new Table(vectors);
+  return new arrow.Table(vectors);
 }
 
 /** Columns of an arrow Table: typed arrays for null-free numbers, arrays (with `null`) otherwise. */
@@ -262,6 +252,6 @@ export function toColumns(data: TableData, names?: string[]): ColumnarTable {
 }
 
 /** Rows or an arrow Table from columns, as the dataset's `table` option asks. */
-export function fromColumns(table: ColumnarTable, format: TableFormat): TableData {
+export async function fromColumns(table: ColumnarTable, format: TableFormat): Promise<TableData> {
   return format === 'arrow' ? columnsToArrow(table) : columnsToRows(table);
 }

@@ -6,7 +6,7 @@ import { EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND } from '../constants.js';
  * kedro-mlflow's defaults) → `resolveMlflowConfig` (tracking URI and credentials resolved,
  * camelCase, ready for `new MlflowClient`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { localServicesCommand } from '../utils/local-services-hint.js';
 import { didYouMean } from '../utils/suggest.js';
 import { authFromEnv } from './client.js';

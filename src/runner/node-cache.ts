@@ -7,8 +7,9 @@
  * and of each input's content hash (`params:*` inputs included, so a parameter change re-runs
  * exactly the nodes reading it; a re-run node's new outputs change its descendants' keys).
  */
-import { Table, tableToIPC } from 'apache-arrow';
+import type { Data, Table } from 'apache-arrow';
 import { createHash } from 'node:crypto';
+import { isArrowTable } from '../datasets/arrow-module.js';
 import { activeRun } from '../mlflow/active-run.js';
 import type { RunInfo } from '../hooks/types.js';
 import type { Node } from '../pipeline/node.js';
@@ -31,7 +32,7 @@ export const NO_CACHE_TAG = 'no-cache';
 export const TAG_CACHED_FROM_PREFIX = 'temporal_mlflow.cached_from.';
 
 /** Version of the key derivation: bumped when it changes, so old entries are never hit. */
-const KEY_VERSION = 1;
+const KEY_VERSION = 2;
 
 /** Which nodes a cache applies to. */
 export type CachedNodes = 'tagged' | 'all';
@@ -110,7 +111,7 @@ export class NodeCache {
         await Promise.all(
           node.outputs.map(
             async (name) =>
-              [name, decodeValue(await this.store.getBlob(entry.outputs[name]!))] as const,
+              [name, await decodeValue(await this.store.getBlob(entry.outputs[name]!))] as const,
           ),
         ),
       );
@@ -145,7 +146,7 @@ export class NodeCache {
       const blobs = new Map<string, Buffer>();
       const hashes: Record<string, string> = {};
       for (const name of node.outputs) {
-        const bytes = encodeValue(outputs[name]);
+        const bytes = await encodeValue(outputs[name]);
         const hash = sha256(bytes);
         blobs.set(hash, bytes);
         hashes[name] = hash;
@@ -228,9 +229,9 @@ export function nodeCodeHash(node: Node): string {
  */
 export function contentHash(value: unknown): string | undefined {
   const writer = new HashWriter();
-  if (value instanceof Table) {
+  if (isArrowTable(value)) {
     writer.tag(Tag.Table);
-    writer.bytes(tableToIPC(value, 'stream'));
+    writer.table(value);
   } else if (!writer.value(value, new Map())) {
     return undefined;
   }
@@ -305,6 +306,38 @@ class HashWriter {
     this.length(bytes.byteLength);
     this.#flush();
     this.#hash.update(bytes);
+  }
+
+  /**
+   * An Arrow table by its schema and its columns' buffers, read from the table itself (no IPC
+   * encoding, so apache-arrow need not be loaded). Equal tables laid out differently in memory
+   * (sliced, chunked otherwise) hash apart: the node then runs, it never reuses a wrong output.
+   */
+  table(table: Table): void {
+    const { fields, metadata } = table.schema;
+    this.string(JSON.stringify(fields.map((f) => [f.name, String(f.type), f.nullable])));
+    this.string(JSON.stringify([...metadata]));
+    this.length(table.batches.length);
+    for (const batch of table.batches) this.#arrowData(batch.data);
+  }
+
+  #arrowData(data: Data): void {
+    this.string(String(data.type));
+    this.length(data.offset);
+    this.length(data.length);
+    for (const buffer of [data.valueOffsets, data.values, data.nullBitmap, data.typeIds]) {
+      if (buffer) {
+        this.tag(Tag.Binary);
+        this.bytes(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+      } else {
+        this.tag(Tag.Undefined);
+      }
+    }
+    this.length(data.children.length);
+    for (const child of data.children) this.#arrowData(child);
+    const dictionary = data.dictionary?.data ?? [];
+    this.length(dictionary.length);
+    for (const chunk of dictionary) this.#arrowData(chunk);
   }
 
   /** Writes a value; false when it is not plain data. `path` numbers the objects being written. */
@@ -470,7 +503,7 @@ function builtinName(prototype: object): string | undefined {
  * instances (whose prototype and private fields the codec drops) and functions are not.
  */
 export function isPlainData(value: unknown): boolean {
-  if (value instanceof Table) return true;
+  if (isArrowTable(value)) return true;
   const seen = new Set<object>();
   const stack: unknown[] = [value];
   while (stack.length > 0) {

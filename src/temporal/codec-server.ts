@@ -25,7 +25,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRequire } from 'node:module';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CodecDecryptError, CodecKeyError, createEncryptionCodec } from './codec.js';
 
 /** The environment variable holding the codec server's bearer token (CLI and compose). */

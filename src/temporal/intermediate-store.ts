@@ -50,7 +50,7 @@ export class LocalIntermediateStore implements IntermediateStore {
     const target = this.path(runId, dataset);
     const folder = join(this.dir, safeSegment(runId));
     const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
-    const bytes = encodeValue(value);
+    const bytes = await encodeValue(value);
     if (bytes.byteLength <= SYNC_IO_BYTES) {
       if (!this.made.has(folder)) mkdirSync(folder, { recursive: true });
       this.made.add(folder);
@@ -134,7 +134,7 @@ export class MlflowIntermediateStore implements IntermediateStore {
   async save(runId: string, dataset: string, value: unknown): Promise<void> {
     const file = await this.scratchFile(runId, dataset);
     try {
-      await writeFile(file, encodeValue(value));
+      await writeFile(file, await encodeValue(value));
       await this.client.artifacts.uploadFile(await this.root(runId), file);
     } finally {
       await rm(dirname(file), { recursive: true, force: true });

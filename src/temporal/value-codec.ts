@@ -1,5 +1,5 @@
-import { tableFromIPC, tableToIPC, Table } from 'apache-arrow';
 import { deserialize, serialize } from 'node:v8';
+import { isArrowTable, loadArrow } from '../datasets/arrow-module.js';
 
 const ARROW = 0x41; // 'A': an Arrow table in IPC stream format
 const V8 = 0x56; // 'V': any structured-cloneable value (v8 serialisation)
@@ -10,19 +10,19 @@ const V8 = 0x56; // 'V': any structured-cloneable value (v8 serialisation)
  * Maps, Sets, Dates): class instances come back as plain objects, so persist fitted objects with
  * a dataset such as `model.ModelStateDataset` instead.
  */
-export function encodeValue(value: unknown): Buffer {
-  if (value instanceof Table) {
-    const ipc = tableToIPC(value, 'stream');
+export async function encodeValue(value: unknown): Promise<Buffer> {
+  if (isArrowTable(value)) {
+    const ipc = (await loadArrow()).tableToIPC(value, 'stream');
     return Buffer.concat([Buffer.from([ARROW]), ipc]);
   }
   return Buffer.concat([Buffer.from([V8]), serialize(value)]);
 }
 
-export function decodeValue(bytes: Buffer): unknown {
+export async function decodeValue(bytes: Buffer): Promise<unknown> {
   const body = bytes.subarray(1);
   switch (bytes[0]) {
     case ARROW:
-      return tableFromIPC(body);
+      return (await loadArrow()).tableFromIPC(body);
     case V8:
       return deserialize(body);
     default:

@@ -1,3 +1,4 @@
+import { tableFromArrays } from 'apache-arrow';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +251,17 @@ describe('node cache keys', () => {
   it('hash the same value the same way, and another value another way', () => {
     expect(contentHash({ a: [1, 2] })).toBe(contentHash({ a: [1, 2] }));
     expect(contentHash({ a: [1, 2] })).not.toBe(contentHash({ a: [2, 1] }));
+  });
+
+  it('hash Arrow tables by content (without encoding them), and tell them apart', () => {
+    const table = (a: number[], b: string[]) => tableFromArrays({ a: Float64Array.from(a), b });
+    expect(isPlainData(table([1], ['x']))).toBe(true);
+    expect(contentHash(table([1, 2], ['x', 'y']))).toBe(contentHash(table([1, 2], ['x', 'y'])));
+    expect(contentHash(table([1, 2], ['x', 'y']))).not.toBe(contentHash(table([1, 3], ['x', 'y'])));
+    expect(contentHash(table([1, 2], ['x', 'y']))).not.toBe(contentHash(table([1, 2], ['x', 'z'])));
+    expect(contentHash(tableFromArrays({ a: Float64Array.from([1, 2]) }))).not.toBe(
+      contentHash(tableFromArrays({ c: Float64Array.from([1, 2]) })),
+    );
   });
 
   it('change with the function source, the wiring and the tags of a node', () => {

@@ -64,7 +64,7 @@ export abstract class AbstractSqlDataset<T> extends AbstractDataset<T> {
     const driver = await this.driver();
     try {
       for await (const rows of driver.stream(sql, params, options.batchSize ?? this.batchSize))
-        yield this.format === 'arrow' ? fromColumns(rowsToColumns(rows), 'arrow') : rows;
+        yield this.format === 'arrow' ? await fromColumns(rowsToColumns(rows), 'arrow') : rows;
     } catch (error) {
       throw this.error(`streaming failed: ${(error as Error).message}`, 'load', error);
     }
@@ -83,7 +83,7 @@ export abstract class AbstractSqlDataset<T> extends AbstractDataset<T> {
     return openDriver(this.connection);
   }
 
-  protected output(rows: Row[]): TableData {
+  protected async output(rows: Row[]): Promise<TableData> {
     return this.format === 'rows' ? rows : fromColumns(rowsToColumns(rows), this.format);
   }
 
