@@ -4,7 +4,9 @@
  * 2× of it. Trials are real child trainings with MLflow runs nested under the sweep's run (the
  * metric ranks them), so the figure includes MLflow bookkeeping. Needs the local servers.
  * Prints where a trial's time goes (from the trials' Temporal histories: each step's execution,
- * the gaps between steps) and the load average. Writes bench/results/sweep.json.
+ * the gaps between steps) and the load average; then, untimed, one more sweep through a counting
+ * proxy gives the MLflow calls per trial (a figure the machine's load does not blur). Writes
+ * bench/results/sweep.json.
  *   node --import tsx bench/sweep.ts          (BENCH_ROUNDS=3 measured sweeps after a warm-up)
  */
 import { Client, Connection } from '@temporalio/client';
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSweep } from '../src/temporal/sweep-client.js';
 import { createWorker } from '../src/temporal/worker.js';
+import { MlflowProxy } from '../test/support/mlflow-proxy.js';
 import { serviceAddress } from '../test/support/services.js';
 import { median, writeResults } from './support.js';
 
@@ -105,13 +108,68 @@ async function measure(env: string): Promise<Measured> {
   };
 }
 
+/** The MLflow calls of one sweep (untimed), through a proxy, by endpoint, on a fresh worker. */
+async function countMlflowCalls(): Promise<MlflowCalls> {
+  const proxy = new MlflowProxy();
+  const calls: Record<string, number> = {};
+  proxy.rule = ({ method, url }) => {
+    const endpoint = `${method} ${url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
+    calls[endpoint] = (calls[endpoint] ?? 0) + 1;
+    return 'forward';
+  };
+  const trackingUri = process.env.MLFLOW_TRACKING_URI;
+  // Read when the worker opens its sessions: only the counting worker tracks through the proxy.
+  process.env.MLFLOW_TRACKING_URI = await proxy.start();
+  const taskQueue = `bench-sweep-calls-${randomUUID()}`;
+  const worker = await createWorker({
+    projectDir,
+    env: 'local',
+    connection: nativeConnection,
+    taskQueue,
+    maxConcurrentNodes: 3 * MAX_PARALLEL,
+    storeDir: mkdtempSync(join(tmpdir(), 'tm-bench-sweep-')),
+  });
+  const running = worker.run();
+  try {
+    const sweep = await startSweep(client, {
+      projectDir,
+      env: 'local',
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: SLEEP_MS },
+      spec: {
+        maxParallel: MAX_PARALLEL,
+        metric: 'score',
+        parameters: { quality: Array.from({ length: TRIALS }, (_, i) => i) },
+      },
+    });
+    await sweep.result();
+  } finally {
+    worker.shutdown();
+    await running;
+    await proxy.stop();
+    process.env.MLFLOW_TRACKING_URI = trackingUri;
+  }
+  const total = Object.values(calls).reduce((a, b) => a + b, 0);
+  return { total, perTrial: Number((total / TRIALS).toFixed(2)), byEndpoint: calls };
+}
+
+interface MlflowCalls {
+  /** Every call of the sweep: its trials' and its parent run's (experiment look-up included). */
+  total: number;
+  perTrial: number;
+  byEndpoint: Record<string, number>;
+}
+
 let tracked: Measured;
 let untracked: Measured;
+let mlflowCalls: MlflowCalls;
 try {
   // The target's configuration: every trial an MLflow run nested under the sweep's.
   tracked = await measure('local');
   // conf/untracked: the same sweep without MLflow (nothing ranks the trials): Temporal's share.
   untracked = await measure('untracked');
+  mlflowCalls = await countMlflowCalls();
 } finally {
   await connection.close();
   await nativeConnection.close();
@@ -126,6 +184,7 @@ const figures = {
   targetRatio: 2,
   meetsTarget: tracked.ratioToIdeal <= 2,
   withoutMlflow: untracked,
+  mlflowCalls,
 };
 for (const [label, m] of [
   ['with MLflow tracking (the target)', tracked],
@@ -136,6 +195,9 @@ for (const [label, m] of [
   );
   console.log(JSON.stringify(m.trialProfileOfLastRound));
 }
+console.log(
+  `MLflow calls of one sweep: ${mlflowCalls.total} (${mlflowCalls.perTrial} per trial) ${JSON.stringify(mlflowCalls.byEndpoint)}`,
+);
 console.log(`wrote ${writeResults('sweep', figures)}`);
 
 interface TrialProfile {
