@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 
 const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 if (JSON.stringify(manifest.exports?.['.'] ?? '').includes('./dist/')) {
-  const { main } = await import('../dist/src/cli/main.js');
+  const { main } = await import('../dist/bundle/cli.js');
   await main(process.argv);
 } else {
   const { register } = await import('tsx/esm/api');

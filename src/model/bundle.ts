@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lookupBundle, storeBundle } from './bundle-cache.js';
 import { STDIO_BUNDLE_FILE } from './pyfunc/index.js';
+import { installedPackage, packageRoot as thisPackageRoot } from '../utils/local-services-hint.js';
 
 /** The name esbuild gives the generated entry (read from stdin). */
 const ENTRY_SOURCE = 'model-entry.js';
@@ -122,6 +123,25 @@ function nativeExternals(sink: ExternalsSink): Plugin {
 }
 
 /**
+ * The published package loads from one bundle (dist/bundle), whose chunks mix modules a model
+ * never needs with ones it does, so esbuild could not shake off their imports (Temporal's). A model
+ * is built from the per-module compiled files instead (dist/src, as the runtime is): the project's
+ * `import 'temporal-mlflow'` resolves there too, so project and runtime share one copy.
+ */
+function publishedModules(): Plugin[] {
+  const index = join(thisPackageRoot, 'dist', 'src', 'index.js');
+  if (!installedPackage || !existsSync(index)) return [];
+  return [
+    {
+      name: 'temporal-mlflow-published-modules',
+      setup(esbuild) {
+        esbuild.onResolve({ filter: /^temporal-mlflow$/ }, () => ({ path: index }));
+      },
+    },
+  ];
+}
+
+/**
  * Bundles a project's inference pipeline with esbuild: the project definition, the model runtime
  * and the stdio server of the python_function shim, tree-shaken into one ES module that exports
  * `load(modelDir, options?)` (which verifies the folder's integrity unless told it was verified)
@@ -192,7 +212,7 @@ export async function bundleInferenceCode(options: {
     },
     external: NEVER_BUNDLED,
     metafile: true,
-    plugins: [nativeExternals(sink)],
+    plugins: [...publishedModules(), nativeExternals(sink)],
   } satisfies BuildOptions;
   let result: BuildResult<typeof buildOptions>;
   if (options.warm) {

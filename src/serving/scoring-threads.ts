@@ -6,8 +6,6 @@
  * body only, while every thread is busy. A thread that dies is replaced; when no thread can load
  * the model, requests are scored on the event loop instead (see `available`).
  */
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServingError } from './errors.js';
 import type { ThreadModelSource } from './options.js';
@@ -42,9 +40,9 @@ interface ScoringThread {
 
 /** Loads with `loadModel` (host side: this package's version), for a model loaded from a folder. */
 export function folderSource(dir: string): ThreadModelSource {
-  const here = fileURLToPath(import.meta.url);
   return {
-    module: pathToFileURL(join(dirname(here), '..', 'model', `load-model${extname(here)}`)).href,
+    // A literal URL: the published build points it at its own load-model module (bin/pack.js).
+    module: new URL('../model/load-model.ts', import.meta.url).href,
     exportName: 'loadModel',
     args: [dir],
   };

@@ -114,7 +114,7 @@ describe('a project made from the packed package', () => {
     );
     const bin = join(project, 'node_modules', 'temporal-mlflow', 'bin', 'temporal-mlflow.js');
     const { stderr } = await exec(process.execPath, ['--import', register, bin, '--help']);
-    expect(stderr).toContain('/temporal-mlflow/dist/src/cli/main.js');
+    expect(stderr).toContain('/temporal-mlflow/dist/bundle/cli.js');
     for (const heavy of ['@temporalio/worker', 'esbuild', 'fastify', 'apache-arrow', 'tsx'])
       expect(stderr).not.toContain(`/node_modules/${heavy}/`);
   });

@@ -25,5 +25,6 @@ export const PYFUNC_CODE_DIR = 'code';
 export const STDIO_BUNDLE_FILE = 'serve-stdio.mjs';
 /** Absolute path of the loader source, to copy to `<model>/code/temporal_mlflow_loader.py`. */
 export const PYFUNC_LOADER_SOURCE = fileURLToPath(
-  new URL(`./${PYFUNC_LOADER_MODULE}.py`, import.meta.url),
+  // A literal URL: the published build rewrites it for its bundle (bin/pack.js).
+  new URL('./temporal_mlflow_loader.py', import.meta.url),
 );
