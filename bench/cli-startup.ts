@@ -9,7 +9,8 @@
  * `--prefer-offline`: npm's cache). The installed layout matters: the package under node_modules,
  * its dependencies hoisted next to it, `node_modules/.bin/temporal-mlflow` the command.
  * Kedro comes from PyPI into a venv this bench makes, .local/bench-venv (never made by setup).
- * Untracked runs on both sides (no MLflow server involved). Targets: --help ≤ 0.3 s, run ≤ 1 s.
+ * Untracked runs on both sides (no MLflow server involved), ours and kedro alternately. Targets:
+ * --help ≤ 0.3 s, run ≤ 1 s, each at most a third of kedro's.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { packPackage } from '../test/package/pack.js';
 import { repoRoot } from '../test/support/services.js';
 import { median, writeResults } from './support.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const KEDRO_VERSION = process.env.BENCH_KEDRO_VERSION ?? '1.7.0';
 const work = join(repoRoot, '.local', 'bench-cli');
 const venv = join(repoRoot, '.local', 'bench-venv');
@@ -37,14 +38,49 @@ function timeOnce(command: string, args: string[], cwd: string): number {
   return seconds;
 }
 
-function measure(label: string, command: string, args: string[], cwd: string): number {
-  timeOnce(command, args, cwd); // warm the file cache
-  const times = Array.from({ length: ROUNDS }, () => timeOnce(command, args, cwd));
+interface Command {
+  label: string;
+  command: string;
+  args: string[];
+  cwd: string;
+}
+
+function report(label: string, times: number[]): number {
   const value = median(times);
   console.log(
-    `${label.padEnd(28)} median ${value.toFixed(3)} s  (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}, n=${ROUNDS})`,
+    `${label.padEnd(28)} median ${value.toFixed(3)} s  (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}, n=${times.length})`,
   );
   return value;
+}
+
+function measure(label: string, command: string, args: string[], cwd: string): number {
+  timeOnce(command, args, cwd); // warm the file cache
+  return report(
+    label,
+    Array.from({ length: ROUNDS }, () => timeOnce(command, args, cwd)),
+  );
+}
+
+/**
+ * Ours and kedro's, alternately (a busy moment of the machine slows both, not one side): the
+ * medians of each and the median of the per-round ratios.
+ */
+function measurePair(
+  ours: Command,
+  theirs: Command,
+): { ours: number; theirs: number; ratio: number } {
+  for (const side of [ours, theirs]) timeOnce(side.command, side.args, side.cwd);
+  const oursTimes: number[] = [];
+  const theirTimes: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    oursTimes.push(timeOnce(ours.command, ours.args, ours.cwd));
+    theirTimes.push(timeOnce(theirs.command, theirs.args, theirs.cwd));
+  }
+  return {
+    ours: report(ours.label, oursTimes),
+    theirs: report(theirs.label, theirTimes),
+    ratio: median(oursTimes.map((time, round) => time / theirTimes[round]!)),
+  };
 }
 
 async function publishedCli(): Promise<{ bin: string; project: string }> {
@@ -127,26 +163,54 @@ console.log(
     .map((v) => v.toFixed(2))
     .join(' / ')} (1/5/15 min)`,
 );
-const help = measure('temporal-mlflow --help', process.execPath, [bin, '--help'], project);
-const run = measure('temporal-mlflow run (1 node)', process.execPath, [bin, 'run'], project);
-const figures: Record<string, unknown> = {
-  rounds: ROUNDS,
-  load: loadavg(),
-  temporalMlflow: { helpSeconds: help, runSeconds: run },
-  targets: { helpSeconds: 0.3, runSeconds: 1, helpMet: help <= 0.3, runMet: run <= 1 },
+const oursHelp: Command = {
+  label: 'temporal-mlflow --help',
+  command: process.execPath,
+  args: [bin, '--help'],
+  cwd: project,
 };
+const oursRun: Command = {
+  label: 'temporal-mlflow run (1 node)',
+  command: process.execPath,
+  args: [bin, 'run'],
+  cwd: project,
+};
+const figures: Record<string, unknown> = { rounds: ROUNDS, load: loadavg() };
+let help: number;
+let run: number;
 if ('error' in kedro) {
+  help = measure(oursHelp.label, oursHelp.command, oursHelp.args, oursHelp.cwd);
+  run = measure(oursRun.label, oursRun.command, oursRun.args, oursRun.cwd);
   console.log(`kedro could not be measured: ${kedro.error}`);
   figures.kedro = { error: kedro.error };
 } else {
-  const kHelp = measure('kedro --help', kedro.kedro, ['--help'], kedro.project);
-  const kRun = measure('kedro run (1 node)', kedro.kedro, ['run'], kedro.project);
-  figures.kedro = { version: KEDRO_VERSION, helpSeconds: kHelp, runSeconds: kRun };
-  figures.ratios = { help: help / kHelp, run: run / kRun };
+  const helps = measurePair(oursHelp, {
+    label: 'kedro --help',
+    command: kedro.kedro,
+    args: ['--help'],
+    cwd: kedro.project,
+  });
+  const runs = measurePair(oursRun, {
+    label: 'kedro run (1 node)',
+    command: kedro.kedro,
+    args: ['run'],
+    cwd: kedro.project,
+  });
+  help = helps.ours;
+  run = runs.ours;
+  figures.kedro = { version: KEDRO_VERSION, helpSeconds: helps.theirs, runSeconds: runs.theirs };
+  figures.ratios = {
+    help: helps.ratio,
+    run: runs.ratio,
+    note: 'median of the per-round ratios (ours and kedro run alternately)',
+  };
+  figures.thirdOfKedroMet = { help: helps.ratio <= 1 / 3, run: runs.ratio <= 1 / 3 };
   console.log(
-    `ratios (temporal-mlflow / kedro): --help ${(help / kHelp).toFixed(2)}, run ${(run / kRun).toFixed(2)}`,
+    `ratios (temporal-mlflow / kedro, median of rounds): --help ${helps.ratio.toFixed(2)}, run ${runs.ratio.toFixed(2)}`,
   );
 }
+figures.temporalMlflow = { helpSeconds: help, runSeconds: run };
+figures.targets = { helpSeconds: 0.3, runSeconds: 1, helpMet: help <= 0.3, runMet: run <= 1 };
 console.log(
   `load after: ${loadavg()
     .map((v) => v.toFixed(2))

@@ -7,6 +7,7 @@
 // Only the entry-point fields are rewritten (and restored) in place: dependencies that someone
 // adds in between are kept.
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {
   cpSync,
   existsSync,
@@ -108,10 +109,23 @@ function bundleUrls() {
 
 /**
  * Packages the bundle imports rather than contains: all dependencies but those inlined, which are
- * internal to this package (no value of theirs crosses its API) and made of many small ES modules
- * (zod: ~95). CommonJS packages stay external: their `require`s do not work inside an ES module.
+ * internal to this package (no value of theirs crosses its API) and made of many small modules
+ * (zod: ~95 ES modules; yaml: ~50 CommonJS files, inlined from its ES module build, the same code
+ * but for warnings, which go to console.warn). Other CommonJS packages stay external: their
+ * `require`s do not work inside an ES module.
  */
-const inlinedPackages = new Set(['zod']);
+const inlinedPackages = new Set(['zod', 'yaml']);
+
+/** `yaml` from its ES module build (its `node` export is CommonJS). */
+function yamlAsEsm() {
+  const dir = dirname(createRequire(import.meta.url).resolve('yaml/package.json'));
+  return {
+    name: 'yaml-esm',
+    setup(esbuild) {
+      esbuild.onResolve({ filter: /^yaml$/ }, () => ({ path: join(dir, 'browser', 'index.js') }));
+    },
+  };
+}
 function externalPackages() {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   return Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies })
@@ -142,7 +156,7 @@ async function bundle() {
     sourcemap: true,
     chunkNames: 'chunk-[hash]',
     logLevel: 'warning',
-    plugins: [bundleUrls()],
+    plugins: [bundleUrls(), yamlAsEsm()],
   });
 }
 
