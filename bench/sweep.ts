@@ -46,6 +46,22 @@ interface Measured {
 }
 
 /** ROUNDS sweeps after a warm-up one, on a worker of its own serving configuration `env`. */
+/** The measured sweep: TRIALS trials of the fixture's `sleepy` pipeline, MAX_PARALLEL at once. */
+function startSleepySweep(client: Client, env: string, taskQueue: string) {
+  return startSweep(client, {
+    projectDir,
+    env,
+    taskQueue,
+    pipeline: 'sleepy',
+    params: { sleep_ms: SLEEP_MS },
+    spec: {
+      maxParallel: MAX_PARALLEL,
+      metric: 'score',
+      parameters: { quality: Array.from({ length: TRIALS }, (_, i) => i) },
+    },
+  });
+}
+
 async function measure(env: string): Promise<Measured> {
   const taskQueue = `bench-sweep-${randomUUID()}`;
   const worker = await createWorker({
@@ -65,18 +81,7 @@ async function measure(env: string): Promise<Measured> {
   try {
     for (let round = 0; round < ROUNDS + 1; round++) {
       const started = performance.now();
-      const sweep = await startSweep(client, {
-        projectDir,
-        env,
-        taskQueue,
-        pipeline: 'sleepy',
-        params: { sleep_ms: SLEEP_MS },
-        spec: {
-          maxParallel: MAX_PARALLEL,
-          metric: 'score',
-          parameters: { quality: Array.from({ length: TRIALS }, (_, i) => i) },
-        },
-      });
+      const sweep = await startSleepySweep(client, env, taskQueue);
       const result = await sweep.result();
       const wall = performance.now() - started;
       if (result.trials.some((t) => t.state !== 'completed')) throw new Error('a trial failed');
@@ -131,18 +136,7 @@ async function countMlflowCalls(): Promise<MlflowCalls> {
   });
   const running = worker.run();
   try {
-    const sweep = await startSweep(client, {
-      projectDir,
-      env: 'local',
-      taskQueue,
-      pipeline: 'sleepy',
-      params: { sleep_ms: SLEEP_MS },
-      spec: {
-        maxParallel: MAX_PARALLEL,
-        metric: 'score',
-        parameters: { quality: Array.from({ length: TRIALS }, (_, i) => i) },
-      },
-    });
+    const sweep = await startSleepySweep(client, 'local', taskQueue);
     await sweep.result();
   } finally {
     worker.shutdown();

@@ -14,10 +14,9 @@ import type { LoggedModel } from '../../src/mlflow/types.js';
 import { tagsToRecord } from '../../src/mlflow/util.js';
 import type { IntegrityManifest } from '../../src/model/integrity.js';
 import { logPipelineModel, TAG_PACKAGING_KEY } from '../../src/model/log-model.js';
-import { isPipelineMl, type PipelineML } from '../../src/model/pipeline-ml.js';
-import { runPipelineLocally } from '../../src/runner/local-runner.js';
-import { Session } from '../../src/session.js';
-import { copyExampleProject } from '../support/example-model.js';
+import type { PipelineML } from '../../src/model/pipeline-ml.js';
+import type { Session } from '../../src/session.js';
+import { copyExampleProject, fitExampleArtifacts } from '../support/example-model.js';
 import { services } from '../support/services.js';
 
 const projectDir = copyExampleProject();
@@ -29,16 +28,7 @@ const registeredModelName = `packaging-calls-${suffix}`;
 
 beforeAll(async () => {
   mlflow = new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI });
-  session = await Session.open({ projectDir });
-  const pipeline = session.pipeline('__default__');
-  if (!isPipelineMl(pipeline)) throw new Error('the example should be a PipelineML');
-  registered = pipeline;
-  // The fitted artifacts the model carries, without tracking.
-  await runPipelineLocally({
-    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
-    catalog: session.catalog,
-    run: { runId: 'fit', pipelineName: '__default__', env: 'local', projectDir, runtimeParams: {} },
-  });
+  ({ session, registered } = await fitExampleArtifacts(projectDir));
 }, 120_000);
 
 afterAll(async () => {

@@ -6,26 +6,17 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isPipelineMl, type PipelineML } from '../../src/model/pipeline-ml.js';
+import type { PipelineML } from '../../src/model/pipeline-ml.js';
 import { savePipelineModel } from '../../src/model/save-model.js';
-import { runPipelineLocally } from '../../src/runner/local-runner.js';
-import { Session } from '../../src/session.js';
-import { copyExampleProject } from '../support/example-model.js';
+import type { Session } from '../../src/session.js';
+import { copyExampleProject, fitExampleArtifacts } from '../support/example-model.js';
 
 const projectDir = copyExampleProject();
 let session: Session;
 let registered: PipelineML;
 
 beforeAll(async () => {
-  session = await Session.open({ projectDir });
-  const pipeline = session.pipeline('__default__');
-  if (!isPipelineMl(pipeline)) throw new Error('the example should be a PipelineML');
-  registered = pipeline;
-  await runPipelineLocally({
-    pipeline: registered.training.toOutputs('vocabulary', 'classifier'),
-    catalog: session.catalog,
-    run: { runId: 'fit', pipelineName: '__default__', env: 'local', projectDir, runtimeParams: {} },
-  });
+  ({ session, registered } = await fitExampleArtifacts(projectDir));
 }, 120_000);
 
 /** The first row of the input example a packaging writes now. */

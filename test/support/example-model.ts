@@ -7,7 +7,7 @@
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel } from '../../src/model/load-model.js';
-import { isPipelineMl } from '../../src/model/pipeline-ml.js';
+import { isPipelineMl, type PipelineML } from '../../src/model/pipeline-ml.js';
 import type { PipelineModel } from '../../src/model/runtime.js';
 import { savePipelineModel } from '../../src/model/save-model.js';
 import { runPipelineLocally } from '../../src/runner/local-runner.js';
@@ -40,9 +40,13 @@ export function copyExampleProject(): string {
   return projectDir;
 }
 
-/** Trains the example (vocabulary and classifier only) in a copy and packages its model into `<workDir>/model`. */
-export async function packageExampleModel(workDir: string): Promise<ExampleModel> {
-  const projectDir = copyExampleProject();
+/**
+ * A session on `projectDir` (a copy of the example) with the artifacts its model carries fitted:
+ * the training pipeline up to the vocabulary and the classifier, run in this process (no MLflow).
+ */
+export async function fitExampleArtifacts(
+  projectDir: string,
+): Promise<{ session: Session; registered: PipelineML }> {
   const session = await Session.open({ projectDir, environment: {} });
   const registered = session.pipeline('__default__');
   if (!isPipelineMl(registered))
@@ -58,6 +62,13 @@ export async function packageExampleModel(workDir: string): Promise<ExampleModel
       runtimeParams: {},
     },
   });
+  return { session, registered };
+}
+
+/** Trains the example (vocabulary and classifier only) in a copy and packages its model into `<workDir>/model`. */
+export async function packageExampleModel(workDir: string): Promise<ExampleModel> {
+  const projectDir = copyExampleProject();
+  const { session, registered } = await fitExampleArtifacts(projectDir);
   const modelDir = join(workDir, 'model');
   await savePipelineModel({
     session,
