@@ -153,14 +153,10 @@ export class PipelineModel implements ScoringModel {
       let outputs: Record<string, unknown>;
       try {
         outputs = await node.run(inputs);
-        const missing = node.outputs.find((name) => outputs[name] === undefined);
-        if (missing !== undefined) throw new UndefinedOutputError(node.name, missing);
       } catch (thrown) {
-        const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
-        throw new NodeRunError(node.name, [node.name], undefined, { cause: error });
+        throw nodeRunError(node, thrown);
       }
-      for (const name of node.outputs)
-        produced.set(name, copied(outputs[name], this.copyModeFor(name)));
+      this.#keep(node, outputs, produced);
     }
     const outputs = this.metadata.outputs;
     if (outputs.length === 1) return this.#value(outputs[0]!, input, produced, catalog, shared);
@@ -187,16 +183,16 @@ export class PipelineModel implements ScoringModel {
       const node = plan[i]!;
       const inputs: Record<string, unknown> = {};
       for (const name of node.inputs) inputs[name] = this.#directValue(name, input, produced);
-      let outputs: unknown;
+      let outputs: Record<string, unknown> | Promise<Record<string, unknown>>;
       try {
-        outputs = callNode(node, inputs);
+        outputs = node.call(inputs);
       } catch (thrown) {
         throw nodeRunError(node, thrown);
       }
-      if (isThenable(outputs)) {
-        return Promise.resolve(outputs).then(
+      if (outputs instanceof Promise) {
+        return outputs.then(
           (resolved) => {
-            this.#keep(node, resolved as Record<string, unknown>, produced);
+            this.#keep(node, resolved, produced);
             return this.#runDirect(plan, i + 1, input, produced);
           },
           (thrown: unknown) => {
@@ -204,7 +200,7 @@ export class PipelineModel implements ScoringModel {
           },
         );
       }
-      this.#keep(node, outputs as Record<string, unknown>, produced);
+      this.#keep(node, outputs, produced);
     }
     const outputs = this.metadata.outputs;
     if (outputs.length === 1) return this.#directValue(outputs[0]!, input, produced);
@@ -311,39 +307,10 @@ export class PipelineModel implements ScoringModel {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
 /** What the local runner reports for a node that threw (or returned an unusable result). */
 function nodeRunError(node: Node, thrown: unknown): NodeRunError {
   const error = isError(thrown) ? thrown : new NonErrorThrownError(node.name, thrown);
   return new NodeRunError(node.name, [node.name], undefined, { cause: error });
-}
-
-/**
- * `node.run(inputs)` without its promise when it can be done without one: a function of
- * positional inputs with one output is called directly (as `run` calls it), and its result keyed
- * by the output's name (a thenable result is left to the caller to await); other nodes go through
- * `run`.
- */
-function callNode(node: Node, inputs: Record<string, unknown>): unknown {
-  const inSpec = node.inputSpec;
-  const outSpec = node.outputSpec;
-  if (outSpec.kind !== 'single' || inSpec.kind === 'dict') return node.run(inputs);
-  const result: unknown =
-    inSpec.kind === 'none'
-      ? node.func()
-      : inSpec.kind === 'single'
-        ? node.func(inputs[inSpec.dataset])
-        : node.func(...inSpec.datasets.map((d) => inputs[d]));
-  if (isThenable(result))
-    return Promise.resolve(result).then((value) => ({ [outSpec.dataset]: value }));
-  return { [outSpec.dataset]: result };
 }
 
 /** A value as a MemoryDataset of this copy mode holds it (copied on save and on load). */
