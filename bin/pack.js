@@ -36,6 +36,25 @@ const inCompiledRoot = (file) =>
   compiledRoots.some((r) => file === join(root, r) || file.startsWith(join(root, r) + sep));
 
 /**
+ * `text` (a module written in folder `fromDir`, now in `toDir`) with each
+ * `new URL('<relative>', import.meta.url)` pointing where `target(absolute path)` says (or left
+ * as it is when that returns undefined), relative to `toDir`.
+ */
+function rewriteRelativeUrls(text, fromDir, toDir, target) {
+  return text.replace(
+    /new URL\((['"])(\.{1,2}\/[^'"]*)\1, import\.meta\.url\)/g,
+    (whole, quote, rel) => {
+      const rewritten = target(resolve(fromDir, rel));
+      if (rewritten === undefined) return whole;
+      let out = relative(toDir, rewritten).split(sep).join('/');
+      if (!out.startsWith('.')) out = `./${out}`;
+      if (rel.endsWith('/') && !out.endsWith('/')) out += '/';
+      return `new URL(${quote}${out}${quote}, import.meta.url)`;
+    },
+  );
+}
+
+/**
  * Sources find their neighbours with `new URL('<relative>', import.meta.url)`: a sibling module
  * (`./runtime.ts`, bundled by esbuild or webpack) becomes its compiled `.js`; a file outside the
  * compiled folders (`../../package.json`) keeps pointing at the same file from one level deeper.
@@ -43,22 +62,12 @@ const inCompiledRoot = (file) =>
 function rewriteUrls(distFile) {
   const sourceFile = join(root, relative(dist, distFile)).replace(/\.js$/, '.ts');
   const text = readFileSync(distFile, 'utf8');
-  const next = text.replace(
-    /new URL\((['"])(\.{1,2}\/[^'"]*)\1, import\.meta\.url\)/g,
-    (whole, quote, rel) => {
-      const target = resolve(dirname(sourceFile), rel);
-      let rewritten;
-      if (inCompiledRoot(target) && target.endsWith('.ts')) {
-        rewritten = join(dist, relative(root, target)).replace(/\.ts$/, '.js');
-      } else if (!inCompiledRoot(target)) {
-        rewritten = target;
-      } else return whole;
-      let out = relative(dirname(distFile), rewritten).split(sep).join('/');
-      if (!out.startsWith('.')) out = `./${out}`;
-      if (rel.endsWith('/') && !out.endsWith('/')) out += '/';
-      return `new URL(${quote}${out}${quote}, import.meta.url)`;
-    },
-  );
+  const next = rewriteRelativeUrls(text, dirname(sourceFile), dirname(distFile), (target) => {
+    if (!inCompiledRoot(target)) return target;
+    return target.endsWith('.ts')
+      ? join(dist, relative(root, target)).replace(/\.ts$/, '.js')
+      : undefined;
+  });
   if (next !== text) writeFileSync(distFile, next);
 }
 
@@ -83,23 +92,21 @@ const bundleDir = join(dist, 'bundle');
  */
 function bundleUrls() {
   const entryFiles = new Map(
-    Object.entries(bundleEntries).map(([name, file]) => [join(dist, file), `./${name}.js`]),
+    Object.entries(bundleEntries).map(([name, file]) => [
+      join(dist, file),
+      join(bundleDir, `${name}.js`),
+    ]),
   );
   return {
     name: 'bundle-relative-urls',
     setup(esbuild) {
       esbuild.onLoad({ filter: /\.js$/ }, (args) => {
         if (!args.path.startsWith(dist + sep)) return undefined;
-        const text = readFileSync(args.path, 'utf8');
-        const contents = text.replace(
-          /new URL\((['"])(\.{1,2}\/[^'"]*)\1, import\.meta\.url\)/g,
-          (whole, quote, rel) => {
-            const target = resolve(dirname(args.path), rel);
-            let out = entryFiles.get(target) ?? relative(bundleDir, target).split(sep).join('/');
-            if (!out.startsWith('.')) out = `./${out}`;
-            if (rel.endsWith('/') && !out.endsWith('/')) out += '/';
-            return `new URL(${quote}${out}${quote}, import.meta.url)`;
-          },
+        const contents = rewriteRelativeUrls(
+          readFileSync(args.path, 'utf8'),
+          dirname(args.path),
+          bundleDir,
+          (target) => entryFiles.get(target) ?? target,
         );
         return { contents, loader: 'js' };
       });
