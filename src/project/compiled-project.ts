@@ -28,7 +28,7 @@ interface CacheManifest {
 }
 
 /** The folder the compiled project lives in, or undefined when the project has no node_modules. */
-export function compiledProjectDir(projectDir: string): string | undefined {
+function compiledProjectDir(projectDir: string): string | undefined {
   const modules = join(resolve(projectDir), 'node_modules');
   return existsSync(modules) ? join(modules, '.cache', 'temporal-mlflow') : undefined;
 }
