@@ -14,10 +14,11 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -144,11 +145,13 @@ function externalPackages() {
  * The published modules as a few ES module files (dist/bundle): loading ~170 small modules cost a
  * one-node `run` about 0.15 s of module resolution. Dependencies stay external (one copy each,
  * shared with the user's project); code shared by entries goes into shared chunks, so each module
- * still exists once per thread; lazy `import()`s stay lazy.
+ * still exists once per thread; lazy `import()`s stay lazy. esbuild splits at every lazy import
+ * (~50 chunks on a `run`, each resolved and linked on its own), so rollup then merges what loads
+ * together (`mergeEagerChunks`).
  */
 async function bundle() {
   const { build: esbuild } = await import('esbuild');
-  await esbuild({
+  const { metafile } = await esbuild({
     entryPoints: Object.fromEntries(
       Object.entries(bundleEntries).map(([name, file]) => [name, join(dist, file)]),
     ),
@@ -161,10 +164,75 @@ async function bundle() {
     external: externalPackages(),
     keepNames: true,
     sourcemap: true,
+    metafile: true,
     chunkNames: 'chunk-[hash]',
     logLevel: 'warning',
     plugins: [bundleUrls(), yamlAsEsm()],
   });
+  await mergeEagerChunks(metafile);
+}
+
+/**
+ * Rewrites esbuild's chunks so that the chunks an entry loads eagerly are grouped by which entries
+ * load them: one file per group instead of one per combination of lazy imports that reach the
+ * code. An entry never loads more code than before; code only lazy imports reach stays lazy. The
+ * files stay in dist/bundle, so relative `new URL(…, import.meta.url)`s keep their targets, and
+ * the source maps chain back to dist/src.
+ */
+async function mergeEagerChunks(metafile) {
+  const { rollup } = await import('rollup');
+  const file = (output) => resolve(root, output);
+  const entries = Object.keys(bundleEntries).map((name) => join(bundleDir, `${name}.js`));
+  const loadedBy = new Map();
+  for (const entry of entries) {
+    const visit = (output) => {
+      const entriesOfChunk = loadedBy.get(output) ?? new Set();
+      if (entriesOfChunk.has(entry)) return;
+      loadedBy.set(output, entriesOfChunk.add(entry));
+      for (const imported of metafile.outputs[relative(root, output)].imports)
+        if (imported.kind === 'import-statement' && !imported.external) visit(file(imported.path));
+    };
+    visit(entry);
+  }
+  const group = (id) => {
+    if (entries.includes(id) || !loadedBy.has(id)) return undefined;
+    const names = [...loadedBy.get(id)].map((entry) => basename(entry, '.js')).sort();
+    return `eager-${names.join('+')}`;
+  };
+  const merged = await rollup({
+    input: Object.fromEntries(
+      Object.keys(bundleEntries).map((n) => [n, join(bundleDir, `${n}.js`)]),
+    ),
+    external: (id) => !id.startsWith('.') && !isAbsolute(id),
+    plugins: [
+      {
+        name: 'esbuild-chunks',
+        load(id) {
+          const map = `${id}.map`;
+          return {
+            code: readFileSync(id, 'utf8'),
+            map: existsSync(map) ? readFileSync(map, 'utf8') : null,
+          };
+        },
+      },
+    ],
+    onwarn(warning, warn) {
+      // esbuild's output is already linked: its `this` at the top level and circular chunks are fine.
+      if (warning.code !== 'CIRCULAR_DEPENDENCY' && warning.code !== 'THIS_IS_UNDEFINED')
+        warn(warning);
+    },
+  });
+  const mergedDir = `${bundleDir}.merged`;
+  await merged.write({
+    dir: mergedDir,
+    format: 'es',
+    sourcemap: true,
+    manualChunks: group,
+    chunkFileNames: 'chunk-[hash].js',
+  });
+  await merged.close();
+  rmSync(bundleDir, { recursive: true, force: true });
+  renameSync(mergedDir, bundleDir);
 }
 
 async function build() {

@@ -4,8 +4,6 @@
  * MLflow's `{error_code, message}` answers to the error family. Nothing here ever puts a
  * credential into an error message or an error's `cause`.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { localServicesCommand } from '../utils/local-services-hint.js';
@@ -210,9 +208,14 @@ export class Transport {
     const { default: axios } = await import('axios');
     this.http ??= axios.create(
       this.options.baseUrl.startsWith('http:')
-        ? { httpAgent: new HttpAgent({ keepAlive: false }) }
+        ? { httpAgent: new (await import('node:http')).Agent({ keepAlive: false }) }
         : this.insecureTls
-          ? { httpsAgent: new HttpsAgent({ rejectUnauthorized: false, keepAlive: true }) }
+          ? {
+              httpsAgent: new (await import('node:https')).Agent({
+                rejectUnauthorized: false,
+                keepAlive: true,
+              }),
+            }
           : {},
     );
     return this.http;

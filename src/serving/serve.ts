@@ -5,8 +5,7 @@
  * listening (in a cluster: once the first worker is), and rejects with {@link ServingStartupError}
  * when the model cannot be loaded.
  */
-import cluster from 'node:cluster';
-import type { Worker } from 'node:cluster';
+import type { Cluster, Worker } from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import { ServingStartupError } from './errors.js';
 import { compileScoringServerOptions } from './options.js';
@@ -83,8 +82,11 @@ function isWorkerMessage(m: unknown): m is WorkerMessage {
   );
 }
 
+/** node:cluster (which loads net, dgram and child_process), loaded when a server has workers. */
+let cluster: Cluster | undefined;
+
 function tellPrimary(message: WorkerMessage): void {
-  if (cluster.isWorker && process.send) process.send(message);
+  if (cluster?.isWorker && process.send) process.send(message);
 }
 
 /**
@@ -96,7 +98,10 @@ export async function serveModel(
   options: ServeOptions = {},
 ): Promise<ServingHandle> {
   const opts = compile(options);
-  if (opts.workers > 1 && cluster.isPrimary) return startPrimary(opts);
+  if (opts.workers > 1) {
+    cluster ??= (await import('node:cluster')).default;
+    if (cluster.isPrimary) return startPrimary(opts, cluster);
+  }
   let app: FastifyInstance;
   try {
     const loaded = typeof model === 'function' ? await model() : model;
@@ -128,7 +133,7 @@ export async function serveModel(
  * (the model does not load), stops the others and rejects with its error. Afterwards a worker that
  * exits is replaced (after a pause if it could not load the model).
  */
-function startPrimary(opts: CompiledServeOptions): Promise<ServingHandle> {
+function startPrimary(opts: CompiledServeOptions, cluster: Cluster): Promise<ServingHandle> {
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
   let stopping = false;
   let ready = false;
