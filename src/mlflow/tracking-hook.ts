@@ -1,7 +1,9 @@
 /**
  * The MLflow tracking hook (kedro-mlflow's `MlflowHook`): starts (or reuses) the run before the
- * pipeline, logs the `params:*` and `parameters` inputs of every node before it runs, and ends the
- * run FINISHED after the pipeline or FAILED on error. Pipelines listed in
+ * pipeline, logs the `params:*` and `parameters` inputs of every node as it starts, and ends the
+ * run FINISHED after the pipeline or FAILED on error. A node's params are sent when it starts and
+ * waited for after it ran (`afterNodeRun`, before its outputs are saved): the node does not wait
+ * for MLflow. A refused param fails the node then; after a failed node, only a warning. Pipelines listed in
  * `tracking.disable_tracking.pipelines` are not tracked at all.
  *
  * The hook keeps its per-run state keyed by the pipeline run's id, so one hook object serves
@@ -37,6 +39,8 @@ type HookArgs<K extends keyof Hooks> = Parameters<NonNullable<Hooks[K]>>[0];
 export interface MlflowTrackingHook extends Hooks {
   beforePipelineRun(args: HookArgs<'beforePipelineRun'>): Promise<void>;
   beforeNodeRun(args: HookArgs<'beforeNodeRun'>): Promise<void>;
+  afterNodeRun(args: HookArgs<'afterNodeRun'>): Promise<void>;
+  onNodeError(args: HookArgs<'onNodeError'>): Promise<void>;
   afterPipelineRun(args: HookArgs<'afterPipelineRun'>): Promise<void>;
   onPipelineError(args: HookArgs<'onPipelineError'>): Promise<void>;
 }
@@ -132,6 +136,51 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       loggedParams.set(mlflowRunId, memory);
     }
     return memory;
+  };
+
+  /** Param batches in flight, by pipeline run and node (see `beforeNodeRun`). */
+  const sent = new Map<string, Promise<void>>();
+  const takeSent = async (run: RunInfo, node: NodeInfo): Promise<void> => {
+    const key = nodeKey(run, node);
+    const sending = sent.get(key);
+    sent.delete(key);
+    await sending;
+  };
+
+  /** Logs a node's new params; a refusal the run's params explain is success, else an error naming them. */
+  const logParams = async (
+    mlflowRunId: string,
+    nodeName: string,
+    fresh: KeyValue[],
+    tags: Record<string, string>,
+    memory: Map<string, string>,
+  ): Promise<void> => {
+    try {
+      await client.runs.logBatch(mlflowRunId, { params: fresh, tags });
+    } catch (error) {
+      if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined) {
+        for (const param of fresh) memory.delete(param.key);
+        throw error;
+      }
+      // Another process may have logged the same values first (the server then refuses the
+      // duplicate insert): that is success, unless a value really differs.
+      if (await alreadyLogged(mlflowRunId, fresh)) return;
+      for (const param of fresh) memory.delete(param.key);
+      const names = fresh
+        .map((p) => `'${p.key}'`)
+        .sort()
+        .join(', ');
+      throw new MlflowInvalidParameterError(
+        `MLflow refused parameters ${names} of node '${nodeName}' for run '${mlflowRunId}' ` +
+          `(a parameter already logged with another value cannot change): ${error.message}`,
+        {
+          errorCode: error.errorCode,
+          httpStatus: error.httpStatus,
+          endpoint: error.endpoint,
+          cause: error,
+        },
+      );
+    }
   };
 
   /** True when the run already holds every one of these params with the same value. */
@@ -256,31 +305,23 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       if (fresh.length === 0 && tags.length === 0) return;
       // Claimed before sending: a node running at the same time with the same params skips them.
       for (const param of fresh) memory.set(param.key, param.value);
+      // Sent while the node runs; afterNodeRun waits for it, before the node's outputs are saved.
+      const sending = logParams(mlflowRunId, node.name, fresh, tagRecord, memory);
+      sending.catch(() => undefined);
+      if (sent.size >= MAX_REMEMBERED_RUNS) sent.delete(sent.keys().next().value!);
+      sent.set(nodeKey(run, node), sending);
+    },
+
+    async afterNodeRun({ run, node }) {
+      await takeSent(run, node);
+    },
+
+    async onNodeError({ run, node }) {
       try {
-        await client.runs.logBatch(mlflowRunId, { params: fresh, tags: tagRecord });
+        await takeSent(run, node);
       } catch (error) {
-        if (!(error instanceof MlflowInvalidParameterError) || error.httpStatus === undefined) {
-          for (const param of fresh) memory.delete(param.key);
-          throw error;
-        }
-        // Another process may have logged the same values first (the server then refuses the
-        // duplicate insert): that is success, unless a value really differs.
-        if (await alreadyLogged(mlflowRunId, fresh)) return;
-        for (const param of fresh) memory.delete(param.key);
-        const names = fresh
-          .map((p) => `'${p.key}'`)
-          .sort()
-          .join(', ');
-        throw new MlflowInvalidParameterError(
-          `MLflow refused parameters ${names} of node '${node.name}' for run '${mlflowRunId}' ` +
-            `(a parameter already logged with another value cannot change): ${error.message}`,
-          {
-            errorCode: error.errorCode,
-            httpStatus: error.httpStatus,
-            endpoint: error.endpoint,
-            cause: error,
-          },
-        );
+        // The node's own failure is the one to report.
+        warn(`Could not log the parameters of node '${node.name}': ${(error as Error).message}`);
       }
     },
 
@@ -299,6 +340,11 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       }
     },
   };
+}
+
+/** A node of a pipeline run, as a key. */
+function nodeKey(run: RunInfo, node: NodeInfo): string {
+  return `${run.runId}\u0000${node.name}`;
 }
 
 function shorten(value: string): string {

@@ -42,16 +42,26 @@ function nodeInfo(inputs: string[], name = 'fit'): NodeInfo {
   return { name, inputs, outputs: [], tags: [] };
 }
 
-/** beforePipelineRun, the given nodes' beforeNodeRun, then afterPipelineRun. */
+/** beforePipelineRun, the given nodes' beforeNodeRun and afterNodeRun, then afterPipelineRun. */
 async function track(
   hook: MlflowTrackingHook,
   run: RunInfo,
   nodes: [string[], Record<string, unknown>][] = [],
 ): Promise<void> {
   await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
-  for (const [inputs, values] of nodes)
-    await hook.beforeNodeRun({ run, node: nodeInfo(inputs), inputs: values, catalog });
+  for (const [inputs, values] of nodes) await runNode(hook, run, nodeInfo(inputs), values);
   await hook.afterPipelineRun({ run, pipeline: undefined, catalog });
+}
+
+/** A node as the runner calls the hook around it: beforeNodeRun, then afterNodeRun. */
+async function runNode(
+  hook: MlflowTrackingHook,
+  run: RunInfo,
+  node: NodeInfo,
+  inputs: Record<string, unknown>,
+): Promise<void> {
+  await hook.beforeNodeRun({ run, node, inputs, catalog });
+  await hook.afterNodeRun({ run, node, inputs, outputs: {}, catalog });
 }
 
 describe('nodeParams', () => {
@@ -117,12 +127,7 @@ describe('the tracking hook', () => {
     const run = runInfo({ mlflowRunId: created.info.run_id });
     // A node activity scope: the run id is known, beforePipelineRun never ran in this process.
     await withActiveRun({ client, runId: created.info.run_id }, () =>
-      hook.beforeNodeRun({
-        run,
-        node: nodeInfo(['params:alpha']),
-        inputs: { 'params:alpha': 0.3 },
-        catalog,
-      }),
+      runNode(hook, run, nodeInfo(['params:alpha']), { 'params:alpha': 0.3 }),
     );
     await track(hook, run);
     const after = await client.runs.get(created.info.run_id);
@@ -136,19 +141,14 @@ describe('the tracking hook', () => {
     const created = await client.runs.create({ experimentId, runName: 'workflow' });
     const run = runInfo({ mlflowRunId: created.info.run_id });
     const inputs = { 'params:alpha': 0.3, 'params:depth': 4 };
-    const node = (name: string) => ({
-      run,
-      node: nodeInfo(Object.keys(inputs), name),
-      inputs,
-      catalog,
-    });
+    const node = (name: string) => nodeInfo(Object.keys(inputs), name);
     // Two nodes of one hook, and two more hooks standing for other worker processes.
     const hook = createMlflowTrackingHook({ client, config: configFor() });
     const others = [1, 2].map(() => createMlflowTrackingHook({ client, config: configFor() }));
     await Promise.all([
-      hook.beforeNodeRun(node('a')),
-      hook.beforeNodeRun(node('b')),
-      ...others.map((other, i) => other.beforeNodeRun(node(`other-${i}`))),
+      runNode(hook, run, node('a'), inputs),
+      runNode(hook, run, node('b'), inputs),
+      ...others.map((other, i) => runNode(other, run, node(`other-${i}`), inputs)),
     ]);
     expect(tagsToRecord((await client.runs.get(created.info.run_id)).data.params)).toEqual({
       alpha: '0.3',
@@ -186,7 +186,7 @@ describe('the tracking hook', () => {
     await withActiveRun(slot, async () => {
       await hook.beforePipelineRun({ run, pipeline: undefined, catalog });
       const before = (inputs: Record<string, unknown>) =>
-        hook.beforeNodeRun({ run, node: nodeInfo(Object.keys(inputs), 'n'), inputs, catalog });
+        runNode(hook, run, nodeInfo(Object.keys(inputs), 'n'), inputs);
       await before({ 'params:learning rate%': 0.1, 'params:depth': 3, parameters: { depth: 3 } });
       await before({ 'params:learning rate%': 0.1 });
       await expect(before({ 'params:learning rate%': 0.2 })).rejects.toThrow(
@@ -199,14 +199,15 @@ describe('the tracking hook', () => {
       depth: '3',
     });
 
-    // Another process (no memory of what was logged): the server refuses, and the error names the param.
+    // Another process (no memory of what was logged): the server refuses, and the error names the
+    // param when the node has run (the params are sent while it runs).
     const other = createMlflowTrackingHook({ client, config: configFor() });
-    const error = await other.beforeNodeRun!({
-      run: runInfo({ mlflowRunId: slot.runId! }),
-      node: nodeInfo(['params:depth'], 'm'),
-      inputs: { 'params:depth': 4 },
-      catalog,
-    }).then(
+    const error = await runNode(
+      other,
+      runInfo({ mlflowRunId: slot.runId! }),
+      nodeInfo(['params:depth'], 'm'),
+      { 'params:depth': 4 },
+    ).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -242,6 +243,52 @@ describe('the tracking hook', () => {
         flat.beforePipelineRun({ run: runInfo(), pipeline: undefined, catalog }),
       ),
     ).rejects.toThrow(/tracking\.run\.nested is false/);
+  });
+
+  test("sends a node's params as it starts, without making it wait: afterNodeRun waits for them", async () => {
+    const sends: { resolve: () => void; reject: (error: Error) => void; body: unknown }[] = [];
+    const held = realClient();
+    Object.assign(held.runs, {
+      logBatch: (_runId: string, body: unknown) =>
+        new Promise<void>((resolve, reject) => sends.push({ resolve, reject, body })),
+    });
+    const warnings: string[] = [];
+    const hook = createMlflowTrackingHook({
+      client: held,
+      config: configFor(),
+      warn: (message) => warnings.push(message),
+    });
+    const run = runInfo({ mlflowRunId: 'temporal-made' });
+    const node = nodeInfo(['params:alpha'], 'fit');
+    const inputs = { 'params:alpha': 0.3 };
+    // beforeNodeRun returns while the batch is still unanswered: the node runs meanwhile.
+    await hook.beforeNodeRun({ run, node, inputs, catalog });
+    expect(sends.map((send) => send.body)).toEqual([
+      { params: [{ key: 'alpha', value: '0.3' }], tags: {} },
+    ]);
+    let after = false;
+    const afterRun = hook
+      .afterNodeRun({ run, node, inputs, outputs: {}, catalog })
+      .then(() => void (after = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(after).toBe(false);
+    sends[0]!.resolve();
+    await afterRun;
+
+    // A batch that fails fails the node after it ran; after a failed node it is only a warning.
+    const other = nodeInfo(['params:beta'], 'score');
+    await hook.beforeNodeRun({ run, node: other, inputs: { 'params:beta': 1 }, catalog });
+    sends[1]!.reject(new MlflowError('tracking server went away'));
+    await expect(
+      hook.afterNodeRun({ run, node: other, inputs: {}, outputs: {}, catalog }),
+    ).rejects.toThrow('tracking server went away');
+    const third = nodeInfo(['params:gamma'], 'report');
+    await hook.beforeNodeRun({ run, node: third, inputs: { 'params:gamma': 2 }, catalog });
+    sends[2]!.reject(new MlflowError('tracking server went away'));
+    await hook.onNodeError({ run, node: third, inputs: {}, error: new Error('boom'), catalog });
+    expect(warnings).toEqual([
+      "Could not log the parameters of node 'report': tracking server went away",
+    ]);
   });
 
   test('refuses to log params when there is no run, saying why', async () => {
