@@ -33,8 +33,12 @@ import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
 import { checkInputData } from '../src/runner/input-data.js';
 import { threadExecutor } from '../src/runner/node-thread.js';
-import type { NodeCache } from '../src/runner/node-cache.js';
-import { runNode as runNodeOnCatalog, type NodeExecutor } from '../src/runner/run-node.js';
+import { cachedFromTag, type NodeCache } from '../src/runner/node-cache.js';
+import {
+  restoreNode,
+  runNode as runNodeOnCatalog,
+  type NodeExecutor,
+} from '../src/runner/run-node.js';
 import type { Session } from '../src/session.js';
 import { codeHash } from '../src/temporal/code-hash.js';
 import {
@@ -52,6 +56,7 @@ import type {
   NodePlan,
   PipelinePlan,
   RunContext,
+  RestoredNode,
   RunNodeInput,
   RunNodeResult,
   TrainingInput,
@@ -132,6 +137,25 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
     return pipeline;
   };
 
+  /** The session's node cache; none when the worker has none or cannot reach it (nodes run). */
+  const nodeCacheOf = (session: Session): NodeCache | undefined => {
+    try {
+      return deps.cache?.(session);
+    } catch {
+      return undefined;
+    }
+  };
+  /** The catalog of a run's node activity: datasets the catalog lacks live in the intermediate store. */
+  const runCatalog = (session: Session, context: RunContext, datasets: Iterable<string>) => {
+    const store = deps.store(session);
+    const intermediates: Record<string, IntermediateDataset> = {};
+    for (const dataset of datasets) {
+      if (!session.catalog.has(dataset))
+        intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
+    }
+    return session.catalog.withDatasets(intermediates);
+  };
+
   return {
     /** Resolves the pipeline in this worker's project and returns its DAG. */
     async planPipeline(input: TrainingInput): Promise<PipelinePlan> {
@@ -155,9 +179,12 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         // A PipelineML whose model could not be packaged is refused before any node runs.
         if (isPipelineMl(pipeline) && session.isTracked(name))
           extractPipelineArtifacts(pipeline, session.catalog, session.config.catalog);
-        const nodes = pipeline.nodes.map((node) =>
-          nodePlan(node, session.project.definition.nodeOptionsByTag),
-        );
+        const cache = input.noCache ? undefined : nodeCacheOf(session);
+        const nodes = pipeline.nodes.map((node) => {
+          const plan = nodePlan(node, session.project.definition.nodeOptionsByTag);
+          if (cache?.applies(node)) plan.cacheable = true;
+          return plan;
+        });
         const promote = isPipelineMl(pipeline) ? pipeline.promote : undefined;
         return {
           pipeline: name,
@@ -188,16 +215,20 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             tags: settings.tags,
             restoreIfDeleted: settings.restoreIfDeleted,
           });
-        // Found by its workflow id tag whatever the attempt: after a crash, a retry or a workflow
-        // reset, the run this workflow id created is the one it keeps.
+        // Looked for by its workflow id tag when an earlier attempt, or an earlier run of this
+        // workflow id (reset, continue-as-new), may have created it: the run it created is the one
+        // it keeps. A first attempt of a first execution cannot find one: it only creates.
+        const mayExist = !context.firstExecution || activityAttempt() > 1;
         const findOrCreate = async (experimentId: string): Promise<Run> => {
-          const existing = await client.runs.search({
-            experimentIds: [experimentId],
-            filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${context.workflowId.replace(/'/g, "\\'")}'`,
-            maxResults: 1,
-          });
+          const existing = mayExist
+            ? await client.runs.search({
+                experimentIds: [experimentId],
+                filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${context.workflowId.replace(/'/g, "\\'")}'`,
+                maxResults: 1,
+              })
+            : undefined;
           return (
-            existing.items[0] ??
+            existing?.items[0] ??
             (await client.runs.create({
               experimentId,
               runName: runSettings.name ?? runNameOf(context),
@@ -286,13 +317,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
               },
             );
           }
-          const store = deps.store(session);
-          const intermediates: Record<string, IntermediateDataset> = {};
-          for (const dataset of [...node.inputs, ...node.outputs]) {
-            if (!session.catalog.has(dataset))
-              intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
-          }
-          const catalog = session.catalog.withDatasets(intermediates);
+          const catalog = runCatalog(session, context, [...node.inputs, ...node.outputs]);
           const hooks = session.hooks(context.pipeline);
           const run = session.runInfo(context);
           // Cancellation arrives with a heartbeat: it terminates the node's thread (an inline node
@@ -321,6 +346,81 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             outputs: [...node.outputs],
             ...(cachedFrom !== undefined ? { cached: true, cachedFrom } : {}),
           };
+        });
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+
+    /**
+     * Restores from the node cache, in one activity, every node the cache holds whose producers
+     * were restored too (a chain of hits from the run's free inputs), as a node activity would on
+     * a hit: hooks called, outputs saved (persisted catalog entries rewritten), the MLflow run
+     * tagged with where each came from (one batch). Nodes it does not restore run as activities.
+     */
+    async restoreCachedNodes(context: RunContext): Promise<RestoredNode[]> {
+      const started = Date.now();
+      const activity = temporalActivity().Context.current();
+      const heartbeat = setInterval(
+        () => activity.heartbeat({ restoring: true }),
+        heartbeatPeriod(deps.heartbeatIntervalMs, activity.info.heartbeatTimeoutMs),
+      );
+      try {
+        return await classifyFailures(async () => {
+          const session = await contextSession(context);
+          const cache = context.noCache ? undefined : nodeCacheOf(session);
+          const pipeline = runPipeline(session, context);
+          // Other code than planned: the node activities decide (run with a warning, or hand back).
+          if (!cache || codeHash(pipeline) !== context.codeHash) return [];
+          const catalog = runCatalog(session, context, pipeline.datasets());
+          const hooks = session.hooks(context.pipeline);
+          const run = session.runInfo(context);
+          const producer = new Map<string, Node>();
+          for (const node of pipeline.nodes)
+            for (const output of node.outputs) producer.set(output, node);
+          const restored: RestoredNode[] = [];
+          const outcome = new Map<string, Promise<boolean>>();
+          const restore = async (node: Node): Promise<boolean> => {
+            if (!cache.applies(node)) return false;
+            const upstream = node.inputs.flatMap((input) => {
+              const from = producer.get(input);
+              return from && from !== node ? [outcome.get(from.name)!] : [];
+            });
+            if (!(await Promise.all(upstream)).every(Boolean)) return false;
+            let cachedFrom: string | undefined;
+            const outputs = await restoreNode({
+              node,
+              catalog,
+              hooks,
+              run,
+              cache,
+              signal: activity.cancellationSignal,
+              tagHit: false,
+              onCached: (hit) => void (cachedFrom = hit.cachedFrom),
+            });
+            if (!outputs || cachedFrom === undefined) return false;
+            restored.push({ node: node.name, cachedFrom, durationMs: Date.now() - started });
+            return true;
+          };
+          const execute = async (): Promise<void> => {
+            // Topological order: a node's producers have their outcome promise before it does.
+            for (const node of pipeline.nodes) outcome.set(node.name, restore(node));
+            await Promise.race([Promise.all(outcome.values()), activity.cancelled]);
+          };
+          await (session.mlflowClient && context.mlflowRunId
+            ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
+            : execute());
+          if (session.mlflowClient && context.mlflowRunId && restored.length > 0) {
+            for (let at = 0; at < restored.length; at += 100) {
+              const tags = Object.fromEntries(
+                restored
+                  .slice(at, at + 100)
+                  .map((hit) => [cachedFromTag(hit.node), hit.cachedFrom] as const),
+              );
+              await session.mlflowClient.runs.logBatch(context.mlflowRunId, { tags });
+            }
+          }
+          return restored;
         });
       } finally {
         clearInterval(heartbeat);
@@ -388,6 +488,15 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/** The attempt of the activity running now (a call outside an activity counts as a retry). */
+function activityAttempt(): number {
+  try {
+    return temporalActivity().Context.current().info.attempt;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
 
 /** The namespace of the workflow whose activity runs now (none when called outside an activity). */
 function activityNamespace(): string | undefined {

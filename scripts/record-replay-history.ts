@@ -13,8 +13,11 @@
  */
 import { startTraining } from '../src/temporal/client.js';
 import { committedDiamondHistory, writeHistoryFile } from '../test/support/history-json.js';
+import { readServicesEnv } from '../test/support/services.js';
 import { fastNodeDefaults, startHarness } from '../test/support/temporal.js';
 
+// The run is tracked, as the tests' runs are: its history has the MLflow run's start and end.
+process.env.MLFLOW_TRACKING_URI ??= readServicesEnv().MLFLOW_TRACKING_URI;
 const output = process.argv[2] ?? committedDiamondHistory;
 const harness = await startHarness();
 try {

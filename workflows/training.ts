@@ -22,6 +22,7 @@ import type {
   NodeActivityDefaults,
   NodePlan,
   PipelinePlan,
+  RestoredNode,
   RunContext,
   TrainingInput,
   TrainingProgress,
@@ -72,6 +73,9 @@ const { cleanupRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'clean up',
 });
+const { restoreCachedNodes } = proxyActivities<TrainingActivities>({
+  startToCloseTimeout: '1 hour',
+});
 
 /** Input of the training workflow; `nodeDefaults` overrides the activity options of nodes. */
 export interface TrainingWorkflowInput extends TrainingInput {
@@ -89,7 +93,8 @@ export interface TrainingWorkflowInput extends TrainingInput {
  * successful run, the promotion gate (compare with the alias holder, maybe wait for `approve`).
  */
 export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promise<TrainingResult> {
-  const { workflowId, startTime, typedSearchAttributes } = workflowInfo();
+  const { workflowId, startTime, typedSearchAttributes, runId, firstExecutionRunId } =
+    workflowInfo();
   const gate = new ApprovalGate();
   gate.install();
   const progress: TrainingProgress = {
@@ -128,8 +133,11 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   try {
     // Not cancellable: a cancel while the run is being created would leave it RUNNING for ever (the
     // activity creates it anyway); once it exists, the cancel reaches the nodes and the run ends KILLED.
+    // A first execution (not reset, not continued as new) tells the activity so: its first attempt
+    // then creates the run without looking for one made earlier.
+    const starting = runId === firstExecutionRunId ? { ...context, firstExecution: true } : context;
     mlflowRun = plan.tracking
-      ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(context)))
+      ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
       : undefined;
   } catch (error) {
     // E.g. refused MLflow credentials: the run is over before it started, and says why.
@@ -176,11 +184,20 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   let model: LoggedModelRef | undefined;
   let result: TrainingResult;
   try {
+    const restored = await restoreFromCache(plan, context, defaults);
+    for (const hit of restored) {
+      progress.nodes[hit.node] = 'completed';
+      (progress.cached ??= []).push(hit.node);
+      progress.done++;
+    }
+    if (restored.length > 0) showDetails();
+    const names = new Set(restored.map((hit) => hit.node));
+    const nodes = names.size > 0 ? plan.nodes.filter((node) => !names.has(node.name)) : plan.nodes;
     const nodesPerHistory = Math.max(1, input.nodesPerHistory ?? NODES_PER_HISTORY);
-    if (plan.nodes.length <= nodesPerHistory) {
-      await runDag(plan.nodes, context, defaults, observer);
+    if (nodes.length <= nodesPerHistory) {
+      await runDag(nodes, context, defaults, observer);
     } else {
-      await runInChunks(plan.nodes, nodesPerHistory, context, defaults, progress, showDetails);
+      await runInChunks(nodes, nodesPerHistory, context, defaults, progress, showDetails);
     }
     // A PipelineML logs its model to the run; without MLflow tracking there is nowhere to log it.
     if (plan.isPipelineMl && mlflowRun) {
@@ -234,24 +251,28 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     const settled = progress.state;
     progress.state = 'closing';
     showDetails();
-    await CancellationScope.nonCancellable(async () => {
-      if (mlflowRun)
-        await closingStep('end the MLflow run', () =>
-          endMlflowRun({
-            context,
-            status,
-            ...(status === 'FAILED'
-              ? {
-                  failure: {
-                    ...(progress.failedNode ? { node: progress.failedNode } : {}),
-                    message: progress.error ?? 'the workflow failed',
-                  },
-                }
-              : {}),
-          }),
-        );
-      await closingStep('clean up the intermediate store', () => cleanupRun(context));
-    });
+    // The two steps are independent: both at once, one round trip of closing instead of two.
+    await CancellationScope.nonCancellable(() =>
+      Promise.all([
+        mlflowRun
+          ? closingStep('end the MLflow run', () =>
+              endMlflowRun({
+                context,
+                status,
+                ...(status === 'FAILED'
+                  ? {
+                      failure: {
+                        ...(progress.failedNode ? { node: progress.failedNode } : {}),
+                        message: progress.error ?? 'the workflow failed',
+                      },
+                    }
+                  : {}),
+              }),
+            )
+          : undefined,
+        closingStep('clean up the intermediate store', () => cleanupRun(context)),
+      ]),
+    );
     progress.state = settled;
     showDetails();
   }
@@ -301,6 +322,35 @@ function lineage(
     ...(input.sweep ? { sweep: input.sweep } : {}),
     ...(input.registerModel === false ? { registerModel: false } : {}),
   };
+}
+
+/**
+ * Restores what the node cache holds of the run in one activity (see `restoreCachedNodes`), when
+ * the plan has cacheable nodes. Never fails the run: on an error the nodes simply run.
+ */
+async function restoreFromCache(
+  plan: PipelinePlan,
+  context: RunContext,
+  defaults: NodeActivityDefaults,
+): Promise<RestoredNode[]> {
+  if (context.noCache || !plan.nodes.some((node) => node.cacheable)) return [];
+  try {
+    return await onRightWorker(() =>
+      restoreCachedNodes.executeWithOptions(
+        {
+          summary: 'restore cached nodes',
+          startToCloseTimeout: defaults.startToCloseTimeoutMs,
+          heartbeatTimeout: defaults.heartbeatTimeoutMs,
+          retry: { maximumAttempts: 2, initialInterval: '1 second' },
+        },
+        [context],
+      ),
+    );
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    log.warn(`Could not restore nodes from the node cache, they run: ${describeFailure(error)}`);
+    return [];
+  }
 }
 
 async function closingStep(what: string, step: () => Promise<void>): Promise<void> {

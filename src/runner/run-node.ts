@@ -71,6 +71,28 @@ export async function runNode(args: {
   /** Called once the node has completed from the cache (after its outputs are saved). */
   onCached?: ((hit: CacheHit) => void) | undefined;
 }): Promise<Record<string, unknown>> {
+  return (await runOrRestore(args, false))!;
+}
+
+/**
+ * Restores a node from the cache as `runNode` does on a hit (hooks, outputs saved, `onCached`), or
+ * returns undefined, having done nothing else than load its inputs, when the cache does not hold
+ * it. `tagHit: false`: the caller records where the outputs came from (e.g. one batch of tags for
+ * many restored nodes) instead of one MLflow tag call per node.
+ */
+export async function restoreNode(
+  args: Omit<Parameters<typeof runNode>[0], 'cache' | 'execute'> & {
+    cache: NodeCache;
+    tagHit?: boolean;
+  },
+): Promise<Record<string, unknown> | undefined> {
+  return runOrRestore(args, true);
+}
+
+async function runOrRestore(
+  args: Parameters<typeof runNode>[0] & { tagHit?: boolean },
+  cachedOnly: boolean,
+): Promise<Record<string, unknown> | undefined> {
   const { node, catalog, hooks, run } = args;
   const execute = args.execute ?? inlineExecutor;
   const info = nodeInfo(node);
@@ -81,8 +103,9 @@ export async function runNode(args: {
   const cache = args.cache?.applies(node) ? args.cache : undefined;
   const key = cache?.key(node, inputs);
   const hit = key === undefined ? undefined : await cache!.lookup(node, key);
+  if (!hit && cachedOnly) return undefined;
   // The MLflow tag naming the hit's source is written while the hooks and saves run.
-  const tagging = hit ? cache!.recordHit(hit, run) : undefined;
+  const tagging = hit && args.tagHit !== false ? cache!.recordHit(hit, run) : undefined;
   tagging?.catch(() => undefined);
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;

@@ -68,6 +68,8 @@ export interface NodePlan {
   taskQueue?: string;
   /** Run as a local activity, in the worker that runs the workflow (node option `local`). */
   local?: boolean;
+  /** The planning worker's node cache applies to the node: the run may restore it at once. */
+  cacheable?: boolean;
 }
 
 /** The resolved DAG of a pipeline run, returned by the plan activity. */
@@ -120,6 +122,12 @@ export interface RunContext {
   registerModel?: boolean;
   /** Run every node, neither reading nor writing the node cache. */
   noCache?: boolean;
+  /**
+   * Set (to startMlflowRun only) when the workflow is the first execution of its id (not reset,
+   * not continued as new): no earlier run can have created its MLflow run, so a first attempt
+   * creates it without looking for it first.
+   */
+  firstExecution?: boolean;
 }
 
 export interface RunNodeInput {
@@ -136,6 +144,15 @@ export interface RunNodeResult {
   cached?: boolean;
   /** The run the cached outputs came from: its MLflow run id, else its run (workflow) id. */
   cachedFrom?: string;
+}
+
+/** A node restored from the node cache before the node activities start. */
+export interface RestoredNode {
+  node: string;
+  /** The run the outputs came from: its MLflow run id, else its run (workflow) id. */
+  cachedFrom: string;
+  /** Since the restoring activity started. */
+  durationMs: number;
 }
 
 export type NodeState = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';

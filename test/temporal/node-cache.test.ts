@@ -3,6 +3,7 @@
  * runs) and logs a model that predicts the same; a parameter change re-runs only what depends on
  * it; workers share the cache through the MLflow server's artifacts.
  */
+import { defaultPayloadConverter } from '@temporalio/common';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import {
   trainingHandle,
   type StartTrainingOptions,
 } from '../../src/temporal/client.js';
-import type { TrainingResult } from '../../src/temporal/types.js';
+import type { RunNodeInput, TrainingResult } from '../../src/temporal/types.js';
 import { copyExampleAs, type ProjectCopy } from '../support/project-copies.js';
 import { services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
@@ -51,7 +52,7 @@ async function train(
   harness: TemporalHarness,
   project: ProjectCopy,
   options: Partial<StartTrainingOptions> & { noCache?: boolean } = {},
-): Promise<{ result: TrainingResult; cached: string[] }> {
+): Promise<{ result: TrainingResult; cached: string[]; nodeActivities: string[] }> {
   const { noCache, ...rest } = options;
   const compiled = await compileTrainingOptions({
     projectDir: project.dir,
@@ -63,7 +64,18 @@ async function train(
   const handle = trainingHandle((await startCompiledTraining(harness.client, compiled)).handle);
   const result = await handle.result();
   const progress = await handle.progress();
-  return { result, cached: [...(progress.cached ?? [])].sort() };
+  // The nodes that ran as activities of their own (restored nodes share one activity).
+  const nodeActivities = ((await handle.handle.fetchHistory()).events ?? [])
+    .map((event) => event.activityTaskScheduledEventAttributes)
+    .filter((scheduled) => scheduled?.activityType?.name === 'runNode')
+    .map((scheduled) => {
+      const input = defaultPayloadConverter.fromPayload<RunNodeInput>(
+        scheduled!.input!.payloads![0]!,
+      );
+      return input.node;
+    })
+    .sort();
+  return { result, cached: [...(progress.cached ?? [])].sort(), nodeActivities };
 }
 
 async function predictions(modelUri: string, tickets: unknown): Promise<unknown> {
@@ -92,9 +104,12 @@ describe('the node cache on Temporal', () => {
     expect(first.cached).toEqual([]);
     expect(first.result.cachedNodes).toBeUndefined();
 
+    expect(first.nodeActivities).toEqual(TRAINING_NODES);
     const second = await train(harness, project);
     expect(second.cached).toEqual(TRAINING_NODES);
     expect(second.result).toMatchObject({ nodes: 7, cachedNodes: 7 });
+    // Restored at once, in one activity: no node activity at all.
+    expect(second.nodeActivities).toEqual([]);
     // The MLflow run says where each node came from, and still holds the metrics and params.
     const run = await mlflow.runs.get(second.result.mlflowRunId!);
     const tags = Object.fromEntries((run.data.tags ?? []).map((tag) => [tag.key, tag.value]));
@@ -125,9 +140,15 @@ describe('the node cache on Temporal', () => {
       'vectorize_test',
       'vectorize_train',
     ]);
+    expect(changed.nodeActivities).toEqual([
+      'evaluate_routing',
+      'route_test_tickets',
+      'train_classifier',
+    ]);
 
     const uncached = await train(harness, project, { noCache: true });
     expect(uncached.cached).toEqual([]);
+    expect(uncached.nodeActivities).toEqual(TRAINING_NODES);
     expect((await new LocalCacheStore(cacheDir).clear()) ?? 0).toBeGreaterThan(0);
     expect((await train(harness, project)).cached).toEqual([]);
   }, 240_000);

@@ -1,0 +1,121 @@
+/**
+ * Starting a run's MLflow run, counted through a proxy in front of the real server: the first
+ * attempt of a first execution creates the run without looking for one (a search per run is
+ * ~0.1-0.2 s under load); a retried attempt, or a run reset or continued as new, looks the run up
+ * by its workflow id and keeps it.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TAG_WORKFLOW_ID } from '../../src/constants.js';
+import { startTraining } from '../../src/temporal/client.js';
+import type { MlflowRunRef, RunContext } from '../../src/temporal/types.js';
+import { createProjectActivities } from '../../src/temporal/worker.js';
+import { lifecycleProject, mlflow } from '../support/lifecycle.js';
+import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
+import { repoRoot } from '../support/services.js';
+import { startHarness, type TemporalHarness } from '../support/temporal.js';
+
+const EXPERIMENT = `run-start-${randomUUID().slice(0, 8)}`;
+const proxy = new MlflowProxy();
+const calls: ProxiedRequest[] = [];
+proxy.rule = (request) => {
+  calls.push(request);
+  return 'forward';
+};
+
+/** A copy of the lifecycle fixture whose `local` environment tracks through the proxy. */
+function projectThroughProxy(trackingUri: string): string {
+  mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, '.local', 'tmp', 'run-start-'));
+  cpSync(lifecycleProject, dir, { recursive: true });
+  mkdirSync(join(dir, 'conf', 'local'), { recursive: true });
+  writeFileSync(
+    join(dir, 'conf', 'local', 'mlflow.yml'),
+    `server:\n  mlflow_tracking_uri: ${trackingUri}\ntracking:\n  experiment:\n    name: ${EXPERIMENT}\n`,
+  );
+  return dir;
+}
+
+const endpoint = (request: ProxiedRequest): string =>
+  `${request.method} ${request.url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
+/** Calls to `name` about this workflow id since `from`. */
+const count = (name: string, workflowId: string, from = 0): number =>
+  calls
+    .slice(from)
+    .filter((request) => endpoint(request) === name && request.body.toString().includes(workflowId))
+    .length;
+
+let harness: TemporalHarness;
+let projectDir: string;
+beforeAll(async () => {
+  projectDir = projectThroughProxy(await proxy.start());
+  harness = await startHarness({ projectDir });
+}, 120_000);
+afterAll(async () => {
+  await harness?.close();
+  await proxy.stop();
+});
+
+describe('starting the MLflow run of a training', () => {
+  it('creates the run of a new workflow without searching for it first', async () => {
+    const handle = await startTraining(harness.client, {
+      projectDir,
+      taskQueue: harness.taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 0 },
+    });
+    const result = await handle.result();
+    expect(count('POST runs/create', handle.workflowId)).toBe(1);
+    expect(count('POST runs/search', handle.workflowId)).toBe(0);
+    expect((await mlflow().runs.get(result.mlflowRunId!)).info.status).toBe('FINISHED');
+  }, 120_000);
+
+  it('finds the run an earlier attempt created: on a retry, or without the first-execution mark', async () => {
+    const activities = createProjectActivities(projectDir, {
+      storeDir: mkdtempSync(join(tmpdir(), 'tm-store-')),
+    });
+    const workflowId = `run-start-${randomUUID()}`;
+    const context: RunContext = {
+      workflowId,
+      pipeline: 'sleepy',
+      env: 'local',
+      params: {},
+      identity: { project: 'lifecycle-test-project', env: 'local' },
+      codeHash: 'x',
+      store: 'local',
+      firstExecution: true,
+    };
+    const attempt = (n: number, ctx: RunContext): Promise<MlflowRunRef> =>
+      new MockActivityEnvironment({ attempt: n }).run(activities.startMlflowRun, ctx);
+
+    const first = await attempt(1, context);
+    expect(count('POST runs/create', workflowId)).toBe(1);
+    expect(count('POST runs/search', workflowId)).toBe(0);
+
+    // The first attempt's answer was lost (the worker died): the retry keeps the same run.
+    let from = calls.length;
+    const retried = await attempt(2, context);
+    expect(retried.runId).toBe(first.runId);
+    expect(count('POST runs/search', workflowId, from)).toBe(1);
+    expect(count('POST runs/create', workflowId, from)).toBe(0);
+
+    // A reset or continued-as-new run is no first execution: its first attempt looks too.
+    from = calls.length;
+    const { firstExecution: _, ...later } = context;
+    expect((await attempt(1, later)).runId).toBe(first.runId);
+    expect(count('POST runs/create', workflowId, from)).toBe(0);
+
+    const runs = await mlflow().runs.search({
+      experimentIds: [first.experimentId],
+      filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+    });
+    expect(runs.items.map((run) => run.info.run_id)).toEqual([first.runId]);
+    await activities.endMlflowRun({
+      context: { ...context, mlflowRunId: first.runId },
+      status: 'FINISHED',
+    });
+  }, 60_000);
+});
