@@ -163,6 +163,7 @@ async function bundle() {
     target: 'node20',
     external: externalPackages(),
     keepNames: true,
+    minify: true,
     sourcemap: true,
     metafile: true,
     chunkNames: 'chunk-[hash]',
