@@ -14,7 +14,8 @@ import { compileScoringServerOptions } from './options.js';
 import type { ScoringServerOptions } from './options.js';
 import { lazyChildLogger } from './lazy-logger.js';
 import { parseContentType, SUPPORTED_CONTENT_TYPES } from './parse-request.js';
-import { RequestScorer, type RunWork } from './scoring.js';
+import { RequestScorer, type RunWork, type Scored } from './scoring.js';
+import { BackToBack } from './back-to-back.js';
 import { folderSource, ScoringThreadPool } from './scoring-threads.js';
 import { runSliced } from './slicing.js';
 import type { ScoringModel } from './types.js';
@@ -142,6 +143,10 @@ export function createScoringServer(
   });
   const scorer = new RequestScorer(model, opts);
   const runOnLoop: RunWork = (work) => runSliced(work, opts.sliceMs);
+  const backToBack = new BackToBack<{ body: string; contentType: string | undefined }, Scored>(
+    ({ body, contentType }) => scorer.scoreNow(body, contentType),
+    opts.sliceMs,
+  );
   const threadModel =
     opts.threadModel ??
     (typeof model.metadata.dir === 'string' ? folderSource(model.metadata.dir) : undefined);
@@ -252,10 +257,14 @@ export function createScoringServer(
         req.log[threaded.log.level]({ err: threaded.log.error }, threaded.log.message);
       return reply.code(threaded.status).type(JSON_TYPE).send(threaded.json);
     }
-    // A small body is scored in one go (well under a slice); a larger one in time slices.
+    // A small body is scored in one go (well under a slice), back to back with the others read in
+    // this turn of the loop; a larger one in time slices.
     const { json, warnings } =
       body === undefined || body.length < SYNC_BELOW_BYTES
-        ? await scorer.scoreNow(body === undefined ? '' : body.toString('utf8'), contentType)
+        ? await backToBack.run({
+            body: body === undefined ? '' : body.toString('utf8'),
+            contentType,
+          })
         : await scorer.score(body.toString('utf8'), contentType, runOnLoop);
     for (let i = 0; i < warnings.length; i++) req.log.warn(warnings[i]);
     return reply.type(JSON_UTF8).send(json);
