@@ -2,8 +2,10 @@
  * JSON parsing that can be paused: the top levels of a large document are walked here and every
  * run of small values (up to {@link PIECE_CHARS} characters) is handed to the native `JSON.parse`,
  * so the work between two checkpoints is bounded whatever the document's shape. Linear in the
- * input's length; the result equals `JSON.parse(text)` (last duplicate key wins, `__proto__` is an
- * own property). Errors are `SyntaxError`s naming the position.
+ * input's length; the result equals `JSON.parse(text)` (last duplicate key wins), except that a
+ * document with a `__proto__` key is refused ({@link ProtoKeyError}), as fastify's JSON parser
+ * refuses it: records are handed to user code, where `Object.assign` or a merge would set a
+ * prototype from it. Errors are `SyntaxError`s naming the position.
  */
 import type { Sliced } from './slicing.js';
 
@@ -68,10 +70,48 @@ function syntaxError(text: string, pos: number, expected: string): SyntaxError {
   return new SyntaxError(`Expected ${expected} at position ${pos}, found ${got}`);
 }
 
+/**
+ * `"__proto__"` in JSON text, its characters possibly escaped (secure-json-parse's test, as
+ * fastify's JSON parser): only a text that matches is searched for such a key once parsed.
+ */
+const PROTO_TEXT =
+  /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"/;
+
+/** Thrown for a document with a `__proto__` key (fastify's answer to prototype poisoning). */
+export class ProtoKeyError extends SyntaxError {
+  constructor() {
+    super('Object contains forbidden prototype property');
+    this.name = 'ProtoKeyError';
+  }
+}
+
+/** Throws {@link ProtoKeyError} when `value` or anything in it has an own `__proto__` key. */
+function refuseProtoKeys(value: unknown): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+      continue;
+    }
+    if (Object.hasOwn(v, '__proto__')) throw new ProtoKeyError();
+    for (const key in v) stack.push((v as Record<string, unknown>)[key]);
+  }
+}
+
+/** `JSON.parse`, refusing `__proto__` keys (the only place of this module where text is parsed). */
+function parseChecked(text: string): unknown {
+  const value = JSON.parse(text) as unknown;
+  if (PROTO_TEXT.test(text)) refuseProtoKeys(value);
+  return value;
+}
+
 function parsePiece(text: string, from: number, to: number, open: string, close: string): unknown {
   try {
-    return JSON.parse(open + text.slice(from, to) + close);
+    return parseChecked(open + text.slice(from, to) + close);
   } catch (e) {
+    if (e instanceof ProtoKeyError) throw e;
     throw new SyntaxError(`${(e as Error).message} (in the piece at positions ${from}–${to})`);
   }
 }
@@ -194,6 +234,7 @@ function* parseObject(text: string, open: number): Sliced<[unknown, number]> {
     const keyEnd = stringEnd(text, pos);
     if (keyEnd < 0) throw new SyntaxError(`Unterminated string starting at position ${pos}`);
     const key = parsePiece(text, pos, keyEnd, '', '') as string;
+    if (key === '__proto__') throw new ProtoKeyError();
     pos = skipSpace(text, keyEnd);
     if (text.charCodeAt(pos) !== COLON) throw syntaxError(text, pos, "':'");
     pos = skipSpace(text, pos + 1);
@@ -209,7 +250,7 @@ function* parseObject(text: string, open: number): Sliced<[unknown, number]> {
 
 /** `JSON.parse` as sliced work (see the module doc). */
 export function* parseJsonSliced(text: string): Sliced<unknown> {
-  if (text.length <= PIECE_CHARS) return JSON.parse(text) as unknown;
+  if (text.length <= PIECE_CHARS) return parseChecked(text);
   const start = skipSpace(text, 0);
   if (start >= text.length) throw syntaxError(text, start, 'a value');
   const [value, after] = yield* parseValue(text, start);

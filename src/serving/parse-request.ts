@@ -292,6 +292,12 @@ function checkUnique(names: readonly string[], what: string): void {
   }
 }
 
+/** A column named `__proto__` would set the prototype of every record it is assigned to: refused, as such a JSON key is. */
+function refuseProtoName(names: readonly string[], what: string): void {
+  if (names.includes('__proto__'))
+    throw new BadRequestError(`${what} has the column name '__proto__', which is not allowed`);
+}
+
 /** Indexes of the columns to keep: those the schema names (every column without a named schema). */
 function keptColumns(names: readonly string[], schema: readonly ColSpec[] | undefined): number[] {
   const known = new Set(schema?.flatMap((c) => (c.name === undefined ? [] : [c.name])));
@@ -350,6 +356,7 @@ function* fromSplit(
   ).map(String);
   checkColumnCount(names.length, ctx);
   checkUnique(names, `'dataframe_split.columns'`);
+  refuseProtoName(names, `'dataframe_split.columns'`);
   // Columns the model does not know are ignored: records hold only the others (all without a schema).
   const kept = keptColumns(names, schema);
   const records: Rec[] = new Array<Rec>(data.length);
@@ -556,6 +563,7 @@ function* readCsv(
   const header = rows[0];
   if (!header) throw new BadRequestError('CSV body has no header row');
   const names = headerNames(header, ctx);
+  refuseProtoName(names, 'The CSV header');
   const data = rows.slice(1);
   for (let r = 0; r < data.length; r++) {
     if (data[r]!.length !== names.length) {

@@ -300,6 +300,42 @@ const cases: Case[] = [
     code: 'BAD_REQUEST',
     message: /Request body is empty; expected CSV with a header row/,
   },
+  {
+    name: 'a __proto__ key (prototype poisoning)',
+    body: '{"dataframe_records": [{"x": 1, "__proto__": {"polluted": true}}]}',
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: /forbidden prototype property/,
+  },
+  {
+    name: 'a __proto__ key written with escapes',
+    body: '{"inputs": {"\\u005f_pro\\u0074o__": {"x": 1}}}',
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: /forbidden prototype property/,
+  },
+  {
+    name: 'a __proto__ key at the end of a body parsed in pieces',
+    body: `${rows(4000).slice(0, -2)},{"x": 1, "__proto__": {"polluted": true}}]}`,
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: /forbidden prototype property/,
+  },
+  {
+    name: 'a dataframe_split column named __proto__',
+    body: '{"dataframe_split": {"columns": ["__proto__"], "data": [[{"x": 1}]]}}',
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: /'dataframe_split.columns' has the column name '__proto__'/,
+  },
+  {
+    name: 'a CSV column named __proto__',
+    contentType: CSV_TYPE,
+    body: 'x,__proto__\n1,2\n',
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: /CSV header has the column name '__proto__'/,
+  },
 ];
 
 describe('malformed scoring requests', () => {
