@@ -23,6 +23,7 @@ import {
   DEFAULT_TEMPORAL_NAMESPACE,
   PACKAGE_NAME,
 } from '../constants.js';
+import { disposeWarmBundlers } from '../model/bundle.js';
 import { packageRunModel } from '../model/package-run.js';
 import { loadProject, type LoadedProject } from '../project/load-project.js';
 import {
@@ -144,6 +145,19 @@ export function createProjectActivities(
   project: string | LoadedProject,
   options: TemporalMlflowPluginOptions = {},
 ) {
+  return projectActivities(project, options, false);
+}
+
+/**
+ * The project's activities; with `warmBundler`, packaging keeps an esbuild context per project
+ * between runs (a changed project rebuilds only what changed), which whoever runs the worker
+ * disposes when it stops (the plugin does: a kept context keeps the process alive).
+ */
+function projectActivities(
+  project: string | LoadedProject,
+  options: TemporalMlflowPluginOptions,
+  warmBundler: boolean,
+) {
   const compiled = compilePluginOptions(project, options);
   const local = new LocalIntermediateStore(compiled.storeDir);
   const mlflowStores = new WeakMap<object, IntermediateStore>();
@@ -189,6 +203,7 @@ export function createProjectActivities(
             deferAlias: true,
             onStage: heartbeat,
             onUploadProgress: heartbeat,
+            ...(warmBundler ? { warmBundler: true } : {}),
           }),
   });
   // Batch scoring parts live beside the intermediate store (a dot folder: no run id maps to it).
@@ -237,11 +252,19 @@ export function temporalMlflowPlugin(
   project: string | LoadedProject,
   options: TemporalMlflowPluginOptions = {},
 ): SimplePlugin {
-  const activities = createProjectActivities(project, options);
+  const activities = projectActivities(project, options, true);
   return new TemporalMlflowPlugin({
     name: PACKAGE_NAME,
     activities: (existing) => ({ ...(existing as object | undefined), ...activities }),
     workflowsPath: (existing) => existing ?? workflowsPath,
+    // The esbuild contexts packaging kept warm end with the worker, so its process can exit.
+    runContext: async (next) => {
+      try {
+        await next();
+      } finally {
+        await disposeWarmBundlers();
+      }
+    },
   });
 }
 
