@@ -13,6 +13,7 @@ import {
   TAG_SWEEP_BEST_TRIAL,
 } from '../src/constants.js';
 import type { MlflowClient } from '../src/mlflow/client.js';
+import { beatsTrial } from '../workflows/sweep-ranking.js';
 import { MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
 import { NotAPipelineMLError } from '../src/model/errors.js';
 import { logPipelineModel, registerLoggedModel } from '../src/model/log-model.js';
@@ -47,6 +48,39 @@ async function runMetric(
 ): Promise<number | undefined> {
   const run = await client.runs.get(runId);
   return run.data.metrics?.find((m) => m.key === metric)?.value;
+}
+
+/**
+ * The last value of `metric` in each run (null when not logged), read with one search of the runs'
+ * experiment; a run the search does not return (another experiment) is read alone.
+ */
+async function runMetrics(
+  client: MlflowClient,
+  runIds: readonly string[],
+  metric: string,
+  experimentId: string | undefined,
+): Promise<Record<string, number | null>> {
+  const values: Record<string, number | null> = {};
+  const wanted = [...new Set(runIds)];
+  if (experimentId && wanted.length > 1) {
+    for (let i = 0; i < wanted.length; i += RUN_IDS_PER_SEARCH) {
+      const ids = wanted.slice(i, i + RUN_IDS_PER_SEARCH);
+      const page = await client.runs.search({
+        experimentIds: [experimentId],
+        filter: `attributes.run_id IN (${ids.map((id) => `'${id.replace(/'/g, "\\'")}'`).join(', ')})`,
+        maxResults: ids.length,
+        runViewType: 'ALL',
+      });
+      for (const run of page.items)
+        values[run.info.run_id] = run.data.metrics?.find((m) => m.key === metric)?.value ?? null;
+    }
+  }
+  await Promise.all(
+    wanted
+      .filter((runId) => !(runId in values))
+      .map(async (runId) => (values[runId] = (await runMetric(client, runId, metric)) ?? null)),
+  );
+  return values;
 }
 
 /**
@@ -232,31 +266,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
     }): Promise<Record<string, number | null>> {
       return classifyFailures(async () => {
         const { client } = await mlflowOf(args.context);
-        const values: Record<string, number | null> = {};
-        const wanted = [...new Set(args.runIds)];
-        if (args.experimentId && wanted.length > 1) {
-          for (let i = 0; i < wanted.length; i += RUN_IDS_PER_SEARCH) {
-            const ids = wanted.slice(i, i + RUN_IDS_PER_SEARCH);
-            const page = await client.runs.search({
-              experimentIds: [args.experimentId],
-              filter: `attributes.run_id IN (${ids.map((id) => `'${id.replace(/'/g, "\\'")}'`).join(', ')})`,
-              maxResults: ids.length,
-              runViewType: 'ALL',
-            });
-            for (const run of page.items)
-              values[run.info.run_id] =
-                run.data.metrics?.find((m) => m.key === args.metric)?.value ?? null;
-          }
-        }
-        await Promise.all(
-          wanted
-            .filter((runId) => !(runId in values))
-            .map(
-              async (runId) =>
-                (values[runId] = (await runMetric(client, runId, args.metric)) ?? null),
-            ),
-        );
-        return values;
+        return runMetrics(client, args.runIds, args.metric, args.experimentId);
       });
     },
 
@@ -301,7 +311,13 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       });
     },
 
-    /** Logs the sweep's outcome on its parent run (best trial, its metric and params, counts), maybe ending it. */
+    /**
+     * Logs the sweep's outcome on its parent run (best trial, its metric and params, counts), maybe
+     * ending it. The trials whose metric the sweep has not read yet (`unread`: those that ended
+     * last) are read here first and ranked with `best`, one activity fewer after the last trial.
+     * Returns the values read (null: not logged); when no trial has the metric, nothing is logged
+     * (the sweep fails, saying so).
+     */
     async logSweepResult(args: {
       context: RunContext;
       metric: string;
@@ -310,12 +326,34 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       failed: number;
       /** End the parent run FINISHED as well (one activity instead of two). */
       endRun?: boolean;
-    }): Promise<void> {
+      /** Completed trials (with their run) whose metric is still to be read. */
+      unread?: TrialOutcome[];
+      /** The experiment of the trials' runs (the parent run's): one search reads them all. */
+      experimentId?: string;
+      /** @default true */
+      maximize?: boolean;
+    }): Promise<Record<string, number | null>> {
       return classifyFailures(async () => {
         const { client } = await mlflowOf(args.context);
         const runId = args.context.mlflowRunId;
-        if (!runId) return;
-        const { best } = args;
+        const unread = (args.unread ?? []).filter((trial) => trial.mlflowRunId);
+        const values = unread.length
+          ? await runMetrics(
+              client,
+              unread.map((trial) => trial.mlflowRunId!),
+              args.metric,
+              args.experimentId,
+            )
+          : {};
+        let best: (TrialOutcome & { metric: number }) | undefined =
+          args.best?.metric !== undefined ? { ...args.best, metric: args.best.metric } : undefined;
+        for (const trial of unread) {
+          const metric = values[trial.mlflowRunId!];
+          if (metric === null || metric === undefined) continue;
+          if (beatsTrial({ trial: trial.trial, metric }, best, args.maximize ?? true))
+            best = { ...trial, metric };
+        }
+        if (!runId || (args.unread && !best)) return values;
         // Logged and ended at once (MLflow logs to an ended run too): the activity completes once
         // both are done, and a retry does both again.
         await Promise.all([
@@ -323,9 +361,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
             metrics: [
               { key: 'trials_completed', value: args.completed, step: 0 },
               { key: 'trials_failed', value: args.failed, step: 0 },
-              ...(best?.metric !== undefined
-                ? [{ key: `best_${args.metric}`, value: best.metric, step: 0 }]
-                : []),
+              ...(best ? [{ key: `best_${args.metric}`, value: best.metric, step: 0 }] : []),
             ],
             tags: best?.mlflowRunId
               ? {
@@ -337,6 +373,7 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
           }),
           args.endRun ? client.runs.end(runId, 'FINISHED') : undefined,
         ]);
+        return values;
       });
     },
   };

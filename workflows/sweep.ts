@@ -36,6 +36,7 @@ import { describeFailure } from './dag.js';
 import { mlflowRunIdKey, pipelineNameKey, sweepProgressQuery } from './definitions.js';
 import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
 import { onRightWorker } from './right-worker.js';
+import { beatsTrial } from './sweep-ranking.js';
 import { trainingWorkflow } from './training.js';
 
 export { sweepProgressQuery } from './definitions.js';
@@ -61,7 +62,7 @@ const { readRunMetrics, listRunMetrics, registerModelVersion, logSweepResult } =
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
-  const { workflowId, startTime } = workflowInfo();
+  const { workflowId, startTime, runId: executionRunId, firstExecutionRunId } = workflowInfo();
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -125,9 +126,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     sweep: { id: workflowId },
     ...(input.command ? { command: input.command } : {}),
   };
-  // Not cancellable: a cancel while the parent run is created would leave it RUNNING for ever.
+  // Not cancellable: a cancel while the parent run is created would leave it RUNNING for ever. A
+  // first execution (not reset, not continued as new) lets a first attempt create it unlooked-for.
+  const starting =
+    executionRunId === firstExecutionRunId ? { ...context, firstExecution: true } : context;
   const parent = plan.tracking
-    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(context)))
+    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
     : undefined;
   if (parent) {
     context.mlflowRunId = parent.runId;
@@ -138,25 +142,25 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   count();
 
   // A trial's metric is read once its child ends, beside the lane's next trial. Trials that end
-  // while a read is in flight wait for the next read, which takes them all in one MLflow call.
+  // while a read is in flight wait for the next read, which takes them all in one MLflow call. The
+  // trials that end once every trial has started (the last round) are read together by the
+  // activity that logs the sweep's outcome: no read of their own after the last trial.
   const scoring: Promise<void>[] = [];
   const unread: { outcome: TrialOutcome; runId: string }[] = [];
   let reading = false;
+  /** The next trial a lane starts. */
+  let next = 0;
+  const allTrialsStarted = (): boolean => next >= trials.length;
   const record = (outcome: TrialOutcome, runId: string, value: number | null | undefined): void => {
     if (value === undefined || value === null) return;
     outcome.metric = value;
-    const best = progress.best;
-    // Ties go to the earlier trial, whatever order the reads finish in.
-    const better =
-      !best ||
-      (maximize ? value > best.metric : value < best.metric) ||
-      (value === best.metric && outcome.trial < best.trial);
-    if (better) progress.best = { trial: outcome.trial, metric: value, mlflowRunId: runId };
+    if (beatsTrial({ trial: outcome.trial, metric: value }, progress.best, maximize))
+      progress.best = { trial: outcome.trial, metric: value, mlflowRunId: runId };
   };
   const readMetrics = async (): Promise<void> => {
     reading = true;
     try {
-      while (unread.length > 0) {
+      while (unread.length > 0 && !allTrialsStarted()) {
         const batch = unread.splice(0);
         try {
           const values = await onRightWorker(() =>
@@ -185,7 +189,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   const score = (outcome: TrialOutcome, runId: string): void => {
     unread.push({ outcome, runId });
-    if (!reading) scoring.push(readMetrics());
+    if (!reading && !allTrialsStarted()) scoring.push(readMetrics());
   };
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
     outcome.state = 'running';
@@ -231,7 +235,6 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   let best: TrialOutcome | undefined;
   let parentEnded = false;
   try {
-    let next = 0;
     const lane = async (): Promise<void> => {
       while (next < trials.length) {
         if (CancellationScope.current().consideredCancelled) return;
@@ -257,6 +260,28 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         message: `All ${trials.length} trials failed; the first: ${trials[0]?.error ?? 'unknown'}`,
         nonRetryable: true,
       });
+    if (parent) {
+      // The outcome is logged on the parent run, which it ends, with the last trials' metrics read
+      // and ranked in the same activity (nothing is logged when no trial has the metric).
+      const last = unread.splice(0);
+      const leader = progress.best ? trials[progress.best.trial] : undefined;
+      const values = await onRightWorker(() =>
+        logSweepResult({
+          context,
+          metric,
+          ...(leader ? { best: leader } : {}),
+          completed: completed.length,
+          failed: progress.failed,
+          endRun: true,
+          unread: last.map((read) => read.outcome),
+          experimentId: parent.experimentId,
+          maximize,
+        }),
+      );
+      for (const { outcome, runId } of last) record(outcome, runId, values?.[runId]);
+      parentEnded = progress.best !== undefined;
+      count();
+    }
     if (!progress.best && parent) {
       // Trials ran but nothing ranks them: most often a metric named without its dataset's prefix.
       const runId = completed.find((t) => t.mlflowRunId)?.mlflowRunId;
@@ -272,32 +297,15 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     if (outcome?.modelId && outcome.mlflowRunId) {
       progress.state = 'registering';
       count();
+      const registered = await onRightWorker(() =>
+        registerModelVersion({
+          context,
+          modelId: outcome.modelId!,
+          runId: outcome.mlflowRunId!,
+        }),
+      );
+      model = registered;
     }
-    // The outcome is logged on the parent run, which it ends, while the best model is registered.
-    const [, registered] = await Promise.all([
-      parent
-        ? onRightWorker(() =>
-            logSweepResult({
-              context,
-              metric,
-              ...(outcome ? { best: outcome } : {}),
-              completed: completed.length,
-              failed: progress.failed,
-              endRun: true,
-            }),
-          ).then(() => void (parentEnded = true))
-        : undefined,
-      outcome?.modelId && outcome.mlflowRunId
-        ? onRightWorker(() =>
-            registerModelVersion({
-              context,
-              modelId: outcome.modelId!,
-              runId: outcome.mlflowRunId!,
-            }),
-          )
-        : undefined,
-    ]);
-    model = registered;
     progress.state = 'completed';
   } catch (error) {
     const cancelled = isCancellation(error);
