@@ -8,6 +8,7 @@
  * proxy gives the MLflow calls per trial (a figure the machine's load does not blur). Writes
  * bench/results/sweep.json.
  *   node --import tsx bench/sweep.ts          (BENCH_ROUNDS=3 measured sweeps after a warm-up)
+ *   BENCH_QUICK=1 node --import tsx bench/sweep.ts    (the tracked sweep only, for A/B runs)
  */
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -97,6 +98,7 @@ async function measure(env: string): Promise<Measured> {
         profile = {
           ...(await profileTrials(result.trials.map((t) => t.workflowId))),
           sweepSteps: (await profileTrials([sweep.workflowId])).stepsMs,
+          sweepEdges: await sweepEdges(sweep.workflowId),
         };
     }
   } finally {
@@ -158,6 +160,20 @@ interface MlflowCalls {
 let tracked: Measured;
 let untracked: Measured;
 let mlflowCalls: MlflowCalls;
+if (process.env.BENCH_QUICK === '1') {
+  // A/B runs: the tracked sweep only, nothing written.
+  try {
+    const quick = await measure('local');
+    console.log(
+      `quick: ${quick.medianWallMs} ms, ratio ${quick.ratioToIdeal}, load ${quick.loadAverage1m}`,
+    );
+    console.log(JSON.stringify(quick.trialProfileOfLastRound));
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+  process.exit(0);
+}
 try {
   // The target's configuration: every trial an MLflow run nested under the sweep's.
   tracked = await measure('local');
@@ -205,16 +221,42 @@ interface TrialProfile {
   stepsMs: Record<string, number>;
   /** Median time from one step's completion to the next step's schedule (workflow task round trip). */
   gapMs: number;
+  /** Median wait of an activity for a worker (scheduled → started): slots or pollers short. */
+  activityQueueMs: number;
+  /** Median workflow task: waiting for a worker (scheduled → started), then running (→ completed). */
+  workflowTaskQueueMs: number;
+  workflowTaskRunMs: number;
+  /** The sweep's own share: from its start to its first trial's start, and after its last trial. */
+  sweepEdges?: { beforeFirstTrialMs: number; afterLastTrialMs: number };
   /** Sum of the step medians + gaps: what the trial is made of. */
   stepsTotalMs: number;
 }
 
+function eventMs(event: temporal.api.history.v1.IHistoryEvent): number {
+  return Number(event.eventTime!.seconds) * 1000 + Math.round((event.eventTime!.nanos ?? 0) / 1e6);
+}
+
+/** From the sweep's start to its first trial's start, and from its last trial's end to its own. */
+async function sweepEdges(
+  workflowId: string,
+): Promise<{ beforeFirstTrialMs: number; afterLastTrialMs: number }> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const started = events.filter((e) => e.childWorkflowExecutionStartedEventAttributes);
+  const ended = events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes);
+  return {
+    beforeFirstTrialMs: eventMs(started[0]!) - eventMs(events[0]!),
+    afterLastTrialMs: eventMs(events.at(-1)!) - eventMs(ended.at(-1)!),
+  };
+}
+
 /** Where a trial's time goes, from the Temporal histories of the trials of one sweep. */
 async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
-  const at = (event: temporal.api.history.v1.IHistoryEvent): number =>
-    Number(event.eventTime!.seconds) * 1000 + Math.round((event.eventTime!.nanos ?? 0) / 1e6);
+  const at = eventMs;
   const steps: Record<string, number[]> = {};
   const gaps: number[] = [];
+  const activityQueue: number[] = [];
+  const taskQueue: number[] = [];
+  const taskRun: number[] = [];
   const spans: number[] = [];
   const perTrialSteps: number[] = [];
   for (const workflowId of workflowIds) {
@@ -224,6 +266,12 @@ async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
     let lastCompleted: number | undefined;
     let stepCount = 0;
     for (const event of events) {
+      const taskStarted = event.workflowTaskStartedEventAttributes;
+      if (taskStarted)
+        taskQueue.push(at(event) - at(byId.get(String(taskStarted.scheduledEventId))!));
+      const taskCompleted = event.workflowTaskCompletedEventAttributes;
+      if (taskCompleted)
+        taskRun.push(at(event) - at(byId.get(String(taskCompleted.startedEventId))!));
       const scheduled = event.activityTaskScheduledEventAttributes;
       if (scheduled && lastCompleted !== undefined) gaps.push(at(event) - lastCompleted);
       const completed = event.activityTaskCompletedEventAttributes;
@@ -238,6 +286,7 @@ async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
           name = `node ${(JSON.parse(Buffer.from(payload).toString()) as { node: string }).node}`;
       }
       (steps[name] ??= []).push(at(event) - at(started));
+      activityQueue.push(at(started) - at(schedule));
       lastCompleted = at(event);
       stepCount++;
     }
@@ -253,6 +302,9 @@ async function profileTrials(workflowIds: string[]): Promise<TrialProfile> {
     slowestTrialMs: Math.max(...spans),
     stepsMs,
     gapMs,
+    activityQueueMs: Math.round(median(activityQueue)),
+    workflowTaskQueueMs: Math.round(median(taskQueue)),
+    workflowTaskRunMs: Math.round(median(taskRun)),
     stepsTotalMs: stepsSum + gapMs * Math.round(median(perTrialSteps)),
   };
 }
