@@ -33,9 +33,9 @@ import type { TaggedNodeOptions } from '../src/project/define-project.js';
 import { MissingInputsError } from '../src/runner/errors.js';
 import { checkInputData } from '../src/runner/input-data.js';
 import { threadExecutor } from '../src/runner/node-thread.js';
-import { cachedFromTag, type NodeCache } from '../src/runner/node-cache.js';
+import { cachedFromTag, type CacheHit, type NodeCache } from '../src/runner/node-cache.js';
 import {
-  restoreNode,
+  restoreNodes,
   runNode as runNodeOnCatalog,
   type NodeExecutor,
 } from '../src/runner/run-node.js';
@@ -373,43 +373,29 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           // Other code than planned: the node activities decide (run with a warning, or hand back).
           if (!cache || codeHash(pipeline) !== context.codeHash) return [];
           const catalog = runCatalog(session, context, pipeline.datasets());
-          const hooks = session.hooks(context.pipeline);
-          const run = session.runInfo(context);
-          const producer = new Map<string, Node>();
-          for (const node of pipeline.nodes)
-            for (const output of node.outputs) producer.set(output, node);
-          const restored: RestoredNode[] = [];
-          const outcome = new Map<string, Promise<boolean>>();
-          const restore = async (node: Node): Promise<boolean> => {
-            if (!cache.applies(node)) return false;
-            const upstream = node.inputs.flatMap((input) => {
-              const from = producer.get(input);
-              return from && from !== node ? [outcome.get(from.name)!] : [];
-            });
-            if (!(await Promise.all(upstream)).every(Boolean)) return false;
-            let cachedFrom: string | undefined;
-            const outputs = await restoreNode({
-              node,
-              catalog,
-              hooks,
-              run,
-              cache,
-              signal: activity.cancellationSignal,
-              tagHit: false,
-              onCached: (hit) => void (cachedFrom = hit.cachedFrom),
-            });
-            if (!outputs || cachedFrom === undefined) return false;
-            restored.push({ node: node.name, cachedFrom, durationMs: Date.now() - started });
-            return true;
-          };
+          let hits: CacheHit[] = [];
           const execute = async (): Promise<void> => {
-            // Topological order: a node's producers have their outcome promise before it does.
-            for (const node of pipeline.nodes) outcome.set(node.name, restore(node));
-            await Promise.race([Promise.all(outcome.values()), activity.cancelled]);
+            const restoring = restoreNodes({
+              nodes: pipeline.nodes,
+              catalog,
+              hooks: session.hooks(context.pipeline),
+              run: session.runInfo(context),
+              cache,
+              // Unpersisted outputs go to the intermediate store for later nodes and packaging; the
+              // nodes restored here take them as they are.
+              keptInMemory: (dataset) => !session.catalog.has(dataset),
+              tagHit: false,
+            });
+            hits = await Promise.race([restoring, activity.cancelled]);
           };
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());
+          const restored = hits.map((hit) => ({
+            node: hit.node,
+            cachedFrom: hit.cachedFrom,
+            durationMs: Date.now() - started,
+          }));
           if (session.mlflowClient && context.mlflowRunId && restored.length > 0) {
             for (let at = 0; at < restored.length; at += 100) {
               const tags = Object.fromEntries(

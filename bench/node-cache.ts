@@ -58,6 +58,8 @@ interface Timed {
   nodesMs: number;
   packagingMs: number;
   cachedNodes: number;
+  /** Workflow start → first activity scheduled, and each step's span (scheduled → completed). */
+  steps: Record<string, number>;
 }
 
 const at = (event: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }): number =>
@@ -73,21 +75,31 @@ async function trainOnce(noCache: boolean): Promise<Timed> {
   const wallMs = performance.now() - started;
   const events = (await handle.handle.fetchHistory()).events ?? [];
   const scheduledType = new Map<number, string>();
+  // Nodes: the node activities and the activity restoring cached nodes at once.
+  const isNodes = (type: string) => type === 'runNode' || type === 'restoreCachedNodes';
   const spans: Record<string, number[]> = { runNode: [], packageModel: [] };
+  const scheduledAt = new Map<number, number>();
+  const steps: Record<string, number> = {};
+  const closed = events.at(-1);
   let packagingStart = 0;
   for (const event of events) {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled) {
       const type = scheduled.activityType?.name ?? '';
       scheduledType.set(Number(event.eventId), type);
-      if (type === 'runNode') spans.runNode!.push(at(event));
+      scheduledAt.set(Number(event.eventId), at(event));
+      steps.headMs ??= at(event) - at(events[0]!);
+      if (isNodes(type)) spans.runNode!.push(at(event));
       if (type === 'packageModel') packagingStart = at(event);
     }
     const completed = event.activityTaskCompletedEventAttributes;
     if (completed) {
-      const type = scheduledType.get(Number(completed.scheduledEventId));
-      if (type === 'runNode') spans.runNode!.push(at(event));
+      const type = scheduledType.get(Number(completed.scheduledEventId)) ?? '';
+      const span = at(event) - scheduledAt.get(Number(completed.scheduledEventId))!;
+      steps[type] = (steps[type] ?? 0) + span;
+      if (isNodes(type)) spans.runNode!.push(at(event));
       if (type === 'packageModel') spans.packageModel!.push(at(event) - packagingStart);
+      steps.tailMs = closed ? at(closed) - at(event) : 0;
     }
   }
   return {
@@ -95,7 +107,16 @@ async function trainOnce(noCache: boolean): Promise<Timed> {
     nodesMs: Math.max(...spans.runNode!) - Math.min(...spans.runNode!),
     packagingMs: spans.packageModel![0] ?? 0,
     cachedNodes: result.cachedNodes ?? 0,
+    steps,
   };
+}
+
+/** Median span of each step over the runs (a step a run lacks counts 0 there). */
+function stepSummary(runs: Timed[]): Record<string, number> {
+  const names = new Set(runs.flatMap((run) => Object.keys(run.steps)));
+  return Object.fromEntries(
+    [...names].map((name) => [name, Math.round(median(runs.map((run) => run.steps[name] ?? 0)))]),
+  );
 }
 
 function summary(runs: Timed[]): Record<string, number> {
@@ -154,6 +175,9 @@ try {
       fullCacheHit: hit,
       noCache: miss,
       hitToNoCacheRatio: Number((hit.wallMs! / miss.wallMs!).toFixed(2)),
+      /** Summed scheduled → completed spans of each activity type (ms, medians). */
+      fullCacheHitSteps: stepSummary(hits),
+      noCacheSteps: stepSummary(misses),
       targetFullHitMs: 1000,
       meetsTarget: hit.wallMs! <= 1000,
     },
@@ -165,6 +189,10 @@ try {
   console.table({
     'temporal full hit': hit,
     'temporal --no-cache': miss,
+  });
+  console.table({
+    'full hit': figures.temporal.fullCacheHitSteps,
+    '--no-cache': figures.temporal.noCacheSteps,
   });
   console.table({
     'local full hit (ms)': figures.localRunner.fullCacheHitMs,

@@ -71,28 +71,6 @@ export async function runNode(args: {
   /** Called once the node has completed from the cache (after its outputs are saved). */
   onCached?: ((hit: CacheHit) => void) | undefined;
 }): Promise<Record<string, unknown>> {
-  return (await runOrRestore(args, false))!;
-}
-
-/**
- * Restores a node from the cache as `runNode` does on a hit (hooks, outputs saved, `onCached`), or
- * returns undefined, having done nothing else than load its inputs, when the cache does not hold
- * it. `tagHit: false`: the caller records where the outputs came from (e.g. one batch of tags for
- * many restored nodes) instead of one MLflow tag call per node.
- */
-export async function restoreNode(
-  args: Omit<Parameters<typeof runNode>[0], 'cache' | 'execute'> & {
-    cache: NodeCache;
-    tagHit?: boolean;
-  },
-): Promise<Record<string, unknown> | undefined> {
-  return runOrRestore(args, true);
-}
-
-async function runOrRestore(
-  args: Parameters<typeof runNode>[0] & { tagHit?: boolean },
-  cachedOnly: boolean,
-): Promise<Record<string, unknown> | undefined> {
   const { node, catalog, hooks, run } = args;
   const execute = args.execute ?? inlineExecutor;
   const info = nodeInfo(node);
@@ -103,9 +81,8 @@ async function runOrRestore(
   const cache = args.cache?.applies(node) ? args.cache : undefined;
   const key = cache?.key(node, inputs);
   const hit = key === undefined ? undefined : await cache!.lookup(node, key);
-  if (!hit && cachedOnly) return undefined;
   // The MLflow tag naming the hit's source is written while the hooks and saves run.
-  const tagging = hit && args.tagHit !== false ? cache!.recordHit(hit, run) : undefined;
+  const tagging = hit ? cache!.recordHit(hit, run) : undefined;
   tagging?.catch(() => undefined);
   await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
   let outputs: Record<string, unknown>;
@@ -131,4 +108,73 @@ async function runOrRestore(
     await cache!.remember(node, key, outputs, run);
   }
   return outputs;
+}
+
+/**
+ * Restores from the cache, in one pass, every node of `nodes` (topologically sorted) whose outputs
+ * the cache holds and whose producers among `nodes` were restored too: the chain of hits starting
+ * at the free inputs. Each restored node goes through the hooks and the catalog as on a hit in
+ * `runNode` (its outputs are saved while its hooks run, so hooks waiting on a remote server do not
+ * hold up the nodes after it). A node reads an output kept in `keptInMemory` from the restoring
+ * node itself, not back from the catalog (e.g. an intermediate store round trip); others are
+ * loaded once saved. Returns the hits in the order they were restored; `tagHit: false` as in
+ * one MLflow tag call per restored node (the caller batches them). A failing hook or save rejects (the nodes then simply run).
+ */
+export async function restoreNodes(args: {
+  nodes: readonly Node[];
+  catalog: NodeCatalog;
+  hooks: readonly Hooks[];
+  run: RunInfo;
+  cache: NodeCache;
+  keptInMemory: (dataset: string) => boolean;
+  tagHit?: boolean;
+}): Promise<CacheHit[]> {
+  const { catalog, hooks, run, cache } = args;
+  const producer = new Map<string, Node>();
+  for (const node of args.nodes) for (const output of node.outputs) producer.set(output, node);
+  /** A node's outputs once saved (undefined: not restored). */
+  const available = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  const finishing: Promise<void>[] = [];
+  const hits: CacheHit[] = [];
+  const restore = async (node: Node): Promise<Record<string, unknown> | undefined> => {
+    if (!cache.applies(node)) return undefined;
+    const upstream = new Map<string, Record<string, unknown> | undefined>();
+    for (const input of node.inputs) {
+      const from = producer.get(input);
+      if (from && from !== node && !upstream.has(from.name))
+        upstream.set(from.name, await available.get(from.name)!);
+    }
+    if ([...upstream.values()].some((outputs) => outputs === undefined)) return undefined;
+    const loaded = await Promise.all(
+      node.inputs.map(async (name) => {
+        const from = producer.get(name);
+        const kept = from && from !== node && args.keptInMemory(name);
+        return [name, kept ? upstream.get(from.name)![name] : await catalog.load(name)] as const;
+      }),
+    );
+    const inputs = Object.fromEntries(loaded);
+    const key = cache.key(node, inputs);
+    const hit = key === undefined ? undefined : await cache.lookup(node, key);
+    if (!hit) return undefined;
+    const info = nodeInfo(node);
+    const { outputs } = hit;
+    const finished = (async () => {
+      const tagging = args.tagHit !== false ? cache.recordHit(hit, run) : undefined;
+      tagging?.catch(() => undefined);
+      await callHooks(hooks, 'beforeNodeRun', { run, node: info, inputs, catalog });
+      await callHooks(hooks, 'afterNodeRun', { run, node: info, inputs, outputs, catalog });
+      await tagging;
+    })();
+    // Awaited once every node is restored; handled now, so a failure is never "unhandled" meanwhile.
+    finished.catch(() => undefined);
+    finishing.push(finished);
+    await Promise.all(node.outputs.map((name) => catalog.save(name, outputs[name])));
+    hits.push(hit);
+    return outputs;
+  };
+  // Topological order: a node's producers have their promise before it does.
+  for (const node of args.nodes) available.set(node.name, restore(node));
+  await Promise.all(available.values());
+  await Promise.all(finishing);
+  return hits;
 }
