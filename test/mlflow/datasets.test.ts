@@ -296,6 +296,35 @@ describe('MlflowMetricDataset modes', () => {
     ).rejects.toThrow(/no value at step 3.*steps logged: 0, 1, 5, 6, 10/);
   });
 
+  test('a pinned step logs without reading the history, the later of two saves sorting last', async () => {
+    const runId = await newRun('pinned');
+    const counted = realClient();
+    const reads: string[] = [];
+    const read = counted.runs.getMetricHistory.bind(counted.runs);
+    Object.assign(counted.runs, {
+      getMetricHistory: (run: string, key: string) => (reads.push(key), read(run, key)),
+    });
+    const pinned = new MlflowMetricDataset({
+      name: 'acc',
+      getClient: () => counted,
+      runId,
+      saveStep: 3,
+    });
+    await pinned.save(0.1);
+    await pinned.save(0.2);
+    await pinned.save({ value: 0.3, step: 7 });
+    expect(reads).toEqual([]);
+    const loaded = new MlflowMetricDataset({ name: 'acc', getClient, runId });
+    expect(
+      await new MlflowMetricDataset({ name: 'acc', getClient, runId, loadStep: 3 }).load(),
+    ).toBe(0.2);
+    expect(await loaded.load()).toBe(0.3);
+    // Overwrite and append need the last step: they read it.
+    await new MlflowMetricDataset({ name: 'acc', getClient: () => counted, runId }).save(0.4);
+    expect(reads).toEqual(['acc']);
+    expect(await loaded.load()).toBe(0.4);
+  });
+
   test('inside withActiveRun the active run is used', async () => {
     const runId = await newRun('active');
     const dataset = new MlflowMetricDataset({ name: 'f1', getClient });

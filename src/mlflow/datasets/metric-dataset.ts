@@ -1,7 +1,8 @@
 /**
  * `MlflowMetricDataset` (kedro-mlflow's): one metric of a run. Saving logs a value at a step
- * (`save_args.mode`: `overwrite` logs at the last step, `append` at the next one; `save_args.step`
- * or `{value, step}` pin it); loading returns the last value, or the last one at `load_args.step`.
+ * (`save_args.mode`: `overwrite` logs at the last step, `append` at the next one, both read from
+ * the metric's history first; `save_args.step` or `{value, step}` pin it, with no read); loading
+ * returns the last value, or the last one at `load_args.step`.
  */
 import * as z from 'zod';
 import { parseDatasetConfig } from '../../datasets/config-schema.js';
@@ -33,6 +34,7 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
   readonly loadStep: number | undefined;
   readonly mode: MetricSaveMode;
   readonly saveStep: number | undefined;
+  #lastTimestamp = 0;
 
   constructor(options: MlflowMetricDatasetOptions) {
     super(options);
@@ -68,16 +70,16 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
     const target = this.saveTarget();
     if (!target) return;
     const { client, runId } = target;
-    const history = await client.runs.getMetricHistory(runId, this.key);
+    const pinned = point.step ?? this.saveStep;
+    // Only the last step logged says where overwrite and append log: a pinned step needs no read.
+    const history = pinned === undefined ? await client.runs.getMetricHistory(runId, this.key) : [];
     const lastStep = history.length ? Math.max(...history.map((m) => m.step)) : undefined;
-    const step =
-      point.step ??
-      this.saveStep ??
-      (this.mode === 'append' ? (lastStep ?? -1) + 1 : (lastStep ?? 0));
-    await client.runs.logMetric(runId, this.key, point.value, {
-      step,
-      timestamp: nextTimestamp(history),
-    });
+    const step = pinned ?? (this.mode === 'append' ? (lastStep ?? -1) + 1 : (lastStep ?? 0));
+    // After every value read, and after this dataset's previous save even within one millisecond:
+    // the value saved last sorts last at its step.
+    const timestamp = Math.max(nextTimestamp(history), this.#lastTimestamp + 1);
+    this.#lastTimestamp = timestamp;
+    await client.runs.logMetric(runId, this.key, point.value, { step, timestamp });
   }
 
   protected doExists(): Promise<boolean> {
