@@ -12,7 +12,8 @@
  *
  * Needs wrk (`apt-get install -y wrk` on Debian/Ubuntu, `brew install wrk` on macOS). The servers
  * are measured in alternate order, `BENCH_ROUNDS` times; the figures are medians. Targets: ours ≥
- * 0.6× the bare handler's requests/s, p99 ≤ 2× its p99. Prints the machine's cores and load and
+ * 0.6× the bare handler's requests/s, p99 ≤ 2× its p99; the same ratio by server CPU per request
+ * (`cpuRatio`, bare ÷ ours) is steadier when other work loads the machine. Prints the machine's cores and load and
  * writes bench/results/serving.json. Also prints what the model itself costs (one `predict` in
  * process, and ours − layer in the server) and the ratio a server whose HTTP layer cost no more
  * than the bare handler would reach with it: the ceiling this model puts on the target.
@@ -277,6 +278,9 @@ async function main(): Promise<void> {
   const n = summary('node');
   const rpsRatio = Math.round((o.rps / b.rps) * 100) / 100;
   const p99Ratio = Math.round((o.p99Ms / b.p99Ms) * 100) / 100;
+  // The same comparison by server CPU per request: what requests/s would give on a quiet machine
+  // where both servers are CPU-bound, and much steadier than requests/s when other work shares it.
+  const cpuRatio = Math.round((b.cpuUsPerRequest / o.cpuUsPerRequest) * 100) / 100;
   // What the model adds per request in the server (ours − layer), and the requests/s ratio ours
   // would reach, on a CPU-bound server, if its HTTP layer cost no more than the bare handler.
   const modelInServer = o.cpuUsPerRequest - l.cpuUsPerRequest;
@@ -290,7 +294,7 @@ async function main(): Promise<void> {
       `\n  ours, model → fixed answer:   ${l.rps} req/s, p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, server CPU ${l.cpuUsPerRequest} µs/request (our layer alone: ${Math.round((l.rps / b.rps) * 100) / 100}× the bare requests/s)` +
       `\n  bare fastify, fixed answer:   ${b.rps} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms, server CPU ${b.cpuUsPerRequest} µs/request` +
       `\n  node:http, fixed answer:      ${n.rps} req/s, p50 ${n.p50Ms} ms, p99 ${n.p99Ms} ms, server CPU ${n.cpuUsPerRequest} µs/request (no framework)` +
-      `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); load ${load()}` +
+      `\n  ratio: ${rpsRatio}× the requests/s (target ≥ 0.6), ${p99Ratio}× the p99 (target ≤ 2); by server CPU per request ${cpuRatio}×; load ${load()}` +
       `\n  the model adds ${modelInServer} µs CPU/request in the server (${modelAlone} µs alone, in process): with a layer as cheap as the bare handler, ours would reach at most ${ceiling}× its requests/s (${ceilingNoFramework}× with one as cheap as node:http alone)`,
   );
   writeResults('serving', {
@@ -304,6 +308,7 @@ async function main(): Promise<void> {
       bare: b,
       rpsRatio,
       p99Ratio,
+      cpuRatio,
       layer: { ...l, rpsRatio: Math.round((l.rps / b.rps) * 100) / 100 },
       node: { ...n, rpsRatio: Math.round((n.rps / b.rps) * 100) / 100 },
     },
