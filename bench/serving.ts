@@ -13,8 +13,8 @@
  * Needs wrk (`apt-get install -y wrk` on Debian/Ubuntu, `brew install wrk` on macOS). The servers
  * are measured in alternate order, `BENCH_ROUNDS` times; the figures are medians. Targets: ours ≥
  * 0.6× the bare handler's requests/s, p99 ≤ 2× its p99; the same ratio by server CPU per request
- * (`cpuRatio`, bare ÷ ours) is steadier when other work loads the machine. Prints the machine's cores and load and
- * writes bench/results/serving.json. Also prints what the model itself costs (one `predict` in
+ * (`cpuRatio`, bare ÷ ours) is steadier when other work loads the machine. Prints the machine's
+ * cores and load and writes bench/results/serving.json. Also prints what the model itself costs (one `predict` in
  * process, and ours − layer in the server) and the ratio a server whose HTTP layer cost no more
  * than the bare handler would reach with it: the ceiling this model puts on the target.
  */
