@@ -9,14 +9,17 @@ import { temporalWorkflowUrl } from './common.js';
  * (workflow, MLflow run and model), the model's URIs with its registered version and alias, and
  * the command that serves it. Credentials in the tracking URI are never printed.
  */
-export async function trainingSummary(workflowId: string, result: TrainingResult): Promise<string> {
+export async function trainingSummary(
+  workflowId: string,
+  result: TrainingResult & { experimentId?: string },
+): Promise<string> {
   const lines = [`Temporal workflow: ${temporalWorkflowUrl(workflowId)}`];
   const trackingUri = process.env.MLFLOW_TRACKING_URI;
   const model = result.model;
   if (result.mlflowRunId && trackingUri) {
     const mlflow = MlflowClient.fromEnv();
-    const run = await mlflow.runs.get(result.mlflowRunId);
-    const experimentId = run.info.experiment_id;
+    const experimentId =
+      result.experimentId ?? (await mlflow.runs.get(result.mlflowRunId)).info.experiment_id;
     lines.push(
       `MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, result.mlflowRunId)}`,
     );

@@ -54,11 +54,13 @@ export async function followTraining(
     /** These options already compiled (e.g. while the client connected). */
     compiled?: Promise<CompiledTrainingOptions>;
   },
-): Promise<(TrainingResult & { workflowId: string }) | undefined> {
+): Promise<(TrainingResult & { workflowId: string; experimentId?: string }) | undefined> {
   const log = options.log ?? ((line: string) => console.log(line));
   const compiled = await (options.compiled ?? compileTrainingOptions(options));
   if (options.noCache) compiled.input.noCache = true;
   const handle = await startCompiledTraining(client, compiled);
+  /** Known once the run exists: the summary's links need it, and then ask MLflow nothing more. */
+  let experimentId: string | undefined;
   log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
   log(`Task queue:        ${compiled.taskQueue}`);
   const hasWorker = async (): Promise<boolean> =>
@@ -73,7 +75,8 @@ export async function followTraining(
     if (runId && process.env.MLFLOW_TRACKING_URI) {
       const mlflow = MlflowClient.fromEnv();
       const run = await mlflow.runs.get(runId);
-      log(`MLflow run:        ${runUrl(mlflow.trackingUri, run.info.experiment_id, runId)}`);
+      experimentId = run.info.experiment_id;
+      log(`MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, runId)}`);
     }
   }
   if (!options.wait) return undefined;
@@ -95,7 +98,7 @@ export async function followTraining(
   try {
     const result = await handle.result();
     progress.update(result.nodes, result.nodes, []);
-    return { ...result, workflowId: handle.workflowId };
+    return { ...result, workflowId: handle.workflowId, ...(experimentId ? { experimentId } : {}) };
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       const state = await handle.progress().catch(() => undefined);
