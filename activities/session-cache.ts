@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { openSession, type Session } from '../src/session.js';
 
 /**
@@ -13,9 +12,8 @@ export class SessionCache {
   ) {}
 
   get(env: string, runtimeParams: Record<string, unknown>): Promise<Session> {
-    const key = createHash('sha256')
-      .update(JSON.stringify([env, runtimeParams]))
-      .digest('hex');
+    // The JSON itself is the key: hashing it cost more than the lookup, once per node activity.
+    const key = JSON.stringify([env, runtimeParams]);
     let session = this.sessions.get(key);
     if (!session) {
       if (this.sessions.size >= this.maxEntries)

@@ -23,6 +23,7 @@ import { withActiveRun } from '../src/mlflow/active-run.js';
 import { MlflowInvalidParameterError, MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
 import { ExperimentLookupCache, type CachedExperiment } from '../src/mlflow/experiments.js';
 import type { Run } from '../src/mlflow/types.js';
+import type { DataCatalog } from '../src/catalog/data-catalog.js';
 import { extractPipelineArtifacts } from '../src/model/artifacts.js';
 import { isPipelineMl } from '../src/model/pipeline-ml.js';
 import { runUrl } from '../src/mlflow/tracking-hook.js';
@@ -145,15 +146,27 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       return undefined;
     }
   };
-  /** The catalog of a run's node activity: datasets the catalog lacks live in the intermediate store. */
-  const runCatalog = (session: Session, context: RunContext, datasets: Iterable<string>) => {
-    const store = deps.store(session);
-    const intermediates: Record<string, IntermediateDataset> = {};
-    for (const dataset of datasets) {
-      if (!session.catalog.has(dataset))
-        intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
+  /**
+   * The catalog of a run's nodes: the pipeline's datasets the catalog lacks live in the run's
+   * intermediate store. Made once per run and session, not once per node (a catalog copies its
+   * datasets and parameters).
+   */
+  const runCatalogs = new WeakMap<Session, Map<string, DataCatalog>>();
+  const runCatalog = (session: Session, context: RunContext, pipeline: Pipeline): DataCatalog => {
+    let byRun = runCatalogs.get(session);
+    if (!byRun) runCatalogs.set(session, (byRun = new Map()));
+    let catalog = byRun.get(context.workflowId);
+    if (!catalog) {
+      const store = deps.store(session);
+      const intermediates: Record<string, IntermediateDataset> = {};
+      for (const dataset of pipeline.datasets()) {
+        if (!session.catalog.has(dataset))
+          intermediates[dataset] = new IntermediateDataset(store, context.workflowId, dataset);
+      }
+      if (byRun.size >= 64) byRun.delete(byRun.keys().next().value!);
+      byRun.set(context.workflowId, (catalog = session.catalog.withDatasets(intermediates)));
     }
-    return session.catalog.withDatasets(intermediates);
+    return catalog;
   };
 
   return {
@@ -317,7 +330,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
               },
             );
           }
-          const catalog = runCatalog(session, context, [...node.inputs, ...node.outputs]);
+          const catalog = runCatalog(session, context, pipeline);
           const hooks = session.hooks(context.pipeline);
           const run = session.runInfo(context);
           // Cancellation arrives with a heartbeat: it terminates the node's thread (an inline node
@@ -372,7 +385,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
           const pipeline = runPipeline(session, context);
           // Other code than planned: the node activities decide (run with a warning, or hand back).
           if (!cache || codeHash(pipeline) !== context.codeHash) return [];
-          const catalog = runCatalog(session, context, pipeline.datasets());
+          const catalog = runCatalog(session, context, pipeline);
           let hits: CacheHit[] = [];
           const execute = async (): Promise<void> => {
             const restoring = restoreNodes({
