@@ -121,7 +121,8 @@ function discardBody(raw: IncomingMessage, maxBytes: number, timeoutMs: number):
  *
  * Requests whose body is `threadThresholdBytes` or more are scored in worker threads that load
  * their own copy of the model (see `threads`, `threadModel`); smaller ones on the event loop, in
- * time slices. Health checks are answered meanwhile. At most `maxInFlight` requests, holding at most
+ * time slices (small ones read in the same turn of the loop back to back, see `BackToBack`).
+ * Health checks are answered meanwhile. At most `maxInFlight` requests, holding at most
  * `maxInFlightBytes` of body, are accepted at once; the next ones are answered 503 with
  * `Retry-After` before their body is read. The threads start with the server; `listen` (fastify's
  * `ready`) waits until they have loaded the model.
@@ -143,8 +144,9 @@ export function createScoringServer(
   });
   const scorer = new RequestScorer(model, opts);
   const runOnLoop: RunWork = (work) => runSliced(work, opts.sliceMs);
-  const backToBack = new BackToBack<{ body: string; contentType: string | undefined }, Scored>(
-    ({ body, contentType }) => scorer.scoreNow(body, contentType),
+  const backToBack = new BackToBack<{ body: Buffer | undefined; contentType?: string }, Scored>(
+    ({ body, contentType }) =>
+      scorer.scoreNow(body === undefined ? '' : body.toString('utf8'), contentType),
     opts.sliceMs,
   );
   const threadModel =
@@ -261,10 +263,7 @@ export function createScoringServer(
     // this turn of the loop; a larger one in time slices.
     const { json, warnings } =
       body === undefined || body.length < SYNC_BELOW_BYTES
-        ? await backToBack.run({
-            body: body === undefined ? '' : body.toString('utf8'),
-            contentType,
-          })
+        ? await backToBack.run({ body, contentType })
         : await scorer.score(body.toString('utf8'), contentType, runOnLoop);
     for (let i = 0; i < warnings.length; i++) req.log.warn(warnings[i]);
     return reply.type(JSON_UTF8).send(json);
