@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
 import { WRONG_WORKER_FAILURE_TYPE } from '../src/constants.js';
 
 /**
@@ -37,5 +37,22 @@ export async function onRightWorker<T>(
       onHandedBack?.(error);
       await sleep(handBackPause(round));
     }
+  }
+}
+
+/**
+ * Runs a step as a local activity in this worker (`local`, one attempt); when that attempt fails
+ * (this worker may not serve the run), as a regular activity (`regular`) that the right worker
+ * takes, with its own retry policy. A cancellation is not retried.
+ */
+export async function locallyFirst<T>(
+  local: () => Promise<T>,
+  regular: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await local();
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    return onRightWorker(regular);
   }
 }

@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -29,7 +30,7 @@ import type {
   TrainingResult,
 } from '../src/temporal/types.js';
 import { describeFailure, NodeFailure, runDag, type DagObserver } from './dag.js';
-import { onRightWorker } from './right-worker.js';
+import { locallyFirst, onRightWorker } from './right-worker.js';
 import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
 
 export { progressQuery, pipelineNameKey, mlflowRunIdKey } from './definitions.js';
@@ -43,13 +44,24 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
   retry: { maximumAttempts: 3, initialIntervalMs: 1_000, backoffCoefficient: 2 },
 };
 
-// Every step is a regular activity, never a local one: a local activity runs on whichever worker
-// took the workflow task, and on a shared queue that may be a worker of another project. (Nodes
-// marked `local: true` run as local activities, and fall back to regular ones there: see dag.ts.)
-const { planPipeline } = proxyActivities<TrainingActivities>({
+// Planning and cleaning up are local activities first (no task round trip: the worker running the
+// workflow task runs them): both are idempotent and write nothing Temporal must not repeat. A
+// local activity runs on whichever worker took the workflow task, and on a queue shared by mistake
+// that may be a worker of another project: a failed local attempt is not retried, the step runs
+// as a regular activity, which the right worker takes (as `local: true` nodes fall back, see
+// dag.ts). The other steps are regular activities.
+const PLAN_OPTIONS = {
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 5 },
   summary: 'plan',
+} as const;
+const { planPipeline } = proxyActivities<TrainingActivities>(PLAN_OPTIONS);
+// One local attempt: whatever fails it (this worker may serve another project, whose failures say
+// nothing about the run), the regular activity runs with its own retry policy.
+const ONE_LOCAL_ATTEMPT = { maximumAttempts: 1 } as const;
+const { planPipeline: planPipelineLocally } = proxyLocalActivities<TrainingActivities>({
+  ...PLAN_OPTIONS,
+  retry: ONE_LOCAL_ATTEMPT,
 });
 const { packageModel } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
@@ -71,6 +83,11 @@ const { endMlflowRun } = proxyActivities<TrainingActivities>({
 });
 const { cleanupRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
+  summary: 'clean up',
+});
+const { cleanupRun: cleanupRunLocally } = proxyLocalActivities<TrainingActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
   summary: 'clean up',
 });
 const { restoreCachedNodes } = proxyActivities<TrainingActivities>({
@@ -109,7 +126,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   const showDetails = (): void => setCurrentDetails(detailsMarkdown(progress));
   showDetails();
 
-  const plan: PipelinePlan = input.plan ?? (await onRightWorker(() => planPipeline(input)));
+  const plan: PipelinePlan =
+    input.plan ??
+    (await locallyFirst(
+      () => planPipelineLocally(input),
+      () => planPipeline(input),
+    ));
   progress.pipeline = plan.pipeline;
   progress.total = plan.nodes.length;
   for (const node of plan.nodes) progress.nodes[node.name] = 'pending';
@@ -270,7 +292,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
               }),
             )
           : undefined,
-        closingStep('clean up the intermediate store', () => cleanupRun(context)),
+        closingStep('clean up the intermediate store', () =>
+          locallyFirst(
+            () => cleanupRunLocally(context),
+            () => cleanupRun(context),
+          ),
+        ),
       ]),
     );
     progress.state = settled;

@@ -50,7 +50,7 @@ async function mlflowRunsOf(workflowId: string) {
 }
 
 const json = (payload: proto.temporal.api.common.v1.IPayload | undefined): unknown =>
-  payload?.data ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : undefined;
+  payload?.data?.length ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : undefined;
 
 /** The nodes a history ran as local activities (their markers) and as activity tasks. */
 function nodesByKind(history: History): { local: string[]; tasks: string[] } {
@@ -219,12 +219,17 @@ describe('light nodes whose workflow runs on a worker of another project (a shar
         expect(executionPids(dir, node)).toEqual([process.pid]);
       const history = await training.handle.fetchHistory();
       expect(nodesByKind(history)).toEqual({ local: [], tasks: ['prepare', 'pause', 'score'] });
-      // One local attempt each for `prepare` and `score`, handed back (not retried).
+      // One local attempt each for `prepare` and `score`, handed back (not retried). (The plan and
+      // the cleanup are local attempts first too: not counted here.)
       const handedBack = (history.events ?? []).filter((event) => {
         const marker = event.markerRecordedEventAttributes;
         const failure = marker?.failure;
+        const data = (json(marker?.details?.data?.payloads?.[0]) ?? {}) as {
+          activity_type?: string;
+        };
         return (
           marker?.markerName === 'core_local_activity' &&
+          data.activity_type === 'runNode' &&
           (failure?.applicationFailureInfo ?? failure?.cause?.applicationFailureInfo)?.type ===
             'WrongWorker'
         );
