@@ -21,6 +21,11 @@ export interface DagObserver {
   started(node: NodePlan): void;
   completed(node: NodePlan, result: RunNodeResult): void;
   failed(node: NodePlan, error: unknown): void;
+  /**
+   * Called once the nodes a completion (or the start) made ready are scheduled: one report per
+   * workflow activation, however many nodes started and completed in it.
+   */
+  settled?(): void;
 }
 
 /** Thrown when a node activity fails; carries the node's name for the workflow's failure. */
@@ -214,6 +219,7 @@ export async function runDag(
                 waitingOn.set(next.name, left);
                 if (left === 0) start(next);
               }
+              observer.settled?.();
             },
             (error: unknown) => {
               if (failed) return;
@@ -231,6 +237,7 @@ export async function runDag(
           );
         };
         for (const node of nodes) if (waitingOn.get(node.name) === 0) start(node);
+        observer.settled?.();
       }),
   );
 }

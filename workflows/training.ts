@@ -186,18 +186,18 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     started(node) {
       progress.nodes[node.name] = 'running';
       progress.running.push(node.name);
-      showDetails();
     },
     completed(node, completed) {
       if (completed.cached) (progress.cached ??= []).push(node.name);
       progress.nodes[node.name] = 'completed';
-      progress.running = progress.running.filter((name) => name !== node.name);
+      remove(progress.running, node.name);
       progress.done++;
-      showDetails();
     },
+    // The details once per activation: a chain's completion and the next node's start report once.
+    settled: showDetails,
     failed(node, error) {
       progress.nodes[node.name] = isCancellation(error) ? 'cancelled' : 'failed';
-      progress.running = progress.running.filter((name) => name !== node.name);
+      remove(progress.running, node.name);
       showDetails();
     },
   };
@@ -336,6 +336,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   await condition(allHandlersFinished);
   result.durationMs = Date.now() - startTime.getTime();
   return result;
+}
+
+/** Removes `item` from `list` in place (the running list, without a copy per node). */
+function remove(list: string[], item: string): void {
+  const at = list.indexOf(item);
+  if (at >= 0) list.splice(at, 1);
 }
 
 /** How the run came to be: its schedule (set by Temporal on scheduled runs), its sweep. */
