@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { MlflowClient } from '../mlflow/client.js';
@@ -34,6 +34,9 @@ export function safeSegment(name: string): string {
  * rename...), which is most of a small node's I/O time on a busy machine.
  */
 const SYNC_IO_BYTES = 256 * 1024;
+
+/** Folders of cleared runs waiting to be deleted, in the store's folder. */
+const TRASH_PREFIX = '.cleared-';
 
 /** A folder on the worker's disk: fast, and enough when every worker of a run shares that disk. */
 export class LocalIntermediateStore implements IntermediateStore {
@@ -84,10 +87,40 @@ export class LocalIntermediateStore implements IntermediateStore {
     );
   }
 
+  /**
+   * Moves the run's folder out of the way at once (one rename, however many values the run kept:
+   * the run's close does not wait for a file per node to be deleted) and deletes it afterwards,
+   * with any folder a process that died meanwhile left behind.
+   */
   async clear(runId: string): Promise<void> {
     const folder = join(this.dir, safeSegment(runId));
     this.made.delete(folder);
-    await rm(folder, { recursive: true, force: true });
+    // Run folders never start with a dot (see safeSegment): these names are no run's.
+    const trash = join(this.dir, `${TRASH_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(folder, trash);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // Another file system's quirk: delete in place, as before.
+      await rm(folder, { recursive: true, force: true });
+      return;
+    }
+    void this.emptyTrash();
+  }
+
+  /** Deletes the moved folders (never fails: what is left goes with the next clear). */
+  async emptyTrash(): Promise<void> {
+    try {
+      const names = await readdir(this.dir);
+      await Promise.all(
+        names
+          .filter((name) => name.startsWith(TRASH_PREFIX))
+          .map((name) => rm(join(this.dir, name), { recursive: true, force: true })),
+      );
+    } catch {
+      // The store's folder is gone, or a folder is being deleted by another process.
+    }
   }
 
   describe(): Record<string, unknown> {
