@@ -398,28 +398,32 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
               // nodes restored here take them as they are.
               keptInMemory: (dataset) => !session.catalog.has(dataset),
               tagHit: false,
+              // Where each restored node came from: one batch of tags per 100 nodes, sent while
+              // the last nodes' hooks run.
+              onHits: async (found) => {
+                const client = session.mlflowClient;
+                const runId = context.mlflowRunId;
+                if (!client || !runId) return;
+                for (let at = 0; at < found.length; at += 100) {
+                  const tags = Object.fromEntries(
+                    found
+                      .slice(at, at + 100)
+                      .map((hit) => [cachedFromTag(hit.node), hit.cachedFrom] as const),
+                  );
+                  if (Object.keys(tags).length > 0) await client.runs.logBatch(runId, { tags });
+                }
+              },
             });
             hits = await Promise.race([restoring, activity.cancelled]);
           };
           await (session.mlflowClient && context.mlflowRunId
             ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
             : execute());
-          const restored = hits.map((hit) => ({
+          return hits.map((hit) => ({
             node: hit.node,
             cachedFrom: hit.cachedFrom,
             durationMs: Date.now() - started,
           }));
-          if (session.mlflowClient && context.mlflowRunId && restored.length > 0) {
-            for (let at = 0; at < restored.length; at += 100) {
-              const tags = Object.fromEntries(
-                restored
-                  .slice(at, at + 100)
-                  .map((hit) => [cachedFromTag(hit.node), hit.cachedFrom] as const),
-              );
-              await session.mlflowClient.runs.logBatch(context.mlflowRunId, { tags });
-            }
-          }
-          return restored;
         });
       } finally {
         clearInterval(heartbeat);

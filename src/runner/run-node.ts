@@ -128,6 +128,8 @@ export async function restoreNodes(args: {
   cache: NodeCache;
   keptInMemory: (dataset: string) => boolean;
   tagHit?: boolean;
+  /** Called with every hit once all are known, while the last hooks may still run (e.g. to tag them in one batch). */
+  onHits?: (hits: readonly CacheHit[]) => Promise<void>;
 }): Promise<CacheHit[]> {
   const { catalog, hooks, run, cache } = args;
   const producer = new Map<string, Node>();
@@ -175,6 +177,6 @@ export async function restoreNodes(args: {
   // Topological order: a node's producers have their promise before it does.
   for (const node of args.nodes) available.set(node.name, restore(node));
   await Promise.all(available.values());
-  await Promise.all(finishing);
+  await Promise.all([...finishing, args.onHits?.(hits)]);
   return hits;
 }
