@@ -388,7 +388,8 @@ async function breakdown(
   const packagingEnd = last(completed.packageModel);
   // Nodes run as local activities schedule no activity task: their span starts with the run.
   const nodesStart = scheduled[NODE_ACTIVITY] ? first(scheduled[NODE_ACTIVITY]) : runStarted;
-  const closingEnd = last(completed.cleanupRun);
+  // Ending the run and cleaning up run at once; a cleanup done as a local activity is a marker.
+  const closingEnd = last([...(completed.endMlflowRun ?? []), ...(completed.cleanupRun ?? [])]);
   return {
     cliStartMs: round(workflowStart - startedAt),
     planAndRunMs: round(runStarted - workflowStart),
