@@ -6,16 +6,16 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { startTraining } from '../../src/temporal/client.js';
 import type { MlflowRunRef, RunContext } from '../../src/temporal/types.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
-import { lifecycleProject, mlflow } from '../support/lifecycle.js';
+import { mlflow } from '../support/lifecycle.js';
 import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
-import { repoRoot } from '../support/services.js';
+import { endpointOf, lifecycleProjectThroughProxy } from '../support/proxied-lifecycle.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 
 const EXPERIMENT = `run-start-${randomUUID().slice(0, 8)}`;
@@ -26,32 +26,18 @@ proxy.rule = (request) => {
   return 'forward';
 };
 
-/** A copy of the lifecycle fixture whose `local` environment tracks through the proxy. */
-function projectThroughProxy(trackingUri: string): string {
-  mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
-  const dir = mkdtempSync(join(repoRoot, '.local', 'tmp', 'run-start-'));
-  cpSync(lifecycleProject, dir, { recursive: true });
-  mkdirSync(join(dir, 'conf', 'local'), { recursive: true });
-  writeFileSync(
-    join(dir, 'conf', 'local', 'mlflow.yml'),
-    `server:\n  mlflow_tracking_uri: ${trackingUri}\ntracking:\n  experiment:\n    name: ${EXPERIMENT}\n`,
-  );
-  return dir;
-}
-
-const endpoint = (request: ProxiedRequest): string =>
-  `${request.method} ${request.url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
 /** Calls to `name` about this workflow id since `from`. */
 const count = (name: string, workflowId: string, from = 0): number =>
   calls
     .slice(from)
-    .filter((request) => endpoint(request) === name && request.body.toString().includes(workflowId))
-    .length;
+    .filter(
+      (request) => endpointOf(request) === name && request.body.toString().includes(workflowId),
+    ).length;
 
 let harness: TemporalHarness;
 let projectDir: string;
 beforeAll(async () => {
-  projectDir = projectThroughProxy(await proxy.start());
+  projectDir = lifecycleProjectThroughProxy(await proxy.start(), EXPERIMENT, 'run-start');
   harness = await startHarness({ projectDir });
 }, 120_000);
 afterAll(async () => {

@@ -5,15 +5,15 @@
  * regression guard for the cost of MLflow bookkeeping per trial (bench/sweep.ts measures its time).
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MLFLOW_PARENT_RUN_ID_TAG, TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { startSweep } from '../../src/temporal/sweep-client.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
-import { lifecycleProject, mlflow } from '../support/lifecycle.js';
+import { mlflow } from '../support/lifecycle.js';
 import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
-import { repoRoot } from '../support/services.js';
+import { endpointOf, lifecycleProjectThroughProxy } from '../support/proxied-lifecycle.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 
 const EXPERIMENT = `sweep-calls-${randomUUID().slice(0, 8)}`;
@@ -24,28 +24,13 @@ proxy.rule = (request) => {
   return 'forward';
 };
 
-/** A copy of the lifecycle fixture whose `local` environment tracks through the proxy. */
-function projectThroughProxy(trackingUri: string): string {
-  mkdirSync(join(repoRoot, '.local', 'tmp'), { recursive: true });
-  const dir = mkdtempSync(join(repoRoot, '.local', 'tmp', 'sweep-calls-'));
-  cpSync(lifecycleProject, dir, { recursive: true });
-  mkdirSync(join(dir, 'conf', 'local'), { recursive: true });
-  writeFileSync(
-    join(dir, 'conf', 'local', 'mlflow.yml'),
-    `server:\n  mlflow_tracking_uri: ${trackingUri}\ntracking:\n  experiment:\n    name: ${EXPERIMENT}\n`,
-  );
-  return dir;
-}
-
-const endpoint = (request: ProxiedRequest): string =>
-  `${request.method} ${request.url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
 const bodyOf = (request: ProxiedRequest): string => request.body.toString();
 
 let harness: TemporalHarness;
 let projectDir: string;
 const taskQueue = `test-sweep-calls-${randomUUID()}`;
 beforeAll(async () => {
-  projectDir = projectThroughProxy(await proxy.start());
+  projectDir = lifecycleProjectThroughProxy(await proxy.start(), EXPERIMENT, 'sweep-calls');
   harness = await startHarness({ projectDir, taskQueue });
 }, 120_000);
 afterAll(async () => {
@@ -73,7 +58,7 @@ describe('the MLflow calls of a sweep', () => {
     expect(result.best).toMatchObject({ trial: trials - 1, metric: trials - 1 });
 
     const count = (name: string, where: (request: ProxiedRequest) => boolean = () => true) =>
-      calls.filter((request) => endpoint(request) === name && where(request)).length;
+      calls.filter((request) => endpointOf(request) === name && where(request)).length;
     const runs = trials + 1; // the trials' and the parent's
     // Each run: one create, one end. Only a retried start looks for a run made by an earlier
     // attempt (by its workflow id): first attempts of first executions, as here, never do.
@@ -92,8 +77,10 @@ describe('the MLflow calls of a sweep', () => {
     // at most 7 calls per trial in all, and 5 for the parent run (the experiment's creation aside).
     const byEndpoint: Record<string, number> = {};
     for (const request of calls)
-      byEndpoint[endpoint(request)] = (byEndpoint[endpoint(request)] ?? 0) + 1;
-    const runCalls = calls.filter((request) => !endpoint(request).includes('experiments/')).length;
+      byEndpoint[endpointOf(request)] = (byEndpoint[endpointOf(request)] ?? 0) + 1;
+    const runCalls = calls.filter(
+      (request) => !endpointOf(request).includes('experiments/'),
+    ).length;
     const limit = 7 * trials + 5;
     if (runCalls > limit)
       throw new Error(
