@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lifecycleProject } from './lifecycle.js';
-import type { ProxiedRequest } from './mlflow-proxy.js';
+import { MlflowProxy, type ProxiedRequest } from './mlflow-proxy.js';
 import { repoRoot } from './services.js';
+import { startHarness, type TemporalHarness } from './temporal.js';
 
 /**
  * A copy of the lifecycle fixture whose `local` environment tracks to `trackingUri` (an
@@ -27,3 +29,43 @@ export function lifecycleProjectThroughProxy(
 /** `POST runs/create`: a proxied request's method and MLflow endpoint. */
 export const endpointOf = (request: ProxiedRequest): string =>
   `${request.method} ${request.url.split('?')[0]!.replace('/api/2.0/mlflow/', '')}`;
+
+/** A worker on the proxied lifecycle fixture, and every MLflow call that went through the proxy. */
+export interface ProxiedLifecycle {
+  harness: TemporalHarness;
+  projectDir: string;
+  /** The MLflow calls so far, in order (the proxy forwards each). */
+  calls: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/** Starts the proxy, a copy of the fixture tracking through it to a new experiment, and a worker. */
+export async function startProxiedLifecycle(
+  prefix: string,
+  options: { taskQueue?: string } = {},
+): Promise<ProxiedLifecycle> {
+  const proxy = new MlflowProxy();
+  const calls: ProxiedRequest[] = [];
+  proxy.rule = (request) => {
+    calls.push(request);
+    return 'forward';
+  };
+  const experiment = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const projectDir = lifecycleProjectThroughProxy(await proxy.start(), experiment, prefix);
+  let harness: TemporalHarness;
+  try {
+    harness = await startHarness({ projectDir, ...options });
+  } catch (error) {
+    await proxy.stop();
+    throw error;
+  }
+  return {
+    harness,
+    projectDir,
+    calls,
+    async close() {
+      await harness.close();
+      await proxy.stop();
+    },
+  };
+}

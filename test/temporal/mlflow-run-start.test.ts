@@ -14,17 +14,13 @@ import { startTraining } from '../../src/temporal/client.js';
 import type { MlflowRunRef, RunContext } from '../../src/temporal/types.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
 import { mlflow } from '../support/lifecycle.js';
-import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
-import { endpointOf, lifecycleProjectThroughProxy } from '../support/proxied-lifecycle.js';
-import { startHarness, type TemporalHarness } from '../support/temporal.js';
-
-const EXPERIMENT = `run-start-${randomUUID().slice(0, 8)}`;
-const proxy = new MlflowProxy();
-const calls: ProxiedRequest[] = [];
-proxy.rule = (request) => {
-  calls.push(request);
-  return 'forward';
-};
+import type { ProxiedRequest } from '../support/mlflow-proxy.js';
+import {
+  endpointOf,
+  startProxiedLifecycle,
+  type ProxiedLifecycle,
+} from '../support/proxied-lifecycle.js';
+import type { TemporalHarness } from '../support/temporal.js';
 
 /** Calls to `name` about this workflow id since `from`. */
 const count = (name: string, workflowId: string, from = 0): number =>
@@ -34,15 +30,16 @@ const count = (name: string, workflowId: string, from = 0): number =>
       (request) => endpointOf(request) === name && request.body.toString().includes(workflowId),
     ).length;
 
+let calls: ProxiedRequest[];
 let harness: TemporalHarness;
 let projectDir: string;
+let lifecycle: ProxiedLifecycle | undefined;
 beforeAll(async () => {
-  projectDir = lifecycleProjectThroughProxy(await proxy.start(), EXPERIMENT, 'run-start');
-  harness = await startHarness({ projectDir });
+  lifecycle = await startProxiedLifecycle('run-start');
+  ({ calls, harness, projectDir } = lifecycle);
 }, 120_000);
 afterAll(async () => {
-  await harness?.close();
-  await proxy.stop();
+  await lifecycle?.close();
 });
 
 describe('starting the MLflow run of a training', () => {

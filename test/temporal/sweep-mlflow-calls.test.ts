@@ -12,30 +12,27 @@ import { MLFLOW_PARENT_RUN_ID_TAG, TAG_WORKFLOW_ID } from '../../src/constants.j
 import { startSweep } from '../../src/temporal/sweep-client.js';
 import { createProjectActivities } from '../../src/temporal/worker.js';
 import { mlflow } from '../support/lifecycle.js';
-import { MlflowProxy, type ProxiedRequest } from '../support/mlflow-proxy.js';
-import { endpointOf, lifecycleProjectThroughProxy } from '../support/proxied-lifecycle.js';
-import { startHarness, type TemporalHarness } from '../support/temporal.js';
-
-const EXPERIMENT = `sweep-calls-${randomUUID().slice(0, 8)}`;
-const proxy = new MlflowProxy();
-const calls: ProxiedRequest[] = [];
-proxy.rule = (request) => {
-  calls.push(request);
-  return 'forward';
-};
+import type { ProxiedRequest } from '../support/mlflow-proxy.js';
+import {
+  endpointOf,
+  startProxiedLifecycle,
+  type ProxiedLifecycle,
+} from '../support/proxied-lifecycle.js';
+import type { TemporalHarness } from '../support/temporal.js';
 
 const bodyOf = (request: ProxiedRequest): string => request.body.toString();
 
+const taskQueue = `test-sweep-calls-${randomUUID()}`;
+let calls: ProxiedRequest[];
 let harness: TemporalHarness;
 let projectDir: string;
-const taskQueue = `test-sweep-calls-${randomUUID()}`;
+let lifecycle: ProxiedLifecycle | undefined;
 beforeAll(async () => {
-  projectDir = lifecycleProjectThroughProxy(await proxy.start(), EXPERIMENT, 'sweep-calls');
-  harness = await startHarness({ projectDir, taskQueue });
+  lifecycle = await startProxiedLifecycle('sweep-calls', { taskQueue });
+  ({ calls, harness, projectDir } = lifecycle);
 }, 120_000);
 afterAll(async () => {
-  await harness?.close();
-  await proxy.stop();
+  await lifecycle?.close();
 });
 
 describe('the MLflow calls of a sweep', () => {
