@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RunContext } from '../../src/temporal/types.js';
+import { createProjectActivities } from '../../src/temporal/worker.js';
 import { lifecycleProject } from './lifecycle.js';
 import { MlflowProxy, type ProxiedRequest } from './mlflow-proxy.js';
 import { repoRoot } from './services.js';
@@ -67,5 +70,26 @@ export async function startProxiedLifecycle(
       await harness.close();
       await proxy.stop();
     },
+  };
+}
+
+/** The training activities of a fixture copy, called directly (not through a worker). */
+export function fixtureActivities(projectDir: string) {
+  return createProjectActivities(projectDir, {
+    storeDir: mkdtempSync(join(tmpdir(), 'tm-store-')),
+  });
+}
+
+/** The context of a run of the fixture's `sleepy` pipeline, as a workflow would pass it. */
+export function sleepyRunContext(workflowId: string, extra: Partial<RunContext> = {}): RunContext {
+  return {
+    workflowId,
+    pipeline: 'sleepy',
+    env: 'local',
+    params: {},
+    identity: { project: 'lifecycle-test-project', env: 'local' },
+    codeHash: 'x',
+    store: 'local',
+    ...extra,
   };
 }

@@ -6,17 +6,15 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { startTraining } from '../../src/temporal/client.js';
 import type { MlflowRunRef, RunContext } from '../../src/temporal/types.js';
-import { createProjectActivities } from '../../src/temporal/worker.js';
 import { mlflow } from '../support/lifecycle.js';
 import type { ProxiedRequest } from '../support/mlflow-proxy.js';
 import {
   endpointOf,
+  fixtureActivities,
+  sleepyRunContext,
   startProxiedLifecycle,
   type ProxiedLifecycle,
 } from '../support/proxied-lifecycle.js';
@@ -57,20 +55,9 @@ describe('starting the MLflow run of a training', () => {
   }, 120_000);
 
   it('finds the run an earlier attempt created: on a retry, or without the first-execution mark', async () => {
-    const activities = createProjectActivities(projectDir, {
-      storeDir: mkdtempSync(join(tmpdir(), 'tm-store-')),
-    });
+    const activities = fixtureActivities(projectDir);
     const workflowId = `run-start-${randomUUID()}`;
-    const context: RunContext = {
-      workflowId,
-      pipeline: 'sleepy',
-      env: 'local',
-      params: {},
-      identity: { project: 'lifecycle-test-project', env: 'local' },
-      codeHash: 'x',
-      store: 'local',
-      firstExecution: true,
-    };
+    const context = sleepyRunContext(workflowId, { firstExecution: true });
     const attempt = (n: number, ctx: RunContext): Promise<MlflowRunRef> =>
       new MockActivityEnvironment({ attempt: n }).run(activities.startMlflowRun, ctx);
 

@@ -5,16 +5,14 @@
  * regression guard for the cost of MLflow bookkeeping per trial (bench/sweep.ts measures its time).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MLFLOW_PARENT_RUN_ID_TAG, TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { startSweep } from '../../src/temporal/sweep-client.js';
-import { createProjectActivities } from '../../src/temporal/worker.js';
 import { mlflow } from '../support/lifecycle.js';
 import type { ProxiedRequest } from '../support/mlflow-proxy.js';
 import {
   endpointOf,
+  fixtureActivities,
+  sleepyRunContext,
   startProxiedLifecycle,
   type ProxiedLifecycle,
 } from '../support/proxied-lifecycle.js';
@@ -107,18 +105,8 @@ describe('the MLflow calls of a sweep', () => {
   }, 180_000);
 
   it('restores a remembered experiment deleted since, and still creates the run once', async () => {
-    const activities = createProjectActivities(projectDir, {
-      storeDir: mkdtempSync(join(tmpdir(), 'tm-store-')),
-    });
-    const context = (workflowId: string) => ({
-      workflowId,
-      pipeline: 'sleepy',
-      env: 'local',
-      params: {},
-      identity: { project: 'lifecycle-test-project', env: 'local' },
-      codeHash: 'x',
-      store: 'local' as const,
-    });
+    const activities = fixtureActivities(projectDir);
+    const context = sleepyRunContext;
     const first = await activities.startMlflowRun(context(`calls-first-${randomUUID()}`));
     const client = mlflow();
     await client.experiments.delete(first.experimentId);
