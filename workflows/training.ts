@@ -278,18 +278,20 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       Promise.all([
         mlflowRun
           ? closingStep('end the MLflow run', () =>
-              endMlflowRun({
-                context,
-                status,
-                ...(status === 'FAILED'
-                  ? {
-                      failure: {
-                        ...(progress.failedNode ? { node: progress.failedNode } : {}),
-                        message: progress.error ?? 'the workflow failed',
-                      },
-                    }
-                  : {}),
-              }),
+              onRightWorker(() =>
+                endMlflowRun({
+                  context,
+                  status,
+                  ...(status === 'FAILED'
+                    ? {
+                        failure: {
+                          ...(progress.failedNode ? { node: progress.failedNode } : {}),
+                          message: progress.error ?? 'the workflow failed',
+                        },
+                      }
+                    : {}),
+                }),
+              ),
             )
           : undefined,
         closingStep('clean up the intermediate store', () =>
@@ -386,9 +388,10 @@ async function restoreFromCache(
   }
 }
 
+/** A closing step (which finds the right worker itself): a failure is logged, never thrown. */
 async function closingStep(what: string, step: () => Promise<void>): Promise<void> {
   try {
-    await onRightWorker(step);
+    await step();
   } catch (error) {
     log.warn(`Could not ${what}: ${describeFailure(error)}`);
   }

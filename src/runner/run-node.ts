@@ -117,8 +117,9 @@ export async function runNode(args: {
  * `runNode` (its outputs are saved while its hooks run, so hooks waiting on a remote server do not
  * hold up the nodes after it). A node reads an output kept in `keptInMemory` from the restoring
  * node itself, not back from the catalog (e.g. an intermediate store round trip); others are
- * loaded once saved. Returns the hits in the order they were restored; `tagHit: false` as in
- * one MLflow tag call per restored node (the caller batches them). A failing hook or save rejects (the nodes then simply run).
+ * loaded once saved. Returns the hits in the order they were restored. With `tagHit: false` no
+ * MLflow tag is written per restored node (the caller tags them in one batch, see `onHits`). A
+ * failing hook or save rejects (the nodes then simply run).
  */
 export async function restoreNodes(args: {
   nodes: readonly Node[];
