@@ -101,6 +101,8 @@ export interface TrainingWorkflowInput extends TrainingInput {
   nodesPerHistory?: number;
   /** The plan when the starter made it (a sweep plans once for its trials): no plan step. */
   plan?: PipelinePlan;
+  /** The MLflow run when the starter created it (a sweep creates its trials' runs ahead): no start step. */
+  mlflowRun?: MlflowRunRef;
 }
 
 /**
@@ -158,9 +160,12 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     // A first execution (not reset, not continued as new) tells the activity so: its first attempt
     // then creates the run without looking for one made earlier.
     const starting = runId === firstExecutionRunId ? { ...context, firstExecution: true } : context;
-    mlflowRun = plan.tracking
-      ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
-      : undefined;
+    mlflowRun = !plan.tracking
+      ? undefined
+      : (input.mlflowRun ??
+        (await CancellationScope.nonCancellable(() =>
+          onRightWorker(() => startMlflowRun(starting)),
+        )));
   } catch (error) {
     // E.g. refused MLflow credentials: the run is over before it started, and says why.
     progress.state = 'failed';
