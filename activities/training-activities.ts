@@ -1,4 +1,4 @@
-import { temporalActivity } from '../src/temporal/lazy-modules.js';
+import { temporalActivity, temporalCommon } from '../src/temporal/lazy-modules.js';
 import { userInfo } from 'node:os';
 import {
   DEFAULT_CONFIG_ENV,
@@ -60,10 +60,12 @@ import type {
   RestoredNode,
   RunNodeInput,
   RunNodeResult,
+  RunNodesInput,
+  RunNodesResult,
   TrainingInput,
 } from '../src/temporal/types.js';
 import { defaultRunName } from '../src/mlflow/run-name.js';
-import { classifyFailures } from './failures.js';
+import { classifyFailures, toActivityFailure } from './failures.js';
 import type { SessionCache } from './session-cache.js';
 
 /** What the training activities need from the worker that hosts them. */
@@ -167,6 +169,72 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       byRun.set(context.workflowId, (catalog = session.catalog.withDatasets(intermediates)));
     }
     return catalog;
+  };
+
+  /**
+   * What a node activity needs of its run on this worker, once per activity: the session (a run
+   * this worker does not serve is handed back), the pipeline (`first` missing from it, or other
+   * code than planned with `rejectOtherCode`: handed back), its catalog, hooks and node cache.
+   */
+  const nodeRun = async (context: RunContext, first: string) => {
+    const activity = temporalActivity().Context.current();
+    const session = await contextSession(context);
+    const pipeline = runPipeline(session, context);
+    /** Hands back a node that is not in the run's pipeline here: other pipeline code. */
+    const check = (name: string): void => {
+      if (!pipeline.hasNode(name)) {
+        throw wrongWorkerFailure(
+          context.identity,
+          sessionIdentity(session),
+          `node '${name}' is not in pipeline '${context.pipeline}' on this worker: other pipeline code`,
+        );
+      }
+    };
+    check(first);
+    const hash = codeHash(pipeline);
+    if (hash !== context.codeHash && deps.rejectOtherCode) {
+      throw wrongWorkerFailure(
+        context.identity,
+        sessionIdentity(session),
+        `other pipeline code: planned ${context.codeHash.slice(0, 12)}, here ${hash.slice(0, 12)}`,
+      );
+    }
+    if (hash !== context.codeHash) {
+      activity.log.warn('This worker runs other pipeline code than the one that planned the run', {
+        node: first,
+        plannedCodeHash: context.codeHash,
+        workerCodeHash: hash,
+      });
+    }
+    const catalog = runCatalog(session, context, pipeline);
+    const hooks = session.hooks(context.pipeline);
+    const run = session.runInfo(context);
+    const cache = context.noCache ? undefined : deps.cache?.(session);
+    return {
+      session,
+      check,
+      /** Runs one node (`started`: when its activity or turn began); `signal` stops its thread. */
+      async run(name: string, started: number, signal: AbortSignal): Promise<RunNodeResult> {
+        const node = pipeline.node(name);
+        let cachedFrom: string | undefined;
+        await runNodeOnCatalog({
+          node,
+          catalog,
+          hooks,
+          run,
+          execute: nodeExecutor,
+          signal,
+          cache,
+          onCached: (hit) => void (cachedFrom = hit.cachedFrom),
+        });
+        return {
+          node: node.name,
+          durationMs: Date.now() - started,
+          outputs: [...node.outputs],
+          ...(cachedFrom !== undefined ? { cached: true, cachedFrom } : {}),
+        };
+      },
+    };
   };
 
   return {
@@ -302,67 +370,86 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       try {
         return await classifyFailures(async () => {
           const { context } = input;
-          const session = await contextSession(context);
-          const pipeline = runPipeline(session, context);
-          if (!pipeline.hasNode(input.node)) {
-            throw wrongWorkerFailure(
-              context.identity,
-              sessionIdentity(session),
-              `node '${input.node}' is not in pipeline '${context.pipeline}' on this worker: other pipeline code`,
-            );
-          }
-          const node = pipeline.node(input.node);
-          const hash = codeHash(pipeline);
-          if (hash !== context.codeHash && deps.rejectOtherCode) {
-            throw wrongWorkerFailure(
-              context.identity,
-              sessionIdentity(session),
-              `other pipeline code: planned ${context.codeHash.slice(0, 12)}, here ${hash.slice(0, 12)}`,
-            );
-          }
-          if (hash !== context.codeHash) {
-            activity.log.warn(
-              'This worker runs other pipeline code than the one that planned the run',
-              {
-                node: node.name,
-                plannedCodeHash: context.codeHash,
-                workerCodeHash: hash,
-              },
-            );
-          }
-          const catalog = runCatalog(session, context, pipeline);
-          const hooks = session.hooks(context.pipeline);
-          const run = session.runInfo(context);
+          const nodes = await nodeRun(context, input.node);
           // Cancellation arrives with a heartbeat: it terminates the node's thread (an inline node
           // cannot be stopped, but the activity reports the cancellation at once).
-          let cachedFrom: string | undefined;
           const execute = () =>
             Promise.race([
-              runNodeOnCatalog({
-                node,
-                catalog,
-                hooks,
-                run,
-                execute: nodeExecutor,
-                signal: activity.cancellationSignal,
-                cache: context.noCache ? undefined : deps.cache?.(session),
-                onCached: (hit) => void (cachedFrom = hit.cachedFrom),
-              }),
+              nodes.run(input.node, started, activity.cancellationSignal),
               activity.cancelled,
             ]);
-          await (session.mlflowClient && context.mlflowRunId
-            ? withActiveRun({ client: session.mlflowClient, runId: context.mlflowRunId }, execute)
+          return await (nodes.session.mlflowClient && context.mlflowRunId
+            ? withActiveRun(
+                { client: nodes.session.mlflowClient, runId: context.mlflowRunId },
+                execute,
+              )
             : execute());
-          return {
-            node: node.name,
-            durationMs: Date.now() - started,
-            outputs: [...node.outputs],
-            ...(cachedFrom !== undefined ? { cached: true, cachedFrom } : {}),
-          };
         });
       } finally {
         clearInterval(heartbeat);
       }
+    },
+
+    /**
+     * Runs a linear run of `local: true` nodes in order, in one local activity (one workflow task
+     * round trip for all of them): each node as `runNode` would (hooks, node cache, catalog and
+     * intermediate store, MLflow run) within its own timeout. A failure of the first node fails the
+     * activity (its retry policy is the first node's); a later node's failure is returned with the
+     * nodes completed before it, which are then never run again (the workflow retries that node).
+     */
+    async runNodes(input: RunNodesInput): Promise<RunNodesResult> {
+      const activity = temporalActivity().Context.current();
+      return classifyFailures(async () => {
+        const { context } = input;
+        const nodes = await nodeRun(context, input.nodes[0]!.node);
+        const completed: RunNodeResult[] = [];
+        const runAll = async (): Promise<RunNodesResult> => {
+          for (const [at, step] of input.nodes.entries()) {
+            try {
+              if (at > 0) nodes.check(step.node);
+              completed.push(
+                await withinTimeout(step, (signal) => nodes.run(step.node, Date.now(), signal)),
+              );
+            } catch (error) {
+              if (at === 0 || activity.cancellationSignal.aborted) throw error;
+              return { completed, failure: failureOf(step.node, error) };
+            }
+          }
+          return { completed };
+        };
+        /** One node within its timeout; the activity's cancellation or the timeout stops it. */
+        const withinTimeout = async <T>(
+          step: RunNodesInput['nodes'][number],
+          run: (signal: AbortSignal) => Promise<T>,
+        ): Promise<T> => {
+          const controller = new AbortController();
+          const cancel = (): void => controller.abort(activity.cancellationSignal.reason);
+          activity.cancellationSignal.addEventListener('abort', cancel, { once: true });
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              const error = temporalCommon().ApplicationFailure.retryable(
+                `Node '${step.node}' did not complete within its timeout of ${step.timeoutMs} ms`,
+                NODE_TIMEOUT_FAILURE_TYPE,
+              );
+              controller.abort(error);
+              reject(error);
+            }, step.timeoutMs);
+          });
+          try {
+            return await Promise.race([run(controller.signal), timedOut, activity.cancelled]);
+          } finally {
+            clearTimeout(timer);
+            activity.cancellationSignal.removeEventListener('abort', cancel);
+          }
+        };
+        return nodes.session.mlflowClient && context.mlflowRunId
+          ? withActiveRun(
+              { client: nodes.session.mlflowClient, runId: context.mlflowRunId },
+              runAll,
+            )
+          : runAll();
+      });
     },
 
     /**
@@ -491,6 +578,29 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
 }
 
 export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+
+/** The type of the failure of a node of a group (`runNodes`) that ran out of its timeout. */
+export const NODE_TIMEOUT_FAILURE_TYPE = 'NodeTimeout';
+
+/** A failed node of a group as the workflow sees it: retryable or not, typed as Temporal would. */
+function failureOf(node: string, error: unknown): NonNullable<RunNodesResult['failure']> {
+  const failure = toActivityFailure(error);
+  const { ApplicationFailure } = temporalCommon();
+  const message = failure instanceof Error ? failure.message : String(failure);
+  if (failure instanceof ApplicationFailure)
+    return {
+      node,
+      message,
+      type: failure.type ?? 'Error',
+      nonRetryable: failure.nonRetryable === true,
+    };
+  return {
+    node,
+    message,
+    type: failure instanceof Error ? failure.name : 'Error',
+    nonRetryable: false,
+  };
+}
 
 /** The attempt of the activity running now (a call outside an activity counts as a retry). */
 function activityAttempt(): number {

@@ -1,5 +1,7 @@
 import {
+  ApplicationFailure,
   CancellationScope,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -14,6 +16,7 @@ import type {
   NodeRetryPlan,
   RunContext,
   RunNodeResult,
+  RunNodesResult,
 } from '../src/temporal/types.js';
 
 /** Callbacks through which the DAG scheduler reports node state to its workflow. */
@@ -51,9 +54,16 @@ export function describeFailure(error: unknown): string {
 }
 
 const { runNode } = proxyActivities<TrainingActivities>({ startToCloseTimeout: '1 hour' });
-const { runNode: runNodeLocally } = proxyLocalActivities<TrainingActivities>({
-  startToCloseTimeout: '1 hour',
-});
+const { runNode: runNodeLocally, runNodes: runNodesLocally } =
+  proxyLocalActivities<TrainingActivities>({ startToCloseTimeout: '1 hour' });
+
+/** Most nodes of one local activity: its result, one marker in the history, stays small. */
+export const LOCAL_GROUP_LIMIT = 100;
+/**
+ * Linear runs of local nodes as one local activity (`runNodes`): histories recorded before ran
+ * one local activity per node, and replay so.
+ */
+export const LOCAL_GROUPS_PATCH = 'local-node-groups';
 
 const SUMMARY_LIMIT = 400;
 
@@ -100,6 +110,34 @@ function nodeRetryPolicy(node: NodePlan, compiled: CompiledNodeDefaults): RetryP
   return node.retry ? retryPolicy({ ...compiled.defaults.retry, ...node.retry }) : compiled.retry;
 }
 
+const msOf = (duration: RetryPolicy['initialInterval'], fallback: number): number =>
+  typeof duration === 'number' ? duration : fallback;
+
+/**
+ * A node's retry policy once `used` attempts of it failed (a node of a group takes its first
+ * attempt there): the attempts left, the backoff going on from where it was.
+ */
+export function retryAfter(policy: RetryPolicy, used: number): RetryPolicy {
+  if (used === 0) return policy;
+  const initial = msOf(policy.initialInterval, 1_000);
+  const maximum = msOf(policy.maximumInterval, 100 * initial);
+  return {
+    ...policy,
+    ...(policy.maximumAttempts
+      ? { maximumAttempts: Math.max(1, policy.maximumAttempts - used) }
+      : {}),
+    initialInterval: Math.min(maximum, initial * (policy.backoffCoefficient ?? 2) ** used),
+    maximumInterval: maximum,
+  };
+}
+
+/** The pause before attempt `used + 1` of a node under `policy`. */
+export function backoffAfter(policy: RetryPolicy, used: number): number {
+  const initial = msOf(policy.initialInterval, 1_000);
+  const maximum = msOf(policy.maximumInterval, 100 * initial);
+  return Math.min(maximum, initial * (policy.backoffCoefficient ?? 2) ** (used - 1));
+}
+
 function nodeSummary(node: NodePlan): string {
   return node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name;
 }
@@ -144,7 +182,8 @@ export function nodeLocalActivityOptions(
  * for a `local: true` node, a local activity in the worker running this workflow task (recorded as
  * a marker, no task round trip). That worker may serve another project when a queue is shared by
  * mistake: its identity check fails the local attempt at once (`handedBack` 0), and the node is
- * scheduled again as a regular activity, which the right worker takes.
+ * scheduled again as a regular activity, which the right worker takes. `used`: attempts of the
+ * node that already failed in a group (see `scheduleGroup`).
  *
  * The SDK's promise hook records a stack trace for every promise a workflow creates, so this
  * returns the SDK's promise itself (no async wrapper): the per-node cost of a long chain.
@@ -154,11 +193,40 @@ function scheduleNode(
   context: RunContext,
   defaults: CompiledNodeDefaults,
   handedBack: number,
+  used: number,
 ): Promise<RunNodeResult> {
   const input = { context, node: node.name };
-  return node.local && !node.taskQueue && handedBack === 0
-    ? runNodeLocally.executeWithOptions(nodeLocalActivityOptions(node, defaults), [input])
-    : runNode.executeWithOptions(nodeActivityOptions(node, defaults), [input]);
+  if (!runsLocally(node, handedBack))
+    return runNode.executeWithOptions(nodeActivityOptions(node, defaults), [input]);
+  const options = nodeLocalActivityOptions(node, defaults);
+  if (used > 0) options.retry = retryAfter(options.retry!, used);
+  return runNodeLocally.executeWithOptions(options, [input]);
+}
+
+const runsLocally = (node: NodePlan, handedBack: number): boolean =>
+  node.local === true && !node.taskQueue && handedBack === 0;
+
+/**
+ * Schedules a linear run of local nodes as one local activity: each node runs in order within its
+ * own timeout; the activity's retry policy is the first node's (a failure of a later node comes
+ * back in the result, see `runNodes`). One workflow activation for the run instead of one per node.
+ */
+function scheduleGroup(
+  group: readonly NodePlan[],
+  context: RunContext,
+  defaults: CompiledNodeDefaults,
+  used: number,
+): Promise<RunNodesResult> {
+  const head = group[0]!;
+  const options = nodeLocalActivityOptions(head, defaults);
+  if (used > 0) options.retry = retryAfter(options.retry!, used);
+  const nodes = group.map((node) => ({
+    node: node.name,
+    timeoutMs: node.timeoutMs ?? defaults.defaults.startToCloseTimeoutMs,
+  }));
+  options.startToCloseTimeout = nodes.reduce((sum, node) => sum + node.timeoutMs, 0);
+  options.summary = `${nodeSummary(head)} … ${nodeSummary(group.at(-1)!)} (${group.length} nodes)`;
+  return runNodesLocally.executeWithOptions(options, [{ context, nodes }]);
 }
 
 /**
@@ -192,6 +260,27 @@ export async function runDag(
   if (nodes.length === 0) return;
   const compiled = compileNodeDefaults(defaults);
 
+  // Replay-safe: a history recorded before groups existed replays one local activity per node.
+  const grouping = nodes.some((node) => runsLocally(node, 0)) && patched(LOCAL_GROUPS_PATCH);
+  /** Nodes of a group in flight: their producer's completion in the group does not start them. */
+  const inGroup = new Set<string>();
+  /**
+   * The linear run of local nodes from `head`: each next node is the only consumer of the one
+   * before and waits on nothing else (so running them in order delays no other node).
+   */
+  const chainFrom = (head: NodePlan): NodePlan[] => {
+    const group = [head];
+    for (let last = head; group.length < LOCAL_GROUP_LIMIT;) {
+      const consumers = downstream.get(last.name);
+      if (consumers?.length !== 1) break;
+      const next = consumers[0]!;
+      if (!runsLocally(next, 0) || waitingOn.get(next.name) !== 1) break;
+      group.push(next);
+      last = next;
+    }
+    return group;
+  };
+
   const scope = new CancellationScope();
   await scope.run(
     () =>
@@ -205,34 +294,95 @@ export async function runDag(
           scope.cancel();
           reject(new NodeFailure(node.name, error));
         };
-        /** `handedBack`: how often workers that cannot serve this run handed the node back. */
-        const start = (node: NodePlan, handedBack = 0): void => {
-          if (handedBack === 0) observer.started(node);
-          scheduleNode(node, context, compiled, handedBack).then(
+        /** Records a completion and starts the nodes it made ready (not those of a group in flight). */
+        const complete = (node: NodePlan, result: RunNodeResult): void => {
+          observer.completed(node, result);
+          completed++;
+          if (completed === nodes.length) return resolve();
+          for (const next of downstream.get(node.name) ?? []) {
+            const left = waitingOn.get(next.name)! - 1;
+            waitingOn.set(next.name, left);
+            if (left === 0 && !inGroup.has(next.name)) start(next);
+          }
+        };
+        const attemptFailed = (node: NodePlan, error: unknown, handedBack: number): void => {
+          if (failed) return;
+          if (!isWrongWorker(error)) return fail(node, error);
+          // A local attempt handed back runs as a regular activity at once; a regular one
+          // handed back (its attempts used up by wrong workers) is scheduled again after a
+          // growing pause, so a misconfigured queue never fails the run for good.
+          const regularRounds = runsLocally(node, 0) ? handedBack - 1 : handedBack;
+          if (regularRounds < 0) return start(node, handedBack + 1);
+          sleep(handBackPause(regularRounds)).then(
+            () => start(node, handedBack + 1),
+            (cancelled: unknown) => fail(node, cancelled),
+          );
+        };
+        /**
+         * A node of a group that failed its first attempt there: retried per its own policy (the
+         * attempts left, after its backoff), as the head of a new group; or the run fails.
+         */
+        const groupNodeFailed = (
+          node: NodePlan,
+          failure: NonNullable<RunNodesResult['failure']>,
+        ) => {
+          const error = ApplicationFailure.create({
+            message: failure.message,
+            type: failure.type,
+            nonRetryable: failure.nonRetryable,
+          });
+          if (isWrongWorker(error)) return attemptFailed(node, error, 0);
+          const policy = nodeRetryPolicy(node, compiled);
+          if (
+            failure.nonRetryable ||
+            policy.nonRetryableErrorTypes?.includes(failure.type) ||
+            policy.maximumAttempts === 1
+          )
+            return fail(node, error);
+          sleep(backoffAfter(policy, 1)).then(
+            () => start(node, 0, 1),
+            (cancelled: unknown) => fail(node, cancelled),
+          );
+        };
+        /**
+         * `handedBack`: how often workers that cannot serve this run handed the node back; `used`:
+         * attempts that failed in a group.
+         */
+        const start = (node: NodePlan, handedBack = 0, used = 0): void => {
+          if (handedBack === 0 && used === 0) observer.started(node);
+          const group = grouping && runsLocally(node, handedBack) ? chainFrom(node) : [node];
+          if (group.length === 1) {
+            scheduleNode(node, context, compiled, handedBack, used).then(
+              (result) => {
+                if (failed) return;
+                complete(node, result);
+                observer.settled?.();
+              },
+              (error: unknown) => attemptFailed(node, error, handedBack),
+            );
+            return;
+          }
+          for (const member of group) inGroup.add(member.name);
+          const byName = new Map(group.map((member) => [member.name, member]));
+          scheduleGroup(group, context, compiled, used).then(
             (result) => {
               if (failed) return;
-              observer.completed(node, result);
-              completed++;
-              if (completed === nodes.length) return resolve();
-              for (const next of downstream.get(node.name) ?? []) {
-                const left = waitingOn.get(next.name)! - 1;
-                waitingOn.set(next.name, left);
-                if (left === 0) start(next);
+              for (const done of result.completed) {
+                const member = byName.get(done.node)!;
+                if (member !== node) observer.started(member);
+                complete(member, done);
+              }
+              for (const member of group) inGroup.delete(member.name);
+              if (result.failure) {
+                const member = byName.get(result.failure.node)!;
+                observer.started(member);
+                groupNodeFailed(member, result.failure);
               }
               observer.settled?.();
             },
             (error: unknown) => {
-              if (failed) return;
-              if (!isWrongWorker(error)) return fail(node, error);
-              // A local attempt handed back runs as a regular activity at once; a regular one
-              // handed back (its attempts used up by wrong workers) is scheduled again after a
-              // growing pause, so a misconfigured queue never fails the run for good.
-              const regularRounds = node.local && !node.taskQueue ? handedBack - 1 : handedBack;
-              if (regularRounds < 0) return start(node, handedBack + 1);
-              sleep(handBackPause(regularRounds)).then(
-                () => start(node, handedBack + 1),
-                (cancelled: unknown) => fail(node, cancelled),
-              );
+              for (const member of group) inGroup.delete(member.name);
+              attemptFailed(node, error, handedBack);
             },
           );
         };

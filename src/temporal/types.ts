@@ -135,6 +135,24 @@ export interface RunNodeInput {
   node: string;
 }
 
+/**
+ * A linear run of `local: true` nodes run in order in one local activity (see `runNodes`): each
+ * with its own start-to-close timeout; the first with the local activity's retry policy.
+ */
+export interface RunNodesInput {
+  context: RunContext;
+  nodes: { node: string; timeoutMs: number }[];
+}
+
+/**
+ * The nodes of a group that completed, in order; when a node after the first failed, its failure
+ * (it took one attempt; the nodes after it did not run).
+ */
+export interface RunNodesResult {
+  completed: RunNodeResult[];
+  failure?: { node: string; message: string; type: string; nonRetryable: boolean };
+}
+
 export interface RunNodeResult {
   node: string;
   durationMs: number;

@@ -53,21 +53,29 @@ const json = (payload: proto.temporal.api.common.v1.IPayload | undefined): unkno
   payload?.data?.length ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : undefined;
 
 /** The nodes a history ran as local activities (their markers) and as activity tasks. */
-function nodesByKind(history: History): { local: string[]; tasks: string[] } {
+function nodesByKind(history: History): { local: string[]; tasks: string[]; groups: string[][] } {
   const local: string[] = [];
   const tasks: string[] = [];
+  const groups: string[][] = [];
   for (const event of history.events ?? []) {
     const marker = event.markerRecordedEventAttributes;
     if (marker?.markerName === 'core_local_activity') {
       const data = json(marker.details?.data?.payloads?.[0]) as { activity_type?: string };
-      const result = json(marker.details?.result?.payloads?.[0]) as { node?: string } | undefined;
+      const result = json(marker.details?.result?.payloads?.[0]) as
+        { node?: string; completed?: { node: string }[] } | undefined;
       if (data.activity_type === 'runNode' && result?.node) local.push(result.node);
+      // A linear run of local nodes in one local activity: the nodes it completed.
+      if (data.activity_type === 'runNodes' && result?.completed) {
+        const group = result.completed.map((done) => done.node);
+        local.push(...group);
+        groups.push(group);
+      }
     }
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled?.activityType?.name === 'runNode')
       tasks.push(String(json(event.userMetadata?.summary ?? undefined)));
   }
-  return { local, tasks };
+  return { local, tasks, groups };
 }
 
 describe('light nodes on an in-process worker', () => {
@@ -95,7 +103,7 @@ describe('light nodes on an in-process worker', () => {
 
     const history = await training.handle.fetchHistory();
     // `prepare` by its node option, `score` by its tag `light`.
-    expect(nodesByKind(history)).toEqual({ local: ['prepare', 'score'], tasks: ['pause'] });
+    expect(nodesByKind(history)).toMatchObject({ local: ['prepare', 'score'], tasks: ['pause'] });
     const progress = await training.progress();
     expect(progress.nodes).toEqual({
       prepare: 'completed',
@@ -145,7 +153,7 @@ describe('light nodes on an in-process worker', () => {
     await training.result();
     expect(executionPids(dir, 'light_flaky')).toHaveLength(3);
     const history = await training.handle.fetchHistory();
-    expect(nodesByKind(history)).toEqual({ local: ['light_flaky'], tasks: [] });
+    expect(nodesByKind(history)).toMatchObject({ local: ['light_flaky'], tasks: [] });
   });
 
   it('fail the run naming the node once their attempts are used up, and the MLflow run says so', async () => {
@@ -172,6 +180,74 @@ describe('light nodes on an in-process worker', () => {
     expect(runs.map((run) => run.info.status)).toEqual(['FAILED']);
     const tags = Object.fromEntries((runs[0]!.data.tags ?? []).map((tag) => [tag.key, tag.value]));
     expect(tags['temporal_mlflow.failed_node']).toBe('light_broken');
+  });
+});
+
+describe('a linear run of light nodes on an in-process worker', () => {
+  let harness: TemporalHarness;
+  beforeAll(async () => {
+    harness = await startHarness({ cacheDir: mkdtempSync(join(tmpdir(), 'tm-node-cache-')) });
+  }, 120_000);
+  afterAll(async () => harness?.close());
+
+  const train = (pipeline: string) =>
+    startTraining(harness.client, {
+      pipeline,
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
+
+  it('runs in one local activity; a node failing in it is retried alone, the nodes before it never again', async () => {
+    const dir = executionsDir();
+    const training = await train('light_chain');
+    await expect(training.result()).resolves.toMatchObject({ pipeline: 'light_chain', nodes: 4 });
+    // lc_2 failed its first execution in the group: lc_0 and lc_1 ran once, lc_2 twice.
+    expect(['lc_0', 'lc_1', 'lc_2', 'lc_3'].map((node) => executionPids(dir, node).length)).toEqual(
+      [1, 1, 2, 1],
+    );
+    const history = await training.handle.fetchHistory();
+    expect(nodesByKind(history)).toEqual({
+      local: ['lc_0', 'lc_1', 'lc_2', 'lc_3'],
+      tasks: [],
+      groups: [
+        ['lc_0', 'lc_1'],
+        ['lc_2', 'lc_3'],
+      ],
+    });
+    expect((await training.progress()).nodes).toEqual({
+      lc_0: 'completed',
+      lc_1: 'completed',
+      lc_2: 'completed',
+      lc_3: 'completed',
+    });
+    await expect(Worker.runReplayHistory({ workflowsPath }, history)).resolves.toBeUndefined();
+  });
+
+  it('fails naming the node once its attempts are used up, its first attempt in the group counted', async () => {
+    const dir = executionsDir();
+    const training = await train('light_chain_broken');
+    const error = await training.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(String((error as WorkflowFailedError).cause?.message)).toContain(
+      "Node 'lb_1' failed: chain attempt 3 failed",
+    );
+    // maximumAttempts: 3 in all; lb_0 before it never again, lb_2 after it never.
+    expect(['lb_0', 'lb_1', 'lb_2'].map((node) => executionPids(dir, node).length)).toEqual([
+      1, 3, 0,
+    ]);
+    expect(await training.progress()).toMatchObject({ state: 'failed', failedNode: 'lb_1' });
+  });
+
+  it('fails at once on an error its retry policy does not retry', async () => {
+    const dir = executionsDir();
+    const training = await train('light_chain_fatal');
+    const error = await training.result().catch((e: unknown) => e);
+    expect(String((error as WorkflowFailedError).cause?.message)).toContain(
+      'Node \'lf_1\' failed: column "amount" has text values',
+    );
+    expect(['lf_0', 'lf_1', 'lf_2'].map((node) => executionPids(dir, node).length)).toEqual([
+      1, 1, 0,
+    ]);
   });
 });
 
@@ -218,7 +294,10 @@ describe('light nodes whose workflow runs on a worker of another project (a shar
       for (const node of ['prepare', 'pause', 'score'])
         expect(executionPids(dir, node)).toEqual([process.pid]);
       const history = await training.handle.fetchHistory();
-      expect(nodesByKind(history)).toEqual({ local: [], tasks: ['prepare', 'pause', 'score'] });
+      expect(nodesByKind(history)).toMatchObject({
+        local: [],
+        tasks: ['prepare', 'pause', 'score'],
+      });
       // One local attempt each for `prepare` and `score`, handed back (not retried). (The plan and
       // the cleanup are local attempts first too: not counted here.)
       const handedBack = (history.events ?? []).filter((event) => {
@@ -279,6 +358,6 @@ describe('light nodes and a worker killed in the middle of a run', () => {
     expect(executionPids(dir, 'pause')).toEqual([first.pid, second.pid]);
     expect(executionPids(dir, 'score')).toEqual([second.pid]);
     const history = await training.handle.fetchHistory();
-    expect(nodesByKind(history)).toEqual({ local: ['prepare', 'score'], tasks: ['pause'] });
+    expect(nodesByKind(history)).toMatchObject({ local: ['prepare', 'score'], tasks: ['pause'] });
   }, 120_000);
 });
