@@ -180,16 +180,17 @@ export function createLifecycleActivities(deps: LifecycleActivityDeps) {
       return classifyFailures(async () => {
         const { client } = await mlflowOf(args.context);
         const { registeredModelName, registeredModelVersion } = args.model;
-        const candidate = await runMetric(client, args.runId, args.policy.metric);
-        let holder;
-        try {
-          holder = await client.registry.getModelVersionByAlias(
-            registeredModelName!,
-            args.policy.alias,
-          );
-        } catch (error) {
-          if (!(error instanceof MlflowResourceNotFoundError)) throw error;
-        }
+        // The candidate's metric and the alias holder are read at once (settled together: neither
+        // failure is left unhandled).
+        const [read, found] = await Promise.allSettled([
+          runMetric(client, args.runId, args.policy.metric),
+          client.registry.getModelVersionByAlias(registeredModelName!, args.policy.alias),
+        ]);
+        if (read.status === 'rejected') throw read.reason;
+        if (found.status === 'rejected' && !(found.reason instanceof MlflowResourceNotFoundError))
+          throw found.reason;
+        const candidate = read.value;
+        const holder = found.status === 'fulfilled' ? found.value : undefined;
         if (holder && holder.version === registeredModelVersion) {
           // A retried gate after the alias moved: the decision stands.
           return {

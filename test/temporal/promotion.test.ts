@@ -118,8 +118,17 @@ describe('the promotion gate on the real servers', () => {
   let first: TrainingResult;
 
   it('promotes the first model, keeps @champion on a worse one and says why, moves it to a better one', async () => {
-    first = await (await train('gated', 0.5)).result();
+    const firstHandle = await train('gated', 0.5);
+    first = await firstHandle.result();
     expect(first.promotion).toMatchObject({ decision: 'promoted', alias: 'champion' });
+    // The gate's steps ran as local activities (markers), not as activity tasks.
+    const events = (await firstHandle.handle.fetchHistory()).events ?? [];
+    const activities = events.map(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name,
+    );
+    expect(activities).not.toContain('evaluatePromotion');
+    expect(activities).not.toContain('recordPromotion');
+    expect(events.filter((e) => e.markerRecordedEventAttributes).length).toBeGreaterThanOrEqual(2);
     expect(first.promotion?.reason).toContain('no version holds @champion');
     const v1 = first.model!.registeredModelVersion!;
     expect(await champion()).toBe(v1);
