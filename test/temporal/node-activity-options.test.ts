@@ -4,9 +4,11 @@
  * fields over it, and for a local activity no retry of a wrong worker.
  */
 import {
+  backoffAfter,
   compileNodeDefaults,
   nodeActivityOptions,
   nodeLocalActivityOptions,
+  retryAfter,
 } from '../../workflows/dag.js';
 import { WRONG_WORKER_FAILURE_TYPE } from '../../src/constants.js';
 import type { NodeActivityDefaults, NodePlan } from '../../src/temporal/types.js';
@@ -96,5 +98,33 @@ describe('the activity options of a node', () => {
     nodeLocalActivityOptions(plan('d', { local: true }), compiled);
     expect(compiled.retry).toEqual(runRetry);
     expect(defaults.retry.nonRetryableErrorTypes).toEqual(['ConfigError']);
+  });
+});
+
+describe('the retry policy of a node whose first attempt failed in a group of local nodes', () => {
+  const policy = {
+    maximumAttempts: 3,
+    initialInterval: 1_000,
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: ['ConfigError'],
+  };
+
+  it('has the attempts left, and the backoff going on from where it was', () => {
+    // Attempt 1 in the group, a pause of 1 s, then attempts 2 and 3 (2 s apart) on their own.
+    expect(backoffAfter(policy, 1)).toBe(1_000);
+    expect(retryAfter(policy, 1)).toEqual({
+      maximumAttempts: 2,
+      initialInterval: 2_000,
+      backoffCoefficient: 2,
+      maximumInterval: 100_000,
+      nonRetryableErrorTypes: ['ConfigError'],
+    });
+    expect(retryAfter(policy, 0)).toBe(policy);
+  });
+
+  it('keeps unlimited attempts unlimited and the backoff within its maximum', () => {
+    const unlimited = { initialInterval: 1_000, backoffCoefficient: 4, maximumInterval: 3_000 };
+    expect(retryAfter(unlimited, 1)).toEqual({ ...unlimited, initialInterval: 3_000 });
+    expect(backoffAfter(unlimited, 2)).toBe(3_000);
   });
 });

@@ -92,6 +92,25 @@ describe('the committed history of a diamond run', () => {
   }, 60_000);
 });
 
+describe('the committed history of a chain of local nodes, recorded before they ran in groups', () => {
+  // One local activity per node (four `runNode` markers, lc_2 retried in its own): recorded with the
+  // workflows of d2ea738^, before a linear run of local nodes became one `runNodes` local activity.
+  const history = readHistoryFile(join(fixtures, 'local-chain-history.json'));
+
+  it('ran each node in a local activity of its own', () => {
+    const markers = (history.events ?? []).filter(
+      (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    // The plan, the four nodes, the cleanup.
+    expect(markers).toHaveLength(6);
+    expect(eventTypes(history).at(-1)).toBe('workflowExecutionCompleted');
+  });
+
+  it('replays against the current workflow code, per node (patched)', async () => {
+    await expect(replay(history)).resolves.toBeUndefined();
+  }, 60_000);
+});
+
 describe('freshly recorded histories', () => {
   const roundTrip = (history: History): History =>
     historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
