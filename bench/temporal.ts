@@ -1,7 +1,9 @@
 /**
  * Orchestration overhead on Temporal, against a bare Temporal chain of no-op activities on the same
  * server in the same run: a 200-node no-op chain as regular activities and as local activities
- * (`local: true`, against a bare chain of no-op local activities), 64 nodes sleeping 200 ms on 16 node slots, and (unless QUICK=1) no-op chains of
+ * (`local: true`: a linear run of local nodes runs in one local activity of at most 100 nodes,
+ * against a bare chain of one no-op local activity per step), 64 nodes sleeping 200 ms on 16 node
+ * slots, and (unless QUICK=1) no-op chains of
  * 50 and 1,000 nodes and a 200-node fan-out against the local runner. Workers are long-lived and
  * warmed up by one run, as a production worker is; the headline figures are medians of REPEAT
  * (default 3) interleaved repetitions. Needs the local servers (`npm run services start`). Writes
@@ -358,7 +360,7 @@ console.table(breakdown);
 if (rows.length > 0) console.table(rows);
 console.log(`load before ${loadBefore}, after ${loadAfter} (1/5/15 min)`);
 writeResults('temporal', {
-  note: 'Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled).',
+  note: 'Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; localChainMsPerNode: the chain of local nodes, which runs as linear groups of at most 100 nodes per local activity (the bare local chain has one local activity per step); breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled).',
   targets: {
     chainToBareRatio: '≤ 1.1',
     localChainMsPerNode:
