@@ -11,7 +11,7 @@ import { ModelVerificationError } from './errors.js';
 import type { IntegrityManifest } from './integrity.js';
 import { checkUploadedManifest, ModelUpload } from './model-upload.js';
 import type { PipelineML } from './pipeline-ml.js';
-import { savePipelineModel, type PackagingSource } from './save-model.js';
+import { writePipelineModel, type PackagingSource } from './save-model.js';
 
 /** Tag on the LoggedModel naming the run that packaged it: the key that makes logging exactly-once. */
 export const TAG_PACKAGING_KEY = 'temporal_mlflow.packaging_key';
@@ -114,6 +114,24 @@ function listsModel(run: Run, modelId: string): boolean {
 }
 
 /**
+ * Links the model to the run unless the run, as read, lists it; a link made meanwhile by another
+ * attempt (the server refuses a second one) is accepted.
+ */
+function linkUnlessRunLists(
+  client: MlflowClient,
+  run: Run,
+  modelId: string,
+): Promise<void> | undefined {
+  if (listsModel(run, modelId)) return undefined;
+  const runId = run.info.run_id;
+  return client.runs
+    .logOutputs(runId, [{ model_id: modelId, step: 0 }])
+    .catch(async (error: unknown) => {
+      if (!listsModel(await client.runs.get(runId), modelId)) throw error;
+    });
+}
+
+/**
  * The end of MLflow 3's `log_model` for a PENDING LoggedModel: uploads `modelDir` to the model's
  * artifact location, links the model to the run's outputs (`runs/outputs`) and finalizes it READY.
  * Shared by `logPipelineModel` and `MlflowModelTrackingDataset`.
@@ -135,6 +153,8 @@ export async function publishLoggedModel(options: {
   run?: Run;
   /** An upload of this folder to this model already under way (files sent as they became final). */
   upload?: ModelUpload;
+  /** The link of the model to the run, already under way: not made again. */
+  linking?: Promise<unknown>;
   /** The folder's hash manifest: every file it lists must have been uploaded with its bytes. */
   manifest?: IntegrityManifest;
   /**
@@ -155,13 +175,12 @@ export async function publishLoggedModel(options: {
   };
   let started = performance.now();
   const linking =
-    options.mayBeLinked === false
+    options.linking ??
+    (options.mayBeLinked === false
       ? link()
-      : options.run && !listsModel(options.run, modelId)
-        ? link().catch(async (error: unknown) => {
-            if (!listsModel(await client.runs.get(runId), modelId)) throw error;
-          })
-        : undefined;
+      : options.run
+        ? linkUnlessRunLists(client, options.run, modelId)
+        : undefined);
   const upload =
     options.upload ??
     new ModelUpload({
@@ -270,9 +289,10 @@ interface PackagedModel {
  *
  * Independent steps overlap: the model folder is written (bundle, verification) while the run is
  * read, an earlier attempt's model searched and the LoggedModel created; files final early (the
- * bundle, the artifacts) upload while the model is verified, the rest in one concurrent wave, and
- * the link to the run is made meanwhile; the version is registered and the run's metrics linked
- * to the model while it is finalized. integrity.json is checked against the uploaded bytes.
+ * bundle, the artifacts) upload while the model is verified, the rest in one concurrent wave; the
+ * model is linked to the run and the run's metrics to the model as soon as it exists (as MLflow's
+ * log_model does); the version is registered while the model is finalized. integrity.json is
+ * checked against the uploaded bytes.
  */
 export async function logPipelineModel(options: LogPipelineModelOptions): Promise<LoggedModelRef> {
   const { client, pipelineMl, runId } = options;
@@ -328,9 +348,21 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
   // exists, while the model is verified; none is sent to a model an earlier attempt finished.
   const finalFiles: string[] = [];
   let upload: ModelUpload | undefined;
+  // As MLflow's log_model does, the model is linked to the run, and the run's metrics to the
+  // model, as soon as it exists: while its folder is verified and uploaded, not after.
+  let linking: Promise<unknown> | undefined;
   const uploading = packaged.then(
-    ({ model: found }) => {
+    ({ model: found, run: read, created: fresh }) => {
       if (found.info.status === 'LOGGED_MODEL_READY') return;
+      const modelId = found.info.model_id;
+      linking = Promise.all([
+        fresh
+          ? client.runs.logOutputs(runId, [{ model_id: modelId, step: 0 }])
+          : linkUnlessRunLists(client, read, modelId),
+        linkRunMetrics(client, read, modelId),
+      ]);
+      // Awaited below; until then a failure must not count as unhandled.
+      linking.catch(() => undefined);
       upload = new ModelUpload({
         client,
         artifactUri: found.info.artifact_uri,
@@ -344,10 +376,13 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
 
   const ref: LoggedModelRef = { modelId: '', modelUri: '', runModelUri: `runs:/${runId}/${name}` };
   let run: Run | undefined;
-  /** Links the run's metrics to the model and registers it: started once its files are uploaded. */
+  /**
+   * Registers the model (once its files are uploaded), linking the run's metrics to it unless that
+   * is under way already.
+   */
   const registerModel = (modelId: string): Promise<unknown> =>
     Promise.all([
-      linkRunMetrics(client, run!, modelId),
+      linking ? undefined : linkRunMetrics(client, run!, modelId),
       registeredName
         ? stage('register', async () => {
             const version = await registerLoggedModel(client, {
@@ -366,8 +401,10 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
   let model: LoggedModel;
   let created = false;
   try {
-    const saving = savePipelineModel({
+    const saving = writePipelineModel({
       session: options.session,
+      // A worker packaging an unchanged project run after run verifies it once.
+      reuseVerification: true,
       pipelineName: options.pipelineName,
       pipelineMl,
       modelDir,
@@ -392,6 +429,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
       if (saved.status === 'rejected') {
         if (saved.reason instanceof ModelVerificationError) {
           await upload?.settled();
+          await linking?.catch(() => undefined);
           await client.loggedModels.setTags(model.info.model_id, {
             [TAG_FAILURE]: (saved.reason as Error).message.slice(0, 5000),
           });
@@ -408,6 +446,7 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
         mayBeLinked: !created,
         run,
         ...(upload ? { upload } : {}),
+        ...(linking ? { linking } : {}),
         manifest: saved.value.manifest,
         whileFinalizing: () => registerModel(modelId),
         onStage: (label, ms) => options.onStage?.(label, ms),
@@ -415,8 +454,9 @@ export async function logPipelineModel(options: LogPipelineModelOptions): Promis
       });
     }
   } finally {
-    // No upload may still read the folder once it is removed.
+    // No upload may still read the folder once it is removed; no link is left running.
     await upload?.settled();
+    await linking?.catch(() => undefined);
     await rm(modelDir, { recursive: true, force: true });
   }
 

@@ -11,6 +11,7 @@ import { bundleInferenceCode, type InferenceBundle } from './bundle.js';
 import { bundleCacheDir, stampOf } from './bundle-cache.js';
 import { ModelVerificationError } from './errors.js';
 import {
+  canonicalJson,
   INTEGRITY_MANIFEST_FILE,
   INTEGRITY_SIGNATURE_FILE,
   resolveSigningKey,
@@ -79,6 +80,24 @@ export interface SavePipelineModelOptions {
   warmBundler?: boolean;
 }
 
+/** `writePipelineModel`'s options: `savePipelineModel`'s, and whether verification may be reused. */
+export interface WritePipelineModelOptions extends SavePipelineModelOptions {
+  /**
+   * Skip loading and predicting when this process verified a folder with the same bytes (every
+   * file but MLmodel and the integrity files), the same MLmodel flavors and signature inputs and
+   * the same example and sample records; the output schema it inferred then is reused. Anything
+   * different is verified again. @default false
+   */
+  reuseVerification?: boolean;
+}
+
+/** `savePipelineModel`'s result, without the loaded model when its verification was reused. */
+export interface WrittenPipelineModel extends Omit<SavedPipelineModel, 'model'> {
+  model?: PipelineModel;
+  /** True when an earlier verification of the same folder was reused (nothing loaded). */
+  verificationReused: boolean;
+}
+
 export interface SavedPipelineModel {
   mlmodel: MLmodel;
   /** The model loaded from its own folder, already run once on the input example. */
@@ -118,6 +137,61 @@ function parameterAt(parameters: Readonly<Record<string, unknown>>, path: string
 export async function savePipelineModel(
   options: SavePipelineModelOptions,
 ): Promise<SavedPipelineModel> {
+  const { model, mlmodel, inputExample, manifest } = await writePipelineModel(options);
+  return { mlmodel, model: model!, inputExample, manifest };
+}
+
+/**
+ * Verifications this process made, by the digest of what they depend on (see
+ * `WritePipelineModelOptions.reuseVerification`), with the output schema they inferred. A few
+ * only: a worker packages a few projects.
+ */
+const verifications = new Map<string, { outputs: ColSpec[] | undefined }>();
+const VERIFICATIONS_KEPT = 16;
+
+/**
+ * What a verification depends on: the hashes of the folder's files (MLmodel aside), MLmodel's
+ * flavors and signature (not its ids and times), the records predicted, and the Node version.
+ * Returns the files' hashes too: the integrity manifest does not read them again.
+ */
+async function verificationDigest(
+  modelDir: string,
+  mlmodel: MLmodel,
+  known: Readonly<Record<string, string>>,
+  predicted: unknown[],
+): Promise<{ digest: string; hashes: Record<string, string> }> {
+  const files = (await listFiles(modelDir)).filter((file) => file !== 'MLmodel').sort();
+  const hashes: Record<string, string> = {};
+  await Promise.all(
+    files.map(async (file) => {
+      hashes[file] =
+        known[file] ??
+        createHash('sha256')
+          .update(await readFile(join(modelDir, file)))
+          .digest('hex');
+    }),
+  );
+  const digest = createHash('sha256')
+    .update(
+      canonicalJson({
+        files: hashes,
+        flavors: mlmodel.flavors,
+        signature: mlmodel.signature ?? null,
+        predicted,
+        node: process.version,
+      }),
+    )
+    .digest('hex');
+  return { digest, hashes };
+}
+
+/**
+ * `savePipelineModel`, with verification reused when asked (`reuseVerification`): packaging an
+ * unchanged project again loads and runs nothing.
+ */
+export async function writePipelineModel(
+  options: WritePipelineModelOptions,
+): Promise<WrittenPipelineModel> {
   const { session, pipelineMl, modelDir } = options;
   const timed = async <T>(
     stage: 'artifacts' | 'bundle' | 'verify',
@@ -286,22 +360,40 @@ export async function savePipelineModel(
   if (options.onFilesFinal)
     options.onFilesFinal((await listFiles(modelDir)).filter((file) => file !== 'MLmodel'));
 
-  const model = await timed('verify', async () => {
-    try {
-      // The folder was just written by this process: its hashes are recorded once it is final.
-      const loaded = await loadVerifiedBundle(modelDir, bundle);
-      await loaded.predict(inputExample);
-      // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
-      const outputRecords = toRecords(
-        await loaded.predict(records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample),
-      );
-      if (signature && inferOutputs && outputRecords)
-        signature.outputs = inferSchema(outputRecords) as ColSpec[];
-      return loaded;
-    } catch (error) {
-      throw new ModelVerificationError(modelDir, error);
-    }
-  });
+  const sample = records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample;
+  const bundleHash = { [`code/${bundle.fileName}`]: bundle.sha256 };
+  const known = options.reuseVerification
+    ? await verificationDigest(modelDir, mlmodel, bundleHash, [inputExample, sample])
+    : undefined;
+  const reused = known && verifications.get(known.digest);
+  if (reused) {
+    if (signature && inferOutputs && reused.outputs)
+      signature.outputs = structuredClone(reused.outputs);
+  }
+  const model = reused
+    ? undefined
+    : await timed('verify', async () => {
+        try {
+          // The folder was just written by this process: its hashes are recorded once it is final.
+          const loaded = await loadVerifiedBundle(modelDir, bundle);
+          await loaded.predict(inputExample);
+          // Output types come from a larger sample than the example: 5 rows can make a double look like a long.
+          const outputRecords = toRecords(await loaded.predict(sample));
+          if (signature && inferOutputs && outputRecords)
+            signature.outputs = inferSchema(outputRecords) as ColSpec[];
+          return loaded;
+        } catch (error) {
+          throw new ModelVerificationError(modelDir, error);
+        }
+      });
+  if (known && !reused) {
+    verifications.delete(known.digest);
+    verifications.set(known.digest, {
+      outputs: signature?.outputs ? structuredClone(signature.outputs) : undefined,
+    });
+    if (verifications.size > VERIFICATIONS_KEPT)
+      verifications.delete(verifications.keys().next().value!);
+  }
   if (signature?.outputs && inferOutputs) mlmodel.signature = { ...signatureToMlmodel(signature) };
   const modelId = await options.modelId;
   if (modelId || (signature?.outputs && inferOutputs)) {
@@ -313,9 +405,16 @@ export async function savePipelineModel(
   // Last: the hashes of the final folder (MLmodel included), signed when a key is set.
   const manifest = await writeIntegrityManifest(modelDir, {
     signingKey: signingKey ?? null,
-    knownHashes: { [`code/${bundle.fileName}`]: bundle.sha256 },
+    // Hashed before verifying: reused only when no code ran meanwhile.
+    knownHashes: reused ? known.hashes : bundleHash,
   });
-  return { mlmodel, model, inputExample, manifest };
+  return {
+    mlmodel,
+    ...(model ? { model } : {}),
+    inputExample,
+    manifest,
+    verificationReused: reused !== undefined,
+  };
 }
 
 /**

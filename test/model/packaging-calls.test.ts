@@ -17,6 +17,7 @@ import { logPipelineModel, TAG_PACKAGING_KEY } from '../../src/model/log-model.j
 import type { PipelineML } from '../../src/model/pipeline-ml.js';
 import type { Session } from '../../src/session.js';
 import { copyExampleProject, fitExampleArtifacts } from '../support/example-model.js';
+import { MlflowProxy } from '../support/mlflow-proxy.js';
 import { services } from '../support/services.js';
 
 const projectDir = copyExampleProject();
@@ -113,6 +114,51 @@ describe('packaging with overlapping MLflow calls', () => {
       await mlflow.runs.end(runA.info.run_id, 'FINISHED');
       await mlflow.runs.end(runB.info.run_id, 'FINISHED');
       await rm(cacheDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("links the model to the run and the run's metrics to the model while the folder is uploaded, as MLflow's log_model does", async () => {
+    const experiment = await mlflow.experiments.getOrCreate(`packaging-calls-a-${suffix}`);
+    const run = await mlflow.runs.create({ experimentId: experiment.experiment_id });
+    await mlflow.runs.logBatch(run.info.run_id, {
+      metrics: [{ key: 'accuracy', value: 0.75, step: 0 }],
+    });
+    const proxy = new MlflowProxy();
+    const seen: string[] = [];
+    proxy.rule = (request) => {
+      seen.push(`${request.method} ${request.url}`);
+      return 'forward';
+    };
+    try {
+      const ref = await logPipelineModel({
+        session,
+        client: new MlflowClient({ trackingUri: await proxy.start() }),
+        pipelineName: '__default__',
+        pipelineMl: registered,
+        runId: run.info.run_id,
+        packagingKey: `early-links-${suffix}`,
+        registeredModelName,
+        deferAlias: true,
+      });
+      const at = (pattern: RegExp): number => seen.findIndex((call) => pattern.test(call));
+      const mlmodelUpload = at(/^PUT .*\/artifacts\/MLmodel$/);
+      expect(mlmodelUpload).toBeGreaterThan(0);
+      expect(at(/runs\/outputs/)).toBeGreaterThan(-1);
+      expect(at(/runs\/outputs/)).toBeLessThan(mlmodelUpload);
+      expect(at(/runs\/log-batch/)).toBeGreaterThan(-1);
+      expect(at(/runs\/log-batch/)).toBeLessThan(mlmodelUpload);
+      const linked = await mlflow.runs.get(run.info.run_id);
+      expect(linked.outputs?.model_outputs?.map((output) => output.model_id)).toEqual([
+        ref.modelId,
+      ]);
+      const model = await mlflow.loggedModels.get(ref.modelId);
+      expect(model.info.status).toBe('LOGGED_MODEL_READY');
+      expect(model.data?.metrics?.map((metric) => [metric.key, metric.value])).toEqual([
+        ['accuracy', 0.75],
+      ]);
+    } finally {
+      await proxy.stop();
+      await mlflow.runs.end(run.info.run_id, 'FINISHED');
     }
   }, 120_000);
 });
