@@ -97,26 +97,44 @@ describe('a project made from the packed package', () => {
     await npm(['install']);
   }, 300_000);
 
-  it('answers --help from compiled code without loading the worker, esbuild, fastify or arrow', async () => {
+  /** Runs the installed CLI, printing `ESM <url>` / `CJS <path>` for each package module it loads. */
+  async function tracedCli(args: string[]): Promise<string> {
     const hook = join(root, 'trace-hook.mjs');
     writeFileSync(
       hook,
       `export async function resolve(s, c, next) {
         const r = await next(s, c);
-        if (r.url.includes('/node_modules/')) process.stderr.write('LOADED ' + r.url + '\\n');
+        if (r.url.includes('/node_modules/')) process.stderr.write('ESM ' + r.url + '\\n');
         return r;
       }`,
     );
     const register = join(root, 'register.mjs');
     writeFileSync(
       register,
-      `import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`,
+      `import Module, { register } from 'node:module';
+      register(${JSON.stringify(`file://${hook}`)});
+      const resolveFilename = Module._resolveFilename;
+      Module._resolveFilename = function (...args) {
+        const path = resolveFilename.apply(this, args);
+        if (path.includes('/node_modules/')) process.stderr.write('CJS ' + path + '\\n');
+        return path;
+      };`,
     );
     const bin = join(project, 'node_modules', 'temporal-mlflow', 'bin', 'temporal-mlflow.js');
-    const { stderr } = await exec(process.execPath, ['--import', register, bin, '--help']);
+    return (await exec(process.execPath, ['--import', register, bin, ...args])).stderr;
+  }
+
+  it('answers --help from compiled code without loading the worker, esbuild, fastify or arrow', async () => {
+    const stderr = await tracedCli(['--help']);
     expect(stderr).toContain('/temporal-mlflow/dist/bundle/cli.js');
     for (const heavy of ['@temporalio/worker', 'esbuild', 'fastify', 'apache-arrow', 'tsx'])
       expect(stderr).not.toContain(`/node_modules/${heavy}/`);
+  });
+
+  it('requires the Temporal client rather than importing it (no lexing of its CommonJS for names)', async () => {
+    const stderr = await tracedCli(['train', '--help']);
+    expect(stderr).toMatch(/^CJS .*\/node_modules\/@temporalio\/client\/lib\/index\.js$/m);
+    expect(stderr).not.toMatch(/^ESM .*\/node_modules\/@temporalio\//m);
   });
 
   it('loads the project as ES modules in a folder without package.json or with "type": "commonjs"', async () => {
