@@ -139,8 +139,11 @@ export function backoffAfter(policy: RetryPolicy, used: number): number {
 }
 
 function nodeSummary(node: NodePlan): string {
-  return node.name.length > SUMMARY_LIMIT ? `${node.name.slice(0, SUMMARY_LIMIT - 1)}…` : node.name;
+  return cut(node.name);
 }
+
+const cut = (text: string): string =>
+  text.length > SUMMARY_LIMIT ? `${text.slice(0, SUMMARY_LIMIT - 1)}…` : text;
 
 const compiledOf = (defaults: NodeActivityDefaults | CompiledNodeDefaults): CompiledNodeDefaults =>
   'defaults' in defaults ? defaults : compileNodeDefaults(defaults);
@@ -225,7 +228,7 @@ function scheduleGroup(
     timeoutMs: node.timeoutMs ?? defaults.defaults.startToCloseTimeoutMs,
   }));
   options.startToCloseTimeout = nodes.reduce((sum, node) => sum + node.timeoutMs, 0);
-  options.summary = `${nodeSummary(head)} … ${nodeSummary(group.at(-1)!)} (${group.length} nodes)`;
+  options.summary = cut(`${head.name} … ${group.at(-1)!.name} (${group.length} nodes)`);
   return runNodesLocally.executeWithOptions(options, [{ context, nodes }]);
 }
 

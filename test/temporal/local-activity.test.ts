@@ -214,6 +214,19 @@ describe('a linear run of light nodes on an in-process worker', () => {
         ['lc_2', 'lc_3'],
       ],
     });
+    // The UI names each group by the first and last node it was given.
+    const summaries = (history.events ?? []).flatMap((event) =>
+      event.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+      event.userMetadata?.summary
+        ? [json(event.userMetadata.summary)]
+        : [],
+    );
+    expect(summaries).toEqual([
+      'plan',
+      'lc_0 … lc_3 (4 nodes)',
+      'lc_2 … lc_3 (2 nodes)',
+      'clean up',
+    ]);
     expect((await training.progress()).nodes).toEqual({
       lc_0: 'completed',
       lc_1: 'completed',
