@@ -10,3 +10,5 @@ export { createBatchActivities, MAX_CHUNKS } from './batch-activities.js';
 export type { BatchActivities, BatchActivityDeps } from './batch-activities.js';
 export { createLifecycleActivities } from './lifecycle-activities.js';
 export type { LifecycleActivities, LifecycleActivityDeps } from './lifecycle-activities.js';
+export { createSweepActivities } from './sweep-activities.js';
+export type { SweepActivities, SweepActivityDeps } from './sweep-activities.js';

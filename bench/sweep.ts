@@ -9,6 +9,8 @@
  * bench/results/sweep.json.
  *   node --import tsx bench/sweep.ts          (BENCH_ROUNDS=3 measured sweeps after a warm-up)
  *   BENCH_QUICK=1 node --import tsx bench/sweep.ts    (the tracked sweep only, for A/B runs)
+ *   BENCH_WORKFLOWS=<path of a workflows index.ts>    (A/B against other workflow code, e.g. a
+ *                                                      copy of an earlier commit's workflows/)
  */
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
@@ -72,7 +74,10 @@ async function measure(env: string): Promise<Measured> {
     taskQueue,
     maxConcurrentNodes: 3 * MAX_PARALLEL,
     storeDir: mkdtempSync(join(tmpdir(), 'tm-bench-sweep-')),
-    workerOptions: { maxCachedWorkflows: 200 },
+    workerOptions: {
+      maxCachedWorkflows: 200,
+      ...(process.env.BENCH_WORKFLOWS ? { workflowsPath: process.env.BENCH_WORKFLOWS } : {}),
+    },
   });
   const running = worker.run();
   const walls: number[] = [];

@@ -10,10 +10,12 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  ChildWorkflowFailure,
   condition,
   executeChild,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -22,9 +24,11 @@ import {
 } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
 import type { LifecycleActivities } from '../activities/lifecycle-activities.js';
+import type { SweepActivities } from '../activities/sweep-activities.js';
 import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
 import type {
   LoggedModelRef,
+  MlflowRunRef,
   PipelinePlan,
   RunContext,
   SweepInput,
@@ -59,6 +63,20 @@ const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
 });
 const { readRunMetrics, listRunMetrics, registerModelVersion, logSweepResult } =
   proxyActivities<LifecycleActivities>({ ...waitingOutOutages, summary: 'sweep bookkeeping' });
+const { startSweepRuns } = proxyActivities<SweepActivities>({
+  ...waitingOutOutages,
+  summary: 'MLflow runs of trials',
+});
+const { endTrialRuns } = proxyActivities<SweepActivities>({
+  ...waitingOutOutages,
+  summary: 'end MLflow runs of trials not run',
+});
+
+/**
+ * Histories recorded before it have each trial start its own MLflow run; after it, the sweep
+ * creates a round's runs ahead in one activity (the first round's with the parent run).
+ */
+export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
@@ -128,11 +146,68 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   // Not cancellable: a cancel while the parent run is created would leave it RUNNING for ever. A
   // first execution (not reset, not continued as new) lets a first attempt create it unlooked-for.
-  const starting =
-    executionRunId === firstExecutionRunId ? { ...context, firstExecution: true } : context;
-  const parent = plan.tracking
-    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
-    : undefined;
+  const firstExecution = executionRunId === firstExecutionRunId;
+  const starting = firstExecution ? { ...context, firstExecution: true } : context;
+  const maxParallel = Math.max(1, Math.floor(input.maxParallel ?? DEFAULT_MAX_PARALLEL));
+  /** The context a trial's training gives its run (the sweep creates it ahead for the trial). */
+  const trialContext = (index: number): RunContext => ({
+    workflowId: trials[index]!.workflowId,
+    pipeline: plan.pipeline,
+    env: plan.env,
+    params: input.trials[index]!.params ?? {},
+    identity: plan.identity,
+    codeHash: plan.codeHash,
+    store: plan.store,
+    ...(input.command ? { command: input.command } : {}),
+    ...(context.mlflowRunId ? { parentRunId: context.mlflowRunId } : {}),
+    sweep: { id: workflowId, trial: index },
+    registerModel: false,
+    ...(firstExecution ? { firstExecution: true } : {}),
+  });
+  /** Trials' runs by trial, requested a round at a time; settled ones in `created`. */
+  const trialRuns = new Map<number, Promise<MlflowRunRef>>();
+  const created = new Map<number, MlflowRunRef>();
+  /** Asks for the runs of trials `from`.. (a round), with the parent run's when it is given. */
+  const requestRuns = async (
+    from: number,
+    parentContext?: RunContext,
+  ): Promise<MlflowRunRef | undefined> => {
+    const indexes: number[] = [];
+    for (let i = from; i < Math.min(trials.length, from + maxParallel); i++)
+      if (!trialRuns.has(i)) indexes.push(i);
+    // Not cancellable: a cancel while runs are created would leave them RUNNING (the sweep ends
+    // the runs of trials that never started instead).
+    const call = CancellationScope.nonCancellable(() =>
+      onRightWorker(() =>
+        startSweepRuns({
+          ...(parentContext ? { parent: parentContext } : {}),
+          trials: indexes.map(trialContext),
+        }),
+      ),
+    );
+    indexes.forEach((index, at) =>
+      trialRuns.set(
+        index,
+        call.then((runs) => {
+          created.set(index, runs.trials[at]!);
+          return runs.trials[at]!;
+        }),
+      ),
+    );
+    for (const index of indexes) trialRuns.get(index)!.catch(() => undefined);
+    return (await call).parent;
+  };
+  /** The run of trial `index`, its round's runs requested when they are not yet. */
+  const runOf = (index: number): Promise<MlflowRunRef> => {
+    if (!trialRuns.has(index)) void requestRuns(index).catch(() => undefined);
+    return trialRuns.get(index)!;
+  };
+  const runsAhead = plan.tracking && patched(TRIAL_RUNS_PATCH);
+  const parent = !plan.tracking
+    ? undefined
+    : runsAhead
+      ? await requestRuns(0, starting)
+      : await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)));
   if (parent) {
     context.mlflowRunId = parent.runId;
     progress.mlflowRunId = parent.runId;
@@ -191,10 +266,13 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     unread.push({ outcome, runId });
     if (!reading && !allTrialsStarted()) scoring.push(readMetrics());
   };
+  /** Trials whose child workflow started: it ends its run itself, whatever happens. */
+  const handedOver = new Set<number>();
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
     outcome.state = 'running';
     count();
     try {
+      const mlflowRun = runsAhead ? await runOf(outcome.trial) : undefined;
       const result = await executeChild(trainingWorkflow, {
         workflowId: outcome.workflowId,
         ...(input.taskQueue ? { taskQueue: input.taskQueue } : {}),
@@ -210,17 +288,20 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             registerModel: false,
             // The sweep's plan serves every trial (params change no node): one step less each.
             plan,
+            ...(mlflowRun ? { mlflowRun } : {}),
             ...(input.nodeDefaults ? { nodeDefaults: input.nodeDefaults } : {}),
           },
         ],
         staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
       });
+      handedOver.add(outcome.trial);
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
       // The metric is read beside the next trial, not before it: the lane starts its next trial now.
       if (result.mlflowRunId) score(outcome, result.mlflowRunId);
     } catch (error) {
+      if (error instanceof ChildWorkflowFailure) handedOver.add(outcome.trial);
       outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
       outcome.error = describeFailure(error);
       if (isCancellation(error)) throw error;
@@ -241,7 +322,6 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         await runTrial(trials[next++]!);
       }
     };
-    const maxParallel = Math.max(1, Math.floor(input.maxParallel ?? DEFAULT_MAX_PARALLEL));
     // Every lane settles before the sweep goes on: a cancel waits for its trials to be cancelled.
     const lanes = await Promise.allSettled(
       Array.from({ length: Math.min(maxParallel, trials.length) }, lane),
@@ -314,6 +394,25 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     throw error;
   } finally {
     await CancellationScope.nonCancellable(async () => {
+      // Runs created for trials whose training never started are ended here (KILLED when the
+      // sweep was cancelled): no other workflow owns them.
+      await Promise.allSettled(trialRuns.values());
+      const orphans = [...created.keys()].filter((index) => !handedOver.has(index));
+      if (orphans.length > 0) {
+        try {
+          await onRightWorker(() =>
+            endTrialRuns({
+              contexts: orphans.map((index) => ({
+                ...trialContext(index),
+                mlflowRunId: created.get(index)!.runId,
+              })),
+              status: status === 'KILLED' ? 'KILLED' : 'FAILED',
+            }),
+          );
+        } catch (error) {
+          log.warn(`Could not end the MLflow runs of trials not run: ${describeFailure(error)}`);
+        }
+      }
       // A registration that failed after the outcome ended the run FINISHED ends it FAILED again.
       if (parent && !(parentEnded && status === 'FINISHED')) {
         try {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { SessionCache } from '../../activities/session-cache.js';
 import { createTrainingActivities } from '../../activities/training-activities.js';
 import { createBatchActivities } from '../../activities/batch-activities.js';
+import { createSweepActivities } from '../../activities/sweep-activities.js';
 import {
   createLifecycleActivities,
   packageUnregistered,
@@ -214,7 +215,8 @@ function projectActivities(
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
   });
   const lifecycle = createLifecycleActivities({ sessions, env: compiled.env });
-  return { ...training, ...batch, ...lifecycle };
+  const sweep = createSweepActivities(training);
+  return { ...training, ...batch, ...lifecycle, ...sweep };
 }
 
 /** The node cache of each session, per the compiled options: one per MLflow client for `mlflow`. */

@@ -3,6 +3,8 @@ import {
   MLFLOW_PARENT_RUN_ID_TAG,
   TAG_SWEEP_BEST_RUN_ID,
   TAG_SWEEP_BEST_TRIAL,
+  TAG_SWEEP_TRIAL,
+  TAG_WORKFLOW_ID,
 } from '../../src/constants.js';
 import {
   expandTrials,
@@ -22,6 +24,25 @@ beforeAll(async () => {
   harness = await startHarness({ projectDir: lifecycleProject, taskQueue });
 }, 120_000);
 afterAll(async () => harness?.close());
+
+/** The activities a workflow scheduled, by type, in order. */
+async function scheduledActivities(workflowId: string): Promise<string[]> {
+  const history = await harness.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap(
+    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+  );
+}
+
+/** The runs nested under `parentRunId`. */
+async function childRuns(parentRunId: string) {
+  const client = mlflow();
+  const parent = await client.runs.get(parentRunId);
+  const page = await client.runs.search({
+    experimentIds: [parent.info.experiment_id],
+    filter: `tags.\`${MLFLOW_PARENT_RUN_ID_TAG}\` = '${parentRunId}'`,
+  });
+  return page.items;
+}
 
 describe('sweep specs', () => {
   it('expands a grid into every combination, nested params merged over the base', () => {
@@ -200,6 +221,69 @@ describe('a sweep on the real servers', () => {
     expect(failure?.cause?.message).toContain("logged 'score'");
     const parent = await mlflow().runs.get((await sweep.progress()).mlflowRunId!);
     expect(parent.info.status).toBe('FAILED');
+  }, 120_000);
+
+  it("creates a round's trial runs in one activity of its own: no trial has an MLflow start step", async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { sleep_ms: 0 },
+      nodeDefaults: fastNodeDefaults,
+      spec: { maxParallel: 2, metric: 'score', parameters: { quality: [0.1, 0.2, 0.3, 0.4, 0.5] } },
+    });
+    const result = await sweep.result();
+    expect(result.best).toMatchObject({ trial: 4, metric: 0.5 });
+    const steps = await scheduledActivities(sweep.workflowId);
+    // Rounds of two: the first with the parent run, then one per round as its first trial starts.
+    expect(steps.filter((name) => name === 'startSweepRuns')).toHaveLength(3);
+    expect(steps).not.toContain('startMlflowRun');
+    const runs = new Map((await childRuns(result.mlflowRunId!)).map((r) => [r.info.run_id, r]));
+    expect(runs.size).toBe(5);
+    for (const trial of result.trials) {
+      expect(await scheduledActivities(trial.workflowId)).not.toContain('startMlflowRun');
+      const run = runs.get(trial.mlflowRunId!);
+      expect(run?.info.status).toBe('FINISHED');
+      expect(tagOf(run, TAG_WORKFLOW_ID)).toBe(trial.workflowId);
+      expect(tagOf(run, TAG_SWEEP_TRIAL)).toBe(String(trial.trial));
+      expect(run?.data.metrics?.find((m) => m.key === 'score')?.value).toBe(trial.metric);
+    }
+  }, 120_000);
+
+  it('ends KILLED the runs it created for trials a cancel kept from starting', async () => {
+    // Trial 0 is quick: its lane starts trial 2 and the round's runs (trials 2 and 3) are created,
+    // while trial 1 keeps trial 3 waiting.
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { quality: 1 },
+      nodeDefaults: fastNodeDefaults,
+      spec: { maxParallel: 2, metric: 'score', parameters: { sleep_ms: [0, 5_000, 5_000, 5_000] } },
+    });
+    await waitFor(
+      'trial 2 running beside trial 1',
+      async () => (await trialStatuses(harness.client, sweep))[2] === 'RUNNING',
+      60_000,
+    );
+    await sweep.handle.cancel();
+    await expect(sweep.result()).rejects.toThrow();
+    expect(await trialStatuses(harness.client, sweep)).toEqual([
+      'COMPLETED',
+      'CANCELLED',
+      'CANCELLED',
+      'NEVER_STARTED',
+    ]);
+    const parentRunId = (await sweep.progress()).mlflowRunId!;
+    const byTrial = new Map(
+      (await childRuns(parentRunId)).map((r) => [tagOf(r, TAG_SWEEP_TRIAL), r.info.status]),
+    );
+    expect(Object.fromEntries(byTrial)).toEqual({
+      '0': 'FINISHED',
+      '1': 'KILLED',
+      '2': 'KILLED',
+      '3': 'KILLED',
+    });
   }, 120_000);
 
   it('cancelling the sweep cancels its running trials and starts no more', async () => {

@@ -1,0 +1,42 @@
+/**
+ * Sweeps in flight when the sweep started creating its trials' MLflow runs ahead keep replaying:
+ * `test/temporal/fixtures/sweep-history.json` was recorded by the workflow code before that change
+ * (trials started their own runs), and replays against the current code (`TRIAL_RUNS_PATCH`).
+ */
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { workflowsPath } from '../../src/temporal/worker.js';
+import { readHistoryFile } from '../support/history-json.js';
+
+const recorded = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'sweep-history.json');
+
+beforeAll(() => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Installed already by another test of this process.
+  }
+});
+
+describe('a sweep history recorded before trial runs were created ahead', () => {
+  it('has the parent run started alone and no activity creating trial runs', () => {
+    const steps = (readHistoryFile(recorded).events ?? []).flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(steps).toContain('startMlflowRun');
+    expect(steps).not.toContain('startSweepRuns');
+  });
+
+  it('replays against the current workflow code', async () => {
+    const history = readHistoryFile(recorded);
+    // Trial ids derive from the sweep's id: replay under the recorded one.
+    const trialId = history.events?.find(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    const sweepId = trialId!.replace(/\/trial-\d+$/, '');
+    await expect(
+      Worker.runReplayHistory({ workflowsPath }, history, sweepId),
+    ).resolves.toBeUndefined();
+  }, 120_000);
+});
