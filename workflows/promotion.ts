@@ -7,6 +7,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -14,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { LifecycleActivities } from '../activities/lifecycle-activities.js';
 import { approveUpdate, pendingApprovalKey, rejectUpdate } from './definitions.js';
-import { locallyFirst } from './right-worker.js';
+import { locallyFirst, onRightWorker } from './right-worker.js';
 import type {
   ApprovalAnswer,
   ApprovalInput,
@@ -39,6 +40,12 @@ const { evaluatePromotion: evaluateLocally, recordPromotion: recordLocally } =
     retry: { maximumAttempts: 1 },
     summary: 'promotion gate',
   });
+
+/**
+ * Gates that ran the steps as regular activities only (before 26e9133) may wait days for approval:
+ * their histories replay as they ran, without the local attempt.
+ */
+export const PROMOTION_LOCAL_FIRST_PATCH = 'promotion-local-first';
 
 interface Verdict {
   approved: boolean;
@@ -147,10 +154,14 @@ export async function promote(args: PromotionGateArgs): Promise<PromotionDecisio
     version: model.registeredModelVersion,
     alias,
   };
+  // Decided once, so a gate that evaluated without it also records without it.
+  const localFirst = patched(PROMOTION_LOCAL_FIRST_PATCH);
+  const step = <T>(local: () => Promise<T>, regular: () => Promise<T>): Promise<T> =>
+    localFirst ? locallyFirst(local, regular) : onRightWorker(regular);
   const record = async (decision: PromotionDecision): Promise<PromotionDecision> => {
     args.report(decision, false);
     await CancellationScope.nonCancellable(() =>
-      locallyFirst(
+      step(
         () => recordLocally({ context, decision }),
         () => recordPromotion({ context, decision }),
       ),
@@ -165,7 +176,7 @@ export async function promote(args: PromotionGateArgs): Promise<PromotionDecisio
       reason: 'no promotion gate: the alias moves whenever training succeeds',
     });
 
-  const evaluation = await locallyFirst(
+  const evaluation = await step(
     () => evaluateLocally({ context, model, policy, runId: args.runId }),
     () => evaluatePromotion({ context, model, policy, runId: args.runId }),
   );
