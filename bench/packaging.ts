@@ -5,7 +5,8 @@
  *     (the project unchanged since the warm-up, as when a worker packages run after run): total,
  *     median of 7 repetitions after 1 warm-up, target ≤ 0.3 s; with the stages' durations
  *     (create, artifacts, bundle, verify, upload, finalize, register: they overlap, so they do not
- *     add up to the total) and the load average around each repetition;
+ *     add up to the total) and the load average around each repetition. The folder of an unchanged
+ *     project is the warm-up's byte for byte: the repetitions reuse its verification (verify 0);
  *   - `predict` latency after `loadModel`: 1 record (median of 200 calls, target ≤ 1 ms) and 10,000
  *     records (median of 10 calls, target ≤ 200 ms).
  * Run: npx tsx bench/packaging.ts   (MLFLOW_TRACKING_URI, else .local/services.env)
