@@ -2,7 +2,8 @@
  * A training waiting (for days) for the `approve` / `reject` Update keeps replaying across a deploy
  * of the gate's local-first steps: the fixtures were recorded with the workflows of 26e9133^, when
  * `evaluatePromotion` and `recordPromotion` ran as regular activities only. One history ends while
- * the workflow waits for approval; the other goes on to the approval and the recorded decision.
+ * the workflow waits for approval; the other goes on to the approval and the recorded decision. A
+ * sweep promotes its best trial through the same gate: its history waiting for approval replays too.
  */
 import {
   bundleWorkflowCode,
@@ -19,6 +20,7 @@ import { readHistoryFile, type History } from '../support/history-json.js';
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const waiting = readHistoryFile(join(fixtures, 'promotion-approval-history.json'));
 const approved = readHistoryFile(join(fixtures, 'promotion-approved-history.json'));
+const sweep = readHistoryFile(join(fixtures, 'promotion-sweep-approval-history.json'));
 
 const scheduled = (history: History): string[] =>
   (history.events ?? []).flatMap(
@@ -58,5 +60,16 @@ describe('training histories recorded before the promotion gate ran its steps lo
 
   it('replays against the current workflow code once approved and recorded', async () => {
     await expect(Worker.runReplayHistory({ workflowBundle }, approved)).resolves.toBeUndefined();
+  }, 60_000);
+
+  it('replays a sweep waiting for approval of its best trial against the current workflow code', async () => {
+    expect(scheduled(sweep)).toContain('evaluatePromotion');
+    // Trial ids derive from the sweep's id: replay under the recorded one.
+    const trialId = sweep.events?.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+      ?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    const sweepId = trialId!.replace(/\/trial-\d+$/, '');
+    await expect(
+      Worker.runReplayHistory({ workflowBundle }, sweep, sweepId),
+    ).resolves.toBeUndefined();
   }, 60_000);
 });
