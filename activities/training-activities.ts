@@ -396,6 +396,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
      * intermediate store, MLflow run) within its own timeout. A failure of the first node fails the
      * activity (its retry policy is the first node's); a later node's failure is returned with the
      * nodes completed before it, which are then never run again (the workflow retries that node).
+     * Past `budgetMs`, the nodes completed so far are returned and the workflow runs the rest.
      */
     async runNodes(input: RunNodesInput): Promise<RunNodesResult> {
       const activity = temporalActivity().Context.current();
@@ -403,8 +404,11 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         const { context } = input;
         const nodes = await nodeRun(context, input.nodes[0]!.node);
         const completed: RunNodeResult[] = [];
+        const started = Date.now();
         const runAll = async (): Promise<RunNodesResult> => {
           for (const [at, step] of input.nodes.entries()) {
+            if (at > 0 && input.budgetMs !== undefined && Date.now() - started >= input.budgetMs)
+              break;
             try {
               if (at > 0) nodes.check(step.node);
               completed.push(

@@ -60,6 +60,12 @@ const { runNode: runNodeLocally, runNodes: runNodesLocally } =
 /** Most nodes of one local activity: its result, one marker in the history, stays small. */
 export const LOCAL_GROUP_LIMIT = 100;
 /**
+ * A group starts no further node after this long (see `RunNodesInput.budgetMs`): its completed
+ * nodes are then recorded, so a worker crash makes at most this much work run again (a workflow
+ * task records the markers of per-node local activities about as often: its heartbeat, 8 s).
+ */
+export const LOCAL_GROUP_BUDGET_MS = 2_000;
+/**
  * Linear runs of local nodes as one local activity (`runNodes`): histories recorded before ran
  * one local activity per node, and replay so.
  */
@@ -229,7 +235,9 @@ function scheduleGroup(
   }));
   options.startToCloseTimeout = nodes.reduce((sum, node) => sum + node.timeoutMs, 0);
   options.summary = cut(`${head.name} … ${group.at(-1)!.name} (${group.length} nodes)`);
-  return runNodesLocally.executeWithOptions(options, [{ context, nodes }]);
+  return runNodesLocally.executeWithOptions(options, [
+    { context, nodes, budgetMs: LOCAL_GROUP_BUDGET_MS },
+  ]);
 }
 
 /**
@@ -376,10 +384,14 @@ export async function runDag(
                 complete(member, done);
               }
               for (const member of group) inGroup.delete(member.name);
+              const next = group[result.completed.length];
               if (result.failure) {
                 const member = byName.get(result.failure.node)!;
                 observer.started(member);
                 groupNodeFailed(member, result.failure);
+              } else if (next) {
+                // The group stopped at its budget: the rest runs as a new group.
+                start(next);
               }
               observer.settled?.();
             },

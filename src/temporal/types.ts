@@ -142,6 +142,12 @@ export interface RunNodeInput {
 export interface RunNodesInput {
   context: RunContext;
   nodes: { node: string; timeoutMs: number }[];
+  /**
+   * No node after the first starts once the group has run this long: the completed part is
+   * returned (and recorded), the workflow runs the rest as a new group. Bounds what a worker crash
+   * makes run again, as per-node markers would.
+   */
+  budgetMs?: number;
 }
 
 /**

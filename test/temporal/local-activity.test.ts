@@ -236,6 +236,19 @@ describe('a linear run of light nodes on an in-process worker', () => {
     await expect(Worker.runReplayHistory({ workflowsPath }, history)).resolves.toBeUndefined();
   });
 
+  it('records what a group completed once it has run its time budget, and runs the rest as a new group', async () => {
+    const dir = executionsDir();
+    const training = await train('light_chain_slow');
+    await expect(training.result()).resolves.toMatchObject({ nodes: 4 });
+    const nodes = ['lw_0', 'lw_1', 'lw_2', 'lw_3'];
+    expect(nodes.map((node) => executionPids(dir, node).length)).toEqual([1, 1, 1, 1]);
+    const { local, groups } = nodesByKind(await training.handle.fetchHistory());
+    expect(local).toEqual(nodes);
+    // 1.2 s per node, a budget of 2 s: no group gets past its second node.
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    for (const group of groups) expect(group.length).toBeLessThanOrEqual(2);
+  });
+
   it('fails naming the node once its attempts are used up, its first attempt in the group counted', async () => {
     const dir = executionsDir();
     const training = await train('light_chain_broken');
