@@ -63,9 +63,9 @@ const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
 });
 const { readRunMetrics, listRunMetrics, registerModelVersion, logSweepResult } =
   proxyActivities<LifecycleActivities>({ ...waitingOutOutages, summary: 'sweep bookkeeping' });
-const { startSweepRuns } = proxyActivities<SweepActivities>({
+const { startMlflowRun: startTrialRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
-  summary: 'MLflow runs of trials',
+  summary: "a trial's MLflow run",
 });
 const { endTrialRuns } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
@@ -74,7 +74,7 @@ const { endTrialRuns } = proxyActivities<SweepActivities>({
 
 /**
  * Histories recorded before it have each trial start its own MLflow run; after it, the sweep
- * creates a round's runs ahead in one activity (the first round's with the parent run).
+ * creates each trial's run (the next round's as a round's first trial ends) and hands it over.
  */
 export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
 
@@ -149,12 +149,16 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const firstExecution = executionRunId === firstExecutionRunId;
   const starting = firstExecution ? { ...context, firstExecution: true } : context;
   const maxParallel = Math.max(1, Math.floor(input.maxParallel ?? DEFAULT_MAX_PARALLEL));
-  /** The context a trial's training gives its run (the sweep creates it ahead for the trial). */
+  /**
+   * The context a trial's training gives its run, as the sweep creates and ends it for the trial,
+   * with the sweep's params: its session serves them all (a trial's params change no MLflow
+   * setting), not one session opened per trial at once.
+   */
   const trialContext = (index: number): RunContext => ({
     workflowId: trials[index]!.workflowId,
     pipeline: plan.pipeline,
     env: plan.env,
-    params: input.trials[index]!.params ?? {},
+    params: context.params,
     identity: plan.identity,
     codeHash: plan.codeHash,
     store: plan.store,
@@ -167,47 +171,33 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   /** Trials' runs by trial, requested a round at a time; settled ones in `created`. */
   const trialRuns = new Map<number, Promise<MlflowRunRef>>();
   const created = new Map<number, MlflowRunRef>();
-  /** Asks for the runs of trials `from`.. (a round), with the parent run's when it is given. */
-  const requestRuns = async (
-    from: number,
-    parentContext?: RunContext,
-  ): Promise<MlflowRunRef | undefined> => {
-    const indexes: number[] = [];
-    for (let i = from; i < Math.min(trials.length, from + maxParallel); i++)
-      if (!trialRuns.has(i)) indexes.push(i);
-    // Not cancellable: a cancel while runs are created would leave them RUNNING (the sweep ends
-    // the runs of trials that never started instead).
-    const call = CancellationScope.nonCancellable(() =>
-      onRightWorker(() =>
-        startSweepRuns({
-          ...(parentContext ? { parent: parentContext } : {}),
-          trials: indexes.map(trialContext),
-        }),
-      ),
-    );
-    indexes.forEach((index, at) =>
-      trialRuns.set(
-        index,
-        call.then((runs) => {
-          created.set(index, runs.trials[at]!);
-          return runs.trials[at]!;
-        }),
-      ),
-    );
-    for (const index of indexes) trialRuns.get(index)!.catch(() => undefined);
-    return (await call).parent;
+  /**
+   * Creates the runs of trials `from`.. (a round), one activity each: a trial waits for its own
+   * run, not for the slowest of its round's. Not cancellable: a cancel while a run is created would
+   * leave it RUNNING (the sweep ends the runs of trials that never started instead).
+   */
+  const requestRuns = (from: number): void => {
+    for (let index = from; index < Math.min(trials.length, from + maxParallel); index++) {
+      if (trialRuns.has(index)) continue;
+      const run = CancellationScope.nonCancellable(() =>
+        onRightWorker(() => startTrialRun(trialContext(index))),
+      ).then((ref) => {
+        created.set(index, ref);
+        return ref;
+      });
+      run.catch(() => undefined);
+      trialRuns.set(index, run);
+    }
   };
   /** The run of trial `index`, its round's runs requested when they are not yet. */
   const runOf = (index: number): Promise<MlflowRunRef> => {
-    if (!trialRuns.has(index)) void requestRuns(index).catch(() => undefined);
+    if (!trialRuns.has(index)) requestRuns(index);
     return trialRuns.get(index)!;
   };
   const runsAhead = plan.tracking && patched(TRIAL_RUNS_PATCH);
-  const parent = !plan.tracking
-    ? undefined
-    : runsAhead
-      ? await requestRuns(0, starting)
-      : await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)));
+  const parent = plan.tracking
+    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
+    : undefined;
   if (parent) {
     context.mlflowRunId = parent.runId;
     progress.mlflowRunId = parent.runId;
