@@ -167,7 +167,13 @@ async function baselineWorker() {
     connection: nativeConnection,
     taskQueue: `bench-baseline-${randomUUID()}`,
     workflowsPath: fileURLToPath(new URL('./fixtures/baseline-workflow.ts', import.meta.url)),
-    activities: { noop: async (x: number) => x + 1 },
+    activities: {
+      noop: async (x: number) => x + 1,
+      pause: (ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(ms), ms)),
+    },
+    // As many slots as the library worker's node slots, for the sleepers' floor.
+    maxConcurrentActivityTaskExecutions: 16,
+    maxConcurrentActivityTaskPolls: Number(process.env.POLLS ?? 5),
   });
   const client = new Client({ connection });
   const running = worker.run();
@@ -184,6 +190,16 @@ async function baselineWorker() {
         args: [length],
       });
       return { ...elapsed(started, cpu), workflowId };
+    },
+    /** 64 activities pausing 200 ms each, scheduled at once, on 16 slots. */
+    async sleepers(): Promise<number> {
+      const started = performance.now();
+      await client.workflow.execute('baselineSleepers', {
+        taskQueue: worker.options.taskQueue,
+        workflowId: `bench-baseline-${randomUUID()}`,
+        args: [64, 200],
+      });
+      return performance.now() - started;
     },
     async close(): Promise<void> {
       worker.shutdown();
@@ -223,6 +239,7 @@ const reps: {
   localChainMsPerNode: number;
   localInlineChainMsPerNode: number;
   sleepersMs: number;
+  bareSleepersMs: number;
   /** CPU ms of this process per node / activity. */
   cpu: { bare: number; chain: number; bareLocal: number; local: number; localInline: number };
   baselinePhases: ReturnType<typeof phases>;
@@ -235,6 +252,7 @@ try {
   await library.train('chain_200_local');
   await baseline.chain(20);
   await baseline.chain(20, true);
+  await baseline.sleepers();
 
   for (let rep = 0; rep < repeat; rep++) {
     const bare = await baseline.chain(200);
@@ -243,6 +261,7 @@ try {
     const local = await library.train('chain_200_local');
     const inline = await library.train('chain_200_local_inline');
     const sleepers = await library.train('sleepers_64');
+    const bareSleepersMs = await baseline.sleepers();
     reps.push({
       baselineMsPerActivity: bare.wallMs / 200,
       baselineLocalMsPerActivity: bareLocal.wallMs / 200,
@@ -250,6 +269,7 @@ try {
       localChainMsPerNode: local.wallMs / 200,
       localInlineChainMsPerNode: inline.wallMs / 200,
       sleepersMs: sleepers.wallMs,
+      bareSleepersMs,
       cpu: {
         bare: bare.cpuMs / 200,
         chain: chain.cpuMs / 200,
@@ -330,6 +350,10 @@ const headline = {
     wallMs: Math.round(med((rep) => rep.sleepersMs)),
     idealMs: ideal,
     ratioToIdeal: fixed(med((rep) => rep.sleepersMs) / ideal),
+    // The same 64 pauses as plain activities of a bare workflow on 16 slots: Temporal's own floor.
+    bareWallMs: Math.round(med((rep) => rep.bareSleepersMs)),
+    bareRatioToIdeal: fixed(med((rep) => rep.bareSleepersMs) / ideal),
+    pairedRatioToBare: fixed(med((rep) => rep.sleepersMs / rep.bareSleepersMs)),
   },
 };
 const perNode = ['headMs', 'tailMs', 'cycleMs', 'queueMs', 'runMs', 'workflowMs'] as const;
@@ -353,6 +377,7 @@ console.table([
     'local, thread: false': headline.localInlineChainMsPerNode,
     'sleepers ms': headline.sleepers.wallMs,
     'sleepers / ideal': headline.sleepers.ratioToIdeal,
+    'bare sleepers / ideal': headline.sleepers.bareRatioToIdeal,
   },
 ]);
 console.table([headline.cpuMsPerNode]);
@@ -360,7 +385,7 @@ console.table(breakdown);
 if (rows.length > 0) console.table(rows);
 console.log(`load before ${loadBefore}, after ${loadAfter} (1/5/15 min)`);
 writeResults('temporal', {
-  note: 'Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; localChainMsPerNode: the chain of local nodes, which runs as linear groups of at most 100 nodes per local activity (the bare local chain has one local activity per step); breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled).',
+  note: 'Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; localChainMsPerNode: the chain of local nodes, which runs as linear groups of at most 100 nodes per local activity (the bare local chain has one local activity per step); sleepers.bare*: the same 64 pauses of 200 ms as plain activities of a bare workflow on 16 slots (the floor Temporal itself sets); breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled).',
   targets: {
     chainToBareRatio: '≤ 1.1',
     localChainMsPerNode:
