@@ -13,7 +13,7 @@ import {
 import { registerMlflowDatasets } from './mlflow/datasets/index.js';
 import { registerModelDatasets } from './model/datasets/register.js';
 import { TrackingNotConfiguredError } from './mlflow/errors.js';
-import { createMlflowTrackingHook } from './mlflow/tracking-hook.js';
+import { createMlflowTrackingHook, nodeParams } from './mlflow/tracking-hook.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import { getPipeline, loadProject, type LoadedProject } from './project/load-project.js';
 import type { PipelineFilterOptions } from './pipeline/selection.js';
@@ -113,15 +113,20 @@ export class Session {
     this.trackingHook ??= createMlflowTrackingHook({
       client: this.mlflowClient!,
       config: this.mlflow,
+      runParams: (run) => this.paramsOfRun(run),
     });
     return [this.trackingHook, ...this.project.definition.hooks];
   }
 
   private trackingHook: Hooks | undefined;
+  /** The Temporal run behind each RunInfo `runInfo` made: its nodes are known from the plan. */
+  private readonly temporalRuns = new WeakMap<RunInfo, RunContext>();
+  /** The params of every node of a pipeline selection (by its JSON), in this session's parameters. */
+  private readonly pipelineParams = new Map<string, Promise<Record<string, unknown>>>();
 
   /** The RunInfo hooks see for a Temporal run. */
   runInfo(context: RunContext): RunInfo {
-    return {
+    const info: RunInfo = {
       runId: context.workflowId,
       pipelineName: context.pipeline,
       env: this.env,
@@ -130,6 +135,39 @@ export class Session {
       ...(context.command ? { command: context.command } : {}),
       ...(context.mlflowRunId ? { mlflowRunId: context.mlflowRunId } : {}),
     };
+    this.temporalRuns.set(info, context);
+    return info;
+  }
+
+  /**
+   * Every param the nodes of a Temporal run receive, for the tracking hook to log in one batch;
+   * undefined for other runs (a local run's hook logs each node's as it starts).
+   */
+  private paramsOfRun(run: RunInfo): Promise<Record<string, unknown> | undefined> {
+    const context = this.temporalRuns.get(run);
+    if (!context) return Promise.resolve(undefined);
+    const key = JSON.stringify([context.pipeline, context.filters ?? null]);
+    let params = this.pipelineParams.get(key);
+    if (!params) {
+      if (this.pipelineParams.size >= 16)
+        this.pipelineParams.delete(this.pipelineParams.keys().next().value!);
+      params = (async () => {
+        const values: Record<string, unknown> = {};
+        for (const node of this.pipeline(context.pipeline, context.filters).nodes) {
+          const names = node.inputs.filter(
+            (name) => name === 'parameters' || name.startsWith('params:'),
+          );
+          if (names.length === 0) continue;
+          const inputs: Record<string, unknown> = {};
+          for (const name of names) inputs[name] = await this.catalog.load(name);
+          Object.assign(values, nodeParams(node, inputs));
+        }
+        return values;
+      })();
+      params.catch(() => this.pipelineParams.delete(key));
+      this.pipelineParams.set(key, params);
+    }
+    return params;
   }
 }
 

@@ -31,6 +31,12 @@ export interface MlflowTrackingHookOptions {
    * @default process.emitWarning
    */
   warn?: (message: string) => void;
+  /**
+   * Every param the nodes of `run` receive (as `nodeParams` gives them), when known before they
+   * run (a Temporal run's plan): the run's first node logs them all in one batch and the others
+   * find theirs logged, instead of a batch per node. Undefined: each node logs its own.
+   */
+  runParams?: (run: RunInfo) => Promise<Record<string, unknown> | undefined>;
 }
 
 type HookArgs<K extends keyof Hooks> = Parameters<NonNullable<Hooks[K]>>[0];
@@ -136,6 +142,28 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
       loggedParams.set(mlflowRunId, memory);
     }
     return memory;
+  };
+
+  /** MLflow runs whose params of every node this process has sent (see `runParams`). */
+  const sentForRun = new Set<string>();
+  /** This node's params, with every other node's of the run when they are known and not yet sent. */
+  const paramsToLog = async (
+    run: RunInfo,
+    mlflowRunId: string,
+    own: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> => {
+    if (!options.runParams || sentForRun.has(mlflowRunId)) return own;
+    let all: Record<string, unknown> | undefined;
+    try {
+      all = await options.runParams(run);
+    } catch {
+      // The node's own params are still logged.
+    }
+    if (!all) return own;
+    if (sentForRun.size >= MAX_REMEMBERED_RUNS)
+      sentForRun.delete(sentForRun.values().next().value!);
+    sentForRun.add(mlflowRunId);
+    return { ...all, ...own };
   };
 
   /** Param batches in flight, by pipeline run and node (see `beforeNodeRun`). */
@@ -269,10 +297,11 @@ export function createMlflowTrackingHook(options: MlflowTrackingHookOptions): Ml
 
     async beforeNodeRun({ run, node, inputs }) {
       if (!isTracked(run)) return;
-      const values = nodeParams(node, inputs);
-      if (Object.keys(values).length === 0) return;
+      const own = nodeParams(node, inputs);
       const mlflowRunId =
         tracked.get(run.runId)?.mlflowRunId ?? run.mlflowRunId ?? activeRun()?.runId;
+      const values = mlflowRunId ? await paramsToLog(run, mlflowRunId, own) : own;
+      if (Object.keys(values).length === 0) return;
       if (!mlflowRunId) {
         throw new MlflowError(
           `No MLflow run to log the parameters of node '${node.name}' to: pipeline run '${run.runId}' was not started ` +

@@ -1,4 +1,5 @@
 /** The MLflow tracking hook, called directly, against the real MLflow server. */
+import { jest } from '@jest/globals';
 import { DataCatalog } from '../../src/catalog/data-catalog.js';
 import type { NodeInfo, RunInfo } from '../../src/hooks/types.js';
 import {
@@ -133,6 +134,39 @@ describe('the tracking hook', () => {
     const after = await client.runs.get(created.info.run_id);
     expect(after.info.status).toBe('RUNNING');
     expect(tagsToRecord(after.data.params)).toEqual({ alpha: '0.3' });
+  });
+
+  test("with runParams, a run's first node logs every node's params in one batch; without them, its own", async () => {
+    const experimentId = (await client.experiments.getOrCreate(uniqueName('hook-run-params')))
+      .experiment_id;
+    const paramsOf = async (runId: string) =>
+      tagsToRecord((await client.runs.get(runId)).data.params);
+    const created = await client.runs.create({ experimentId, runName: 'workflow' });
+    const hook = createMlflowTrackingHook({
+      client,
+      config: configFor(),
+      runParams: () => Promise.resolve({ alpha: 0.3, beta: 2 }),
+    });
+    const logBatch = jest.spyOn(client.runs, 'logBatch');
+    try {
+      const run = runInfo({ mlflowRunId: created.info.run_id });
+      await runNode(hook, run, nodeInfo(['params:alpha'], 'first'), { 'params:alpha': 0.3 });
+      expect(await paramsOf(created.info.run_id)).toEqual({ alpha: '0.3', beta: '2' });
+      await runNode(hook, run, nodeInfo(['params:beta'], 'second'), { 'params:beta': 2 });
+      expect(logBatch).toHaveBeenCalledTimes(1);
+    } finally {
+      logBatch.mockRestore();
+    }
+    // The run's params unknown (runParams fails): each node logs its own.
+    const other = await client.runs.create({ experimentId, runName: 'workflow' });
+    const failing = createMlflowTrackingHook({
+      client,
+      config: configFor(),
+      runParams: () => Promise.reject(new Error('no plan here')),
+    });
+    const run = runInfo({ mlflowRunId: other.info.run_id });
+    await runNode(failing, run, nodeInfo(['params:alpha'], 'first'), { 'params:alpha': 1 });
+    expect(await paramsOf(other.info.run_id)).toEqual({ alpha: '1' });
   });
 
   test('logs the same params once when nodes (in this process or in others) log them concurrently', async () => {

@@ -5,9 +5,9 @@
  * regression guard for the cost of MLflow bookkeeping per trial (bench/sweep.ts measures its time).
  */
 import { randomUUID } from 'node:crypto';
-import { MLFLOW_PARENT_RUN_ID_TAG, TAG_WORKFLOW_ID } from '../../src/constants.js';
+import { MLFLOW_PARENT_RUN_ID_TAG, TAG_SWEEP_TRIAL, TAG_WORKFLOW_ID } from '../../src/constants.js';
 import { startSweep } from '../../src/temporal/sweep-client.js';
-import { mlflow } from '../support/lifecycle.js';
+import { mlflow, tagOf } from '../support/lifecycle.js';
 import type { ProxiedRequest } from '../support/mlflow-proxy.js';
 import {
   endpointOf,
@@ -68,6 +68,14 @@ describe('the MLflow calls of a sweep', () => {
       count('GET runs/get') + count('POST runs/search', (r) => bodyOf(r).includes('run_id IN'));
     expect(metricReads).toBeGreaterThan(0);
     expect(metricReads).toBeLessThanOrEqual(trials - maxParallel + 1);
+    // A trial's params (of its three nodes) go in one batch, sent by its first node.
+    const paramBatches = calls
+      .filter((request) => endpointOf(request) === 'POST runs/log-batch')
+      .map((request) => (JSON.parse(bodyOf(request)) as { params?: { key: string }[] }).params)
+      .filter((params) => params && params.length > 0);
+    expect(paramBatches.map((params) => params!.map((p) => p.key).sort())).toEqual(
+      Array(trials).fill(['quality', 'sleep_ms']),
+    );
     // Everything else is the nodes' own logging (params, the score metric) and the sweep's outcome:
     // at most 7 calls per trial in all, and 5 for the parent run (the experiment's creation aside).
     const byEndpoint: Record<string, number> = {};
@@ -102,6 +110,11 @@ describe('the MLflow calls of a sweep', () => {
       filter: `tags.\`${MLFLOW_PARENT_RUN_ID_TAG}\` = '${result.mlflowRunId}'`,
     });
     expect(children.items.map((run) => run.info.status)).toEqual(Array(trials).fill('FINISHED'));
+    for (const run of children.items)
+      expect(Object.fromEntries(run.data.params!.map((p) => [p.key, p.value]))).toEqual({
+        sleep_ms: '0',
+        quality: tagOf(run, TAG_SWEEP_TRIAL),
+      });
   }, 180_000);
 
   it('restores a remembered experiment deleted since, and still creates the run once', async () => {
