@@ -17,6 +17,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -39,7 +40,7 @@ import type {
 import { describeFailure } from './dag.js';
 import { mlflowRunIdKey, pipelineNameKey, sweepProgressQuery } from './definitions.js';
 import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
-import { onRightWorker } from './right-worker.js';
+import { locallyFirst, onRightWorker } from './right-worker.js';
 import { beatsTrial } from './sweep-ranking.js';
 import { trainingWorkflow } from './training.js';
 
@@ -48,10 +49,18 @@ export { sweepProgressQuery } from './definitions.js';
 /** Trials run at once when the sweep names no `maxParallel`. */
 export const DEFAULT_MAX_PARALLEL = 4;
 
-const { planPipeline } = proxyActivities<TrainingActivities>({
+const PLAN_OPTIONS = {
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 5 },
   summary: 'plan',
+} as const;
+const { planPipeline } = proxyActivities<TrainingActivities>(PLAN_OPTIONS);
+// As in the training: one local attempt (no task round trip), then the regular activity, which
+// the right worker takes, with its own retry policy (this worker may serve another project).
+const ONE_LOCAL_ATTEMPT = { maximumAttempts: 1 } as const;
+const { planPipeline: planPipelineLocally } = proxyLocalActivities<TrainingActivities>({
+  ...PLAN_OPTIONS,
+  retry: ONE_LOCAL_ATTEMPT,
 });
 const waitingOutOutages = {
   startToCloseTimeout: '2 minutes',
@@ -59,6 +68,11 @@ const waitingOutOutages = {
 } as const;
 const { startMlflowRun, endMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
+  summary: 'sweep MLflow run',
+});
+const { startMlflowRun: startMlflowRunLocally } = proxyLocalActivities<TrainingActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
   summary: 'sweep MLflow run',
 });
 const { readRunMetrics, listRunMetrics, registerModelVersion, logSweepResult } =
@@ -77,6 +91,8 @@ const { endTrialRuns } = proxyActivities<SweepActivities>({
  * creates each trial's run (the next round's as a round's first trial ends) and hands it over.
  */
 export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
+/** Histories recorded before it plan and start the parent run as regular activities only. */
+export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
@@ -113,14 +129,19 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       nonRetryable: true,
     });
 
-  const plan: PipelinePlan = await onRightWorker(() =>
-    planPipeline({
-      pipeline: progress.pipeline,
-      ...(input.env ? { env: input.env } : {}),
-      params: input.params ?? {},
-      ...(input.identity ? { identity: input.identity } : {}),
-    }),
-  );
+  const planning = {
+    pipeline: progress.pipeline,
+    ...(input.env ? { env: input.env } : {}),
+    params: input.params ?? {},
+    ...(input.identity ? { identity: input.identity } : {}),
+  };
+  const localFirst = patched(LOCAL_FIRST_PATCH);
+  const plan: PipelinePlan = localFirst
+    ? await locallyFirst(
+        () => planPipelineLocally(planning),
+        () => planPipeline(planning),
+      )
+    : await onRightWorker(() => planPipeline(planning));
   upsertSearchAttributes([{ key: pipelineNameKey, value: plan.pipeline }]);
   const metric = input.metric ?? plan.promotion?.metric;
   if (!metric)
@@ -195,9 +216,17 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     return trialRuns.get(index)!;
   };
   const runsAhead = plan.tracking && patched(TRIAL_RUNS_PATCH);
-  const parent = plan.tracking
-    ? await CancellationScope.nonCancellable(() => onRightWorker(() => startMlflowRun(starting)))
-    : undefined;
+  // A failed local attempt may have created the run: the regular activity then looks for it.
+  const parent = !plan.tracking
+    ? undefined
+    : await CancellationScope.nonCancellable(() =>
+        localFirst
+          ? locallyFirst(
+              () => startMlflowRunLocally(starting),
+              () => startMlflowRun(context),
+            )
+          : onRightWorker(() => startMlflowRun(starting)),
+      );
   if (parent) {
     context.mlflowRunId = parent.runId;
     progress.mlflowRunId = parent.runId;
@@ -259,10 +288,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   /** Trials whose child workflow started: it ends its run itself, whatever happens. */
   const handedOver = new Set<number>();
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
-    outcome.state = 'running';
-    count();
     try {
+      // Running once its run exists: a trial waiting for it is still pending.
       const mlflowRun = runsAhead ? await runOf(outcome.trial) : undefined;
+      outcome.state = 'running';
+      count();
       const result = await executeChild(trainingWorkflow, {
         workflowId: outcome.workflowId,
         ...(input.taskQueue ? { taskQueue: input.taskQueue } : {}),

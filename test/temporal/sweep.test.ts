@@ -234,9 +234,11 @@ describe('a sweep on the real servers', () => {
     });
     const result = await sweep.result();
     expect(result.best).toMatchObject({ trial: 4, metric: 0.5 });
-    // The parent run's, then one per trial (a round's as its first trial starts).
+    // One per trial (a round's as its first trial starts); the plan and the parent run are local
+    // activities (markers, no task round trip).
     const steps = await scheduledActivities(sweep.workflowId);
-    expect(steps.filter((name) => name === 'startMlflowRun')).toHaveLength(1 + 5);
+    expect(steps.filter((name) => name === 'startMlflowRun')).toHaveLength(5);
+    expect(steps).not.toContain('planPipeline');
     const runs = new Map((await childRuns(result.mlflowRunId!)).map((r) => [r.info.run_id, r]));
     expect(runs.size).toBe(5);
     for (const trial of result.trials) {
