@@ -176,6 +176,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   if (mlflowRun) {
     context.mlflowRunId = mlflowRun.runId;
     progress.mlflowRunId = mlflowRun.runId;
+    progress.mlflowExperimentId = mlflowRun.experimentId;
     progress.mlflowRunUrl = mlflowRun.runUrl;
     upsertSearchAttributes([{ key: mlflowRunIdKey, value: mlflowRun.runId }]);
   }
@@ -247,7 +248,13 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     progress.state = 'completed';
     result = {
       pipeline: plan.pipeline,
-      ...(mlflowRun ? { mlflowRunId: mlflowRun.runId, mlflowRunUrl: mlflowRun.runUrl } : {}),
+      ...(mlflowRun
+        ? {
+            mlflowRunId: mlflowRun.runId,
+            mlflowExperimentId: mlflowRun.experimentId,
+            mlflowRunUrl: mlflowRun.runUrl,
+          }
+        : {}),
       ...(model ? { model } : {}),
       nodes: plan.nodes.length,
       ...(progress.cached ? { cachedNodes: progress.cached.length } : {}),

@@ -19,7 +19,9 @@ export async function trainingSummary(
   if (result.mlflowRunId && trackingUri) {
     const mlflow = MlflowClient.fromEnv();
     const experimentId =
-      result.experimentId ?? (await mlflow.runs.get(result.mlflowRunId)).info.experiment_id;
+      result.experimentId ??
+      result.mlflowExperimentId ??
+      (await mlflow.runs.get(result.mlflowRunId)).info.experiment_id;
     lines.push(
       `MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, result.mlflowRunId)}`,
     );

@@ -117,6 +117,10 @@ export interface TrainingHandle {
   progress(): Promise<TrainingProgress>;
   /** The MLflow run id, as soon as the workflow has created the run (undefined if tracking is off). */
   mlflowRunId(options?: { timeoutMs?: number }): Promise<string | undefined>;
+  /** The MLflow run and its experiment, as soon as the workflow has created the run. */
+  mlflowRun(options?: {
+    timeoutMs?: number;
+  }): Promise<{ runId: string; experimentId?: string } | undefined>;
   /** Waits for the workflow; rejects with a WorkflowFailedError naming the failed node. */
   result(): Promise<TrainingResult>;
 }
@@ -188,20 +192,26 @@ export function trainingHandle(
 ): TrainingHandle {
   const progress = async (): Promise<TrainingProgress> =>
     handle.query((await workflowDefinitions()).progressQuery);
+  const mlflowRun: TrainingHandle['mlflowRun'] = async ({ timeoutMs = 60_000 } = {}) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await progress();
+      if (state.mlflowRunId)
+        return {
+          runId: state.mlflowRunId,
+          ...(state.mlflowExperimentId ? { experimentId: state.mlflowExperimentId } : {}),
+        };
+      if (state.state !== 'planning' || Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
   return {
     workflowId: handle.workflowId,
     taskQueue,
     handle,
     progress,
-    async mlflowRunId({ timeoutMs = 60_000 } = {}) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const state = await progress();
-        if (state.mlflowRunId || state.state !== 'planning') return state.mlflowRunId;
-        if (Date.now() > deadline) return undefined;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    },
+    mlflowRun,
+    mlflowRunId: async (options) => (await mlflowRun(options))?.runId,
     result: () => handle.result(),
   };
 }

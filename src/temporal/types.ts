@@ -200,7 +200,9 @@ export interface TrainingProgress {
   running: string[];
   nodes: Record<string, NodeState>;
   mlflowRunId?: string;
-  /** The MLflow UI page of the run. */
+  /** The experiment of the run: with the caller's own tracking URI, the run's UI page. */
+  mlflowExperimentId?: string;
+  /** The MLflow UI page of the run (with the worker's tracking URI). */
   mlflowRunUrl?: string;
   modelUri?: string;
   failedNode?: string;
@@ -226,6 +228,7 @@ export interface LoggedModelRef {
 export interface TrainingResult {
   pipeline: string;
   mlflowRunId?: string;
+  mlflowExperimentId?: string;
   mlflowRunUrl?: string;
   model?: LoggedModelRef;
   /** What the promotion gate decided about the model's alias. */

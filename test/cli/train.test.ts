@@ -2,20 +2,25 @@ import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { MlflowClient } from '../../src/mlflow/client.js';
+import { MlflowProxy } from '../support/mlflow-proxy.js';
 import { repoRoot, services } from '../support/services.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 import { killAllWorkers, spawnWorker } from '../support/worker-process.js';
 
 const run = promisify(execFile);
 
-async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function train(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(
       'node',
       [join(repoRoot, 'bin', 'temporal-mlflow.js'), 'train', ...args],
       {
         cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'),
-        env: { ...process.env, ...services() },
+        env: { ...process.env, ...services(), ...env },
       },
     );
     return { code: 0, stdout, stderr };
@@ -51,6 +56,43 @@ describe('temporal-mlflow train --wait', () => {
     );
     expect(result.stdout).toContain('Training completed: 4 nodes');
     expect(result.stderr).toContain('4/4 nodes');
+  });
+
+  it('links the MLflow run from what the workflow reports, without asking MLflow for the run', async () => {
+    // Worker and CLI reach MLflow through a proxy that records the calls (one MLflow server: the
+    // run's identity names it, so both must use the same URI).
+    const proxy = new MlflowProxy();
+    const runReads: string[] = [];
+    proxy.rule = (request) => {
+      if (request.url.startsWith('/api/2.0/mlflow/runs/get')) runReads.push(request.url);
+      return 'forward';
+    };
+    const proxied = await proxy.start();
+    const direct = process.env.MLFLOW_TRACKING_URI;
+    process.env.MLFLOW_TRACKING_URI = proxied;
+    let proxiedHarness: TemporalHarness | undefined;
+    try {
+      proxiedHarness = await startHarness();
+      const result = await train(
+        ['--pipeline', 'diamond', '--task-queue', proxiedHarness.taskQueue, '--wait'],
+        { MLFLOW_TRACKING_URI: proxied },
+      );
+      expect(result.code).toBe(0);
+      const link = /MLflow run: +(\S+)\/#\/experiments\/(\d+)\/runs\/([0-9a-f]{32})/.exec(
+        result.stdout,
+      );
+      expect(link?.[1]).toBe(proxied);
+      expect(runReads).toEqual([]);
+      const run = await new MlflowClient({ trackingUri: services().MLFLOW_TRACKING_URI }).runs.get(
+        link![3]!,
+      );
+      expect(run.info.experiment_id).toBe(link![2]);
+    } finally {
+      if (direct === undefined) delete process.env.MLFLOW_TRACKING_URI;
+      else process.env.MLFLOW_TRACKING_URI = direct;
+      await proxiedHarness?.close();
+      await proxy.stop();
+    }
   });
 
   it('exits non-zero naming the node that failed and why', async () => {

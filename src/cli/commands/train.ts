@@ -71,12 +71,12 @@ export async function followTraining(
     );
     if (!options.wait) return undefined;
   } else {
-    const runId = await handle.mlflowRunId();
-    if (runId && process.env.MLFLOW_TRACKING_URI) {
+    const run = await handle.mlflowRun();
+    if (run && process.env.MLFLOW_TRACKING_URI) {
       const mlflow = MlflowClient.fromEnv();
-      const run = await mlflow.runs.get(runId);
-      experimentId = run.info.experiment_id;
-      log(`MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, runId)}`);
+      // Workers before the progress carried it: ask MLflow.
+      experimentId = run.experimentId ?? (await mlflow.runs.get(run.runId)).info.experiment_id;
+      log(`MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, run.runId)}`);
     }
   }
   if (!options.wait) return undefined;
