@@ -154,11 +154,12 @@ const VERIFICATIONS_KEPT = 16;
  * flavors and signature (not its ids and times), the records predicted, and the Node version.
  * Returns the files' hashes too: the integrity manifest does not read them again.
  */
+
 async function verificationDigest(
   modelDir: string,
   mlmodel: MLmodel,
   known: Readonly<Record<string, string>>,
-  predicted: unknown[],
+  predicted: string,
 ): Promise<{ digest: string; hashes: Record<string, string> }> {
   const files = (await listFiles(modelDir)).filter((file) => file !== 'MLmodel').sort();
   const hashes: Record<string, string> = {};
@@ -177,12 +178,26 @@ async function verificationDigest(
         files: hashes,
         flavors: mlmodel.flavors,
         signature: mlmodel.signature ?? null,
-        predicted,
         node: process.version,
       }),
     )
+    .update(predicted)
     .digest('hex');
   return { digest, hashes };
+}
+
+/** JSON of arrays of plain records (the same rows give the same text); undefined for anything else. */
+function recordsJson(value: unknown[][]): string | undefined {
+  const plain = (item: unknown): boolean =>
+    item === null ||
+    typeof item === 'string' ||
+    typeof item === 'boolean' ||
+    (typeof item === 'number' && Number.isFinite(item)) ||
+    (Array.isArray(item) && item.every(plain)) ||
+    (typeof item === 'object' &&
+      Object.getPrototypeOf(item) === Object.prototype &&
+      Object.values(item as object).every(plain));
+  return value.every((rows) => rows.every(plain)) ? JSON.stringify(value) : undefined;
 }
 
 /**
@@ -362,9 +377,16 @@ export async function writePipelineModel(
 
   const sample = records ? records.slice(0, OUTPUT_SCHEMA_ROWS) : inputExample;
   const bundleHash = { [`code/${bundle.fileName}`]: bundle.sha256 };
-  const known = options.reuseVerification
-    ? await verificationDigest(modelDir, mlmodel, bundleHash, [inputExample, sample])
-    : undefined;
+  // Only records that JSON writes whole can key a verification (not an Arrow table, a Map, a
+  // BigInt): other inputs are verified every time.
+  const predicted =
+    options.reuseVerification && Array.isArray(inputExample) && Array.isArray(sample)
+      ? recordsJson([inputExample, sample])
+      : undefined;
+  const known =
+    predicted === undefined
+      ? undefined
+      : await verificationDigest(modelDir, mlmodel, bundleHash, predicted);
   const reused = known && verifications.get(known.digest);
   if (reused) {
     if (signature && inferOutputs && reused.outputs)

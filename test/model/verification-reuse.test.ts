@@ -61,4 +61,28 @@ describe('reusing a verification', () => {
     expect(changed.manifest.files).not.toEqual(first.manifest.files);
     expect((await write('changed-again', true)).verificationReused).toBe(true);
   }, 120_000);
+
+  it('verifies every time when the records predicted are not plain JSON (a Date here)', async () => {
+    const tickets = (await session.catalog.load('instances')) as Record<string, unknown>[];
+    const dated: PipelineML = Object.assign(
+      Object.create(Object.getPrototypeOf(registered) as object) as PipelineML,
+      registered,
+      {
+        logModel: {
+          ...registered.logModel,
+          inputExample: tickets.slice(0, 2).map((row) => ({ ...row, seen: new Date(0) })),
+        },
+      },
+    );
+    const writeDated = (name: string) =>
+      writePipelineModel({
+        session,
+        pipelineName: '__default__',
+        pipelineMl: dated,
+        modelDir: join(workDir, name),
+        reuseVerification: true,
+      });
+    expect((await writeDated('dated-1')).verificationReused).toBe(false);
+    expect((await writeDated('dated-2')).verificationReused).toBe(false);
+  }, 120_000);
 });
