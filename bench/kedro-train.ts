@@ -401,6 +401,29 @@ async function breakdown(
   };
 }
 
+/**
+ * What no change of ours removes from `cliStartMs` (medians of 7, in the installed project): a
+ * bare Node process, and one that only loads Temporal's client (its gRPC stack and the protobuf
+ * definitions of the whole Temporal API), as the CLI does before it can start a workflow.
+ */
+function cliStartFloor(projectDir: string): { nodeMs: number; temporalClientMs: number } {
+  const time = (script: string): number => {
+    const started = performance.now();
+    const result = spawnSync(process.execPath, ['-e', script], { cwd: projectDir });
+    if (result.status !== 0) throw new Error(`node -e ${script} failed: ${result.stderr}`);
+    return performance.now() - started;
+  };
+  const samples = { nodeMs: [] as number[], temporalClientMs: [] as number[] };
+  for (let round = 0; round < 7; round++) {
+    samples.nodeMs.push(time('0'));
+    samples.temporalClientMs.push(time("require('@temporalio/client')"));
+  }
+  return {
+    nodeMs: round(median(samples.nodeMs)),
+    temporalClientMs: round(median(samples.temporalClientMs)),
+  };
+}
+
 function summary(runs: readonly TrainRun[]): Record<string, number> {
   const keys = Object.keys(runs[0]!) as (keyof TrainRun)[];
   return Object.fromEntries(keys.map((key) => [key, round(median(runs.map((run) => run[key])))]));
@@ -635,6 +658,10 @@ try {
     figures.published = report(
       runs,
       'the package packed and npm-installed from its tarball: compiled JavaScript (project files through tsx)',
+    );
+    figures.cliStartFloor = cliStartFloor(published.project);
+    console.log(
+      `CLI start floor in the installed project: ${JSON.stringify(figures.cliStartFloor)}`,
     );
   }
   figures.targets = TARGETS;
