@@ -97,6 +97,10 @@ export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { workflowId, startTime, runId: executionRunId, firstExecutionRunId } = workflowInfo();
+  // Both asked in the first activation, before any command: a replay (a query after an eviction)
+  // sees their markers at the same point whatever local activities resolved when.
+  const localFirst = patched(LOCAL_FIRST_PATCH);
+  const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -135,7 +139,6 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     params: input.params ?? {},
     ...(input.identity ? { identity: input.identity } : {}),
   };
-  const localFirst = patched(LOCAL_FIRST_PATCH);
   const plan: PipelinePlan = localFirst
     ? await locallyFirst(
         () => planPipelineLocally(planning),
@@ -215,7 +218,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     if (!trialRuns.has(index)) requestRuns(index);
     return trialRuns.get(index)!;
   };
-  const runsAhead = plan.tracking && patched(TRIAL_RUNS_PATCH);
+  const runsAhead = plan.tracking && trialRunsPatched;
   // A failed local attempt may have created the run: the regular activity then looks for it.
   const parent = !plan.tracking
     ? undefined

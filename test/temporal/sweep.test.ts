@@ -1,3 +1,4 @@
+import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import {
   MLFLOW_PARENT_RUN_ID_TAG,
@@ -12,6 +13,7 @@ import {
   startSweep,
   SweepSpecError,
 } from '../../src/temporal/sweep-client.js';
+import { workflowsPath } from '../../src/temporal/worker.js';
 import { lifecycleProject, mlflow, tagOf, trialStatuses, waitFor } from '../support/lifecycle.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
 
@@ -183,6 +185,14 @@ describe('a sweep on the real servers', () => {
       'completed',
     ]);
     expect(result.best).toMatchObject({ trial: 3, metric: 0.8 });
+    // Replayed (as a query after an eviction replays it), the history gives the same commands.
+    await expect(
+      Worker.runReplayHistory(
+        { workflowsPath },
+        await sweep.handle.fetchHistory(),
+        sweep.workflowId,
+      ),
+    ).resolves.toBeUndefined();
 
     const client = mlflow();
     const parent = await client.runs.get(result.mlflowRunId!);
