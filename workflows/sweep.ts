@@ -40,6 +40,7 @@ import type {
 import { describeFailure } from './dag.js';
 import { mlflowRunIdKey, pipelineNameKey, sweepProgressQuery } from './definitions.js';
 import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
+import { ONE_LOCAL_ATTEMPT, planPipeline, planPipelineLocally } from './plan-step.js';
 import { locallyFirst, onRightWorker } from './right-worker.js';
 import { beatsTrial } from './sweep-ranking.js';
 import { trainingWorkflow } from './training.js';
@@ -49,19 +50,6 @@ export { sweepProgressQuery } from './definitions.js';
 /** Trials run at once when the sweep names no `maxParallel`. */
 export const DEFAULT_MAX_PARALLEL = 4;
 
-const PLAN_OPTIONS = {
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-  summary: 'plan',
-} as const;
-const { planPipeline } = proxyActivities<TrainingActivities>(PLAN_OPTIONS);
-// As in the training: one local attempt (no task round trip), then the regular activity, which
-// the right worker takes, with its own retry policy (this worker may serve another project).
-const ONE_LOCAL_ATTEMPT = { maximumAttempts: 1 } as const;
-const { planPipeline: planPipelineLocally } = proxyLocalActivities<TrainingActivities>({
-  ...PLAN_OPTIONS,
-  retry: ONE_LOCAL_ATTEMPT,
-});
 const waitingOutOutages = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },

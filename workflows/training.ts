@@ -16,6 +16,7 @@ import {
 import type { TrainingActivities } from '../activities/index.js';
 import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
 import { mlflowRunIdKey, pipelineNameKey, progressQuery, scheduledByIdKey } from './definitions.js';
+import { ONE_LOCAL_ATTEMPT, planPipeline, planPipelineLocally } from './plan-step.js';
 import type {
   ChunkInput,
   LoggedModelRef,
@@ -44,25 +45,12 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
   retry: { maximumAttempts: 3, initialIntervalMs: 1_000, backoffCoefficient: 2 },
 };
 
-// Planning and cleaning up are local activities first (no task round trip: the worker running the
-// workflow task runs them): both are idempotent and write nothing Temporal must not repeat. A
-// local activity runs on whichever worker took the workflow task, and on a queue shared by mistake
-// that may be a worker of another project: a failed local attempt is not retried, the step runs
-// as a regular activity, which the right worker takes (as `local: true` nodes fall back, see
-// dag.ts). The other steps are regular activities.
-const PLAN_OPTIONS = {
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5 },
-  summary: 'plan',
-} as const;
-const { planPipeline } = proxyActivities<TrainingActivities>(PLAN_OPTIONS);
-// One local attempt: whatever fails it (this worker may serve another project, whose failures say
-// nothing about the run), the regular activity runs with its own retry policy.
-const ONE_LOCAL_ATTEMPT = { maximumAttempts: 1 } as const;
-const { planPipeline: planPipelineLocally } = proxyLocalActivities<TrainingActivities>({
-  ...PLAN_OPTIONS,
-  retry: ONE_LOCAL_ATTEMPT,
-});
+// Planning (plan-step.ts) and cleaning up are local activities first (no task round trip: the
+// worker running the workflow task runs them): both are idempotent and write nothing Temporal must
+// not repeat. A local activity runs on whichever worker took the workflow task, and on a queue
+// shared by mistake that may be a worker of another project: a failed local attempt is not
+// retried, the step runs as a regular activity, which the right worker takes (as `local: true`
+// nodes fall back, see dag.ts). The other steps are regular activities.
 const { packageModel } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '30 minutes',
   retry: { maximumAttempts: 5 },
