@@ -122,23 +122,28 @@ export async function withTemporalClient<T>(
 }
 
 /**
- * Calls `poll` every `intervalMs`, one call at a time; `stop()` waits for the call in flight, so
- * no query outlives the connection.
+ * Calls `poll` every `intervalMs`, one call at a time. `stop()` aborts the call in flight (its
+ * signal) and waits for it to settle, so no query outlives the connection and none delays the end:
+ * a query of a workflow that just completed may wait for a worker to replay its history.
  */
 export function pollEvery(
   intervalMs: number,
-  poll: () => Promise<void>,
+  poll: (signal: AbortSignal) => Promise<void>,
 ): { stop(): Promise<void> } {
-  let inFlight: Promise<void> | undefined;
+  let inFlight: { done: Promise<void>; abort: AbortController } | undefined;
   const timer = setInterval(() => {
-    inFlight ??= poll()
+    if (inFlight) return;
+    const abort = new AbortController();
+    const done = poll(abort.signal)
       .catch(() => undefined)
       .finally(() => (inFlight = undefined));
+    inFlight = { done, abort };
   }, intervalMs);
   return {
     async stop() {
       clearInterval(timer);
-      await inFlight;
+      inFlight?.abort.abort();
+      await inFlight?.done;
     },
   };
 }

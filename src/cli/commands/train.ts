@@ -83,7 +83,10 @@ export async function followTraining(
   const progress = createNodeProgress(`train ${compiled.pipeline}`);
   // Queries need a worker: until one polls, progress says so instead of querying.
   let served = false;
-  const polling = pollEvery(250, async () => {
+  const polling = pollEvery(250, (signal) =>
+    client.connection.withAbortSignal(signal, () => showProgress()),
+  );
+  async function showProgress(): Promise<void> {
     served ||= await hasWorker();
     if (!served) return progress.update(0, 0, [WAITING_FOR_WORKER]);
     const state = await handle.progress();
@@ -94,7 +97,7 @@ export async function followTraining(
           ? ['closing the MLflow run']
           : state.running;
     progress.update(state.done, state.total, cachedLabel(state.cached, running));
-  });
+  }
   try {
     const result = await handle.result();
     progress.update(result.nodes, result.nodes, []);
