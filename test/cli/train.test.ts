@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,23 +10,30 @@ import { killAllWorkers, spawnWorker } from '../support/worker-process.js';
 
 const run = promisify(execFile);
 
+/** CLI processes of the running test: killed after it, also when it failed or timed out. */
+const cliProcesses = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of cliProcesses) child.kill('SIGKILL');
+  cliProcesses.clear();
+});
+
 async function train(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = run('node', [join(repoRoot, 'bin', 'temporal-mlflow.js'), 'train', ...args], {
+    cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'),
+    env: { ...process.env, ...services(), ...env },
+  });
+  cliProcesses.add(cli.child);
   try {
-    const { stdout, stderr } = await run(
-      'node',
-      [join(repoRoot, 'bin', 'temporal-mlflow.js'), 'train', ...args],
-      {
-        cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'),
-        env: { ...process.env, ...services(), ...env },
-      },
-    );
+    const { stdout, stderr } = await cli;
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  } finally {
+    cliProcesses.delete(cli.child);
   }
 }
 
