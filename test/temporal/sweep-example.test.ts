@@ -18,6 +18,8 @@ import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support
 
 const METRIC = 'routing_metrics.accuracy';
 const SMOOTHING = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4, 8];
+/** A smoothing at which this copy's `train_classifier` waits until it is cancelled. */
+const BLOCKING = 1000;
 
 let project: ProjectCopy;
 let harness: TemporalHarness;
@@ -34,6 +36,16 @@ beforeAll(async () => {
   );
   expect(perTrial.match(/runtime_params/g)).toHaveLength(2);
   writeFileSync(catalog, perTrial);
+  // Trials are quick: the cancel test needs some still running when it cancels, whatever the load.
+  const nodes = join(project.dir, 'src', 'nodes.ts');
+  const blocking = readFileSync(nodes, 'utf8')
+    .replace('export function trainClassifier(', 'export async function trainClassifier(')
+    .replace(
+      /(options: \{ smoothing: number \},\n\): )Classifier \{/,
+      `$1Promise<Classifier> {\n  if (options.smoothing >= ${BLOCKING}) await new Promise((r) => setTimeout(r, 600_000));`,
+    );
+  expect(blocking).toContain(`options.smoothing >= ${BLOCKING}`);
+  writeFileSync(nodes, blocking);
   harness = await startHarness({
     projectDir: project.dir,
     taskQueue: `test-sweep-example-${randomUUID()}`,
@@ -42,13 +54,13 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => harness?.close());
 
-function sweepOptions(): StartSweepOptions {
+function sweepOptions(smoothing = SMOOTHING): StartSweepOptions {
   return {
     projectDir: project.dir,
     taskQueue: harness.taskQueue,
     nodeDefaults: fastNodeDefaults,
     // The metrics dataset `routing_metrics` logs its `accuracy` as `routing_metrics.accuracy`.
-    spec: { maxParallel: 4, metric: METRIC, parameters: { 'model.smoothing': SMOOTHING } },
+    spec: { maxParallel: 4, metric: METRIC, parameters: { 'model.smoothing': smoothing } },
   };
 }
 
@@ -109,7 +121,10 @@ describe('a sweep of the example project', () => {
   }, 600_000);
 
   it('cancelled mid-way, leaves no trial workflow running and no trial run RUNNING', async () => {
-    const sweep = await startSweep(harness.client, sweepOptions());
+    // Trial 0 completes; trials 1-3 run until cancelled; trial 4, started once trial 0 is done,
+    // may or may not have started when the cancel lands; trials 5-7 never start.
+    const smoothing = [0.1, ...Array.from({ length: 7 }, () => BLOCKING)];
+    const sweep = await startSweep(harness.client, sweepOptions(smoothing));
     await waitFor(
       'a trial done while others run',
       async () => {
@@ -124,9 +139,10 @@ describe('a sweep of the example project', () => {
 
     const statuses = await trialStatuses(harness.client, sweep);
     expect(statuses.filter((s) => s === 'RUNNING')).toEqual([]);
-    expect(statuses).toContain('COMPLETED');
-    expect(statuses).toContain('CANCELLED');
-    expect(statuses).toContain('NEVER_STARTED');
+    expect(statuses[0]).toBe('COMPLETED');
+    expect(statuses.slice(1, 4)).toEqual(['CANCELLED', 'CANCELLED', 'CANCELLED']);
+    expect(['CANCELLED', 'NEVER_STARTED']).toContain(statuses[4]);
+    expect(statuses.slice(5)).toEqual(['NEVER_STARTED', 'NEVER_STARTED', 'NEVER_STARTED']);
 
     const progress = await sweep.progress();
     const parent = await mlflow().runs.get(progress.mlflowRunId!);
