@@ -547,29 +547,29 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       status: 'FINISHED' | 'FAILED' | 'KILLED';
       /** Why a FAILED run failed: recorded on the run, so the MLflow UI says which node and why. */
       failure?: { node?: string; message: string };
+      /** Also clears the run's intermediate store (closing in one step, see `cleanupRun`). */
+      cleanup?: boolean;
     }): Promise<void> {
       return classifyFailures(async () => {
-        const runId = args.context.mlflowRunId;
-        if (!runId) return;
         const session = await contextSession(args.context);
-        const client = session.requireMlflow('Ending an MLflow run');
-        if (args.status === 'KILLED') {
-          await client.runs.logBatch(runId, {
-            tags: {
-              [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Cancelled** in Temporal before the training finished.`,
-            },
-          });
-        } else if (args.failure) {
-          const what = args.failure.node ? `node '${args.failure.node}'` : 'the workflow';
-          await client.runs.logBatch(runId, {
-            tags: {
-              ...(args.failure.node ? { [TAG_FAILED_NODE]: args.failure.node } : {}),
-              [TAG_FAILURE]: args.failure.message.slice(0, 5_000),
-              [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Failed at ${what}:** ${args.failure.message.slice(0, 4_000)}`,
-            },
-          });
+        // Beside the MLflow calls; a failed clear is logged and does not keep the run open.
+        const cleaning = args.cleanup
+          ? deps
+              .store(session)
+              .clear(args.context.workflowId)
+              .catch((error: unknown) =>
+                temporalActivity()
+                  .Context.current()
+                  .log.warn(
+                    `Could not clean up the intermediate store: ${error instanceof Error ? error.message : String(error)}`,
+                  ),
+              )
+          : undefined;
+        try {
+          if (args.context.mlflowRunId) await endRun(session, args.context.mlflowRunId, args);
+        } finally {
+          await cleaning;
         }
-        await client.runs.end(runId, args.status);
       });
     },
 
@@ -628,6 +628,36 @@ function activityNamespace(): string | undefined {
  * The run's description in the MLflow UI: the Temporal workflow it belongs to, as a link when the
  * worker knows the Temporal UI (TEMPORAL_UI_URL).
  */
+/** Ends the run with `status`, first saying on it why, when it was cancelled or failed. */
+async function endRun(
+  session: Session,
+  runId: string,
+  args: {
+    context: RunContext;
+    status: 'FINISHED' | 'FAILED' | 'KILLED';
+    failure?: { node?: string; message: string };
+  },
+): Promise<void> {
+  const client = session.requireMlflow('Ending an MLflow run');
+  if (args.status === 'KILLED') {
+    await client.runs.logBatch(runId, {
+      tags: {
+        [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Cancelled** in Temporal before the training finished.`,
+      },
+    });
+  } else if (args.failure) {
+    const what = args.failure.node ? `node '${args.failure.node}'` : 'the workflow';
+    await client.runs.logBatch(runId, {
+      tags: {
+        ...(args.failure.node ? { [TAG_FAILED_NODE]: args.failure.node } : {}),
+        [TAG_FAILURE]: args.failure.message.slice(0, 5_000),
+        [MLFLOW_NOTE_TAG]: `${runNote(args.context)}\n\n**Failed at ${what}:** ${args.failure.message.slice(0, 4_000)}`,
+      },
+    });
+  }
+  await client.runs.end(runId, args.status);
+}
+
 function runNote(context: RunContext): string {
   const ui = process.env.TEMPORAL_UI_URL;
   const namespace = activityNamespace() ?? DEFAULT_TEMPORAL_NAMESPACE;

@@ -6,6 +6,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -81,6 +82,9 @@ const { cleanupRun: cleanupRunLocally } = proxyLocalActivities<TrainingActivitie
 const { restoreCachedNodes } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '1 hour',
 });
+
+/** Marks histories whose tracked run closes in one activity (before: end ‖ local cleanup). */
+export const CLOSE_IN_ONE_STEP_PATCH = 'close-in-one-step';
 
 /** Input of the training workflow; `nodeDefaults` overrides the activity options of nodes. */
 export interface TrainingWorkflowInput extends TrainingInput {
@@ -273,7 +277,10 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     const settled = progress.state;
     progress.state = 'closing';
     showDetails();
-    // The two steps are independent: both at once, one round trip of closing instead of two.
+    // A tracked run closes in one activity, which ends the MLflow run and clears the store: a local
+    // cleanup would hold the workflow task, and so the ending of the run, until it is done.
+    // Histories recorded before close as two steps at once (patched).
+    const inOneStep = mlflowRun !== undefined && patched(CLOSE_IN_ONE_STEP_PATCH);
     await CancellationScope.nonCancellable(() =>
       Promise.all([
         mlflowRun
@@ -282,6 +289,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
                 endMlflowRun({
                   context,
                   status,
+                  ...(inOneStep ? { cleanup: true } : {}),
                   ...(status === 'FAILED'
                     ? {
                         failure: {
@@ -294,12 +302,14 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
               ),
             )
           : undefined,
-        closingStep('clean up the intermediate store', () =>
-          locallyFirst(
-            () => cleanupRunLocally(context),
-            () => cleanupRun(context),
-          ),
-        ),
+        inOneStep
+          ? undefined
+          : closingStep('clean up the intermediate store', () =>
+              locallyFirst(
+                () => cleanupRunLocally(context),
+                () => cleanupRun(context),
+              ),
+            ),
       ]),
     );
     progress.state = settled;

@@ -115,6 +115,26 @@ describe('freshly recorded histories', () => {
   const roundTrip = (history: History): History =>
     historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
 
+  it('of a tracked run close it in one step: the activity ending the MLflow run also clears the store', async () => {
+    const training = await startTraining(harness.client, {
+      taskQueue: harness.taskQueue,
+      nodeDefaults: fastNodeDefaults,
+    });
+    const result = await training.result();
+    expect(result.mlflowRunId).toBeDefined();
+    const history = await training.handle.fetchHistory();
+    const localActivities = (history.events ?? []).filter(
+      (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    // The plan only: no local cleanup holding the closing workflow task before the run is ended.
+    expect(localActivities.length).toBe(1);
+    const steps = (history.events ?? []).flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(steps.filter((name) => name !== 'runNode')).toEqual(['startMlflowRun', 'endMlflowRun']);
+    await expect(replay(history)).resolves.toBeUndefined();
+  });
+
   it('of a run failed by a non-retryable node error replay against the current workflow code', async () => {
     const training = await startTraining(harness.client, {
       pipeline: 'fatal',
