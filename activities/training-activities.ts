@@ -20,6 +20,7 @@ import {
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
+import { stepZeroKeys } from '../src/mlflow/datasets/step-zero-keys.js';
 import { MlflowInvalidParameterError, MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
 import { ExperimentLookupCache, type CachedExperiment } from '../src/mlflow/experiments.js';
 import type { Run } from '../src/mlflow/types.js';
@@ -154,6 +155,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
    * datasets and parameters).
    */
   const runCatalogs = new WeakMap<Session, Map<string, DataCatalog>>();
+  const stepZeroKeysByCatalog = new WeakMap<DataCatalog, ReadonlySet<string>>();
   const runCatalog = (session: Session, context: RunContext, pipeline: Pipeline): DataCatalog => {
     let byRun = runCatalogs.get(session);
     if (!byRun) runCatalogs.set(session, (byRun = new Map()));
@@ -207,12 +209,25 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       });
     }
     const catalog = runCatalog(session, context, pipeline);
+    let keys = stepZeroKeysByCatalog.get(catalog);
+    if (!keys) {
+      keys = stepZeroKeys(pipeline.datasets().map((name) => catalog.getDataset(name)));
+      stepZeroKeysByCatalog.set(catalog, keys);
+    }
     const hooks = session.hooks(context.pipeline);
     const run = session.runInfo(context);
     const cache = context.noCache ? undefined : deps.cache?.(session);
+    const client = session.mlflowClient;
+    const runId = context.mlflowRunId;
     return {
       session,
       check,
+      /** Runs `execute` with the run as MLflow's active run, when it is tracked. */
+      tracked<T>(execute: () => Promise<T>): Promise<T> {
+        return client && runId
+          ? withActiveRun({ client, runId, stepZeroKeys: keys }, execute)
+          : execute();
+      },
       /** Runs one node (`started`: when its activity or turn began); `signal` stops its thread. */
       async run(name: string, started: number, signal: AbortSignal): Promise<RunNodeResult> {
         const node = pipeline.node(name);
@@ -378,12 +393,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
               nodes.run(input.node, started, activity.cancellationSignal),
               activity.cancelled,
             ]);
-          return await (nodes.session.mlflowClient && context.mlflowRunId
-            ? withActiveRun(
-                { client: nodes.session.mlflowClient, runId: context.mlflowRunId },
-                execute,
-              )
-            : execute());
+          return await nodes.tracked(execute);
         });
       } finally {
         clearInterval(heartbeat);
@@ -447,12 +457,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             activity.cancellationSignal.removeEventListener('abort', cancel);
           }
         };
-        return nodes.session.mlflowClient && context.mlflowRunId
-          ? withActiveRun(
-              { client: nodes.session.mlflowClient, runId: context.mlflowRunId },
-              runAll,
-            )
-          : runAll();
+        return nodes.tracked(runAll);
       });
     },
 

@@ -20,6 +20,12 @@ export interface ActiveRunSlot {
   /** The run's experiment, when known (set by the tracking hook; handy for `runUrl`). */
   experimentId?: string;
   client: MlflowClient;
+  /**
+   * Metric keys this run can only have logged at step 0 (see `stepZeroKeys`): an overwrite save
+   * of one logs there without reading its history. Set by a Temporal node activity, whose run the
+   * training created.
+   */
+  stepZeroKeys?: ReadonlySet<string>;
 }
 
 const storage = new AsyncLocalStorage<ActiveRunSlot>();

@@ -325,6 +325,40 @@ describe('MlflowMetricDataset modes', () => {
     expect(await loaded.load()).toBe(0.4);
   });
 
+  test('overwriting a key the active run only logged at step 0 needs no read; other keys and modes still read', async () => {
+    const runId = await newRun('step-zero');
+    const counted = realClient();
+    const reads: string[] = [];
+    const read = counted.runs.getMetricHistory.bind(counted.runs);
+    Object.assign(counted.runs, {
+      getMetricHistory: (run: string, key: string) => (reads.push(key), read(run, key)),
+    });
+    const slot = { client: counted, runId, stepZeroKeys: new Set(['acc']) };
+    const dataset = (key: string, mode?: 'append') =>
+      new MlflowMetricDataset({ name: key, getClient: () => counted, ...(mode ? { mode } : {}) });
+    await withActiveRun(slot, async () => {
+      await dataset('acc').save(0.1);
+      await dataset('acc').save(0.2); // a retried node: step 0 again, sorting last
+      expect(reads).toEqual([]);
+      await dataset('loss').save(0.3);
+      await dataset('acc', 'append').save(0.4);
+    });
+    expect(reads).toEqual(['loss', 'acc']);
+    const history = await client.runs.getMetricHistory(runId, 'acc');
+    expect(history.map((m) => [m.step, m.value])).toEqual([
+      [0, 0.1],
+      [0, 0.2],
+      [1, 0.4],
+    ]);
+    // Outside a run that says so, overwrite reads as before (the local runner, a configured run).
+    await new MlflowMetricDataset({ name: 'acc', getClient: () => counted, runId }).save(0.5);
+    expect(reads).toEqual(['loss', 'acc', 'acc']);
+    expect((await client.runs.getMetricHistory(runId, 'acc')).at(-1)).toMatchObject({
+      step: 1,
+      value: 0.5,
+    });
+  });
+
   test('inside withActiveRun the active run is used', async () => {
     const runId = await newRun('active');
     const dataset = new MlflowMetricDataset({ name: 'f1', getClient });

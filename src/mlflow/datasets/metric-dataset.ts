@@ -1,12 +1,14 @@
 /**
  * `MlflowMetricDataset` (kedro-mlflow's): one metric of a run. Saving logs a value at a step
  * (`save_args.mode`: `overwrite` logs at the last step, `append` at the next one, both read from
- * the metric's history first; `save_args.step` or `{value, step}` pin it, with no read); loading
+ * the metric's history first; `save_args.step` or `{value, step}` pin it, with no read, as does a
+ * Temporal run's key only ever logged at step 0, see `stepZeroKeys`); loading
  * returns the last value, or the last one at `load_args.step`.
  */
 import * as z from 'zod';
 import { parseDatasetConfig } from '../../datasets/config-schema.js';
 import type { DatasetFactory } from '../../datasets/types.js';
+import { activeRun } from '../active-run.js';
 import { AbstractMlflowDataset } from './base.js';
 import type { MlflowClientProvider, MlflowDatasetOptions } from './base.js';
 import { metricPointProblem, nextTimestamp, sortHistory, toMetricPoint } from './metric-values.js';
@@ -70,8 +72,8 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
     const target = this.saveTarget();
     if (!target) return;
     const { client, runId } = target;
-    const pinned = point.step ?? this.saveStep;
-    // Only the last step logged says where overwrite and append log: a pinned step needs no read.
+    const pinned = point.step ?? this.saveStep ?? this.knownOverwriteStep(runId);
+    // Only the last step logged says where overwrite and append log: a known step needs no read.
     const history = pinned === undefined ? await client.runs.getMetricHistory(runId, this.key) : [];
     const lastStep = history.length ? Math.max(...history.map((m) => m.step)) : undefined;
     const step = pinned ?? (this.mode === 'append' ? (lastStep ?? -1) + 1 : (lastStep ?? 0));
@@ -80,6 +82,14 @@ export class MlflowMetricDataset extends AbstractMlflowDataset<MetricValue> {
     const timestamp = Math.max(nextTimestamp(history), this.#lastTimestamp + 1);
     this.#lastTimestamp = timestamp;
     await client.runs.logMetric(runId, this.key, point.value, { step, timestamp });
+  }
+
+  /** Step 0 when overwriting a key of the active run that was only ever logged there. */
+  private knownOverwriteStep(runId: string): number | undefined {
+    const run = activeRun();
+    const known =
+      this.mode === 'overwrite' && run?.runId === runId && run.stepZeroKeys?.has(this.key);
+    return known ? 0 : undefined;
   }
 
   protected doExists(): Promise<boolean> {
