@@ -79,6 +79,11 @@ const { endTrialRuns } = proxyActivities<SweepActivities>({
  * creates each trial's run (the next round's as a round's first trial ends) and hands it over.
  */
 export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
+/**
+ * Histories recorded before it create a round's trial runs when its first trial is due; after it,
+ * a trial starting has the run of trial `+ maxParallel` made (the first round's still at once).
+ */
+export const ONE_RUN_AHEAD_PATCH = 'sweep-one-run-ahead-per-lane';
 /** Histories recorded before it plan and start the parent run as regular activities only. */
 export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 
@@ -89,6 +94,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   // sees their markers at the same point whatever local activities resolved when.
   const localFirst = patched(LOCAL_FIRST_PATCH);
   const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
+  const oneRunAhead = patched(ONE_RUN_AHEAD_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -188,18 +194,19 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
    * run, not for the slowest of its round's. Not cancellable: a cancel while a run is created would
    * leave it RUNNING (the sweep ends the runs of trials that never started instead).
    */
+  const requestRun = (index: number): void => {
+    if (index >= trials.length || trialRuns.has(index)) return;
+    const run = CancellationScope.nonCancellable(() =>
+      onRightWorker(() => startTrialRun(trialContext(index))),
+    ).then((ref) => {
+      created.set(index, ref);
+      return ref;
+    });
+    run.catch(() => undefined);
+    trialRuns.set(index, run);
+  };
   const requestRuns = (from: number): void => {
-    for (let index = from; index < Math.min(trials.length, from + maxParallel); index++) {
-      if (trialRuns.has(index)) continue;
-      const run = CancellationScope.nonCancellable(() =>
-        onRightWorker(() => startTrialRun(trialContext(index))),
-      ).then((ref) => {
-        created.set(index, ref);
-        return ref;
-      });
-      run.catch(() => undefined);
-      trialRuns.set(index, run);
-    }
+    for (let index = from; index < from + maxParallel; index++) requestRun(index);
   };
   /** The run of trial `index`, its round's runs requested when they are not yet. */
   const runOf = (index: number): Promise<MlflowRunRef> => {
@@ -282,6 +289,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     try {
       // Running once its run exists: a trial waiting for it is still pending.
       const mlflowRun = runsAhead ? await runOf(outcome.trial) : undefined;
+      // The run of the trial this lane is likely to start next is made while this one runs: a
+      // lane's next trial does not wait for it (nor for a whole round's runs made at once).
+      if (runsAhead && oneRunAhead) requestRun(outcome.trial + maxParallel);
       outcome.state = 'running';
       count();
       const result = await executeChild(trainingWorkflow, {

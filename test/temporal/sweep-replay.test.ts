@@ -40,3 +40,33 @@ describe('a sweep history recorded before trial runs were created ahead', () => 
     ).resolves.toBeUndefined();
   }, 120_000);
 });
+
+describe('a sweep history recorded before each lane had its next trial run made ahead', () => {
+  // Recorded with the workflows of bbf9bef (5 trials of the lifecycle project's `sleepy`, 2 at a
+  // time): the runs of trials 2-3 were made once trial 2 was due, as a round.
+  const history = readHistoryFile(join(dirname(recorded), 'sweep-trial-runs-history.json'));
+
+  it('made its trial runs in rounds', () => {
+    const events = history.events ?? [];
+    const made = events.flatMap((event, at) =>
+      event.activityTaskScheduledEventAttributes?.activityType?.name === 'startMlflowRun'
+        ? [at]
+        : [],
+    );
+    const started = events.flatMap((event, at) =>
+      event.startChildWorkflowExecutionInitiatedEventAttributes ? [at] : [],
+    );
+    // The parent's run is a local activity: five trial runs, the fifth after the fourth trial started.
+    expect(made).toHaveLength(5);
+    expect(made[4]!).toBeGreaterThan(started[3]!);
+  });
+
+  it('replays against the current workflow code (patched)', async () => {
+    const trialId = history.events?.find(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    await expect(
+      Worker.runReplayHistory({ workflowsPath }, history, trialId!.replace(/\/trial-\d+$/, '')),
+    ).resolves.toBeUndefined();
+  }, 120_000);
+});

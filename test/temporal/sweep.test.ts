@@ -244,11 +244,20 @@ describe('a sweep on the real servers', () => {
     });
     const result = await sweep.result();
     expect(result.best).toMatchObject({ trial: 4, metric: 0.5 });
-    // One per trial (a round's as its first trial starts); the plan and the parent run are local
-    // activities (markers, no task round trip).
+    // One per trial (the first round's at once, then the run of trial i + 2 as trial i starts);
+    // the plan and the parent run are local activities (markers, no task round trip).
     const steps = await scheduledActivities(sweep.workflowId);
     expect(steps.filter((name) => name === 'startMlflowRun')).toHaveLength(5);
     expect(steps).not.toContain('planPipeline');
+    // Trial 2's run is made while trials 0 and 1 run: the lane that frees first does not wait.
+    const events = (await sweep.handle.fetchHistory()).events ?? [];
+    const madeThird = events
+      .filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'startMlflowRun',
+      )
+      .at(2)!;
+    const firstTrialDone = events.find((e) => e.childWorkflowExecutionCompletedEventAttributes)!;
+    expect(Number(madeThird.eventId)).toBeLessThan(Number(firstTrialDone.eventId));
     const runs = new Map((await childRuns(result.mlflowRunId!)).map((r) => [r.info.run_id, r]));
     expect(runs.size).toBe(5);
     for (const trial of result.trials) {
