@@ -1,13 +1,23 @@
 /**
- * The sweep creates its trials' MLflow runs (with the training's own `startMlflowRun`) and hands
- * them to the trials; the runs of trials that never started are ended here, in one activity.
+ * The sweep creates its trials' MLflow runs (with the training's own `startMlflowRun`; its own
+ * and its first trials' in one step) and hands them to the trials; the runs of trials that never
+ * started are ended here, in one activity.
  */
-import type { RunContext } from '../src/temporal/types.js';
+import type { MlflowRunRef, RunContext } from '../src/temporal/types.js';
 import type { TrainingActivities } from './training-activities.js';
 
-/** The training activity the sweep's run bookkeeping is made of. */
+/** The training activities the sweep's run bookkeeping is made of. */
 export interface SweepActivityDeps {
+  startMlflowRun: TrainingActivities['startMlflowRun'];
   endMlflowRun: TrainingActivities['endMlflowRun'];
+}
+
+/** Every call settled before the first failure is thrown: a retry never races an earlier one. */
+async function allSettledOrThrow<T>(calls: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(calls);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 export function createSweepActivities(deps: SweepActivityDeps) {
@@ -17,12 +27,24 @@ export function createSweepActivities(deps: SweepActivityDeps) {
       contexts: RunContext[];
       status: 'FAILED' | 'KILLED';
     }): Promise<void> {
-      // Every call settled before the first failure is thrown: a retry never races an earlier one.
-      const settled = await Promise.allSettled(
+      await allSettledOrThrow(
         args.contexts.map((context) => deps.endMlflowRun({ context, status: args.status })),
       );
-      const failed = settled.find((s) => s.status === 'rejected');
-      if (failed) throw failed.reason;
+    },
+
+    /**
+     * Starts the sweep's run, then the runs of its first trials nested under it, at once: the
+     * sweep starts those trials in the workflow task that ran this (as a local activity).
+     */
+    async startSweepRuns(args: {
+      sweep: RunContext;
+      trials: RunContext[];
+    }): Promise<{ sweep: MlflowRunRef; trials: MlflowRunRef[] }> {
+      const sweep = await deps.startMlflowRun(args.sweep);
+      const trials = await allSettledOrThrow(
+        args.trials.map((context) => deps.startMlflowRun({ ...context, parentRunId: sweep.runId })),
+      );
+      return { sweep, trials };
     },
   };
 }

@@ -69,6 +69,11 @@ const { startMlflowRun: startTrialRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: "a trial's MLflow run",
 });
+const { startSweepRuns: startSweepRunsLocally } = proxyLocalActivities<SweepActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
+  summary: "the sweep's and its first trials' MLflow runs",
+});
 const { endTrialRuns } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
   summary: 'end MLflow runs of trials not run',
@@ -84,6 +89,11 @@ export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
  * a trial starting has the run of trial `+ maxParallel` made (the first round's still at once).
  */
 export const ONE_RUN_AHEAD_PATCH = 'sweep-one-run-ahead-per-lane';
+/**
+ * Histories recorded before it start the parent run alone, then the first round's trial runs as
+ * regular activities; after it, one local activity starts them all (`startSweepRuns`).
+ */
+export const RUNS_TOGETHER_PATCH = 'sweep-first-runs-together';
 /** Histories recorded before it plan and start the parent run as regular activities only. */
 export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 
@@ -95,6 +105,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const localFirst = patched(LOCAL_FIRST_PATCH);
   const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
   const oneRunAhead = patched(ONE_RUN_AHEAD_PATCH);
+  const runsTogether = patched(RUNS_TOGETHER_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -184,8 +195,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     ...(context.mlflowRunId ? { parentRunId: context.mlflowRunId } : {}),
     sweep: { id: workflowId, trial: index },
     registerModel: false,
-    ...(firstExecution ? { firstExecution: true } : {}),
+    // A failed local start may have made some: the regular starts then look for them.
+    ...(firstExecution && !localStartFailed ? { firstExecution: true } : {}),
   });
+  let localStartFailed = false;
   /** Trials' runs by trial, requested a round at a time; settled ones in `created`. */
   const trialRuns = new Map<number, Promise<MlflowRunRef>>();
   const created = new Map<number, MlflowRunRef>();
@@ -215,15 +228,36 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   const runsAhead = plan.tracking && trialRunsPatched;
   // A failed local attempt may have created the run: the regular activity then looks for it.
+  /** The sweep's run and its first trials' runs in one local activity (no task round trip). */
+  const startRunsTogether = async (): Promise<MlflowRunRef> => {
+    try {
+      const first = Array.from({ length: Math.min(maxParallel, trials.length) }, (_, i) => i);
+      const made = await startSweepRunsLocally({
+        sweep: starting,
+        trials: first.map((index) => trialContext(index)),
+      });
+      made.trials.forEach((ref, index) => {
+        created.set(index, ref);
+        trialRuns.set(index, Promise.resolve(ref));
+      });
+      return made.sweep;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      localStartFailed = true;
+      return onRightWorker(() => startMlflowRun(context));
+    }
+  };
   const parent = !plan.tracking
     ? undefined
     : await CancellationScope.nonCancellable(() =>
-        localFirst
-          ? locallyFirst(
-              () => startMlflowRunLocally(starting),
-              () => startMlflowRun(context),
-            )
-          : onRightWorker(() => startMlflowRun(starting)),
+        localFirst && runsAhead && runsTogether
+          ? startRunsTogether()
+          : localFirst
+            ? locallyFirst(
+                () => startMlflowRunLocally(starting),
+                () => startMlflowRun(context),
+              )
+            : onRightWorker(() => startMlflowRun(starting)),
       );
   if (parent) {
     context.mlflowRunId = parent.runId;

@@ -37,8 +37,10 @@ export const endpointOf = (request: ProxiedRequest): string =>
 export interface ProxiedLifecycle {
   harness: TemporalHarness;
   projectDir: string;
-  /** The MLflow calls so far, in order (the proxy forwards each). */
+  /** The MLflow calls so far, in order (the proxy forwards each, unless refused). */
   calls: ProxiedRequest[];
+  /** From now on, answers 503 to the calls `when` matches (none once `undefined`). */
+  refuse(when: ((request: ProxiedRequest) => boolean) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -49,9 +51,10 @@ export async function startProxiedLifecycle(
 ): Promise<ProxiedLifecycle> {
   const proxy = new MlflowProxy();
   const calls: ProxiedRequest[] = [];
+  let refused: ((request: ProxiedRequest) => boolean) | undefined;
   proxy.rule = (request) => {
     calls.push(request);
-    return 'forward';
+    return refused?.(request) ? 'refuse' : 'forward';
   };
   const experiment = `${prefix}-${randomUUID().slice(0, 8)}`;
   const projectDir = lifecycleProjectThroughProxy(await proxy.start(), experiment, prefix);
@@ -66,6 +69,9 @@ export async function startProxiedLifecycle(
     harness,
     projectDir,
     calls,
+    refuse(when) {
+      refused = when;
+    },
     async close() {
       await harness.close();
       await proxy.stop();

@@ -117,6 +117,49 @@ describe('the MLflow calls of a sweep', () => {
       });
   }, 180_000);
 
+  it("makes each run once when the local start of the sweep's and first trials' runs fails half-way", async () => {
+    const workflowId = `sweep-calls-half-way-${randomUUID()}`;
+    // Trial 1's run cannot be made until the regular start looks for the sweep's run: the local
+    // activity fails with the sweep's and trial 0's runs made.
+    let fellBack = false;
+    lifecycle!.refuse((request) => {
+      const body = bodyOf(request);
+      if (endpointOf(request) === 'POST runs/search' && body.includes(workflowId)) fellBack = true;
+      return (
+        !fellBack &&
+        endpointOf(request) === 'POST runs/create' &&
+        body.includes(`${workflowId}/trial-1`)
+      );
+    });
+    try {
+      const sweep = await startSweep(harness.client, {
+        projectDir,
+        taskQueue,
+        workflowId,
+        pipeline: 'sleepy',
+        params: { sleep_ms: 0 },
+        spec: { maxParallel: 2, metric: 'score', parameters: { quality: [1, 2, 3, 4] } },
+      });
+      const result = await sweep.result();
+      expect(result.trials.map((t) => t.state)).toEqual(Array(4).fill('completed'));
+      expect(fellBack).toBe(true);
+      const client = mlflow();
+      const experimentId = (await client.runs.get(result.mlflowRunId!)).info.experiment_id;
+      const mine = await client.runs.search({
+        experimentIds: [experimentId],
+        filter: `tags.\`${TAG_WORKFLOW_ID}\` LIKE '${workflowId}%'`,
+        maxResults: 100,
+      });
+      // One run per workflow: the sweep's and each trial's, none made twice.
+      expect(mine.items.map((run) => tagOf(run, TAG_WORKFLOW_ID)).sort()).toEqual(
+        [workflowId, ...[0, 1, 2, 3].map((i) => `${workflowId}/trial-${i}`)].sort(),
+      );
+      expect(mine.items.every((run) => run.info.status === 'FINISHED')).toBe(true);
+    } finally {
+      lifecycle!.refuse(undefined);
+    }
+  }, 120_000);
+
   it('restores a remembered experiment deleted since, and still creates the run once', async () => {
     const activities = fixtureActivities(projectDir);
     const context = sleepyRunContext;
