@@ -22,13 +22,23 @@ async function allSettledOrThrow<T>(calls: Promise<T>[]): Promise<T[]> {
 
 export function createSweepActivities(deps: SweepActivityDeps) {
   return {
-    /** Ends the runs of trials that never started (the sweep was cancelled, or a start failed). */
+    /**
+     * Ends the runs of trials: those that never started (the sweep was cancelled, or a start
+     * failed), or FINISHED those that succeeded, clearing their stores (`cleanup`).
+     */
     async endTrialRuns(args: {
       contexts: RunContext[];
-      status: 'FAILED' | 'KILLED';
+      status: 'FINISHED' | 'FAILED' | 'KILLED';
+      cleanup?: boolean;
     }): Promise<void> {
       await allSettledOrThrow(
-        args.contexts.map((context) => deps.endMlflowRun({ context, status: args.status })),
+        args.contexts.map((context) =>
+          deps.endMlflowRun({
+            context,
+            status: args.status,
+            ...(args.cleanup ? { cleanup: true } : {}),
+          }),
+        ),
       );
     },
 

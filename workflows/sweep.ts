@@ -94,6 +94,11 @@ export const ONE_RUN_AHEAD_PATCH = 'sweep-one-run-ahead-per-lane';
  * regular activities; after it, one local activity starts them all (`startSweepRuns`).
  */
 export const RUNS_TOGETHER_PATCH = 'sweep-first-runs-together';
+/**
+ * Histories recorded before it have each trial end its own MLflow run; after it, the sweep ends a
+ * successful trial's run (and clears its store), batched with other trials', off the trial's path.
+ */
+export const CLOSES_TRIALS_PATCH = 'sweep-closes-successful-trials';
 /** Histories recorded before it plan and start the parent run as regular activities only. */
 export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 
@@ -106,6 +111,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
   const oneRunAhead = patched(ONE_RUN_AHEAD_PATCH);
   const runsTogether = patched(RUNS_TOGETHER_PATCH);
+  const closesTrials = patched(CLOSES_TRIALS_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -317,7 +323,33 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     unread.push({ outcome, runId });
     if (!reading && !allTrialsStarted()) scoring.push(readMetrics());
   };
-  /** Trials whose child workflow started: it ends its run itself, whatever happens. */
+  // Successful trials' runs are ended (and their stores cleared) a batch at a time: trials that
+  // succeed while a batch is in flight wait for the next one.
+  const closing: Promise<void>[] = [];
+  const unclosed: RunContext[] = [];
+  let closingBatch = false;
+  const closeTrials = async (): Promise<void> => {
+    closingBatch = true;
+    try {
+      while (unclosed.length > 0) {
+        const contexts = unclosed.splice(0);
+        try {
+          await CancellationScope.nonCancellable(() =>
+            onRightWorker(() => endTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
+          );
+        } catch (error) {
+          log.warn(`Could not end the MLflow runs of trials: ${describeFailure(error)}`);
+        }
+      }
+    } finally {
+      closingBatch = false;
+    }
+  };
+  const closeTrial = (index: number, mlflowRunId: string): void => {
+    unclosed.push({ ...trialContext(index), mlflowRunId });
+    if (!closingBatch) closing.push(closeTrials());
+  };
+  /** Trials whose child workflow started: it ends its run itself, unless it succeeded here. */
   const handedOver = new Set<number>();
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
     try {
@@ -344,12 +376,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             // The sweep's plan serves every trial (params change no node): one step less each.
             plan,
             ...(mlflowRun ? { mlflowRun } : {}),
+            ...(mlflowRun && closesTrials ? { sweepClosesRun: true } : {}),
             ...(input.nodeDefaults ? { nodeDefaults: input.nodeDefaults } : {}),
           },
         ],
         staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
       });
       handedOver.add(outcome.trial);
+      if (mlflowRun && closesTrials) closeTrial(outcome.trial, mlflowRun.runId);
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
@@ -400,19 +434,23 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       // and ranked in the same activity (nothing is logged when no trial has the metric).
       const last = unread.splice(0);
       const leader = progress.best ? trials[progress.best.trial] : undefined;
-      const values = await onRightWorker(() =>
-        logSweepResult({
-          context,
-          metric,
-          ...(leader ? { best: leader } : {}),
-          completed: completed.length,
-          failed: progress.failed,
-          endRun: true,
-          unread: last.map((read) => read.outcome),
-          experimentId: parent.experimentId,
-          maximize,
-        }),
-      );
+      // The last trials' runs end meanwhile.
+      const [values] = await Promise.all([
+        onRightWorker(() =>
+          logSweepResult({
+            context,
+            metric,
+            ...(leader ? { best: leader } : {}),
+            completed: completed.length,
+            failed: progress.failed,
+            endRun: true,
+            unread: last.map((read) => read.outcome),
+            experimentId: parent.experimentId,
+            maximize,
+          }),
+        ),
+        Promise.all(closing),
+      ]);
       for (const { outcome, runId } of last) record(outcome, runId, values?.[runId]);
       parentEnded = progress.best !== undefined;
       count();
@@ -449,6 +487,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     throw error;
   } finally {
     await CancellationScope.nonCancellable(async () => {
+      // Successful trials' runs are ended, when the outcome was not logged (a failure, a cancel).
+      await Promise.all(closing);
       // Runs created for trials whose training never started are ended here (KILLED when the
       // sweep was cancelled): no other workflow owns them.
       await Promise.allSettled(trialRuns.values());

@@ -95,6 +95,11 @@ export interface TrainingWorkflowInput extends TrainingInput {
   plan?: PipelinePlan;
   /** The MLflow run when the starter created it (a sweep creates its trials' runs ahead): no start step. */
   mlflowRun?: MlflowRunRef;
+  /**
+   * Set by a sweep for its trials: once the training succeeds, the sweep ends its MLflow run and
+   * clears its store (a failed or cancelled training closes its run itself, saying why).
+   */
+  sweepClosesRun?: boolean;
 }
 
 /**
@@ -277,12 +282,17 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     const settled = progress.state;
     progress.state = 'closing';
     showDetails();
+    // A sweep ends a successful trial's run and clears its store itself, with other trials' in one
+    // activity: the trial has nothing left to do. Any other run closes here.
+    const closedBySweep =
+      input.sweepClosesRun === true && status === 'FINISHED' && mlflowRun !== undefined;
     // A tracked run closes in one activity, which ends the MLflow run and clears the store: a local
     // cleanup would hold the workflow task, and so the ending of the run, until it is done.
     // Histories recorded before close as two steps at once (patched).
-    const inOneStep = mlflowRun !== undefined && patched(CLOSE_IN_ONE_STEP_PATCH);
-    await CancellationScope.nonCancellable(() =>
-      Promise.all([
+    const inOneStep = !closedBySweep && mlflowRun !== undefined && patched(CLOSE_IN_ONE_STEP_PATCH);
+    await CancellationScope.nonCancellable(async () => {
+      if (closedBySweep) return;
+      await Promise.all([
         mlflowRun
           ? closingStep('end the MLflow run', () =>
               onRightWorker(() =>
@@ -310,8 +320,8 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
                 () => cleanupRun(context),
               ),
             ),
-      ]),
-    );
+      ]);
+    });
     progress.state = settled;
     showDetails();
   }

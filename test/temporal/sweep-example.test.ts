@@ -4,7 +4,8 @@
  * version. Then a sweep cancelled mid-way leaves no trial workflow running and no trial run RUNNING.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   MLFLOW_PARENT_RUN_ID_TAG,
@@ -23,6 +24,8 @@ const BLOCKING = 1000;
 
 let project: ProjectCopy;
 let harness: TemporalHarness;
+/** The worker's intermediate store: what a trial's nodes hand each other. */
+const storeDir = mkdtempSync(join(tmpdir(), 'tm-sweep-store-'));
 
 beforeAll(async () => {
   project = copyExampleAs(`sweep-example-${randomUUID().slice(0, 8)}`);
@@ -48,6 +51,7 @@ beforeAll(async () => {
   writeFileSync(nodes, blocking);
   harness = await startHarness({
     projectDir: project.dir,
+    storeDir,
     taskQueue: `test-sweep-example-${randomUUID()}`,
     maxConcurrentNodes: 4,
   });
@@ -118,6 +122,8 @@ describe('a sweep of the example project', () => {
     expect(versions.items).toHaveLength(1);
     expect(versions.items[0]!.run_id).toBe(byTrial[bestTrial]!.info.run_id);
     expect(result.model?.registeredModelVersion).toBe(versions.items[0]!.version);
+    // Every trial's intermediate datasets were cleared (by the sweep, as it ended their runs).
+    expect(readdirSync(storeDir).filter((entry) => !entry.startsWith('.'))).toEqual([]);
   }, 600_000);
 
   it('cancelled mid-way, leaves no trial workflow running and no trial run RUNNING', async () => {

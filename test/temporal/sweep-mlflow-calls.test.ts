@@ -91,7 +91,7 @@ describe('the MLflow calls of a sweep', () => {
       );
 
     // After the last trial, one activity reads the last trials' metrics, logs the outcome and ends
-    // the parent run (no model to register here).
+    // the parent run (no model to register here); another, meanwhile, ends the last trials' runs.
     const events =
       (await harness.client.workflow.getHandle(sweep.workflowId).fetchHistory()).events ?? [];
     const lastTrialEnd = events.findLastIndex(
@@ -101,7 +101,16 @@ describe('the MLflow calls of a sweep', () => {
       .slice(lastTrialEnd)
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((name) => name !== undefined);
-    expect(after).toEqual(['logSweepResult']);
+    expect(after.sort()).toEqual(['endTrialRuns', 'logSweepResult']);
+    // A trial ends no run itself: the sweep ends the successful trials' runs, a batch at a time.
+    for (const trial of result.trials)
+      expect(
+        (
+          (await harness.client.workflow.getHandle(trial.workflowId).fetchHistory()).events ?? []
+        ).some(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'endMlflowRun',
+        ),
+      ).toBe(false);
 
     // The trials are nested under the parent, which names the best.
     const client = mlflow();
