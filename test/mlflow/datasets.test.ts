@@ -264,6 +264,17 @@ describe('invalid metric values', () => {
   );
 });
 
+/** A client that records the keys whose metric history it reads. */
+function countingHistoryReads() {
+  const counted = realClient();
+  const reads: string[] = [];
+  const read = counted.runs.getMetricHistory.bind(counted.runs);
+  Object.assign(counted.runs, {
+    getMetricHistory: (run: string, key: string) => (reads.push(key), read(run, key)),
+  });
+  return { counted, reads };
+}
+
 describe('MlflowMetricDataset modes', () => {
   test('overwrite logs at the last step, append at the next, and a given step wins', async () => {
     const runId = await newRun('modes');
@@ -298,12 +309,7 @@ describe('MlflowMetricDataset modes', () => {
 
   test('a pinned step logs without reading the history, the later of two saves sorting last', async () => {
     const runId = await newRun('pinned');
-    const counted = realClient();
-    const reads: string[] = [];
-    const read = counted.runs.getMetricHistory.bind(counted.runs);
-    Object.assign(counted.runs, {
-      getMetricHistory: (run: string, key: string) => (reads.push(key), read(run, key)),
-    });
+    const { counted, reads } = countingHistoryReads();
     const pinned = new MlflowMetricDataset({
       name: 'acc',
       getClient: () => counted,
@@ -327,12 +333,7 @@ describe('MlflowMetricDataset modes', () => {
 
   test('overwriting a key the active run only logged at step 0 needs no read; other keys and modes still read', async () => {
     const runId = await newRun('step-zero');
-    const counted = realClient();
-    const reads: string[] = [];
-    const read = counted.runs.getMetricHistory.bind(counted.runs);
-    Object.assign(counted.runs, {
-      getMetricHistory: (run: string, key: string) => (reads.push(key), read(run, key)),
-    });
+    const { counted, reads } = countingHistoryReads();
     const slot = { client: counted, runId, stepZeroKeys: new Set(['acc']) };
     const dataset = (key: string, mode?: 'append') =>
       new MlflowMetricDataset({ name: key, getClient: () => counted, ...(mode ? { mode } : {}) });
