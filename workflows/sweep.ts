@@ -85,33 +85,24 @@ const { endTrialRuns } = proxyActivities<SweepActivities>({
  */
 export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
 /**
- * Histories recorded before it create a round's trial runs when its first trial is due; after it,
- * a trial starting has the run of trial `+ maxParallel` made (the first round's still at once).
+ * Histories recorded before it start the parent run alone, create a round's trial runs (regular
+ * activities) when its first trial is due, and have each trial end its own run. After it:
+ * - one local activity starts the parent run and the first round's trial runs (`startSweepRuns`);
+ * - a trial starting has the run of trial `+ maxParallel` made, its lane's likely next;
+ * - the sweep ends a successful trial's run (and clears its store), batched with other trials'.
  */
-export const ONE_RUN_AHEAD_PATCH = 'sweep-one-run-ahead-per-lane';
-/**
- * Histories recorded before it start the parent run alone, then the first round's trial runs as
- * regular activities; after it, one local activity starts them all (`startSweepRuns`).
- */
-export const RUNS_TOGETHER_PATCH = 'sweep-first-runs-together';
-/**
- * Histories recorded before it have each trial end its own MLflow run; after it, the sweep ends a
- * successful trial's run (and clears its store), batched with other trials', off the trial's path.
- */
-export const CLOSES_TRIALS_PATCH = 'sweep-closes-successful-trials';
+export const RUNS_MADE_AND_CLOSED_PATCH = 'sweep-makes-and-closes-trial-runs';
 /** Histories recorded before it plan and start the parent run as regular activities only. */
 export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { workflowId, startTime, runId: executionRunId, firstExecutionRunId } = workflowInfo();
-  // Both asked in the first activation, before any command: a replay (a query after an eviction)
+  // All asked in the first activation, before any command: a replay (a query after an eviction)
   // sees their markers at the same point whatever local activities resolved when.
   const localFirst = patched(LOCAL_FIRST_PATCH);
   const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
-  const oneRunAhead = patched(ONE_RUN_AHEAD_PATCH);
-  const runsTogether = patched(RUNS_TOGETHER_PATCH);
-  const closesTrials = patched(CLOSES_TRIALS_PATCH);
+  const runsMadeAndClosed = patched(RUNS_MADE_AND_CLOSED_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -256,7 +247,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const parent = !plan.tracking
     ? undefined
     : await CancellationScope.nonCancellable(() =>
-        localFirst && runsAhead && runsTogether
+        localFirst && runsAhead && runsMadeAndClosed
           ? startRunsTogether()
           : localFirst
             ? locallyFirst(
@@ -357,7 +348,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       const mlflowRun = runsAhead ? await runOf(outcome.trial) : undefined;
       // The run of the trial this lane is likely to start next is made while this one runs: a
       // lane's next trial does not wait for it (nor for a whole round's runs made at once).
-      if (runsAhead && oneRunAhead) requestRun(outcome.trial + maxParallel);
+      if (runsAhead && runsMadeAndClosed) requestRun(outcome.trial + maxParallel);
       outcome.state = 'running';
       count();
       const result = await executeChild(trainingWorkflow, {
@@ -376,14 +367,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             // The sweep's plan serves every trial (params change no node): one step less each.
             plan,
             ...(mlflowRun ? { mlflowRun } : {}),
-            ...(mlflowRun && closesTrials ? { sweepClosesRun: true } : {}),
+            ...(mlflowRun && runsMadeAndClosed ? { sweepClosesRun: true } : {}),
             ...(input.nodeDefaults ? { nodeDefaults: input.nodeDefaults } : {}),
           },
         ],
         staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
       });
       handedOver.add(outcome.trial);
-      if (mlflowRun && closesTrials) closeTrial(outcome.trial, mlflowRun.runId);
+      if (mlflowRun && runsMadeAndClosed) closeTrial(outcome.trial, mlflowRun.runId);
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
