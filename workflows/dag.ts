@@ -125,23 +125,28 @@ const msOf = (duration: RetryPolicy['initialInterval'], fallback: number): numbe
  */
 export function retryAfter(policy: RetryPolicy, used: number): RetryPolicy {
   if (used === 0) return policy;
-  const initial = msOf(policy.initialInterval, 1_000);
-  const maximum = msOf(policy.maximumInterval, 100 * initial);
   return {
     ...policy,
     ...(policy.maximumAttempts
       ? { maximumAttempts: Math.max(1, policy.maximumAttempts - used) }
       : {}),
-    initialInterval: Math.min(maximum, initial * (policy.backoffCoefficient ?? 2) ** used),
-    maximumInterval: maximum,
+    initialInterval: backoffAfter(policy, used + 1),
+    maximumInterval: maximumIntervalOf(policy),
   };
 }
 
 /** The pause before attempt `used + 1` of a node under `policy`. */
 export function backoffAfter(policy: RetryPolicy, used: number): number {
   const initial = msOf(policy.initialInterval, 1_000);
-  const maximum = msOf(policy.maximumInterval, 100 * initial);
-  return Math.min(maximum, initial * (policy.backoffCoefficient ?? 2) ** (used - 1));
+  return Math.min(
+    maximumIntervalOf(policy),
+    initial * (policy.backoffCoefficient ?? 2) ** (used - 1),
+  );
+}
+
+/** Temporal's defaults: 1 s initial interval, maximum 100 × the initial one. */
+function maximumIntervalOf(policy: RetryPolicy): number {
+  return msOf(policy.maximumInterval, 100 * msOf(policy.initialInterval, 1_000));
 }
 
 function nodeSummary(node: NodePlan): string {
