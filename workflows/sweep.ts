@@ -74,6 +74,7 @@ const { startSweepRuns: startSweepRunsLocally } = proxyLocalActivities<SweepActi
   retry: ONE_LOCAL_ATTEMPT,
   summary: "the sweep's and its first trials' MLflow runs",
 });
+// Also ends successful trials' runs; the summary is kept as histories recorded it.
 const { endTrialRuns } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
   summary: 'end MLflow runs of trials not run',
@@ -175,6 +176,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const firstExecution = executionRunId === firstExecutionRunId;
   const starting = firstExecution ? { ...context, firstExecution: true } : context;
   const maxParallel = Math.max(1, Math.floor(input.maxParallel ?? DEFAULT_MAX_PARALLEL));
+  /** A local start of the runs failed, maybe after making some: the regular starts look first. */
+  let localStartFailed = false;
   /**
    * The context a trial's training gives its run, as the sweep creates and ends it for the trial,
    * with the sweep's params: its session serves them all (a trial's params change no MLflow
@@ -192,17 +195,18 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     ...(context.mlflowRunId ? { parentRunId: context.mlflowRunId } : {}),
     sweep: { id: workflowId, trial: index },
     registerModel: false,
-    // A failed local start may have made some: the regular starts then look for them.
     ...(firstExecution && !localStartFailed ? { firstExecution: true } : {}),
   });
-  let localStartFailed = false;
-  /** Trials' runs by trial, requested a round at a time; settled ones in `created`. */
+  /**
+   * Trials' runs by trial: the first round's with the sweep's run, then each lane's next one as a
+   * trial starts (a round at a time in histories recorded before); settled ones in `created`.
+   */
   const trialRuns = new Map<number, Promise<MlflowRunRef>>();
   const created = new Map<number, MlflowRunRef>();
   /**
-   * Creates the runs of trials `from`.. (a round), one activity each: a trial waits for its own
-   * run, not for the slowest of its round's. Not cancellable: a cancel while a run is created would
-   * leave it RUNNING (the sweep ends the runs of trials that never started instead).
+   * Creates the run of trial `index`, in an activity of its own: a trial waits for its own run, not
+   * for the slowest of a round's. Not cancellable: a cancel while a run is created would leave it
+   * RUNNING (the sweep ends the runs of trials that never started instead).
    */
   const requestRun = (index: number): void => {
     if (index >= trials.length || trialRuns.has(index)) return;
@@ -215,6 +219,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     run.catch(() => undefined);
     trialRuns.set(index, run);
   };
+  /** Creates the runs of trials `from`.. (a round). */
   const requestRuns = (from: number): void => {
     for (let index = from; index < from + maxParallel; index++) requestRun(index);
   };
@@ -224,8 +229,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     return trialRuns.get(index)!;
   };
   const runsAhead = plan.tracking && trialRunsPatched;
-  // A failed local attempt may have created the run: the regular activity then looks for it.
-  /** The sweep's run and its first trials' runs in one local activity (no task round trip). */
+  /**
+   * The sweep's run and its first trials' runs in one local activity (no task round trip). A
+   * failed local attempt may have made some: the regular activities then look for them.
+   */
   const startRunsTogether = async (): Promise<MlflowRunRef> => {
     try {
       const first = Array.from({ length: Math.min(maxParallel, trials.length) }, (_, i) => i);
