@@ -74,10 +74,13 @@ const { startSweepRuns: startSweepRunsLocally } = proxyLocalActivities<SweepActi
   retry: ONE_LOCAL_ATTEMPT,
   summary: "the sweep's and its first trials' MLflow runs",
 });
-// Also ends successful trials' runs; the summary is kept as histories recorded it.
 const { endTrialRuns } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
   summary: 'end MLflow runs of trials not run',
+});
+const { endTrialRuns: closeTrialRuns } = proxyActivities<SweepActivities>({
+  ...waitingOutOutages,
+  summary: "end successful trials' MLflow runs",
 });
 
 /**
@@ -333,7 +336,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         const contexts = unclosed.splice(0);
         try {
           await CancellationScope.nonCancellable(() =>
-            onRightWorker(() => endTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
+            onRightWorker(() => closeTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
           );
         } catch (error) {
           log.warn(`Could not end the MLflow runs of trials: ${describeFailure(error)}`);
