@@ -629,10 +629,6 @@ function activityNamespace(): string | undefined {
   }
 }
 
-/**
- * The run's description in the MLflow UI: the Temporal workflow it belongs to, as a link when the
- * worker knows the Temporal UI (TEMPORAL_UI_URL).
- */
 /** Ends the run with `status`, first saying on it why, when it was cancelled or failed. */
 async function endRun(
   session: Session,
@@ -663,6 +659,10 @@ async function endRun(
   await client.runs.end(runId, args.status);
 }
 
+/**
+ * The run's description in the MLflow UI: the Temporal workflow it belongs to, as a link when the
+ * worker knows the Temporal UI (TEMPORAL_UI_URL).
+ */
 function runNote(context: RunContext): string {
   const ui = process.env.TEMPORAL_UI_URL;
   const namespace = activityNamespace() ?? DEFAULT_TEMPORAL_NAMESPACE;
