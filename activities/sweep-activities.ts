@@ -1,7 +1,7 @@
 /**
  * The sweep creates its trials' MLflow runs (with the training's own `startMlflowRun`; its own
- * and its first trials' in one step) and hands them to the trials; the runs of trials that never
- * started are ended here, in one activity.
+ * and its first trials' in one step) and hands them to the trials. Successful trials' runs, and
+ * those of trials that never started, are ended here, several in one activity.
  */
 import type { MlflowRunRef, RunContext } from '../src/temporal/types.js';
 import type { TrainingActivities } from './training-activities.js';
