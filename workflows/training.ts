@@ -46,9 +46,9 @@ const DEFAULT_NODE_OPTIONS: NodeActivityDefaults = {
   retry: { maximumAttempts: 3, initialIntervalMs: 1_000, backoffCoefficient: 2 },
 };
 
-// Planning (plan-step.ts) and cleaning up are local activities first (no task round trip: the
-// worker running the workflow task runs them): both are idempotent and write nothing Temporal must
-// not repeat. A local activity runs on whichever worker took the workflow task, and on a queue
+// Planning (plan-step.ts) and cleaning up an untracked run are local activities first (no task
+// round trip: the worker running the workflow task runs them; a tracked run is cleaned up by the
+// activity that ends it): both are idempotent and write nothing Temporal must not repeat. A local activity runs on whichever worker took the workflow task, and on a queue
 // shared by mistake that may be a worker of another project: a failed local attempt is not
 // retried, the step runs as a regular activity, which the right worker takes (as `local: true`
 // nodes fall back, see dag.ts). The other steps are regular activities.

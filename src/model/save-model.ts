@@ -154,7 +154,6 @@ const VERIFICATIONS_KEPT = 16;
  * flavors and signature (not its ids and times), the records predicted, and the Node version.
  * Returns the files' hashes too: the integrity manifest does not read them again.
  */
-
 async function verificationDigest(
   modelDir: string,
   mlmodel: MLmodel,
