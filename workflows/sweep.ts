@@ -42,6 +42,7 @@ import { mlflowRunIdKey, pipelineNameKey, sweepProgressQuery } from './definitio
 import { ApprovalGate, promote, promotionMarkdown } from './promotion.js';
 import { ONE_LOCAL_ATTEMPT, planPipeline, planPipelineLocally } from './plan-step.js';
 import { locallyFirst, onRightWorker } from './right-worker.js';
+import { Batches } from './batches.js';
 import { beatsTrial } from './sweep-ranking.js';
 import { trainingWorkflow } from './training.js';
 
@@ -274,13 +275,6 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   progress.state = 'running';
   count();
 
-  // A trial's metric is read once its child ends, beside the lane's next trial. Trials that end
-  // while a read is in flight wait for the next read, which takes them all in one MLflow call. The
-  // trials that end once every trial has started (the last round) are read together by the
-  // activity that logs the sweep's outcome: no read of their own after the last trial.
-  const scoring: Promise<void>[] = [];
-  const unread: { outcome: TrialOutcome; runId: string }[] = [];
-  let reading = false;
   /** The next trial a lane starts. */
   let next = 0;
   const allTrialsStarted = (): boolean => next >= trials.length;
@@ -290,66 +284,46 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     if (beatsTrial({ trial: outcome.trial, metric: value }, progress.best, maximize))
       progress.best = { trial: outcome.trial, metric: value, mlflowRunId: runId };
   };
-  const readMetrics = async (): Promise<void> => {
-    reading = true;
-    try {
-      while (unread.length > 0 && !allTrialsStarted()) {
-        const batch = unread.splice(0);
-        try {
-          const values = await onRightWorker(() =>
-            readRunMetrics({
-              context,
-              ...(parent ? { experimentId: parent.experimentId } : {}),
-              runIds: batch.map((read) => read.runId),
-              metric,
-            }),
-          );
-          for (const { outcome, runId } of batch) record(outcome, runId, values[runId]);
-        } catch (error) {
-          // A cancelled read belongs to a cancelled sweep, which says so itself.
-          if (isCancellation(error)) return;
-          for (const { outcome } of batch) {
-            outcome.state = 'failed';
-            outcome.error = `its metric '${metric}' could not be read: ${describeFailure(error)}`;
-            log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
-          }
-        }
-        count();
-      }
-    } finally {
-      reading = false;
-    }
-  };
-  const score = (outcome: TrialOutcome, runId: string): void => {
-    unread.push({ outcome, runId });
-    if (!reading && !allTrialsStarted()) scoring.push(readMetrics());
-  };
-  // Successful trials' runs are ended (and their stores cleared) a batch at a time: trials that
-  // succeed while a batch is in flight wait for the next one.
-  const closing: Promise<void>[] = [];
-  const unclosed: RunContext[] = [];
-  let closingBatch = false;
-  const closeTrials = async (): Promise<void> => {
-    closingBatch = true;
-    try {
-      while (unclosed.length > 0) {
-        const contexts = unclosed.splice(0);
-        try {
-          await CancellationScope.nonCancellable(() =>
-            onRightWorker(() => closeTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
-          );
-        } catch (error) {
-          log.warn(`Could not end the MLflow runs of trials: ${describeFailure(error)}`);
+  // A trial's metric is read once its child ends, beside the lane's next trial. Trials that end
+  // while a read is in flight wait for the next read, which takes them all in one MLflow call. The
+  // trials that end once every trial has started (the last round) are read together by the
+  // activity that logs the sweep's outcome: no read of their own after the last trial.
+  const scoring = new Batches<{ outcome: TrialOutcome; runId: string }>(
+    async (batch) => {
+      try {
+        const values = await onRightWorker(() =>
+          readRunMetrics({
+            context,
+            ...(parent ? { experimentId: parent.experimentId } : {}),
+            runIds: batch.map((read) => read.runId),
+            metric,
+          }),
+        );
+        for (const { outcome, runId } of batch) record(outcome, runId, values[runId]);
+      } catch (error) {
+        // A cancelled read belongs to a cancelled sweep, which says so itself.
+        if (isCancellation(error)) return;
+        for (const { outcome } of batch) {
+          outcome.state = 'failed';
+          outcome.error = `its metric '${metric}' could not be read: ${describeFailure(error)}`;
+          log.warn(`Sweep trial ${outcome.trial} failed: ${outcome.error}`);
         }
       }
-    } finally {
-      closingBatch = false;
+      count();
+    },
+    () => !allTrialsStarted(),
+  );
+  // Successful trials' runs are ended (and their stores cleared) a batch at a time, beside the
+  // lanes' next trials.
+  const closing = new Batches<RunContext>(async (contexts) => {
+    try {
+      await CancellationScope.nonCancellable(() =>
+        onRightWorker(() => closeTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
+      );
+    } catch (error) {
+      log.warn(`Could not end the MLflow runs of trials: ${describeFailure(error)}`);
     }
-  };
-  const closeTrial = (index: number, mlflowRunId: string): void => {
-    unclosed.push({ ...trialContext(index), mlflowRunId });
-    if (!closingBatch) closing.push(closeTrials());
-  };
+  });
   /** Trials whose child workflow started: it ends its run itself, unless it succeeded here. */
   const handedOver = new Set<number>();
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
@@ -384,12 +358,13 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
       });
       handedOver.add(outcome.trial);
-      if (mlflowRun && runsMadeAndClosed) closeTrial(outcome.trial, mlflowRun.runId);
+      if (mlflowRun && runsMadeAndClosed)
+        closing.push({ ...trialContext(outcome.trial), mlflowRunId: mlflowRun.runId });
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
       // The metric is read beside the next trial, not before it: the lane starts its next trial now.
-      if (result.mlflowRunId) score(outcome, result.mlflowRunId);
+      if (result.mlflowRunId) scoring.push({ outcome, runId: result.mlflowRunId });
     } catch (error) {
       if (error instanceof ChildWorkflowFailure) handedOver.add(outcome.trial);
       outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
@@ -418,7 +393,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     );
     const rejected = lanes.find((lane) => lane.status === 'rejected');
     if (rejected) throw rejected.reason;
-    await Promise.all(scoring);
+    await scoring.settled();
     // Cancelled before a lane started a trial: the lanes returned, the sweep is still cancelled.
     if (CancellationScope.current().consideredCancelled)
       throw new CancelledFailure('The sweep was cancelled before its trials ran.');
@@ -433,7 +408,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     if (parent) {
       // The outcome is logged on the parent run, which it ends, with the last trials' metrics read
       // and ranked in the same activity (nothing is logged when no trial has the metric).
-      const last = unread.splice(0);
+      const last = scoring.take();
       const leader = progress.best ? trials[progress.best.trial] : undefined;
       // The last trials' runs end meanwhile.
       const [values] = await Promise.all([
@@ -450,7 +425,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             maximize,
           }),
         ),
-        Promise.all(closing),
+        closing.settled(),
       ]);
       for (const { outcome, runId } of last) record(outcome, runId, values?.[runId]);
       parentEnded = progress.best !== undefined;
@@ -489,7 +464,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   } finally {
     await CancellationScope.nonCancellable(async () => {
       // Successful trials' runs are ended, when the outcome was not logged (a failure, a cancel).
-      await Promise.all(closing);
+      await closing.settled();
       // Runs created for trials whose training never started are ended here (KILLED when the
       // sweep was cancelled): no other workflow owns them.
       await Promise.allSettled(trialRuns.values());
