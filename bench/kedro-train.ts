@@ -341,9 +341,12 @@ interface Breakdown {
   nodesMs: number;
   /** The packaging activity, scheduled → completed (bundle, verify, uploads, LoggedModel, version). */
   packagingMs: number;
-  /** Ending the MLflow run and cleaning the intermediate store. */
+  /** Ending the MLflow run and cleaning the intermediate store (0 when it ran with the gate). */
   closingMs: number;
-  /** The promotion gate (version tags, alias), to the workflow's completion. */
+  /**
+   * The promotion gate (version tags, alias), to the workflow's completion; the ending of the run
+   * too when a local activity ended it while the gate ran.
+   */
   promotionMs: number;
   /** Workflow completed → CLI process exit (result, summary, connection closed). */
   cliEndMs: number;
@@ -388,8 +391,10 @@ async function breakdown(
   const packagingEnd = last(completed.packageModel);
   // Nodes run as local activities schedule no activity task: their span starts with the run.
   const nodesStart = scheduled[NODE_ACTIVITY] ? first(scheduled[NODE_ACTIVITY]) : runStarted;
-  // Ending the run and cleaning up run at once; a cleanup done as a local activity is a marker.
-  const closingEnd = last([...(completed.endMlflowRun ?? []), ...(completed.cleanupRun ?? [])]);
+  // Ending the run and cleaning up run at once; a cleanup done as a local activity is a marker, and
+  // so is the ending of a run ended locally while the gate runs (counted with the gate).
+  const closing = [...(completed.endMlflowRun ?? []), ...(completed.cleanupRun ?? [])];
+  const closingEnd = closing.length > 0 ? last(closing) : packagingEnd;
   return {
     cliStartMs: round(workflowStart - startedAt),
     planAndRunMs: round(runStarted - workflowStart),

@@ -139,6 +139,8 @@ export interface PromotionGateArgs {
   gate: ApprovalGate;
   /** Called with the decision so far: `awaiting` while a person is asked. */
   report: (decision: PromotionDecision, awaiting: boolean) => void;
+  /** Settles once the run is closed: the decision is recorded (the alias moved) only then. */
+  runClosed?: Promise<void>;
 }
 
 /**
@@ -159,6 +161,7 @@ export async function promote(args: PromotionGateArgs): Promise<PromotionDecisio
   const step = <T>(local: () => Promise<T>, regular: () => Promise<T>): Promise<T> =>
     localFirst ? locallyFirst(local, regular) : onRightWorker(regular);
   const record = async (decision: PromotionDecision): Promise<PromotionDecision> => {
+    await args.runClosed;
     args.report(decision, false);
     await CancellationScope.nonCancellable(() =>
       step(

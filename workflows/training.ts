@@ -25,6 +25,7 @@ import type {
   NodeActivityDefaults,
   NodePlan,
   PipelinePlan,
+  PromotionDecision,
   RestoredNode,
   RunContext,
   TrainingInput,
@@ -79,12 +80,22 @@ const { cleanupRun: cleanupRunLocally } = proxyLocalActivities<TrainingActivitie
   retry: ONE_LOCAL_ATTEMPT,
   summary: 'clean up',
 });
+const { endMlflowRun: endMlflowRunLocally } = proxyLocalActivities<TrainingActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
+  summary: 'end MLflow run',
+});
 const { restoreCachedNodes } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '1 hour',
 });
 
 /** Marks histories whose tracked run closes in one activity (before: end ‖ local cleanup). */
 export const CLOSE_IN_ONE_STEP_PATCH = 'close-in-one-step';
+/**
+ * Marks histories whose tracked run is ended by a local activity first and, once it succeeded,
+ * whose promotion gate runs while the run is being ended (before: a regular activity, then the gate).
+ */
+export const PROMOTE_WHILE_CLOSING_PATCH = 'promote-while-closing';
 
 /** Input of the training workflow; `nodeDefaults` overrides the activity options of nodes. */
 export interface TrainingWorkflowInput extends TrainingInput {
@@ -208,6 +219,40 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FINISHED';
   let model: LoggedModelRef | undefined;
   let result: TrainingResult;
+  /** The promotion gate when it runs while the run is being ended. */
+  let gating: Promise<PromotionDecision | undefined> | undefined;
+  const gateApplies = (): boolean =>
+    model !== undefined && mlflowRun !== undefined && context.registerModel !== false;
+  /** The gate; with `closing`, started while the run is ended, it records once that is done. */
+  const runGate = async (closing?: Promise<void>): Promise<PromotionDecision | undefined> => {
+    if (!closing) {
+      progress.state = 'promoting';
+      showDetails();
+    }
+    try {
+      const decision = await promote({
+        context,
+        model: model!,
+        runId: mlflowRun!.runId,
+        ...(plan.promotion ? { policy: plan.promotion } : {}),
+        gate,
+        ...(closing ? { runClosed: closing } : {}),
+        report(decision, awaiting) {
+          progress.promotion = decision;
+          progress.state = awaiting ? 'awaiting-approval' : 'promoting';
+          showDetails();
+        },
+      });
+      progress.state = 'completed';
+      showDetails();
+      return decision;
+    } catch (error) {
+      progress.state = isCancellation(error) ? 'cancelled' : 'failed';
+      progress.error = describeFailure(error);
+      showDetails();
+      throw error;
+    }
+  };
   try {
     const restored = await restoreFromCache(plan, context, defaults);
     for (const hit of restored) {
@@ -280,8 +325,6 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     // Closing runs even when the workflow was cancelled, and never changes the run's outcome: each
     // step waits out an outage; a step that still fails is logged, and the next one runs.
     const settled = progress.state;
-    progress.state = 'closing';
-    showDetails();
     // A sweep ends a successful trial's run and clears its store itself, with other trials' in one
     // activity: the trial has nothing left to do. Any other run closes here.
     const closedBySweep =
@@ -290,26 +333,38 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     // cleanup would hold the workflow task, and so the ending of the run, until it is done.
     // Histories recorded before close as two steps at once (patched).
     const inOneStep = !closedBySweep && mlflowRun !== undefined && patched(CLOSE_IN_ONE_STEP_PATCH);
-    await CancellationScope.nonCancellable(async () => {
+    // The run is ended by a local activity first, and a successful run's gate evaluates meanwhile,
+    // recording its decision (and moving the alias) once the run is closed FINISHED: the steps
+    // share one workflow task (a regular activity there would wait for the gate's local ones).
+    // Histories recorded before end the run with a regular activity, then run the gate (patched).
+    const endsLocally = inOneStep && patched(PROMOTE_WHILE_CLOSING_PATCH);
+    progress.state = 'closing';
+    showDetails();
+    const end = (args: Parameters<typeof endMlflowRun>[0]): Promise<void> =>
+      endsLocally
+        ? locallyFirst(
+            () => endMlflowRunLocally(args),
+            () => endMlflowRun(args),
+          )
+        : onRightWorker(() => endMlflowRun(args));
+    const closing = CancellationScope.nonCancellable(async () => {
       if (closedBySweep) return;
       await Promise.all([
         mlflowRun
           ? closingStep('end the MLflow run', () =>
-              onRightWorker(() =>
-                endMlflowRun({
-                  context,
-                  status,
-                  ...(inOneStep ? { cleanup: true } : {}),
-                  ...(status === 'FAILED'
-                    ? {
-                        failure: {
-                          ...(progress.failedNode ? { node: progress.failedNode } : {}),
-                          message: progress.error ?? 'the workflow failed',
-                        },
-                      }
-                    : {}),
-                }),
-              ),
+              end({
+                context,
+                status,
+                ...(inOneStep ? { cleanup: true } : {}),
+                ...(status === 'FAILED'
+                  ? {
+                      failure: {
+                        ...(progress.failedNode ? { node: progress.failedNode } : {}),
+                        message: progress.error ?? 'the workflow failed',
+                      },
+                    }
+                  : {}),
+              }),
             )
           : undefined,
         inOneStep
@@ -322,38 +377,22 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
             ),
       ]);
     });
-    progress.state = settled;
-    showDetails();
+    if (endsLocally && status === 'FINISHED' && gateApplies()) {
+      gating = runGate(closing);
+      gating.catch(() => undefined);
+    }
+    await closing;
+    if (!gating) {
+      progress.state = settled;
+      showDetails();
+    }
   }
 
-  // The gate runs once the run is closed FINISHED: a failed run never becomes champion. A sweep
-  // trial's model is not registered: the sweep passes its best trial through the gate.
-  if (model && mlflowRun && context.registerModel !== false) {
-    progress.state = 'promoting';
-    showDetails();
-    try {
-      const promotion = await promote({
-        context,
-        model,
-        runId: mlflowRun.runId,
-        ...(plan.promotion ? { policy: plan.promotion } : {}),
-        gate,
-        report(decision, awaiting) {
-          progress.promotion = decision;
-          progress.state = awaiting ? 'awaiting-approval' : 'promoting';
-          showDetails();
-        },
-      });
-      if (promotion) result.promotion = promotion;
-    } catch (error) {
-      progress.state = isCancellation(error) ? 'cancelled' : 'failed';
-      progress.error = describeFailure(error);
-      showDetails();
-      throw error;
-    }
-    progress.state = 'completed';
-    showDetails();
-  }
+  // The gate records its decision once the run is closed FINISHED: a failed run never becomes
+  // champion. A sweep trial's model is not registered: the sweep passes its best trial through
+  // the gate.
+  const promotion = await (gating ?? (gateApplies() ? runGate() : undefined));
+  if (promotion) result.promotion = promotion;
   // Approvals answer once the decision is recorded: let them reply before the workflow closes.
   await condition(allHandlersFinished);
   result.durationMs = Date.now() - startTime.getTime();

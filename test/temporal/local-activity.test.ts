@@ -215,14 +215,19 @@ describe('a linear run of light nodes on an in-process worker', () => {
       ],
     });
     // The UI names each group by the first and last node it was given. (The tracked run's store is
-    // cleared by the activity that ends its MLflow run: no local cleanup.)
+    // cleared by the local activity that ends its MLflow run: no cleanup step of its own.)
     const summaries = (history.events ?? []).flatMap((event) =>
       event.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
       event.userMetadata?.summary
         ? [json(event.userMetadata.summary)]
         : [],
     );
-    expect(summaries).toEqual(['plan', 'lc_0 … lc_3 (4 nodes)', 'lc_2 … lc_3 (2 nodes)']);
+    expect(summaries).toEqual([
+      'plan',
+      'lc_0 … lc_3 (4 nodes)',
+      'lc_2 … lc_3 (2 nodes)',
+      'end MLflow run',
+    ]);
     expect((await training.progress()).nodes).toEqual({
       lc_0: 'completed',
       lc_1: 'completed',

@@ -73,3 +73,29 @@ describe('training histories recorded before the promotion gate ran its steps lo
     ).resolves.toBeUndefined();
   }, 60_000);
 });
+
+describe('a gated training recorded before its run was ended locally while the gate ran', () => {
+  // Recorded with the workflows of cfd9ad7 (the lifecycle project's `gated`, first model
+  // promoted): the run was ended by a regular activity, and the gate ran after it.
+  const history = readHistoryFile(join(fixtures, 'promotion-after-closing-history.json'));
+
+  it('ended its run with an activity task before the gate', () => {
+    expect(scheduled(history)).toContain('endMlflowRun');
+    const events = history.events ?? [];
+    const ended = events.findIndex(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'endMlflowRun',
+    );
+    const gateMarkers = events.flatMap((event, at) =>
+      event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [at] : [],
+    );
+    expect(gateMarkers.at(-1)!).toBeGreaterThan(ended);
+  });
+
+  it('replays against the current workflow code (patched)', async () => {
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath,
+      logger: new DefaultLogger('WARN'),
+    });
+    await expect(Worker.runReplayHistory({ workflowBundle }, history)).resolves.toBeUndefined();
+  }, 120_000);
+});

@@ -130,6 +130,30 @@ describe('the promotion gate on the real servers', () => {
     expect(activities).not.toContain('recordPromotion');
     expect(events.filter((e) => e.markerRecordedEventAttributes).length).toBeGreaterThanOrEqual(2);
     expect(first.promotion?.reason).toContain('no version holds @champion');
+    // The run is ended by a local activity while the gate runs: no activity task ends it, and the
+    // end and the gate's steps complete with one workflow task (their markers follow one
+    // workflowTaskCompleted), so the alias moves without waiting for a round trip of closing.
+    expect(activities).not.toContain('endMlflowRun');
+    const json = (payload: { data?: Uint8Array | null } | null | undefined): unknown =>
+      JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8'));
+    let task = 0;
+    const localSteps: { summary: string; task: number }[] = [];
+    for (const event of events) {
+      if (event.workflowTaskCompletedEventAttributes) task++;
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName === 'core_local_activity' && event.userMetadata?.summary)
+        localSteps.push({ summary: String(json(event.userMetadata.summary)), task });
+    }
+    const ending = localSteps.find((step) => step.summary === 'end MLflow run');
+    expect(ending).toBeDefined();
+    // Evaluating, recording and ending: one workflow task.
+    expect(
+      localSteps
+        .filter((step) => step.task === ending!.task)
+        .map((s) => s.summary)
+        .sort(),
+    ).toEqual(['end MLflow run', 'promotion gate', 'promotion gate']);
+    expect((await mlflow().runs.get(first.mlflowRunId!)).info.status).toBe('FINISHED');
     const v1 = first.model!.registeredModelVersion!;
     expect(await champion()).toBe(v1);
 
