@@ -122,25 +122,33 @@ export async function withTemporalClient<T>(
 }
 
 /**
- * Calls `poll` every `intervalMs`, one call at a time. `stop()` aborts the call in flight (its
- * signal) and waits for it to settle, so no query outlives the connection and none delays the end:
- * a query of a workflow that just completed may wait for a worker to replay its history.
+ * Calls `poll` every `intervalMs` (the first time after `firstAfterMs`, default `intervalMs`), one
+ * call at a time. `stop()` aborts the call in flight (its signal) and waits for it to settle, so no
+ * query outlives the connection and none delays the end: a query of a workflow that just completed
+ * may wait for a worker to replay its history.
  */
 export function pollEvery(
   intervalMs: number,
   poll: (signal: AbortSignal) => Promise<void>,
+  options: { firstAfterMs?: number } = {},
 ): { stop(): Promise<void> } {
   let inFlight: { done: Promise<void>; abort: AbortController } | undefined;
-  const timer = setInterval(() => {
+  const tick = (): void => {
     if (inFlight) return;
     const abort = new AbortController();
     const done = poll(abort.signal)
       .catch(() => undefined)
       .finally(() => (inFlight = undefined));
     inFlight = { done, abort };
-  }, intervalMs);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    tick();
+    timer = setInterval(tick, intervalMs);
+  }, options.firstAfterMs ?? intervalMs);
   return {
     async stop() {
+      clearTimeout(first);
       clearInterval(timer);
       inFlight?.abort.abort();
       await inFlight?.done;

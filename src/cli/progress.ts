@@ -4,6 +4,8 @@ import { SingleBar, Presets } from 'cli-progress';
 export interface NodeProgressView {
   update(done: number, total: number, running: readonly string[]): void;
   log(line: string): void;
+  /** Runs `print` (e.g. a line to stdout) with the bar out of the way; the next update redraws it. */
+  interrupt(print: () => void): void;
   stop(): void;
 }
 
@@ -30,6 +32,7 @@ export function createNodeProgress(
         last = line;
       },
       log: (line) => void stream.write(`${line}\n`),
+      interrupt: (print) => print(),
       stop: () => undefined,
     };
   }
@@ -54,8 +57,11 @@ export function createNodeProgress(
       }
     },
     log(line) {
+      this.interrupt(() => stream.write(`${line}\n`));
+    },
+    interrupt(print) {
       if (started) bar.stop();
-      stream.write(`${line}\n`);
+      print();
       started = false;
     },
     stop: () => {

@@ -38,4 +38,16 @@ describe('pollEvery', () => {
     expect(calls).toBe(atStop);
     expect(most).toBe(1);
   });
+
+  it('makes its first call after firstAfterMs, then one every intervalMs', async () => {
+    const started = performance.now();
+    const calls: number[] = [];
+    const polling = pollEvery(5, async () => void calls.push(performance.now() - started), {
+      firstAfterMs: 200,
+    });
+    await waitFor(() => calls.length >= 3, 'three calls', 5_000, 1);
+    await polling.stop();
+    // Timers never fire early: the first call waited for firstAfterMs, not for intervalMs.
+    expect(calls[0]).toBeGreaterThanOrEqual(199);
+  });
 });

@@ -7,6 +7,9 @@ import { MlflowProxy } from '../support/mlflow-proxy.js';
 import { repoRoot, services } from '../support/services.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 import { killAllWorkers, spawnWorker } from '../support/worker-process.js';
+import { fileURLToPath } from 'node:url';
+import type { InjectedSinks } from '@temporalio/worker';
+import type { QueryLogSinks } from '../support/query-log-interceptor.js';
 
 const run = promisify(execFile);
 
@@ -113,6 +116,50 @@ describe('temporal-mlflow train --wait', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`TrainingFailedError: Training failed at node 'broken'`);
     expect(result.stderr).toContain('column "amount" has text values');
+  });
+});
+
+describe('temporal-mlflow train --wait watching a training', () => {
+  /** When the worker answered each query, by name. */
+  const answered: { name: string; at: number }[] = [];
+  let watched: TemporalHarness;
+  beforeAll(async () => {
+    const sinks: InjectedSinks<QueryLogSinks> = {
+      queryLog: {
+        answered: { fn: (_info, name) => void answered.push({ name, at: Date.now() }) },
+      },
+    };
+    watched = await startHarness({
+      workerOptions: {
+        interceptors: {
+          workflowModules: [
+            fileURLToPath(new URL('../support/query-log-interceptor.ts', import.meta.url)),
+          ],
+        },
+        sinks,
+      },
+    });
+  }, 120_000);
+  afterAll(async () => watched?.close());
+
+  it('asks it nothing in its first second (a query is work for its worker), and still links the MLflow run', async () => {
+    const result = await train([
+      '--pipeline',
+      'diamond',
+      '--task-queue',
+      watched.taskQueue,
+      '--wait',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /MLflow run: +http:\/\/\S+\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}/,
+    );
+    const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
+    const history = await watched.client.workflow.getHandle(workflowId).fetchHistory();
+    const started = history.events![0]!.eventTime!;
+    const startedAt = Number(started.seconds) * 1000 + (started.nanos ?? 0) / 1e6;
+    // Whatever was asked (a long run under load is watched), nothing was in the first second.
+    expect(answered.filter((query) => query.at < startedAt + 900)).toEqual([]);
   });
 });
 

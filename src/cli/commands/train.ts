@@ -39,6 +39,8 @@ interface TrainOptions
 }
 
 const WAITING_FOR_WORKER = 'waiting for a worker';
+/** When a waiting `train` first asks the training for its progress. */
+const FIRST_PROGRESS_AFTER_MS = 1_000;
 
 /**
  * Starts a training and follows it: the queue used, links, and (with `wait`) live progress and the
@@ -63,6 +65,17 @@ export async function followTraining(
   let experimentId: string | undefined;
   log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
   log(`Task queue:        ${compiled.taskQueue}`);
+  /** The line linking the MLflow run (undefined without a tracking URI here). */
+  const runLine = async (run: {
+    runId: string;
+    experimentId?: string;
+  }): Promise<string | undefined> => {
+    if (!process.env.MLFLOW_TRACKING_URI) return undefined;
+    const mlflow = MlflowClient.fromEnv();
+    // Workers before the progress carried it: ask MLflow.
+    experimentId = run.experimentId ?? (await mlflow.runs.get(run.runId)).info.experiment_id;
+    return `MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, run.runId)}`;
+  };
   const hasWorker = async (): Promise<boolean> =>
     (await queuePollers(client, compiled.taskQueue)).length > 0;
   if (!(await hasWorker())) {
@@ -70,26 +83,35 @@ export async function followTraining(
       `started; no worker polls queue ${compiled.taskQueue}: start one with \`${workerCommand(options)}\``,
     );
     if (!options.wait) return undefined;
-  } else {
+  } else if (!options.wait) {
     const run = await handle.mlflowRun();
-    if (run && process.env.MLFLOW_TRACKING_URI) {
-      const mlflow = MlflowClient.fromEnv();
-      // Workers before the progress carried it: ask MLflow.
-      experimentId = run.experimentId ?? (await mlflow.runs.get(run.runId)).info.experiment_id;
-      log(`MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, run.runId)}`);
-    }
+    const line = run && (await runLine(run));
+    if (line) log(line);
   }
   if (!options.wait) return undefined;
   const progress = createNodeProgress(`train ${compiled.pipeline}`);
-  // Queries need a worker: until one polls, progress says so instead of querying.
+  // Queries need a worker: until one polls, progress says so instead of querying. Every query is
+  // work for the worker running the training (a workflow task's worth), so the first waits a
+  // second: a short training is not slowed by being watched, and its summary gives the run's link.
   let served = false;
-  const polling = pollEvery(250, (signal) =>
-    client.connection.withAbortSignal(signal, () => showProgress()),
+  let runShown = false;
+  const polling = pollEvery(
+    250,
+    (signal) => client.connection.withAbortSignal(signal, () => showProgress()),
+    { firstAfterMs: FIRST_PROGRESS_AFTER_MS },
   );
   async function showProgress(): Promise<void> {
     served ||= await hasWorker();
     if (!served) return progress.update(0, 0, [WAITING_FOR_WORKER]);
     const state = await handle.progress();
+    if (!runShown && state.mlflowRunId) {
+      runShown = true;
+      const line = await runLine({
+        runId: state.mlflowRunId,
+        ...(state.mlflowExperimentId ? { experimentId: state.mlflowExperimentId } : {}),
+      });
+      if (line) progress.interrupt(() => log(line));
+    }
     const running =
       state.state === 'packaging'
         ? ['packaging model']
