@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { MlflowClient } from '../mlflow/client.js';
+import { RunValueLog } from './run-value-log.js';
 import type { IntermediateStoreMode } from './types.js';
 import { decodeValue, encodeValue } from './value-codec.js';
 
@@ -29,58 +29,76 @@ export function safeSegment(name: string): string {
 }
 
 /**
- * Values up to this size are written and read with synchronous calls: a few microseconds of system
- * calls on the event loop instead of one thread-pool round trip per call (open, write, close,
- * rename...), which is most of a small node's I/O time on a busy machine.
+ * Values up to this size are appended to the run's value log (see run-value-log.ts) with
+ * synchronous calls: a few microseconds on the event loop instead of a file created per value and
+ * thread-pool round trips (open, write, close, rename...), most of a small node's I/O time on a
+ * busy machine. Larger values get a file of their own, written asynchronously.
  */
 const SYNC_IO_BYTES = 256 * 1024;
 
 /** Folders of cleared runs waiting to be deleted, in the store's folder. */
 const TRASH_PREFIX = '.cleared-';
 
+/** Runs whose value logs a store keeps open at most (the least recently used is closed). */
+const OPEN_RUN_LOGS = 64;
+
 /** A folder on the worker's disk: fast, and enough when every worker of a run shares that disk. */
 export class LocalIntermediateStore implements IntermediateStore {
   readonly mode = 'local' as const;
-  /** Run folders this process has made (a run's nodes then skip the mkdir). */
-  private readonly made = new Set<string>();
+  /** The value logs of the runs this process stored to or read from lately. */
+  private readonly logs = new Map<string, RunValueLog>();
   constructor(readonly dir: string = join(tmpdir(), 'temporal-mlflow-intermediate')) {}
 
+  private folder(runId: string): string {
+    return join(this.dir, safeSegment(runId));
+  }
+
   private path(runId: string, dataset: string): string {
-    return join(this.dir, safeSegment(runId), `${safeSegment(dataset)}.bin`);
+    return join(this.folder(runId), `${safeSegment(dataset)}.bin`);
+  }
+
+  private log(runId: string): RunValueLog {
+    let log = this.logs.get(runId);
+    if (log) {
+      this.logs.delete(runId);
+    } else {
+      log = new RunValueLog(this.folder(runId));
+      if (this.logs.size >= OPEN_RUN_LOGS) {
+        const [oldest, closing] = this.logs.entries().next().value!;
+        closing.close();
+        this.logs.delete(oldest);
+      }
+    }
+    this.logs.set(runId, log);
+    return log;
   }
 
   async save(runId: string, dataset: string, value: unknown): Promise<void> {
-    const target = this.path(runId, dataset);
-    const folder = join(this.dir, safeSegment(runId));
-    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
     const bytes = await encodeValue(value);
     if (bytes.byteLength <= SYNC_IO_BYTES) {
-      if (!this.made.has(folder)) mkdirSync(folder, { recursive: true });
-      this.made.add(folder);
-      try {
-        writeFileSync(temp, bytes);
-      } catch (error) {
-        // The folder was removed meanwhile (another worker cleaned the run up): make it again.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-        mkdirSync(folder, { recursive: true });
-        writeFileSync(temp, bytes);
-      }
-      renameSync(temp, target);
+      this.log(runId).append(dataset, bytes);
       return;
     }
-    await mkdir(folder, { recursive: true });
-    this.made.add(folder);
+    const target = this.path(runId, dataset);
+    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await mkdir(this.folder(runId), { recursive: true });
     await writeFile(temp, bytes);
     await rename(temp, target);
+    // Recorded in the log too: it wins over an earlier value of the dataset there, by its time.
+    this.log(runId).append(dataset, 'inFile');
   }
 
   async load(runId: string, dataset: string): Promise<unknown> {
-    const file = this.path(runId, dataset);
-    const { size } = statSync(file);
-    return decodeValue(size <= SYNC_IO_BYTES ? readFileSync(file) : await readFile(file));
+    const log = this.log(runId);
+    const logged = log.find(dataset);
+    if (logged && !logged.inFile) return decodeValue(log.read(logged));
+    // In a file of its own (a large value, or one stored by an earlier version of this store).
+    return decodeValue(await readFile(this.path(runId, dataset)));
   }
 
   async exists(runId: string, dataset: string): Promise<boolean> {
+    const logged = this.log(runId).find(dataset);
+    if (logged && !logged.inFile) return true;
     return stat(this.path(runId, dataset)).then(
       () => true,
       () => false,
@@ -93,8 +111,9 @@ export class LocalIntermediateStore implements IntermediateStore {
    * with any folder a process that died meanwhile left behind.
    */
   async clear(runId: string): Promise<void> {
-    const folder = join(this.dir, safeSegment(runId));
-    this.made.delete(folder);
+    const folder = this.folder(runId);
+    this.logs.get(runId)?.close();
+    this.logs.delete(runId);
     // Run folders never start with a dot (see safeSegment): these names are no run's.
     const trash = join(this.dir, `${TRASH_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     try {

@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient } from '../../src/mlflow/client.js';
 import { startTraining, type TrainingHandle } from '../../src/temporal/client.js';
-import { MLFLOW_INTERMEDIATE_ROOT, safeSegment } from '../../src/temporal/intermediate-store.js';
+import {
+  LocalIntermediateStore,
+  MLFLOW_INTERMEDIATE_ROOT,
+  safeSegment,
+} from '../../src/temporal/intermediate-store.js';
 import { services } from '../support/services.js';
 import { fastNodeDefaults, startHarness, temporalTestProject } from '../support/temporal.js';
 import {
@@ -146,7 +150,10 @@ describe("the 'local' intermediate store", () => {
         async () => (await training.progress()).nodes.slow === 'running',
         "node 'slow' to run",
       );
-      expect(existsSync(join(runDir, 'one.bin'))).toBe(true);
+      // Read as another worker process sharing the folder would.
+      expect(await new LocalIntermediateStore(storeDir).exists(training.workflowId, 'one')).toBe(
+        true,
+      );
       await training.result();
       expect(existsSync(runDir)).toBe(false);
     } finally {
