@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import { DataCatalog } from '../../src/catalog/data-catalog.js';
 import { MemoryDataset } from '../../src/datasets/memory.js';
@@ -208,6 +210,23 @@ describe('node functions in worker threads', () => {
     delete process.env.NODE_THREAD_TEST_VALUE;
     await expect(runInThread('read_env', {})).resolves.toEqual({ env_value: null });
   });
+
+  it("share the process's own environment: nodes see it live and may set it, with nothing sent per call", async () => {
+    // Under Jest process.env is a proxy of the test file's; a plain Node process shows the shared case.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'shared-env-threads.ts')],
+      {
+        timeout: 60_000,
+        killSignal: 'SIGKILL',
+        env: { ...process.env, NODE_THREAD_TEST_VALUE: '' },
+      },
+    );
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+      seen: ['first', 'second', null, 'from a node'],
+      threads: 0,
+    });
+  }, 90_000);
 
   it('terminate the thread when the signal aborts, even during a busy loop', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(8));
