@@ -139,7 +139,7 @@ export class RunValueLog {
     this.#forget();
     mkdirSync(this.folder, { recursive: true });
     const path = `${process.pid}-${randomBytes(4).toString('hex')}${LOG_SUFFIX}`;
-    const fd = openSync(join(this.folder, path), 'a+', 0o600);
+    const fd = openSync(join(this.folder, path), 'a+');
     this.#own = { path, fd, ino: fstatSync(fd).ino, end: 0 };
     return this.#own;
   }
