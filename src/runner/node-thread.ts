@@ -201,7 +201,7 @@ export class NodeThreadPool {
       // Nodes read process.env as the caller sees it now (not as it was when the thread started;
       // under Jest, the test file's process.env, which is not the process's). A thread sharing the
       // process's environment sees it live: reading all of it per call cost ~0.1 ms per node.
-      const shared = thread.sharedEnv !== undefined && thread.sharedEnv === process.env;
+      const shared = thread.sharedEnv === process.env;
       const env = shared ? undefined : JSON.stringify(process.env);
       const changed = !shared && env !== thread.env;
       thread.env = env;

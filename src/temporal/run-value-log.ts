@@ -103,7 +103,12 @@ export class RunValueLog {
     }
     const logs = new Set(names.filter((name) => name.endsWith(LOG_SUFFIX)));
     // A log gone or replaced (the run was cleared, then stored again): start over.
-    if ([...this.#read.keys()].some((name) => !logs.has(name))) this.#forget();
+    for (const name of this.#read.keys()) {
+      if (!logs.has(name)) {
+        this.#forget();
+        break;
+      }
+    }
     for (const name of logs) if (name !== this.#own?.path) this.#readNew(name);
     return this.#index.get(dataset);
   }

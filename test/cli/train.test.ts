@@ -40,6 +40,9 @@ async function train(
   }
 }
 
+/** The line linking the MLflow run, as `train` prints it. */
+const MLFLOW_RUN_LINK = /MLflow run: +http:\/\/\S+\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}/;
+
 let harness: TemporalHarness;
 beforeAll(async () => {
   harness = await startHarness();
@@ -61,9 +64,7 @@ describe('temporal-mlflow train --wait', () => {
     expect(result.stdout).toMatch(
       /Temporal workflow: http:\/\/\S+\/namespaces\/default\/workflows\/train-diamond-/,
     );
-    expect(result.stdout).toMatch(
-      /MLflow run: +http:\/\/\S+\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}/,
-    );
+    expect(result.stdout).toMatch(MLFLOW_RUN_LINK);
     expect(result.stdout).toContain('Training completed: 4 nodes');
     expect(result.stderr).toContain('4/4 nodes');
   });
@@ -151,9 +152,7 @@ describe('temporal-mlflow train --wait watching a training', () => {
       '--wait',
     ]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(
-      /MLflow run: +http:\/\/\S+\/#\/experiments\/\d+\/runs\/[0-9a-f]{32}/,
-    );
+    expect(result.stdout).toMatch(MLFLOW_RUN_LINK);
     const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
     const history = await watched.client.workflow.getHandle(workflowId).fetchHistory();
     const started = history.events![0]!.eventTime!;
