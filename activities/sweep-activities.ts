@@ -1,15 +1,18 @@
 /**
  * The sweep creates its trials' MLflow runs (with the training's own `startMlflowRun`; its own
  * and its first trials' in one step) and hands them to the trials. Successful trials' runs, and
- * those of trials that never started, are ended here, several in one activity.
+ * those of trials that never started, are ended here, several in one activity; the last ones with
+ * the sweep's outcome.
  */
 import type { MlflowRunRef, RunContext } from '../src/temporal/types.js';
+import type { LifecycleActivities } from './lifecycle-activities.js';
 import type { TrainingActivities } from './training-activities.js';
 
-/** The training activities the sweep's run bookkeeping is made of. */
+/** The activities the sweep's run bookkeeping is made of. */
 export interface SweepActivityDeps {
   startMlflowRun: TrainingActivities['startMlflowRun'];
   endMlflowRun: TrainingActivities['endMlflowRun'];
+  logSweepResult: LifecycleActivities['logSweepResult'];
 }
 
 /** Every call settled before the first failure is thrown: a retry never races an earlier one. */
@@ -40,6 +43,25 @@ export function createSweepActivities(deps: SweepActivityDeps) {
           }),
         ),
       );
+    },
+
+    /**
+     * The sweep's last step: logs its outcome on the parent run (`logSweepResult`) and ends the
+     * runs of the trials that succeeded last (FINISHED, stores cleared), at once. Returns the
+     * metrics `logSweepResult` read.
+     */
+    async finishSweep(args: {
+      outcome: Parameters<LifecycleActivities['logSweepResult']>[0];
+      close: RunContext[];
+    }): Promise<Record<string, number | null>> {
+      const logged = deps.logSweepResult(args.outcome);
+      await allSettledOrThrow<unknown>([
+        logged,
+        ...args.close.map((context) =>
+          deps.endMlflowRun({ context, status: 'FINISHED', cleanup: true }),
+        ),
+      ]);
+      return logged;
     },
 
     /**

@@ -20,6 +20,8 @@ import {
   TAG_WORKFLOW_ID,
 } from '../src/constants.js';
 import { withActiveRun } from '../src/mlflow/active-run.js';
+import type { LoggedMetric } from '../src/mlflow/latest-metric.js';
+import { recordingMetrics } from '../src/mlflow/metric-recorder.js';
 import { stepZeroKeys } from '../src/mlflow/datasets/step-zero-keys.js';
 import { MlflowInvalidParameterError, MlflowResourceNotFoundError } from '../src/mlflow/errors.js';
 import { ExperimentLookupCache, type CachedExperiment } from '../src/mlflow/experiments.js';
@@ -99,6 +101,18 @@ export interface TrainingActivityDeps {
     context: RunContext,
     heartbeat: () => void,
   ) => Promise<LoggedModelRef>;
+}
+
+/** Metric keys a node's result carries at most: the history keeps every activity's result. */
+const MAX_REPORTED_METRICS = 100;
+
+/** The metrics a node logged, as its result reports them. */
+function reportedMetrics(
+  metrics: Record<string, LoggedMetric>,
+): Pick<RunNodeResult, 'metrics' | 'metricsOmitted'> {
+  const count = Object.keys(metrics).length;
+  if (count === 0) return {};
+  return count > MAX_REPORTED_METRICS ? { metricsOmitted: true } : { metrics };
 }
 
 /**
@@ -232,21 +246,27 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       async run(name: string, started: number, signal: AbortSignal): Promise<RunNodeResult> {
         const node = pipeline.node(name);
         let cachedFrom: string | undefined;
-        await runNodeOnCatalog({
-          node,
-          catalog,
-          hooks,
-          run,
-          execute: nodeExecutor,
-          signal,
-          cache,
-          onCached: (hit) => void (cachedFrom = hit.cachedFrom),
-        });
+        const runOnCatalog = () =>
+          runNodeOnCatalog({
+            node,
+            catalog,
+            hooks,
+            run,
+            execute: nodeExecutor,
+            signal,
+            cache,
+            onCached: (hit) => void (cachedFrom = hit.cachedFrom),
+          });
+        // What the node logged is reported with it: a sweep ranks its trial without reading MLflow.
+        let metrics: Record<string, LoggedMetric> = {};
+        if (client && runId) ({ logged: metrics } = await recordingMetrics(runId, runOnCatalog));
+        else await runOnCatalog();
         return {
           node: node.name,
           durationMs: Date.now() - started,
           outputs: [...node.outputs],
           ...(cachedFrom !== undefined ? { cached: true, cachedFrom } : {}),
+          ...reportedMetrics(metrics),
         };
       },
     };

@@ -83,6 +83,15 @@ const { endTrialRuns: closeTrialRuns } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
   summary: "end successful trials' MLflow runs",
 });
+const { finishSweep } = proxyActivities<SweepActivities>({
+  ...waitingOutOutages,
+  summary: "the sweep's outcome and its last trials' runs",
+});
+const { finishSweep: finishSweepLocally } = proxyLocalActivities<SweepActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
+  summary: "the sweep's outcome and its last trials' runs",
+});
 
 /**
  * Histories recorded before it have each trial start its own MLflow run; after it, the sweep
@@ -99,6 +108,17 @@ export const TRIAL_RUNS_PATCH = 'sweep-trial-runs-ahead';
 export const RUNS_MADE_AND_CLOSED_PATCH = 'sweep-makes-and-closes-trial-runs';
 /** Histories recorded before it plan and start the parent run as regular activities only. */
 export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
+/**
+ * Histories recorded before it read every trial's metric from MLflow (in batches beside the next
+ * trials, the last round's with the outcome) and ended successful trials' runs in batches to the
+ * last. After it:
+ * - a trial whose training reports the metric (`TrainingResult.metrics`) is ranked by that value,
+ *   and only the others are read;
+ * - the runs of trials that end once every trial has started are ended by the last step, which
+ *   logs the outcome too, locally first (`finishSweep`): no activity round trip after the last
+ *   trial.
+ */
+export const REPORTED_METRICS_PATCH = 'sweep-reported-metrics-one-last-step';
 
 /** Runs every trial of a sweep as a child training and promotes the best trial's model. */
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
@@ -108,6 +128,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const localFirst = patched(LOCAL_FIRST_PATCH);
   const trialRunsPatched = patched(TRIAL_RUNS_PATCH);
   const runsMadeAndClosed = patched(RUNS_MADE_AND_CLOSED_PATCH);
+  const reportedMetrics = patched(REPORTED_METRICS_PATCH);
   const gate = new ApprovalGate();
   gate.install();
   const trials: TrialOutcome[] = input.trials.map((trial, index) => ({
@@ -314,8 +335,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     () => !allTrialsStarted(),
   );
   // Successful trials' runs are ended (and their stores cleared) a batch at a time, beside the
-  // lanes' next trials.
-  const closing = new Batches<RunContext>(async (contexts) => {
+  // lanes' next trials; those that end once every trial has started, by the last step.
+  const endRuns = async (contexts: RunContext[]): Promise<void> => {
     try {
       await CancellationScope.nonCancellable(() =>
         onRightWorker(() => closeTrialRuns({ contexts, status: 'FINISHED', cleanup: true })),
@@ -323,7 +344,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     } catch (error) {
       log.warn(`Could not end the MLflow runs of trials: ${describeFailure(error)}`);
     }
-  });
+  };
+  const closing = new Batches<RunContext>(
+    endRuns,
+    reportedMetrics ? () => !allTrialsStarted() : undefined,
+  );
   /** Trials whose child workflow started: it ends its run itself, unless it succeeded here. */
   const handedOver = new Set<number>();
   const runTrial = async (outcome: TrialOutcome): Promise<void> => {
@@ -363,8 +388,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
-      // The metric is read beside the next trial, not before it: the lane starts its next trial now.
-      if (result.mlflowRunId) scoring.push({ outcome, runId: result.mlflowRunId });
+      const reported = reportedMetrics ? result.metrics?.[metric] : undefined;
+      // A metric the training did not report is read beside the next trial, not before it: the
+      // lane starts its next trial now.
+      if (result.mlflowRunId && reported !== undefined)
+        record(outcome, result.mlflowRunId, reported);
+      else if (result.mlflowRunId) scoring.push({ outcome, runId: result.mlflowRunId });
     } catch (error) {
       if (error instanceof ChildWorkflowFailure) handedOver.add(outcome.trial);
       outcome.state = isCancellation(error) ? 'cancelled' : 'failed';
@@ -410,21 +439,26 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       // and ranked in the same activity (nothing is logged when no trial has the metric).
       const last = scoring.take();
       const leader = progress.best ? trials[progress.best.trial] : undefined;
-      // The last trials' runs end meanwhile.
+      const outcome = {
+        context,
+        metric,
+        ...(leader ? { best: leader } : {}),
+        completed: completed.length,
+        failed: progress.failed,
+        endRun: true,
+        unread: last.map((read) => read.outcome),
+        experimentId: parent.experimentId,
+        maximize,
+      };
+      const finishing = { outcome, close: closing.take() };
+      // The last trials' runs end meanwhile, or in the same step.
       const [values] = await Promise.all([
-        onRightWorker(() =>
-          logSweepResult({
-            context,
-            metric,
-            ...(leader ? { best: leader } : {}),
-            completed: completed.length,
-            failed: progress.failed,
-            endRun: true,
-            unread: last.map((read) => read.outcome),
-            experimentId: parent.experimentId,
-            maximize,
-          }),
-        ),
+        reportedMetrics
+          ? locallyFirst(
+              () => finishSweepLocally(finishing),
+              () => finishSweep(finishing),
+            )
+          : onRightWorker(() => logSweepResult(outcome)),
         closing.settled(),
       ]);
       for (const { outcome, runId } of last) record(outcome, runId, values?.[runId]);
@@ -465,6 +499,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     await CancellationScope.nonCancellable(async () => {
       // Successful trials' runs are ended, when the outcome was not logged (a failure, a cancel).
       await closing.settled();
+      const unclosed = closing.take();
+      if (unclosed.length > 0) await endRuns(unclosed);
       // Runs created for trials whose training never started are ended here (KILLED when the
       // sweep was cancelled): no other workflow owns them.
       await Promise.allSettled(trialRuns.values());

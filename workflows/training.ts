@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { TrainingActivities } from '../activities/index.js';
 import { DEFAULT_PIPELINE_NAME } from '../src/constants.js';
+import { mergeLatestMetrics, type LoggedMetric } from '../src/mlflow/latest-metric.js';
 import { mlflowRunIdKey, pipelineNameKey, progressQuery, scheduledByIdKey } from './definitions.js';
 import { ONE_LOCAL_ATTEMPT, planPipeline, planPipelineLocally } from './plan-step.js';
 import type {
@@ -196,12 +197,17 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     ...input.nodeDefaults,
     retry: { ...DEFAULT_NODE_OPTIONS.retry, ...input.nodeDefaults?.retry },
   };
+  /** The latest value of each metric the nodes reported logging (none if one could not say). */
+  const logged: Record<string, LoggedMetric> = {};
+  let metricsOmitted = false;
   const observer: DagObserver = {
     started(node) {
       progress.nodes[node.name] = 'running';
       progress.running.push(node.name);
     },
     completed(node, completed) {
+      if (completed.metrics) mergeLatestMetrics(logged, completed.metrics);
+      if (completed.metricsOmitted) metricsOmitted = true;
       if (completed.cached) (progress.cached ??= []).push(node.name);
       progress.nodes[node.name] = 'completed';
       remove(progress.running, node.name);
@@ -264,6 +270,8 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     const names = new Set(restored.map((hit) => hit.node));
     const nodes = names.size > 0 ? plan.nodes.filter((node) => !names.has(node.name)) : plan.nodes;
     const nodesPerHistory = Math.max(1, input.nodesPerHistory ?? NODES_PER_HISTORY);
+    // Metrics logged elsewhere (a restore, a chunk's history) are not seen here: none reported.
+    const reportsMetrics = restored.length === 0 && nodes.length <= nodesPerHistory;
     if (nodes.length <= nodesPerHistory) {
       await runDag(nodes, context, defaults, observer);
     } else {
@@ -300,6 +308,7 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
       ...(model ? { model } : {}),
       nodes: plan.nodes.length,
       ...(progress.cached ? { cachedNodes: progress.cached.length } : {}),
+      ...(reportsMetrics && !metricsOmitted && mlflowRun ? { metrics: finiteValues(logged) } : {}),
       durationMs: 0,
     };
   } catch (error) {
@@ -536,4 +545,11 @@ function detailsMarkdown(progress: TrainingProgress): string {
     lines.push(promotionMarkdown(progress.promotion, progress.state === 'awaiting-approval'));
   const text = lines.join('\n\n');
   return text.length > 20_000 ? text.slice(0, 19_999) : text;
+}
+
+/** Each metric's value, those logged as NaN or ±Infinity left out (JSON has no such number). */
+function finiteValues(logged: Record<string, LoggedMetric>): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const [key, { value }] of Object.entries(logged)) if (value !== null) values[key] = value;
+  return values;
 }

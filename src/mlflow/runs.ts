@@ -2,6 +2,7 @@
  * Runs: lifecycle (create, get, search, update, delete), logging (log-batch chunked to the
  * server's limits, single metric/param/tag), dataset inputs, model outputs and metric history.
  */
+import { recordLoggedMetrics } from './metric-recorder.js';
 import type { Transport } from './http.js';
 import { paginate, runBounded, toKeyValues } from './util.js';
 import type {
@@ -182,6 +183,7 @@ export class RunsApi {
         body: { run_id: runId, ...chunks[i] },
       }),
     );
+    if (wire.metrics.length > 0) recordLoggedMetrics(runId, wire.metrics);
   }
 
   async logMetric(
@@ -196,6 +198,7 @@ export class RunsApi {
       path: `${API}/runs/log-metric`,
       body: { run_id: runId, ...metric },
     });
+    recordLoggedMetrics(runId, [metric]);
   }
 
   async logParam(runId: string, key: string, value: string | number | boolean): Promise<void> {

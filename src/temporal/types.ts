@@ -4,6 +4,7 @@
  * intermediate store).
  */
 
+import type { LoggedMetric } from '../mlflow/latest-metric.js';
 import type { PipelineFilterOptions } from '../pipeline/selection.js';
 import type { RunIdentity } from './identity.js';
 
@@ -168,6 +169,10 @@ export interface RunNodeResult {
   cached?: boolean;
   /** The run the cached outputs came from: its MLflow run id, else its run (workflow) id. */
   cachedFrom?: string;
+  /** The latest value of each metric the node logged to the run (its datasets or its own code). */
+  metrics?: Record<string, LoggedMetric>;
+  /** True when the node logged more metrics than a result carries (none are in `metrics`). */
+  metricsOmitted?: boolean;
 }
 
 /** A node restored from the node cache before the node activities start. */
@@ -236,6 +241,12 @@ export interface TrainingResult {
   nodes: number;
   /** Nodes restored from the node cache, of `nodes`. */
   cachedNodes?: number;
+  /**
+   * The run's latest value of each metric its nodes logged (finite values only), when the run's
+   * nodes all ran in this workflow (none restored before they ran, no child histories): what a
+   * sweep ranks its trials by. A metric missing here is read from MLflow.
+   */
+  metrics?: Record<string, number>;
   durationMs: number;
 }
 

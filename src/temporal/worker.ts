@@ -215,7 +215,11 @@ function projectActivities(
     heartbeatIntervalMs: compiled.heartbeatIntervalMs,
   });
   const lifecycle = createLifecycleActivities({ sessions, env: compiled.env });
-  const sweep = createSweepActivities(training);
+  const sweep = createSweepActivities({
+    startMlflowRun: training.startMlflowRun,
+    endMlflowRun: training.endMlflowRun,
+    logSweepResult: lifecycle.logSweepResult,
+  });
   return { ...training, ...batch, ...lifecycle, ...sweep };
 }
 

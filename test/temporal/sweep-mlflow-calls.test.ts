@@ -62,12 +62,10 @@ describe('the MLflow calls of a sweep', () => {
     expect(count('POST runs/update')).toBe(runs);
     // The experiment: looked up by the first run, remembered by the worker for the others.
     expect(count('GET experiments/get-by-name')).toBe(1);
-    // Metrics: the trials that end while a read is in flight are read together, and those of the
-    // last round (ended once every trial had started) all at once by the outcome's activity.
+    // Metrics: each trial's training reports the score its last node logged; none is read back.
     const metricReads =
       count('GET runs/get') + count('POST runs/search', (r) => bodyOf(r).includes('run_id IN'));
-    expect(metricReads).toBeGreaterThan(0);
-    expect(metricReads).toBeLessThanOrEqual(trials - maxParallel + 1);
+    expect(metricReads).toBe(0);
     // A trial's params (of its three nodes) go in one batch, sent by its first node.
     const paramBatches = calls
       .filter((request) => endpointOf(request) === 'POST runs/log-batch')
@@ -90,18 +88,27 @@ describe('the MLflow calls of a sweep', () => {
         `${runCalls} MLflow calls, more than ${limit}: ${JSON.stringify(byEndpoint)}`,
       );
 
-    // After the last trial, one activity reads the last trials' metrics, logs the outcome and ends
-    // the parent run (no model to register here); another, meanwhile, ends the last trials' runs.
+    // After the last trial, one local activity logs the outcome, ends the parent run (no model to
+    // register here) and the runs of the trials that ended once every trial had started: no
+    // activity task, and the workflow completes in the workflow task that ran it.
     const events =
       (await harness.client.workflow.getHandle(sweep.workflowId).fetchHistory()).events ?? [];
     const lastTrialEnd = events.findLastIndex(
       (e) => e.childWorkflowExecutionCompletedEventAttributes,
     );
-    const after = events
-      .slice(lastTrialEnd)
-      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
-      .filter((name) => name !== undefined);
-    expect(after.sort()).toEqual(['endTrialRuns', 'logSweepResult']);
+    const after = events.slice(lastTrialEnd);
+    expect(after.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    expect(after.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    const finishing = after.find((e) => e.markerRecordedEventAttributes)!;
+    const marker = finishing.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data!;
+    expect(JSON.parse(Buffer.from(marker).toString()).activity_type).toBe('finishSweep');
+    const lastRound = result.trials.slice(trials - maxParallel);
+    const endedLast = calls.filter(
+      (request) =>
+        endpointOf(request) === 'POST runs/update' &&
+        lastRound.some((trial) => bodyOf(request).includes(trial.mlflowRunId!)),
+    );
+    expect(endedLast).toHaveLength(maxParallel);
     // A trial ends no run itself: the sweep ends the successful trials' runs, a batch at a time.
     for (const trial of result.trials)
       expect(

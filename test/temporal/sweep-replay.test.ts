@@ -1,7 +1,8 @@
 /**
- * Sweeps in flight when the sweep started creating its trials' MLflow runs ahead keep replaying:
- * `test/temporal/fixtures/sweep-history.json` was recorded by the workflow code before that change
- * (trials started their own runs), and replays against the current code (`TRIAL_RUNS_PATCH`).
+ * Sweeps in flight when the sweep changed how it makes, reads and ends its trials' runs keep
+ * replaying against the current code, each change behind its patch: histories recorded before
+ * trials' runs were made ahead (`sweep-history.json`, `TRIAL_RUNS_PATCH`), before each lane had
+ * its next run made ahead, and before trials reported their metrics (`REPORTED_METRICS_PATCH`).
  */
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { dirname, join } from 'node:path';
@@ -59,6 +60,31 @@ describe('a sweep history recorded before each lane had its next trial run made 
     // The parent's run is a local activity: five trial runs, the fifth after the fourth trial started.
     expect(made).toHaveLength(5);
     expect(made[4]!).toBeGreaterThan(started[3]!);
+  });
+
+  it('replays against the current workflow code (patched)', async () => {
+    const trialId = history.events?.find(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
+    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    await expect(
+      Worker.runReplayHistory({ workflowsPath }, history, trialId!.replace(/\/trial-\d+$/, '')),
+    ).resolves.toBeUndefined();
+  }, 120_000);
+});
+
+describe('a sweep history recorded before trials reported their metrics', () => {
+  // Recorded with the workflows of 3dbee71 (5 trials of the lifecycle project's `sleepy`, 2 at a
+  // time): every trial's metric was read back from MLflow, and the last trials' runs were ended by
+  // an activity of their own after the last trial.
+  const history = readHistoryFile(join(dirname(recorded), 'sweep-read-metrics-history.json'));
+
+  it('read its metrics and ended its last runs in activities after the last trial', () => {
+    const steps = (history.events ?? []).flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(steps).toContain('readRunMetrics');
+    expect(steps).toContain('logSweepResult');
+    expect(steps).not.toContain('finishSweep');
   });
 
   it('replays against the current workflow code (patched)', async () => {

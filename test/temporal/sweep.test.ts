@@ -13,6 +13,7 @@ import {
   startSweep,
   SweepSpecError,
 } from '../../src/temporal/sweep-client.js';
+import { startTraining } from '../../src/temporal/client.js';
 import { workflowsPath } from '../../src/temporal/worker.js';
 import { lifecycleProject, mlflow, tagOf, trialStatuses, waitFor } from '../support/lifecycle.js';
 import { fastNodeDefaults, startHarness, type TemporalHarness } from '../support/temporal.js';
@@ -103,6 +104,39 @@ describe('sweep specs', () => {
       '✖ expected a positive integer, got 0 → at maxParallel',
     );
   });
+});
+
+describe("a training's result", () => {
+  it('reports the latest value of each metric its nodes logged, as MLflow holds it', async () => {
+    const training = await startTraining(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'sleepy',
+      params: { quality: 0.7, sleep_ms: 0 },
+      nodeDefaults: fastNodeDefaults,
+    });
+    const result = await training.result();
+    expect(result.metrics).toEqual({ score: 0.7 });
+    const run = await mlflow().runs.get(result.mlflowRunId!);
+    expect(run.data.metrics?.map((m) => [m.key, m.value])).toEqual([['score', 0.7]]);
+  }, 120_000);
+
+  it('reports none when a node logged more metrics than its result carries (a sweep reads them)', async () => {
+    const sweep = await startSweep(harness.client, {
+      projectDir: lifecycleProject,
+      taskQueue,
+      pipeline: 'many_metrics',
+      nodeDefaults: fastNodeDefaults,
+      spec: { maxParallel: 2, metric: 'many_scores.m0', parameters: { quality: [0.3, 0.9] } },
+    });
+    const result = await sweep.result();
+    // Read back from MLflow, since no trial reported it.
+    expect(result.best).toMatchObject({ trial: 1, metric: 0.9 });
+    const trial = await harness.client.workflow.getHandle(result.trials[1]!.workflowId).result();
+    expect(trial.metrics).toBeUndefined();
+    const run = await mlflow().runs.get(trial.mlflowRunId!);
+    expect(run.data.metrics).toHaveLength(101);
+  }, 120_000);
 });
 
 describe('a sweep on the real servers', () => {
@@ -256,7 +290,8 @@ describe('a sweep on the real servers', () => {
       const data = marker.details?.data?.payloads?.[0]?.data;
       return [JSON.parse(Buffer.from(data!).toString()).activity_type as string];
     });
-    expect(localSteps).toEqual(['planPipeline', 'startSweepRuns']);
+    // The last step (the outcome, the last trials' runs ended) is local too.
+    expect(localSteps).toEqual(['planPipeline', 'startSweepRuns', 'finishSweep']);
     // The first two trials start in one workflow task, with their runs.
     const starts = events.flatMap(
       (e) =>
