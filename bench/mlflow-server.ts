@@ -135,7 +135,9 @@ try {
     cpuPerCallRatio: Number(
       (measured.gunicorn.serverCpuMsPerCall / measured.uvicorn.serverCpuMsPerCall).toFixed(2),
     ),
-    roundRatio: Number((measured.gunicorn.medianRoundMs / measured.uvicorn.medianRoundMs).toFixed(2)),
+    roundRatio: Number(
+      (measured.gunicorn.medianRoundMs / measured.uvicorn.medianRoundMs).toFixed(2),
+    ),
   };
   console.log(
     `MLflow server, ${TRIALS} runs at once × 4 calls, ${ROUNDS} rounds each (load ${figures.loadAverage1m}):`,
