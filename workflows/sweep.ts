@@ -85,12 +85,12 @@ const { endTrialRuns: closeTrialRuns } = proxyActivities<SweepActivities>({
 });
 const { finishSweep } = proxyActivities<SweepActivities>({
   ...waitingOutOutages,
-  summary: "the sweep's outcome and its last trials' runs",
+  summary: "the sweep's outcome and its last trial's run",
 });
 const { finishSweep: finishSweepLocally } = proxyLocalActivities<SweepActivities>({
   startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
   retry: ONE_LOCAL_ATTEMPT,
-  summary: "the sweep's outcome and its last trials' runs",
+  summary: "the sweep's outcome and its last trial's run",
 });
 
 /**
@@ -114,9 +114,9 @@ export const LOCAL_FIRST_PATCH = 'sweep-plan-and-run-locally-first';
  * last. After it:
  * - a trial whose training reports the metric (`TrainingResult.metrics`) is ranked by that value,
  *   and only the others are read;
- * - the runs of trials that end once every trial has started are ended by the last step, which
- *   logs the outcome too, locally first (`finishSweep`): no activity round trip after the last
- *   trial.
+ * - the last trial's run (and any whose trial ended while a batch of ends was in flight then) is
+ *   ended by the last step, which logs the outcome too, locally first (`finishSweep`): no
+ *   activity round trip after the last trial.
  */
 export const REPORTED_METRICS_PATCH = 'sweep-reported-metrics-one-last-step';
 
@@ -335,7 +335,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     () => !allTrialsStarted(),
   );
   // Successful trials' runs are ended (and their stores cleared) a batch at a time, beside the
-  // lanes' next trials; those that end once every trial has started, by the last step.
+  // lanes' next trials; the last trial's (and any that end while a batch is in flight then), by
+  // the last step.
   const endRuns = async (contexts: RunContext[]): Promise<void> => {
     try {
       await CancellationScope.nonCancellable(() =>
@@ -347,7 +348,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   };
   const closing = new Batches<RunContext>(
     endRuns,
-    reportedMetrics ? () => !allTrialsStarted() : undefined,
+    reportedMetrics
+      ? () => trials.some((t) => t.state === 'pending' || t.state === 'running')
+      : undefined,
   );
   /** Trials whose child workflow started: it ends its run itself, unless it succeeded here. */
   const handedOver = new Set<number>();
@@ -383,11 +386,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         staticSummary: `Sweep trial ${outcome.trial}: ${JSON.stringify(outcome.values).slice(0, 300)}`,
       });
       handedOver.add(outcome.trial);
-      if (mlflowRun && runsMadeAndClosed)
-        closing.push({ ...trialContext(outcome.trial), mlflowRunId: mlflowRun.runId });
       if (result.mlflowRunId) outcome.mlflowRunId = result.mlflowRunId;
       if (result.model) outcome.modelId = result.model.modelId;
       outcome.state = 'completed';
+      if (mlflowRun && runsMadeAndClosed)
+        closing.push({ ...trialContext(outcome.trial), mlflowRunId: mlflowRun.runId });
       const reported = reportedMetrics ? result.metrics?.[metric] : undefined;
       // A metric the training did not report is read beside the next trial, not before it: the
       // lane starts its next trial now.
@@ -451,7 +454,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         maximize,
       };
       const finishing = { outcome, close: closing.take() };
-      // The last trials' runs end meanwhile, or in the same step.
+      // The last trials' runs end meanwhile (the last one's in the same step).
       const [values] = await Promise.all([
         reportedMetrics
           ? locallyFirst(

@@ -290,7 +290,7 @@ describe('a sweep on the real servers', () => {
       const data = marker.details?.data?.payloads?.[0]?.data;
       return [JSON.parse(Buffer.from(data!).toString()).activity_type as string];
     });
-    // The last step (the outcome, the last trials' runs ended) is local too.
+    // The last step (the outcome, the last trial's run ended) is local too.
     expect(localSteps).toEqual(['planPipeline', 'startSweepRuns', 'finishSweep']);
     // The first two trials start in one workflow task, with their runs.
     const starts = events.flatMap(
