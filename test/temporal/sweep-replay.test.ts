@@ -20,6 +20,15 @@ beforeAll(() => {
   }
 });
 
+/** Replays a recorded sweep under its recorded id (its trials' ids derive from it). */
+async function replays(history: ReturnType<typeof readHistoryFile>): Promise<void> {
+  const trialId = history.events?.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)
+    ?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+  await expect(
+    Worker.runReplayHistory({ workflowsPath }, history, trialId!.replace(/\/trial-\d+$/, '')),
+  ).resolves.toBeUndefined();
+}
+
 describe('a sweep history recorded before trial runs were created ahead', () => {
   it('has the parent run started alone and no activity creating trial runs', () => {
     const steps = (readHistoryFile(recorded).events ?? []).flatMap(
@@ -29,17 +38,11 @@ describe('a sweep history recorded before trial runs were created ahead', () => 
     expect(steps).not.toContain('startSweepRuns');
   });
 
-  it('replays against the current workflow code', async () => {
-    const history = readHistoryFile(recorded);
-    // Trial ids derive from the sweep's id: replay under the recorded one.
-    const trialId = history.events?.find(
-      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
-    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-    const sweepId = trialId!.replace(/\/trial-\d+$/, '');
-    await expect(
-      Worker.runReplayHistory({ workflowsPath }, history, sweepId),
-    ).resolves.toBeUndefined();
-  }, 120_000);
+  it(
+    'replays against the current workflow code',
+    () => replays(readHistoryFile(recorded)),
+    120_000,
+  );
 });
 
 describe('a sweep history recorded before each lane had its next trial run made ahead', () => {
@@ -62,14 +65,7 @@ describe('a sweep history recorded before each lane had its next trial run made 
     expect(made[4]!).toBeGreaterThan(started[3]!);
   });
 
-  it('replays against the current workflow code (patched)', async () => {
-    const trialId = history.events?.find(
-      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
-    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-    await expect(
-      Worker.runReplayHistory({ workflowsPath }, history, trialId!.replace(/\/trial-\d+$/, '')),
-    ).resolves.toBeUndefined();
-  }, 120_000);
+  it('replays against the current workflow code (patched)', () => replays(history), 120_000);
 });
 
 describe('a sweep history recorded before trials reported their metrics', () => {
@@ -87,12 +83,5 @@ describe('a sweep history recorded before trials reported their metrics', () => 
     expect(steps).not.toContain('finishSweep');
   });
 
-  it('replays against the current workflow code (patched)', async () => {
-    const trialId = history.events?.find(
-      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes,
-    )?.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-    await expect(
-      Worker.runReplayHistory({ workflowsPath }, history, trialId!.replace(/\/trial-\d+$/, '')),
-    ).resolves.toBeUndefined();
-  }, 120_000);
+  it('replays against the current workflow code (patched)', () => replays(history), 120_000);
 });
