@@ -453,10 +453,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         experimentId: parent.experimentId,
         maximize,
       };
-      const finishing = { outcome, close: closing.take() };
-      // The last trials' runs end meanwhile (the last one's in the same step).
+      // The last trials' runs end meanwhile (the last one's in the same step). Before the patch,
+      // ends pushed while a batch was in flight stay for the batches to take.
+      const finishing = reportedMetrics ? { outcome, close: closing.take() } : undefined;
       const [values] = await Promise.all([
-        reportedMetrics
+        finishing
           ? locallyFirst(
               () => finishSweepLocally(finishing),
               () => finishSweep(finishing),
