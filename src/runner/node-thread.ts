@@ -45,7 +45,8 @@ export interface NodeThreadPoolOptions {
   maxIdleThreads?: number;
   /**
    * Threads per project kept loading or idle beyond those running, started as soon as a node
-   * takes the last idle one: parallel branches then rarely wait for a project to load. @default 1
+   * takes the last idle one: parallel branches then rarely wait for a project to load. Never more
+   * than `maxThreads` with the running ones. @default 1
    */
   spareThreads?: number;
   /** An idle thread ends after this many milliseconds without work (but see `keepIdleThreads`). @default 60_000 */
@@ -287,11 +288,21 @@ export class NodeThreadPool {
     return thread;
   }
 
-  /** Starts threads loading the project until `spareThreads` are idle or loading. */
+  /**
+   * Starts threads loading the project until `spareThreads` are idle or loading, never more than
+   * `maxThreads` threads with those running: a spare beyond them could not run a node before one
+   * of theirs is free, and only loads the project for nothing (a quarter of a second of CPU on a
+   * busy worker, for every parallel step of a training).
+   */
   #startSpares(projectDir: string): void {
     const loading = this.#loading.get(projectDir) ?? [];
     this.#loading.set(projectDir, loading);
-    const wanted = Math.min(this.#options.spareThreads, this.#options.maxIdleThreads);
+    const running = this.#slots.get(projectDir)?.running ?? 0;
+    const wanted = Math.min(
+      this.#options.spareThreads,
+      this.#options.maxIdleThreads,
+      this.#options.maxThreads - running,
+    );
     while ((this.#idle.get(projectDir)?.length ?? 0) + loading.length < wanted) {
       const spare = this.#spawn(projectDir);
       loading.push(spare);

@@ -196,7 +196,8 @@ describe('node functions in worker threads', () => {
         [0, 1, 2].map(() => runInThread('busy', { 'params:busy_ms': 200 }, undefined, small)),
       );
       expect(results).toHaveLength(3);
-      expect(small.size).toBe(1 + 1); // the one running thread, and its loading spare
+      // The one thread: a spare could never run a node beside it, so none was started.
+      expect(small.size).toBe(1);
     } finally {
       await small.close();
     }
@@ -280,8 +281,8 @@ describe('node functions in worker threads', () => {
     );
   });
 
-  it('give the second of two parallel nodes the spare thread already loading, on a cold pool', async () => {
-    const cold = new NodeThreadPool({ spareThreads: 1, maxIdleThreads: 4 });
+  it('give the second of two parallel nodes the spare thread already loading, on a cold pool, and start none beyond maxThreads', async () => {
+    const cold = new NodeThreadPool({ spareThreads: 1, maxIdleThreads: 4, maxThreads: 2 });
     try {
       const result = await runPipelineLocally({
         pipeline: threadNodes.onlyNodes('busy', 'busy_2'),
@@ -290,11 +291,32 @@ describe('node functions in worker threads', () => {
         execute: threadExecutor({ pool: cold }),
       });
       expect(Object.keys(result.freeOutputs).sort()).toEqual(['busy_result', 'busy_result_2']);
-      // The first node's thread, the spare the second node took, and the next spare: no fourth
-      // thread started cold for the second node. (Cold loads take unequal times: no overlap check.)
-      expect(cold.size).toBe(3);
+      // The first node's thread and the spare the second node took: no third thread started cold
+      // for the second node, and no spare beside two running nodes, which are maxThreads (the
+      // cores): it could only load the project for nothing. (Cold loads take unequal times: no
+      // overlap check.)
+      expect(cold.size).toBe(2);
     } finally {
       await cold.close();
+    }
+  });
+
+  it('start no spare when two warm threads take two parallel nodes: those are all the threads maxThreads lets run', async () => {
+    const warm = new NodeThreadPool({ spareThreads: 1, maxIdleThreads: 4, maxThreads: 2 });
+    try {
+      await warm.prestart(projectDir, 2);
+      await runPipelineLocally({
+        pipeline: threadNodes.onlyNodes('busy', 'busy_2'),
+        catalog: new DataCatalog({}, { busy_ms: 300 }),
+        run,
+        execute: threadExecutor({ pool: warm }),
+      });
+      // Before: a third thread loaded the project for every parallel step of a training (about
+      // 0.25 s of CPU each on a 2-core worker), then idled or was ended.
+      expect(warm.size).toBe(2);
+      expect(warm.idle).toBe(2);
+    } finally {
+      await warm.close();
     }
   });
 
