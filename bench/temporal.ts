@@ -137,7 +137,6 @@ async function libraryWorker(maxConcurrentNodes: number) {
     taskQueue,
     maxConcurrentNodes,
     storeDir: mkdtempSync(join(tmpdir(), 'bench-store-')),
-    workerOptions: { maxConcurrentActivityTaskPolls: Number(process.env.POLLS ?? 5) },
   });
   const client = new Client({ connection });
   const running = worker.run();
@@ -173,7 +172,6 @@ async function baselineWorker() {
     },
     // As many slots as the library worker's node slots, for the sleepers' floor.
     maxConcurrentActivityTaskExecutions: 16,
-    maxConcurrentActivityTaskPolls: Number(process.env.POLLS ?? 5),
   });
   const client = new Client({ connection });
   const running = worker.run();

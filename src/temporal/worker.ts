@@ -305,6 +305,34 @@ export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
   workerOptions?: Partial<WorkerOptions>;
 }
 
+/**
+ * Activity slots for `maxConcurrentNodes` nodes, and at most `maxConcurrentNodes - 2` activity
+ * pollers (1 to 10). An idle poller holds a slot while it waits for a task, and a node that just
+ * completed holds its own a moment longer: with the SDK's default of as many pollers as slots (up
+ * to 10), no slot was ever free when the next workflow task scheduled a node, so the server could
+ * not hand it straight back to this worker (eager dispatch) and every node went through the task
+ * queue (a transfer task, matching and a poll: ~3-4 ms more per node here). Two slots left to that
+ * make it work from 3 node slots on; with 1 or 2 the bound on nodes comes first. Slots or pollers
+ * the caller sets (or a tuner) are left alone.
+ */
+function nodeSlotOptions(
+  maxConcurrentNodes: number,
+  workerOptions: Partial<WorkerOptions> | undefined,
+): Partial<WorkerOptions> {
+  if (workerOptions?.tuner) return {};
+  const pollers = Math.min(10, Math.max(1, maxConcurrentNodes - 2));
+  return {
+    maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
+    // `local: true` nodes run as local activities, in slots of their own: the same bound.
+    maxConcurrentLocalActivityExecutions: maxConcurrentNodes,
+    // (SDK 1.24 reads the poller count from `activityTaskPollerBehavior` only, not from
+    // `maxConcurrentActivityTaskPolls`.)
+    ...(workerOptions?.activityTaskPollerBehavior
+      ? {}
+      : { activityTaskPollerBehavior: { type: 'simple-maximum', maximum: pollers } }),
+  };
+}
+
 /** A ready worker for users without their own: the project's activities and our workflows. */
 export async function createWorker(options: CreateWorkerOptions = {}): Promise<Worker> {
   // Loaded here, not with the package: defining pipelines must not pay ~0.45 s for the worker.
@@ -334,9 +362,7 @@ export async function createWorker(options: CreateWorkerOptions = {}): Promise<W
     ...(dataConverter ? { dataConverter } : {}),
     namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE,
     taskQueue,
-    maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
-    // `local: true` nodes run as local activities, in slots of their own: the same bound.
-    maxConcurrentLocalActivityExecutions: maxConcurrentNodes,
+    ...nodeSlotOptions(maxConcurrentNodes, options.workerOptions),
     ...options.workerOptions,
     plugins: [temporalMlflowPlugin(projectDir, options), ...(options.workerOptions?.plugins ?? [])],
   });
