@@ -17,9 +17,10 @@
  *   - ours twice: the repository's CLI (TypeScript sources through tsx), and the published one (the
  *     package packed and npm-installed into a copy of the example, as bench/cli-startup.ts does;
  *     BENCH_PUBLISHED=0 skips it).
- * The package is packed and installed first; each side then waits for the 1-minute load to fall
- * below 1 (at most 3 minutes). Medians of BENCH_ROUNDS (default 3) runs each, after one warm-up
- * of each side. Targets (issue 16):
+ * The package is packed and installed first; the workers start and train once, kedro runs once each
+ * way, and the 1-minute load may fall below 1 (at most 3 minutes). Then BENCH_ROUNDS rounds
+ * (default 5), each running every side once in turn (kedro run, ours, kedro run with
+ * pip_requirements given): medians, and the median of each round's own ratio. Targets (issue 16):
  * train --wait ≤ 0.2 × kedro run; a full-cache retrain ≤ 1 s.
  * Needs the local servers (`npm run services start`). Writes bench/results/kedro-train.json.
  *   node --import tsx bench/kedro-train.ts
@@ -35,7 +36,7 @@ import { repoRoot, serviceAddress } from '../test/support/services.js';
 import { packPackage } from '../test/package/pack.js';
 import { median, writeResults } from './support.js';
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const KEDRO_VERSION = '1.7.0';
 const KEDRO_MLFLOW_VERSION = '2.0.3';
 const MLFLOW_VERSION = '3.17.2';
@@ -486,54 +487,49 @@ async function startWorker(
   return { stop };
 }
 
-/** `train --wait` of `projectDir` with the CLI `bin`: warm-up, then ROUNDS of each kind. */
-async function measureTrain(
+/** One side of ours: a warm worker of `bin` on its own queue, and `train --wait` runs of the CLI `bin`. */
+interface TrainSide {
+  train(noCache: boolean): Promise<TrainRun>;
+  stop(): Promise<void>;
+}
+
+/** Starts the worker of `bin` for `projectDir` and trains once (its session, bundle and node cache warm). */
+async function startTrainSide(
   client: Client,
-  label: string,
   bin: string,
   projectDir: string,
   cacheDir: string,
-): Promise<{ noCache: TrainRun[]; fullCacheHit: TrainRun[] }> {
+): Promise<TrainSide> {
   const taskQueue = `bench-kedro-train-${randomUUID()}`;
   const worker = await startWorker(bin, projectDir, taskQueue, cacheDir);
-  try {
-    const train = async (noCache: boolean): Promise<TrainRun> => {
-      const workflowId = `bench-kedro-train-${randomUUID()}`;
-      const startedAt = Date.now();
-      const args = [bin, 'train', '--project', projectDir, '--task-queue', taskQueue];
-      args.push('--workflow-id', workflowId, '--wait', ...(noCache ? ['--no-cache'] : []));
-      const { output } = await timeProcess(process.execPath, args, {
-        cwd: projectDir,
-        env: {
-          ...process.env,
-          MLFLOW_TRACKING_URI: trackingUri,
-          TEMPORAL_ADDRESS: temporalAddress,
-        },
-      });
-      const exitedAt = Date.now();
-      const cached = /\((\d+) from the node cache\)/.exec(output);
-      return {
-        wallMs: round(exitedAt - startedAt),
-        cachedNodes: cached ? Number(cached[1]) : 0,
-        ...(await breakdown(client, workflowId, startedAt, exitedAt)),
-      };
-    };
-    await train(false); // warm-up: the worker's session and bundle, and the node cache filled
-    const noCache: TrainRun[] = [];
-    const fullCacheHit: TrainRun[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      noCache.push(await train(true));
-      fullCacheHit.push(await train(false));
-    }
-    console.log(`${label} (load ${load()}):`);
-    console.table({
-      'train --wait --no-cache': summary(noCache),
-      'train --wait (full cache hit)': summary(fullCacheHit),
+  const train = async (noCache: boolean): Promise<TrainRun> => {
+    const workflowId = `bench-kedro-train-${randomUUID()}`;
+    const startedAt = Date.now();
+    const args = [bin, 'train', '--project', projectDir, '--task-queue', taskQueue];
+    args.push('--workflow-id', workflowId, '--wait', ...(noCache ? ['--no-cache'] : []));
+    const { output } = await timeProcess(process.execPath, args, {
+      cwd: projectDir,
+      env: {
+        ...process.env,
+        MLFLOW_TRACKING_URI: trackingUri,
+        TEMPORAL_ADDRESS: temporalAddress,
+      },
     });
-    return { noCache, fullCacheHit };
-  } finally {
+    const exitedAt = Date.now();
+    const cached = /\((\d+) from the node cache\)/.exec(output);
+    return {
+      wallMs: round(exitedAt - startedAt),
+      cachedNodes: cached ? Number(cached[1]) : 0,
+      ...(await breakdown(client, workflowId, startedAt, exitedAt)),
+    };
+  };
+  try {
+    await train(false); // warm-up: the worker's session and bundle, and the node cache filled
+  } catch (error) {
     await worker.stop();
+    throw error;
   }
+  return { train, stop: () => worker.stop() };
 }
 
 /**
@@ -581,6 +577,8 @@ const figures: Record<string, unknown> = { rounds: ROUNDS, trackingUri, cores: c
 const connection = await Connection.connect({ address: temporalAddress });
 const client = new Client({ connection });
 const copy = copyExampleAs(`bench-kedro-${randomUUID().slice(0, 8)}`);
+type SideKey = 'sources' | 'published';
+const sides: { key: SideKey; label: string; from: string; side: TrainSide }[] = [];
 try {
   // Packed and installed first: its CPU-heavy set-up is over before any side is measured.
   const published =
@@ -588,6 +586,7 @@ try {
       ? await publishedExample(`bench-kedro-pub-${randomUUID().slice(0, 8)}`)
       : undefined;
   const kedro = kedroVenv();
+  let kedroRun: ((extra: NodeJS.ProcessEnv) => Promise<number>) | undefined;
   if ('error' in kedro) {
     console.log(`kedro could not be measured: ${kedro.error}`);
     figures.kedro = { error: kedro.error };
@@ -599,21 +598,65 @@ try {
       KEDRO_DISABLE_TELEMETRY: '1',
       DO_NOT_TRACK: '1',
     };
-    const kedroRun = async (label: string, extra: NodeJS.ProcessEnv): Promise<number[]> => {
-      await timeProcess(kedro.kedro, ['run'], { cwd: project, env: { ...env, ...extra } }); // warm-up
-      const times: number[] = [];
-      for (let i = 0; i < ROUNDS; i++)
-        times.push(
-          (await timeProcess(kedro.kedro, ['run'], { cwd: project, env: { ...env, ...extra } })).ms,
-        );
-      console.log(`${label}: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms (load ${load()})`);
-      return times;
-    };
-    await settle();
-    const asUsersRunIt = await kedroRun('kedro run', {});
-    const withoutInference = await kedroRun('kedro run, pip_requirements given', {
-      KEDRO_BENCH_PIP_REQUIREMENTS: '1',
+    kedroRun = async (extra) =>
+      (await timeProcess(kedro.kedro, ['run'], { cwd: project, env: { ...env, ...extra } })).ms;
+  }
+  const withoutInference = { KEDRO_BENCH_PIP_REQUIREMENTS: '1' };
+
+  // Warm-ups: each worker trains once, kedro runs once each way.
+  await settle();
+  sides.push({
+    key: 'sources',
+    label: 'the repository CLI (TypeScript sources through tsx)',
+    from: 'bin/temporal-mlflow.js of this repository: TypeScript sources through tsx',
+    side: await startTrainSide(
+      client,
+      join(repoRoot, 'bin', 'temporal-mlflow.js'),
+      copy.dir,
+      join(work, 'node-cache-sources'),
+    ),
+  });
+  if (published)
+    sides.push({
+      key: 'published',
+      label: 'the published CLI (compiled, npm-installed)',
+      from: 'the package packed and npm-installed from its tarball: compiled JavaScript (project files through tsx)',
+      side: await startTrainSide(
+        client,
+        published.bin,
+        published.project,
+        join(work, 'node-cache-published'),
+      ),
     });
+  await kedroRun?.({});
+  await kedroRun?.(withoutInference);
+
+  // Measured round by round, the sides one after the other: a change of the machine's load
+  // between sides weighs on every side alike, and each round gives a paired ratio.
+  await settle();
+  const kedroRuns: number[] = [];
+  const kedroRunsWithoutInference: number[] = [];
+  const ours: Record<SideKey, { noCache: TrainRun[]; fullCacheHit: TrainRun[] }> = {
+    sources: { noCache: [], fullCacheHit: [] },
+    published: { noCache: [], fullCacheHit: [] },
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    if (kedroRun) kedroRuns.push(await kedroRun({}));
+    for (const { key, side } of [...sides].reverse()) {
+      ours[key].noCache.push(await side.train(true));
+      ours[key].fullCacheHit.push(await side.train(false));
+    }
+    if (kedroRun) kedroRunsWithoutInference.push(await kedroRun(withoutInference));
+    const line = [
+      kedroRun ? `kedro run ${round(kedroRuns[i]!)} ms` : undefined,
+      ...sides.map(
+        ({ key }) =>
+          `${key} ${ours[key].noCache[i]!.wallMs} ms / cached ${ours[key].fullCacheHit[i]!.wallMs} ms`,
+      ),
+    ].filter(Boolean);
+    console.log(`round ${i + 1}/${ROUNDS}: ${line.join('; ')} (load ${load()})`);
+  }
+  if (kedroRun)
     figures.kedro = {
       versions: {
         kedro: KEDRO_VERSION,
@@ -621,13 +664,12 @@ try {
         mlflow: MLFLOW_VERSION,
         kedroDatasets: KEDRO_DATASETS_VERSION,
       },
-      runMs: round(median(asUsersRunIt)),
-      runs: asUsersRunIt.map(round),
-      runWithoutRequirementInferenceMs: round(median(withoutInference)),
-      runsWithoutRequirementInference: withoutInference.map(round),
+      runMs: round(median(kedroRuns)),
+      runs: kedroRuns.map(round),
+      runWithoutRequirementInferenceMs: round(median(kedroRunsWithoutInference)),
+      runsWithoutRequirementInference: kedroRunsWithoutInference.map(round),
     };
-  }
-  const kedroFigures = figures.kedro as {
+  const kedroFigures = (figures.kedro ?? {}) as {
     runMs?: number;
     runWithoutRequirementInferenceMs?: number;
   };
@@ -636,12 +678,17 @@ try {
   const report = (runs: { noCache: TrainRun[]; fullCacheHit: TrainRun[] }, from: string) => {
     const noCache = summary(runs.noCache);
     const fullCacheHit = summary(runs.fullCacheHit);
+    const paired = kedroRuns.length
+      ? Number(median(runs.noCache.map((run, i) => run.wallMs / kedroRuns[i]!)).toFixed(3))
+      : undefined;
     return {
       from,
       noCache,
       fullCacheHit,
       ratios: {
         noCacheToKedroRun: ratio(noCache.wallMs!, kedroFigures.runMs),
+        /** Median over rounds of (this round's run / this round's kedro run). */
+        pairedNoCacheToKedroRun: paired,
         fullCacheHitToKedroRun: ratio(fullCacheHit.wallMs!, kedroFigures.runMs),
         noCacheToKedroRunWithoutInference: ratio(
           noCache.wallMs!,
@@ -657,32 +704,15 @@ try {
       runs,
     };
   };
-
-  await settle();
-  const sources = await measureTrain(
-    client,
-    'the repository CLI (TypeScript sources through tsx)',
-    join(repoRoot, 'bin', 'temporal-mlflow.js'),
-    copy.dir,
-    join(work, 'node-cache-sources'),
-  );
-  figures.sources = report(
-    sources,
-    'bin/temporal-mlflow.js of this repository: TypeScript sources through tsx',
-  );
+  for (const { key, label, from } of sides) {
+    console.log(`${label} (load ${load()}):`);
+    console.table({
+      'train --wait --no-cache': summary(ours[key].noCache),
+      'train --wait (full cache hit)': summary(ours[key].fullCacheHit),
+    });
+    figures[key] = report(ours[key], from);
+  }
   if (published) {
-    await settle();
-    const runs = await measureTrain(
-      client,
-      'the published CLI (compiled, npm-installed)',
-      published.bin,
-      published.project,
-      join(work, 'node-cache-published'),
-    );
-    figures.published = report(
-      runs,
-      'the package packed and npm-installed from its tarball: compiled JavaScript (project files through tsx)',
-    );
     figures.cliStartFloor = cliStartFloor(published.project);
     console.log(
       `CLI start floor in the installed project: ${JSON.stringify(figures.cliStartFloor)}`,
@@ -694,6 +724,7 @@ try {
     'kedro runs in one process (SequentialRunner); ours is a CLI process that starts a Temporal workflow run by a separate, already running worker (one activity per node, intermediate data stored between nodes).',
     'kedro-mlflow pickles the inference pipeline (cloudpickle) and, as users run it, infers its pip requirements; ours bundles the inference code with esbuild (cached), loads and predicts the input example to verify the model, infers its signature, writes a hash manifest, and moves an alias through a promotion gate.',
     'kedro has no node cache: train --wait --no-cache is the like-for-like run; a full-cache retrain restores every node.',
+    "Each round runs kedro run, then ours (published, then sources; --no-cache, then a full-cache hit), then kedro run with pip_requirements given: the sides share the machine's state round by round.",
   ];
   figures.load = { before: loadBefore, after: loadavg() };
   console.log(
@@ -703,11 +734,12 @@ try {
     const side = figures[key] as ReturnType<typeof report> | undefined;
     if (side)
       console.log(
-        `${key}: train --wait --no-cache ${side.noCache.wallMs} ms (${side.ratios.noCacheToKedroRun} × kedro run), full-cache retrain ${side.fullCacheHit.wallMs} ms`,
+        `${key}: train --wait --no-cache ${side.noCache.wallMs} ms (${side.ratios.noCacheToKedroRun} × kedro run, paired ${side.ratios.pairedNoCacheToKedroRun}), full-cache retrain ${side.fullCacheHit.wallMs} ms`,
       );
   }
   writeResults('kedro-train', figures);
 } finally {
+  for (const { side } of sides) await side.stop();
   await connection.close();
   rmSync(work, { recursive: true, force: true });
   rmSync(copy.dir, { recursive: true, force: true });
