@@ -389,7 +389,10 @@ async function breakdown(
   const last = (list: number[] | undefined): number => Math.max(...(list ?? [NaN]));
   const workflowStart = at(events[0]!);
   const workflowEnd = at(events.at(-1)!);
-  const runStarted = last(completed.startMlflowRun);
+  // A run opened by a local activity (a marker) is open when the plan's task schedules the first step.
+  const runStarted = completed.startMlflowRun
+    ? last(completed.startMlflowRun)
+    : Math.min(...Object.values(scheduled).flat());
   const packagingStart = first(scheduled.packageModel);
   const packagingEnd = last(completed.packageModel);
   // Nodes run as local activities schedule no activity task: their span starts with the run.

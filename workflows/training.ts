@@ -68,6 +68,11 @@ const { startMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'start MLflow run',
 });
+const { startMlflowRun: startMlflowRunLocally } = proxyLocalActivities<TrainingActivities>({
+  startToCloseTimeout: waitingOutOutages.startToCloseTimeout,
+  retry: ONE_LOCAL_ATTEMPT,
+  summary: 'start MLflow run',
+});
 const { endMlflowRun } = proxyActivities<TrainingActivities>({
   ...waitingOutOutages,
   summary: 'end MLflow run',
@@ -90,6 +95,11 @@ const { restoreCachedNodes } = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '1 hour',
 });
 
+/**
+ * Marks histories whose MLflow run is opened by a local activity first, in the workflow task of
+ * the plan (before: an activity task of its own, one more round trip before the first node).
+ */
+export const START_RUN_LOCALLY_PATCH = 'start-run-locally';
 /** Marks histories whose tracked run closes in one activity (before: end ‖ local cleanup). */
 export const CLOSE_IN_ONE_STEP_PATCH = 'close-in-one-step';
 /**
@@ -168,13 +178,19 @@ export async function trainingWorkflow(input: TrainingWorkflowInput = {}): Promi
     // activity creates it anyway); once it exists, the cancel reaches the nodes and the run ends KILLED.
     // A first execution (not reset, not continued as new) tells the activity so: its first attempt
     // then creates the run without looking for one made earlier.
+    // Started locally first, the run opens in the plan's workflow task. Should that attempt fail
+    // (it may have created the run all the same), the activity task that takes over looks for it.
     const starting = runId === firstExecutionRunId ? { ...context, firstExecution: true } : context;
+    const start = (): Promise<MlflowRunRef> =>
+      patched(START_RUN_LOCALLY_PATCH)
+        ? locallyFirst(
+            () => startMlflowRunLocally(starting),
+            () => startMlflowRun(context),
+          )
+        : onRightWorker(() => startMlflowRun(starting));
     mlflowRun = !plan.tracking
       ? undefined
-      : (input.mlflowRun ??
-        (await CancellationScope.nonCancellable(() =>
-          onRightWorker(() => startMlflowRun(starting)),
-        )));
+      : (input.mlflowRun ?? (await CancellationScope.nonCancellable(start)));
   } catch (error) {
     // E.g. refused MLflow credentials: the run is over before it started, and says why.
     progress.state = 'failed';

@@ -4,6 +4,7 @@
  * ~0.1-0.2 s under load); a retried attempt, or a run reset or continued as new, looks the run up
  * by its workflow id and keeps it.
  */
+import type proto from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { randomUUID } from 'node:crypto';
 import { TAG_WORKFLOW_ID } from '../../src/constants.js';
@@ -28,10 +29,27 @@ const count = (name: string, workflowId: string, from = 0): number =>
       (request) => endpointOf(request) === name && request.body.toString().includes(workflowId),
     ).length;
 
+/** The activity types a history ran as activity tasks, and as local activities (markers). */
+async function stepsOf(handle: { fetchHistory(): Promise<{ events?: HistoryEvent[] | null }> }) {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const tasks = events.flatMap(
+    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+  );
+  const local = events.flatMap((event) => {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') return [];
+    const data = marker.details?.data?.payloads?.[0]?.data;
+    const step = JSON.parse(Buffer.from(data!).toString('utf8')) as { activity_type: string };
+    return [{ type: step.activity_type, failed: Boolean(marker.failure) }];
+  });
+  return { tasks, local };
+}
+
 let calls: ProxiedRequest[];
 let harness: TemporalHarness;
 let projectDir: string;
 let lifecycle: ProxiedLifecycle | undefined;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 beforeAll(async () => {
   lifecycle = await startProxiedLifecycle('run-start');
   ({ calls, harness, projectDir } = lifecycle);
@@ -52,6 +70,53 @@ describe('starting the MLflow run of a training', () => {
     expect(count('POST runs/create', handle.workflowId)).toBe(1);
     expect(count('POST runs/search', handle.workflowId)).toBe(0);
     expect((await mlflow().runs.get(result.mlflowRunId!)).info.status).toBe('FINISHED');
+    // In the plan's workflow task, as a local activity: no activity task, no extra round trip.
+    const { tasks, local } = await stepsOf(handle.handle);
+    expect(tasks).not.toContain('startMlflowRun');
+    expect(local.slice(0, 2)).toEqual([
+      { type: 'planPipeline', failed: false },
+      { type: 'startMlflowRun', failed: false },
+    ]);
+  }, 120_000);
+
+  it('hands over to an activity task when the local start fails, which looks for the run before making one', async () => {
+    const workflowId = `run-start-fallback-${randomUUID()}`;
+    // Refused as long as the local attempt retries (MLflow calls retry a 503 5 times), then served.
+    let refused = 0;
+    lifecycle!.refuse((request) => {
+      const refuse =
+        endpointOf(request) === 'POST runs/create' &&
+        request.body.toString().includes(workflowId) &&
+        refused < 5;
+      if (refuse) refused++;
+      return refuse;
+    });
+    try {
+      const handle = await startTraining(harness.client, {
+        projectDir,
+        taskQueue: harness.taskQueue,
+        pipeline: 'sleepy',
+        params: { sleep_ms: 0 },
+        workflowId,
+      });
+      const result = await handle.result();
+      const { tasks, local } = await stepsOf(handle.handle);
+      expect(local.filter((step) => step.type === 'startMlflowRun')).toEqual([
+        { type: 'startMlflowRun', failed: true },
+      ]);
+      expect(tasks.filter((type) => type === 'startMlflowRun')).toHaveLength(1);
+      // The local attempt may have made the run before its answer was lost: the task looks first.
+      expect(count('POST runs/search', workflowId)).toBeGreaterThanOrEqual(1);
+      const runs = await mlflow().runs.search({
+        experimentIds: [(await mlflow().runs.get(result.mlflowRunId!)).info.experiment_id],
+        filter: `tags.\`${TAG_WORKFLOW_ID}\` = '${workflowId}'`,
+      });
+      expect(runs.items.map((run) => [run.info.run_id, run.info.status])).toEqual([
+        [result.mlflowRunId, 'FINISHED'],
+      ]);
+    } finally {
+      lifecycle!.refuse(undefined);
+    }
   }, 120_000);
 
   it('finds the run an earlier attempt created: on a retry, or without the first-execution mark', async () => {

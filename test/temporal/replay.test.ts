@@ -115,7 +115,7 @@ describe('freshly recorded histories', () => {
   const roundTrip = (history: History): History =>
     historyFromJson(JSON.parse(JSON.stringify(historyToJson(history))));
 
-  it('of a tracked run close it in one step: the local activity ending the MLflow run also clears the store', async () => {
+  it("of a tracked run open it in the plan's workflow task and close it in one step: the local activity ending the MLflow run also clears the store", async () => {
     const training = await startTraining(harness.client, {
       taskQueue: harness.taskQueue,
       nodeDefaults: fastNodeDefaults,
@@ -126,16 +126,17 @@ describe('freshly recorded histories', () => {
     const localActivities = (history.events ?? []).filter(
       (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     );
-    // The plan, and the ending of the run: no separate cleanup step.
+    // The plan, the start of the run in the plan's workflow task, and the ending of the run: no
+    // separate cleanup step, and no activity task but the nodes'.
     expect(
       localActivities.map((event) =>
         JSON.parse(Buffer.from(event.userMetadata?.summary?.data ?? []).toString('utf8')),
       ),
-    ).toEqual(['plan', 'end MLflow run']);
+    ).toEqual(['plan', 'start MLflow run', 'end MLflow run']);
     const steps = (history.events ?? []).flatMap(
       (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
     );
-    expect(steps.filter((name) => name !== 'runNode')).toEqual(['startMlflowRun']);
+    expect(steps.filter((name) => name !== 'runNode')).toEqual([]);
     await expect(replay(history)).resolves.toBeUndefined();
   });
 
