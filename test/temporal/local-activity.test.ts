@@ -224,6 +224,7 @@ describe('a linear run of light nodes on an in-process worker', () => {
     );
     expect(summaries).toEqual([
       'plan',
+      'start MLflow run',
       'lc_0 … lc_3 (4 nodes)',
       'lc_2 … lc_3 (2 nodes)',
       'end MLflow run',
