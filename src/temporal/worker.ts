@@ -306,21 +306,22 @@ export interface CreateWorkerOptions extends TemporalMlflowPluginOptions {
 }
 
 /**
- * Activity slots for `maxConcurrentNodes` nodes, and at most `maxConcurrentNodes - 2` activity
- * pollers (1 to 10). An idle poller holds a slot while it waits for a task, and a node that just
+ * Activity slots for `maxConcurrentNodes` nodes, and two activity pollers fewer than the slots
+ * (1 to 10). An idle poller holds a slot while it waits for a task, and a node that just
  * completed holds its own a moment longer: with the SDK's default of as many pollers as slots (up
  * to 10), no slot was ever free when the next workflow task scheduled a node, so the server could
  * not hand it straight back to this worker (eager dispatch) and every node went through the task
  * queue (a transfer task, matching and a poll: ~3-4 ms more per node here). Two slots left to that
  * make it work from 3 node slots on; with 1 or 2 the bound on nodes comes first. Slots or pollers
- * the caller sets (or a tuner) are left alone.
+ * the caller sets (or a tuner) are left alone; the pollers follow the caller's slots.
  */
 function nodeSlotOptions(
   maxConcurrentNodes: number,
   workerOptions: Partial<WorkerOptions> | undefined,
 ): Partial<WorkerOptions> {
   if (workerOptions?.tuner) return {};
-  const pollers = Math.min(10, Math.max(1, maxConcurrentNodes - 2));
+  const slots = workerOptions?.maxConcurrentActivityTaskExecutions ?? maxConcurrentNodes;
+  const pollers = Math.min(10, Math.max(1, slots - 2));
   return {
     maxConcurrentActivityTaskExecutions: maxConcurrentNodes,
     // `local: true` nodes run as local activities, in slots of their own: the same bound.
