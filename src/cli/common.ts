@@ -117,14 +117,24 @@ export function reproduceCommand(command: string, options: ProjectCommandOptions
 }
 
 /**
- * Fills TEMPORAL_ADDRESS, TEMPORAL_UI_URL and MLFLOW_TRACKING_URI from `.local/services.env`
- * (written by `scripts/services start`) for variables the environment does not set.
+ * Fills TEMPORAL_ADDRESS, TEMPORAL_UI_URL, MLFLOW_TRACKING_URI and TEMPORAL_HTTP_ADDRESS from
+ * `.local/services.env` (written by `scripts/services start`) for variables the environment does
+ * not set. The HTTP address goes with the local server's gRPC address: it is not filled when the
+ * environment names another Temporal server.
  */
 export function loadServicesEnv(file: string): boolean {
   if (!existsSync(file)) return false;
+  const entries = new Map<string, string>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const match = /^([A-Z_]+)=(.*)$/.exec(line);
-    if (match) process.env[match[1]!] ??= match[2]!;
+    if (match) entries.set(match[1]!, match[2]!);
+  }
+  const otherServer =
+    process.env.TEMPORAL_ADDRESS !== undefined &&
+    process.env.TEMPORAL_ADDRESS !== entries.get('TEMPORAL_ADDRESS');
+  for (const [key, value] of entries) {
+    if (key === 'TEMPORAL_HTTP_ADDRESS' && otherServer) continue;
+    process.env[key] ??= value;
   }
   return true;
 }

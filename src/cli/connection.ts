@@ -1,5 +1,7 @@
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { dataConverterFromEnv } from '../temporal/codec.js';
+import type { Client, Connection, ConnectionOptions } from '@temporalio/client';
+import { temporalClient } from '../temporal/lazy-modules.js';
+import { CODEC_KEY_ENV, dataConverterFromEnv } from '../temporal/codec.js';
+import type { HttpEndpoint } from '../temporal/http-start.js';
 import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as connectTcp } from 'node:net';
@@ -18,6 +20,8 @@ export interface ConnectionCommandOptions {
   tlsCa?: string;
   tlsServerName?: string;
   apiKey?: string;
+  /** Temporal's HTTP API (`--http-address`), where commands that can send their start first. */
+  httpAddress?: string;
 }
 
 export function addConnectionOptions(command: Command): Command {
@@ -98,6 +102,57 @@ export function connectionOptionsFrom(
   };
 }
 
+/** The environment variable naming Temporal's HTTP API (`scripts/services` writes it). */
+export const HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
+
+/**
+ * Temporal's HTTP API to send a workflow start to before the client loads, or why there is none.
+ * From `--http-address`, else TEMPORAL_HTTP_ADDRESS when the gRPC address is the environment's
+ * too (an `--address` of another server never pairs with the environment's HTTP address). Not
+ * used with a payload codec (the input would go unencrypted) nor with an API key over plain HTTP.
+ */
+export function httpEndpointFrom(
+  options: ConnectionCommandOptions,
+): { endpoint: HttpEndpoint } | { skipped: string } {
+  const envAddress = process.env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS;
+  const given =
+    options.httpAddress ??
+    ((options.address ?? envAddress) === envAddress ? process.env[HTTP_ADDRESS_ENV] : undefined);
+  if (!given) return { skipped: `no HTTP address (--http-address, ${HTTP_ADDRESS_ENV})` };
+  if (process.env[CODEC_KEY_ENV]) return { skipped: `a payload codec is set (${CODEC_KEY_ENV})` };
+  const apiKey = options.apiKey ?? process.env.TEMPORAL_API_KEY;
+  const tls = Boolean(options.tlsCa || options.tlsCert || options.tlsServerName || apiKey);
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(given) ? given : `${tls ? 'https' : 'http'}://${given}`);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || !url.hostname) {
+    throw new CliUsageError(
+      `${options.httpAddress ? '--http-address' : HTTP_ADDRESS_ENV} must be Temporal's HTTP API as http(s)://host:port, got '${given}'.`,
+    );
+  }
+  if (apiKey && url.protocol === 'http:')
+    return { skipped: 'an API key is never sent over plain HTTP' };
+  return {
+    endpoint: {
+      url,
+      ...(apiKey ? { apiKey } : {}),
+      ...(url.protocol === 'https:'
+        ? {
+            tls: {
+              ...(options.tlsCa ? { ca: readFileSync(options.tlsCa) } : {}),
+              ...(options.tlsCert ? { cert: readFileSync(options.tlsCert) } : {}),
+              ...(options.tlsKey ? { key: readFileSync(options.tlsKey) } : {}),
+              ...(options.tlsServerName ? { serverName: options.tlsServerName } : {}),
+            },
+          }
+        : {}),
+    },
+  };
+}
+
 /**
  * Runs `body` with a Temporal client for the command's connection options (payloads encrypted
  * when TEMPORAL_MLFLOW_CODEC_KEY is set), and closes the connection afterwards.
@@ -109,6 +164,7 @@ export async function withTemporalClient<T>(
   const connection = await connectClient(options);
   try {
     const dataConverter = dataConverterFromEnv();
+    const { Client } = temporalClient();
     return await body(
       new Client({
         connection,
@@ -170,6 +226,7 @@ export class TemporalConnectionError extends Error {
 
 /** `Connection.connect` (the client's), its failures explained by `explainConnectionFailure`. */
 export async function connectClient(options: ConnectionCommandOptions): Promise<Connection> {
+  const { Connection } = temporalClient();
   return connectExplained(() => Connection.connect(connectionOptionsFrom(options)), options);
 }
 

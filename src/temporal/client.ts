@@ -3,7 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { trainingWorkflow, TrainingWorkflowInput } from '../../workflows/training.js';
 import { workflowDefinitions } from './lazy-definitions.js';
-import { DEFAULT_CONFIG_ENV, DEFAULT_PIPELINE_NAME } from '../constants.js';
+import {
+  DEFAULT_CONFIG_ENV,
+  DEFAULT_PIPELINE_NAME,
+  SEARCH_ATTRIBUTE_PIPELINE_NAME,
+} from '../constants.js';
+import type { HttpEndpoint, HttpStartOptions, HttpWorkflowStart } from './http-start.js';
 import type { RunIdentity } from './identity.js';
 import { resolveRunTarget } from './run-target.js';
 import type {
@@ -140,15 +145,55 @@ export async function startCompiledTraining(
   compiled: CompiledTrainingOptions,
 ): Promise<TrainingHandle> {
   const { pipelineNameKey } = await workflowDefinitions();
-  const handle = await client.workflow.start<typeof trainingWorkflow>(TRAINING_WORKFLOW_TYPE, {
-    taskQueue: compiled.taskQueue,
-    workflowId: compiled.workflowId,
+  const start = trainingStart(compiled, client.options.namespace);
+  const handle = await client.workflow.start<typeof trainingWorkflow>(start.workflowType, {
+    taskQueue: start.taskQueue,
+    workflowId: start.workflowId,
     args: [compiled.input],
-    staticSummary: `Train pipeline ${markdownCode(compiled.pipeline)} (env ${markdownCode(compiled.env)}${compiled.identity ? `, project ${markdownCode(compiled.identity.project)}` : ''})`,
-    staticDetails: startDetails(compiled),
+    staticSummary: start.staticSummary,
+    staticDetails: start.staticDetails,
     typedSearchAttributes: [{ key: pipelineNameKey, value: compiled.pipeline }],
   });
   return trainingHandle(handle, compiled.taskQueue);
+}
+
+/**
+ * Starts a training through Temporal's HTTP API (see `startWorkflowOverHttp`), without loading the
+ * client; the same request `startCompiledTraining` makes. Follow it with `trainingHandle` on
+ * `client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId })`.
+ */
+export async function startCompiledTrainingOverHttp(
+  endpoint: HttpEndpoint,
+  namespace: string,
+  compiled: CompiledTrainingOptions,
+  options?: HttpStartOptions,
+): Promise<{ workflowId: string; runId: string }> {
+  const { startWorkflowOverHttp } = await import('./http-start.js');
+  const { runId } = await startWorkflowOverHttp(
+    endpoint,
+    {
+      ...trainingStart(compiled, namespace),
+      args: [compiled.input],
+      keywordSearchAttributes: { [SEARCH_ATTRIBUTE_PIPELINE_NAME]: compiled.pipeline },
+    },
+    options,
+  );
+  return { workflowId: compiled.workflowId, runId };
+}
+
+/** What starting a training sends, whichever way it is sent. */
+function trainingStart(
+  compiled: CompiledTrainingOptions,
+  namespace: string,
+): Omit<HttpWorkflowStart, 'args'> & { staticSummary: string; staticDetails: string } {
+  return {
+    namespace,
+    workflowType: TRAINING_WORKFLOW_TYPE,
+    workflowId: compiled.workflowId,
+    taskQueue: compiled.taskQueue,
+    staticSummary: `Train pipeline ${markdownCode(compiled.pipeline)} (env ${markdownCode(compiled.env)}${compiled.identity ? `, project ${markdownCode(compiled.identity.project)}` : ''})`,
+    staticDetails: startDetails(compiled),
+  };
 }
 
 /**

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MlflowClient } from '../../src/mlflow/client.js';
 import { MlflowProxy } from '../support/mlflow-proxy.js';
-import { repoRoot, services } from '../support/services.js';
+import { HttpApiProxy } from '../support/http-api-proxy.js';
+import { repoRoot, serviceAddress, services } from '../support/services.js';
 import { startHarness, type TemporalHarness } from '../support/temporal.js';
 import { killAllWorkers, spawnWorker } from '../support/worker-process.js';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +118,58 @@ describe('temporal-mlflow train --wait', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`TrainingFailedError: Training failed at node 'broken'`);
     expect(result.stderr).toContain('column "amount" has text values');
+  });
+});
+
+describe('temporal-mlflow train sending its start over HTTP', () => {
+  it("starts the run through Temporal's HTTP API (one request) and follows it to the end", async () => {
+    const proxy = new HttpApiProxy();
+    const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
+    try {
+      const result = await train(
+        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
+        { TEMPORAL_HTTP_ADDRESS: url.href },
+      );
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('Training completed: 4 nodes');
+      expect(result.stderr).not.toContain('warning');
+      expect(proxy.bodies).toHaveLength(1);
+      const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
+      expect(JSON.parse(proxy.bodies[0]!)).toMatchObject({ workflowId });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('starts over gRPC, with a warning, when the HTTP API cannot be reached', async () => {
+    const result = await train(
+      ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
+      { TEMPORAL_HTTP_ADDRESS: 'http://127.0.0.1:1' },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      "warning: Temporal's HTTP API at http://127.0.0.1:1 could not be reached (ECONNREFUSED); starting the training over gRPC instead.",
+    );
+    expect(result.stdout).toContain('Training completed: 4 nodes');
+  });
+
+  it('fails, naming the workflow, when whether the run started cannot be learnt', async () => {
+    const proxy = new HttpApiProxy();
+    proxy.rule = () => ({ status: 504, body: 'gateway timeout' });
+    const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
+    try {
+      const workflowId = `train-unknown-${randomUUID()}`;
+      const result = await train(
+        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--workflow-id', workflowId],
+        { TEMPORAL_HTTP_ADDRESS: url.href },
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('TrainingStartError');
+      expect(result.stderr).toContain(`Whether workflow ${workflowId} started is unknown`);
+      expect(proxy.bodies).toHaveLength(3);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

@@ -11,6 +11,8 @@ export interface ServicesEnv {
   TEMPORAL_ADDRESS: string;
   TEMPORAL_UI_URL: string;
   MLFLOW_TRACKING_URI: string;
+  /** Temporal's HTTP API (recorded by `scripts/services` since it starts the server with one). */
+  TEMPORAL_HTTP_ADDRESS?: string;
 }
 
 /** Parses `.local/services.env` written by `scripts/services start`. */

@@ -1,13 +1,17 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { MlflowClient } from '../../mlflow/client.js';
 import { runUrl } from '../../mlflow/tracking-hook.js';
 import {
   compileTrainingOptions,
   startCompiledTraining,
+  startCompiledTrainingOverHttp,
+  trainingHandle,
   type CompiledTrainingOptions,
   type StartTrainingOptions,
 } from '../../temporal/client.js';
+import type { trainingWorkflow } from '../../../workflows/training.js';
+import { temporalClient } from '../../temporal/lazy-modules.js';
 import { queuePollers } from '../../temporal/pollers.js';
 import type { TrainingResult } from '../../temporal/types.js';
 import {
@@ -22,10 +26,13 @@ import {
 } from '../common.js';
 import {
   addConnectionOptions,
+  HTTP_ADDRESS_ENV,
+  httpEndpointFrom,
   pollEvery,
   withTemporalClient,
   type ConnectionCommandOptions,
 } from '../connection.js';
+import { DEFAULT_TEMPORAL_NAMESPACE } from '../../constants.js';
 import { createNodeProgress } from '../progress.js';
 import { trainingSummary } from '../training-summary.js';
 
@@ -55,12 +62,25 @@ export async function followTraining(
     noCache?: boolean;
     /** These options already compiled (e.g. while the client connected). */
     compiled?: Promise<CompiledTrainingOptions>;
+    /**
+     * The run, already started over Temporal's HTTP API (`startEarly`); undefined when that did
+     * not start it, and the client starts it.
+     */
+    startedEarly?: Promise<{ workflowId: string; runId: string } | undefined>;
   },
 ): Promise<(TrainingResult & { workflowId: string; experimentId?: string }) | undefined> {
   const log = options.log ?? ((line: string) => console.log(line));
   const compiled = await (options.compiled ?? compileTrainingOptions(options));
   if (options.noCache) compiled.input.noCache = true;
-  const handle = await startCompiledTraining(client, compiled);
+  const early = await options.startedEarly;
+  const handle = early
+    ? trainingHandle(
+        client.workflow.getHandle<typeof trainingWorkflow>(early.workflowId, undefined, {
+          firstExecutionRunId: early.runId,
+        }),
+        compiled.taskQueue,
+      )
+    : await startCompiledTraining(client, compiled);
   /** Known once the run exists: the summary's links need it, and then ask MLflow nothing more. */
   let experimentId: string | undefined;
   log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
@@ -125,7 +145,7 @@ export async function followTraining(
     progress.update(result.nodes, result.nodes, []);
     return { ...result, workflowId: handle.workflowId, ...(experimentId ? { experimentId } : {}) };
   } catch (error) {
-    if (error instanceof WorkflowFailedError) {
+    if (error instanceof temporalClient().WorkflowFailedError) {
       const state = await handle.progress().catch(() => undefined);
       const node = state?.failedNode ? `node '${state.failedNode}'` : 'the workflow';
       throw new TrainingFailedError(
@@ -168,6 +188,10 @@ export function registerTrainCommand(program: Command): void {
     .option('--workflow-id <id>', 'workflow id (default: train-<pipeline>-<uuid>)')
     .option('--no-cache', 'run every node: neither read nor write the node cache')
     .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
+    .option(
+      '--http-address <url>',
+      `Temporal's HTTP API, to send the start before the gRPC client loads (env ${HTTP_ADDRESS_ENV})`,
+    )
     .action(async (options: TrainOptions) => {
       // What a training and a sweep are started with, from the same flags.
       const run = {
@@ -182,8 +206,14 @@ export function registerTrainCommand(program: Command): void {
       };
       const training = { ...run, filters: filtersFrom(options) };
       // The project loads while the client connects; its errors surface where it is awaited.
-      const compiled = options.sweep ? undefined : compileTrainingOptions(training);
+      const compiled = options.sweep
+        ? undefined
+        : compileTrainingOptions(training).then((compiledOptions) => {
+            if (!options.cache) compiledOptions.input.noCache = true;
+            return compiledOptions;
+          });
       compiled?.catch(() => undefined);
+      const startedEarly = compiled && (await startEarly(options, compiled))?.started;
       await withTemporalClient(options, async (client) => {
         if (options.sweep) {
           const { followSweep, printSweepResult } = await import('./sweep.js');
@@ -194,6 +224,7 @@ export function registerTrainCommand(program: Command): void {
         const result = await followTraining(client, {
           ...training,
           ...(compiled ? { compiled } : {}),
+          ...(startedEarly ? { startedEarly } : {}),
           ...(options.cache ? {} : { noCache: true }),
         });
         if (result) {
@@ -205,4 +236,49 @@ export function registerTrainCommand(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * Sends the training's start over Temporal's HTTP API, when one is configured (see
+ * `httpEndpointFrom`), and returns once the request is on its way: the gRPC client then loads
+ * while the workflow already runs. Resolves to the started run, or to undefined when the HTTP
+ * start did not happen (the client starts the run then; a warning says why). A start whose
+ * outcome stays unknown after retries fails the command: starting again could only report the
+ * run as already started.
+ */
+async function startEarly(
+  options: TrainOptions,
+  compiled: Promise<CompiledTrainingOptions>,
+): Promise<{ started: Promise<{ workflowId: string; runId: string } | undefined> } | undefined> {
+  const http = httpEndpointFrom(options);
+  if (!('endpoint' in http)) return undefined;
+  const compiledOptions = await compiled.catch(() => undefined);
+  // A project that does not load fails where `compiled` is awaited, with its own message.
+  if (!compiledOptions) return undefined;
+  let sent!: () => void;
+  const onWay = new Promise<void>((resolve) => (sent = resolve));
+  const started = startCompiledTrainingOverHttp(
+    http.endpoint,
+    options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+    compiledOptions,
+    { onSent: sent },
+  ).catch(async (error: unknown) => {
+    const { HttpStartError } = await import('../../temporal/http-start.js');
+    if (!(error instanceof HttpStartError) || error.outcome === 'unknown') {
+      throw new TrainingStartError(
+        `${error instanceof Error ? error.message : String(error)}. Whether workflow ${compiledOptions.workflowId} started is unknown: look for it in the Temporal UI before training again.`,
+        { cause: error },
+      );
+    }
+    console.error(`warning: ${error.message}; starting the training over gRPC instead.`);
+    return undefined;
+  });
+  started.catch(() => undefined); // awaited by followTraining
+  await Promise.race([onWay, started.catch(() => undefined)]);
+  return { started };
+}
+
+/** The training's start was sent, but whether it started could not be learnt. */
+export class TrainingStartError extends Error {
+  override readonly name = 'TrainingStartError';
 }
