@@ -23,6 +23,8 @@ export const WRONG_WORKER_FAILURE_TYPE = 'WrongWorker';
 
 /** Typed search attributes upserted by the training workflow (registered by scripts/services). */
 export const SEARCH_ATTRIBUTE_PIPELINE_NAME = 'PipelineName';
+/** The name of the training, batch and sweep workflows' `progress` query. */
+export const PROGRESS_QUERY_NAME = 'progress';
 export const SEARCH_ATTRIBUTE_MLFLOW_RUN_ID = 'MlflowRunId';
 /** Bool: true while a training or sweep waits for a person to approve or reject a promotion. */
 export const SEARCH_ATTRIBUTE_PENDING_APPROVAL = 'PendingApproval';

@@ -11,6 +11,7 @@ import {
 import {
   SEARCH_ATTRIBUTE_MLFLOW_RUN_ID,
   SEARCH_ATTRIBUTE_PENDING_APPROVAL,
+  PROGRESS_QUERY_NAME,
   SEARCH_ATTRIBUTE_PIPELINE_NAME,
   SEARCH_ATTRIBUTE_SCHEDULED_BY_ID,
 } from '../src/constants.js';
@@ -30,13 +31,13 @@ const defineUpdate = <Ret, Args extends unknown[]>(name: string) =>
   ({ type: 'update', name }) as unknown as UpdateDefinition<Ret, Args>;
 
 /** The training workflow's `progress` query: the state of every node of the run. */
-export const progressQuery = defineQuery<TrainingProgress>('progress');
+export const progressQuery = defineQuery<TrainingProgress>(PROGRESS_QUERY_NAME);
 
 /** The batch workflow's `progress` query (same name as the training workflow's). */
-export const batchProgressQuery = defineQuery<BatchScoringProgress>('progress');
+export const batchProgressQuery = defineQuery<BatchScoringProgress>(PROGRESS_QUERY_NAME);
 
 /** The sweep workflow's `progress` query: trials done, running and failed. */
-export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
+export const sweepProgressQuery = defineQuery<SweepProgress>(PROGRESS_QUERY_NAME);
 
 /**
  * Approves the promotion a training or sweep waits for: the alias moves. Refused (validator) when

@@ -1,7 +1,7 @@
 import type { Client, Connection, ConnectionOptions } from '@temporalio/client';
 import { temporalClient } from '../temporal/lazy-modules.js';
 import { CODEC_KEY_ENV, dataConverterFromEnv } from '../temporal/codec.js';
-import type { HttpEndpoint } from '../temporal/http-start.js';
+import type { HttpEndpoint } from '../temporal/http-api.js';
 import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { isIP, connect as connectTcp } from 'node:net';
@@ -154,27 +154,52 @@ export function httpEndpointFrom(
 }
 
 /**
- * Runs `body` with a Temporal client for the command's connection options (payloads encrypted
- * when TEMPORAL_MLFLOW_CODEC_KEY is set), and closes the connection afterwards.
+ * Runs `body` with a Temporal client for the command's connection options (see
+ * `lazyTemporalClient`), and closes the connection afterwards.
  */
 export async function withTemporalClient<T>(
   options: ConnectionCommandOptions,
   body: (client: Client) => Promise<T>,
 ): Promise<T> {
-  const connection = await connectClient(options);
+  const client = lazyTemporalClient(options);
   try {
-    const dataConverter = dataConverterFromEnv();
-    const { Client } = temporalClient();
-    return await body(
-      new Client({
-        connection,
-        namespace: options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
-        ...(dataConverter ? { dataConverter } : {}),
-      }),
-    );
+    return await body(await client.get());
   } finally {
-    await connection.close();
+    await client.close();
   }
+}
+
+/**
+ * A Temporal client for the command's connection options (payloads encrypted when
+ * TEMPORAL_MLFLOW_CODEC_KEY is set), connected on the first `get()`; `close()` closes its
+ * connection if it was made.
+ */
+export function lazyTemporalClient(options: ConnectionCommandOptions): {
+  get(): Promise<Client>;
+  close(): Promise<void>;
+} {
+  let connecting: Promise<Connection> | undefined;
+  let client: Promise<Client> | undefined;
+  return {
+    get() {
+      client ??= (async () => {
+        connecting = connectClient(options);
+        const connection = await connecting;
+        const dataConverter = dataConverterFromEnv();
+        const { Client } = temporalClient();
+        return new Client({
+          connection,
+          namespace: options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+          ...(dataConverter ? { dataConverter } : {}),
+        });
+      })();
+      return client;
+    },
+    async close() {
+      const connection = await connecting?.catch(() => undefined);
+      await connection?.close();
+    },
+  };
 }
 
 /**

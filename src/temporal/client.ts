@@ -8,7 +8,7 @@ import {
   DEFAULT_PIPELINE_NAME,
   SEARCH_ATTRIBUTE_PIPELINE_NAME,
 } from '../constants.js';
-import type { HttpEndpoint, HttpStartOptions, HttpWorkflowStart } from './http-start.js';
+import type { HttpStartOptions, HttpWorkflowStart, TemporalHttpApi } from './http-api.js';
 import type { RunIdentity } from './identity.js';
 import { resolveRunTarget } from './run-target.js';
 import type {
@@ -145,7 +145,7 @@ export async function startCompiledTraining(
   compiled: CompiledTrainingOptions,
 ): Promise<TrainingHandle> {
   const { pipelineNameKey } = await workflowDefinitions();
-  const start = trainingStart(compiled, client.options.namespace);
+  const start = trainingStart(compiled);
   const handle = await client.workflow.start<typeof trainingWorkflow>(start.workflowType, {
     taskQueue: start.taskQueue,
     workflowId: start.workflowId,
@@ -158,21 +158,17 @@ export async function startCompiledTraining(
 }
 
 /**
- * Starts a training through Temporal's HTTP API (see `startWorkflowOverHttp`), without loading the
- * client; the same request `startCompiledTraining` makes. Follow it with `trainingHandle` on
- * `client.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: runId })`.
+ * Starts a training through Temporal's HTTP API (see `TemporalHttpApi`), without loading the
+ * client: the request `startCompiledTraining` makes.
  */
 export async function startCompiledTrainingOverHttp(
-  endpoint: HttpEndpoint,
-  namespace: string,
+  api: TemporalHttpApi,
   compiled: CompiledTrainingOptions,
   options?: HttpStartOptions,
 ): Promise<{ workflowId: string; runId: string }> {
-  const { startWorkflowOverHttp } = await import('./http-start.js');
-  const { runId } = await startWorkflowOverHttp(
-    endpoint,
+  const { runId } = await api.startWorkflow(
     {
-      ...trainingStart(compiled, namespace),
+      ...trainingStart(compiled),
       args: [compiled.input],
       keywordSearchAttributes: { [SEARCH_ATTRIBUTE_PIPELINE_NAME]: compiled.pipeline },
     },
@@ -182,12 +178,14 @@ export async function startCompiledTrainingOverHttp(
 }
 
 /** What starting a training sends, whichever way it is sent. */
-function trainingStart(
-  compiled: CompiledTrainingOptions,
-  namespace: string,
-): Omit<HttpWorkflowStart, 'args'> & { staticSummary: string; staticDetails: string } {
+function trainingStart(compiled: CompiledTrainingOptions): Omit<
+  HttpWorkflowStart,
+  'args' | 'namespace'
+> & {
+  staticSummary: string;
+  staticDetails: string;
+} {
   return {
-    namespace,
     workflowType: TRAINING_WORKFLOW_TYPE,
     workflowId: compiled.workflowId,
     taskQueue: compiled.taskQueue,

@@ -122,7 +122,7 @@ describe('temporal-mlflow train --wait', () => {
 });
 
 describe('temporal-mlflow train sending its start over HTTP', () => {
-  it("starts the run through Temporal's HTTP API (one request) and follows it to the end", async () => {
+  it("starts the run through Temporal's HTTP API (one request) and follows it there to the end", async () => {
     const proxy = new HttpApiProxy();
     const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
     try {
@@ -136,6 +136,10 @@ describe('temporal-mlflow train sending its start over HTTP', () => {
       expect(proxy.bodies).toHaveLength(1);
       const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
       expect(JSON.parse(proxy.bodies[0]!)).toMatchObject({ workflowId });
+      // Followed there too: the queue's workers, then the run's close event (a long poll).
+      const paths = proxy.requests.map((r) => `${r.method} ${r.url.replace(/\?.*/, '')}`);
+      expect(paths).toContain(`GET /api/v1/namespaces/default/task-queues/${harness.taskQueue}`);
+      expect(paths).toContain(`GET /api/v1/namespaces/default/workflows/${workflowId}/history`);
     } finally {
       await proxy.stop();
     }

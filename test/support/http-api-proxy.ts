@@ -3,8 +3,15 @@ import type { AddressInfo } from 'node:net';
 
 /** A proxy in front of the HTTP API whose answer to each request a test decides. */
 export class HttpApiProxy {
-  readonly bodies: string[] = [];
-  /** What to do with the n-th request (from 0): forward it, forward it and drop the answer, or answer. */
+  /** Every request, in order: method, path and body. */
+  readonly requests: { method: string; url: string; body: string }[] = [];
+  /** The bodies of the start requests (POSTs of a workflow), in order. */
+  get bodies(): string[] {
+    return this.requests
+      .filter((r) => r.method === 'POST' && !r.url.includes('/query/'))
+      .map((r) => r.body);
+  }
+  /** What to do with the n-th request (from 0, any method): forward it, forward it and drop the answer, or answer. */
   rule: (n: number) => 'forward' | 'forward-then-drop' | { status: number; body: string } = () =>
     'forward';
   private server?: Server;
@@ -15,15 +22,19 @@ export class HttpApiProxy {
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
         const body = Buffer.concat(chunks);
-        const action = this.rule(this.bodies.length);
-        this.bodies.push(body.toString('utf8'));
+        const action = this.rule(this.requests.length);
+        this.requests.push({
+          method: incoming.method ?? '',
+          url: incoming.url ?? '',
+          body: body.toString('utf8'),
+        });
         if (typeof action === 'object') {
           outgoing.writeHead(action.status, { 'content-type': 'text/plain' }).end(action.body);
           return;
         }
         const forwarded = request(
           new URL(incoming.url!, target),
-          { method: incoming.method, headers: { 'content-type': 'application/json' } },
+          { method: incoming.method, headers: { ...incoming.headers, host: target.host } },
           (answer) => {
             const answered: Buffer[] = [];
             answer.on('data', (chunk: Buffer) => answered.push(chunk));

@@ -9,11 +9,13 @@ import {
   trainingHandle,
   type CompiledTrainingOptions,
   type StartTrainingOptions,
+  type TrainingHandle,
 } from '../../temporal/client.js';
+import type { TemporalHttpApi } from '../../temporal/http-api.js';
 import type { trainingWorkflow } from '../../../workflows/training.js';
 import { temporalClient } from '../../temporal/lazy-modules.js';
 import { queuePollers } from '../../temporal/pollers.js';
-import type { TrainingResult } from '../../temporal/types.js';
+import type { TrainingProgress, TrainingResult } from '../../temporal/types.js';
 import {
   addFilterOptions,
   addProjectOptions,
@@ -28,11 +30,12 @@ import {
   addConnectionOptions,
   HTTP_ADDRESS_ENV,
   httpEndpointFrom,
+  lazyTemporalClient,
   pollEvery,
   withTemporalClient,
   type ConnectionCommandOptions,
 } from '../connection.js';
-import { DEFAULT_TEMPORAL_NAMESPACE } from '../../constants.js';
+import { DEFAULT_TEMPORAL_NAMESPACE, PROGRESS_QUERY_NAME } from '../../constants.js';
 import { createNodeProgress } from '../progress.js';
 import { trainingSummary } from '../training-summary.js';
 
@@ -49,41 +52,90 @@ const WAITING_FOR_WORKER = 'waiting for a worker';
 /** When a waiting `train` first asks the training for its progress. */
 const FIRST_PROGRESS_AFTER_MS = 1_000;
 
+/** What following a started training needs: the SDK's client, or Temporal's HTTP API. */
+interface TrainingWatch {
+  readonly workflowId: string;
+  hasWorker(signal?: AbortSignal): Promise<boolean>;
+  progress(signal?: AbortSignal): Promise<TrainingProgress>;
+  /** The MLflow run and its experiment, as soon as the workflow has created the run. */
+  mlflowRun(): Promise<{ runId: string; experimentId?: string } | undefined>;
+  /** The run's result; a run that did not complete rejects with the SDK's WorkflowFailedError. */
+  result(): Promise<TrainingResult>;
+}
+
+/** A training followed through the SDK's client. */
+function clientWatch(client: Client, handle: TrainingHandle, taskQueue: string): TrainingWatch {
+  const aborting = <T>(signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> =>
+    signal ? client.connection.withAbortSignal(signal, call) : call();
+  return {
+    workflowId: handle.workflowId,
+    hasWorker: async (signal) =>
+      (await aborting(signal, () => queuePollers(client, taskQueue))).length > 0,
+    progress: (signal) => aborting(signal, () => handle.progress()),
+    mlflowRun: () => handle.mlflowRun(),
+    result: () => handle.result(),
+  };
+}
+
+/**
+ * A training started over Temporal's HTTP API, followed there: a completed run never loads the
+ * SDK's client; anything else is read through it (`viaClient`), as `clientWatch` would.
+ */
+function httpWatch(
+  api: TemporalHttpApi,
+  started: { workflowId: string; runId: string },
+  taskQueue: string,
+  viaClient: () => Promise<TrainingHandle>,
+): TrainingWatch {
+  return {
+    workflowId: started.workflowId,
+    hasWorker: async () => (await api.workflowPollers(taskQueue)) > 0,
+    progress: (signal) =>
+      api.query<TrainingProgress>(started.workflowId, started.runId, PROGRESS_QUERY_NAME, signal),
+    mlflowRun: async () => (await viaClient()).mlflowRun(),
+    async result() {
+      const closed = await api.awaitClose(started.workflowId, started.runId);
+      if (closed.status === 'completed') return closed.result as TrainingResult;
+      return (await viaClient()).result();
+    },
+  };
+}
+
+type FollowOptions = StartTrainingOptions & {
+  wait: boolean;
+  log?: (line: string) => void;
+  /** Run every node, neither reading nor writing the node cache. */
+  noCache?: boolean;
+  /** These options already compiled (e.g. while the client connected). */
+  compiled?: Promise<CompiledTrainingOptions>;
+};
+
+type FollowedTraining = TrainingResult & { workflowId: string; experimentId?: string };
+
 /**
  * Starts a training and follows it: the queue used, links, and (with `wait`) live progress and the
  * outcome. A run nobody serves yet is said to be waiting, never reported as not started.
  */
 export async function followTraining(
   client: Client,
-  options: StartTrainingOptions & {
-    wait: boolean;
-    log?: (line: string) => void;
-    /** Run every node, neither reading nor writing the node cache. */
-    noCache?: boolean;
-    /** These options already compiled (e.g. while the client connected). */
-    compiled?: Promise<CompiledTrainingOptions>;
-    /**
-     * The run, already started over Temporal's HTTP API (`startEarly`); undefined when that did
-     * not start it, and the client starts it.
-     */
-    startedEarly?: Promise<{ workflowId: string; runId: string } | undefined>;
-  },
-): Promise<(TrainingResult & { workflowId: string; experimentId?: string }) | undefined> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  options: FollowOptions,
+): Promise<FollowedTraining | undefined> {
   const compiled = await (options.compiled ?? compileTrainingOptions(options));
   if (options.noCache) compiled.input.noCache = true;
-  const early = await options.startedEarly;
-  const handle = early
-    ? trainingHandle(
-        client.workflow.getHandle<typeof trainingWorkflow>(early.workflowId, undefined, {
-          firstExecutionRunId: early.runId,
-        }),
-        compiled.taskQueue,
-      )
-    : await startCompiledTraining(client, compiled);
+  const handle = await startCompiledTraining(client, compiled);
+  return follow(clientWatch(client, handle, compiled.taskQueue), compiled, options);
+}
+
+/** Follows a started training (see `followTraining`). */
+async function follow(
+  watch: TrainingWatch,
+  compiled: CompiledTrainingOptions,
+  options: FollowOptions,
+): Promise<FollowedTraining | undefined> {
+  const log = options.log ?? ((line: string) => console.log(line));
   /** Known once the run exists: the summary's links need it, and then ask MLflow nothing more. */
   let experimentId: string | undefined;
-  log(`Temporal workflow: ${temporalWorkflowUrl(handle.workflowId)}`);
+  log(`Temporal workflow: ${temporalWorkflowUrl(watch.workflowId)}`);
   log(`Task queue:        ${compiled.taskQueue}`);
   /** The line linking the MLflow run (undefined without a tracking URI here). */
   const runLine = async (run: {
@@ -96,15 +148,13 @@ export async function followTraining(
     experimentId = run.experimentId ?? (await mlflow.runs.get(run.runId)).info.experiment_id;
     return `MLflow run:        ${runUrl(mlflow.trackingUri, experimentId, run.runId)}`;
   };
-  const hasWorker = async (): Promise<boolean> =>
-    (await queuePollers(client, compiled.taskQueue)).length > 0;
-  if (!(await hasWorker())) {
+  if (!(await watch.hasWorker())) {
     log(
       `started; no worker polls queue ${compiled.taskQueue}: start one with \`${workerCommand(options)}\``,
     );
     if (!options.wait) return undefined;
   } else if (!options.wait) {
-    const run = await handle.mlflowRun();
+    const run = await watch.mlflowRun();
     const line = run && (await runLine(run));
     if (line) log(line);
   }
@@ -115,15 +165,13 @@ export async function followTraining(
   // second: a short training is not slowed by being watched, and its summary gives the run's link.
   let served = false;
   let runShown = false;
-  const polling = pollEvery(
-    250,
-    (signal) => client.connection.withAbortSignal(signal, () => showProgress()),
-    { firstAfterMs: FIRST_PROGRESS_AFTER_MS },
-  );
-  async function showProgress(): Promise<void> {
-    served ||= await hasWorker();
+  const polling = pollEvery(250, (signal) => showProgress(signal), {
+    firstAfterMs: FIRST_PROGRESS_AFTER_MS,
+  });
+  async function showProgress(signal: AbortSignal): Promise<void> {
+    served ||= await watch.hasWorker(signal);
     if (!served) return progress.update(0, 0, [WAITING_FOR_WORKER]);
-    const state = await handle.progress();
+    const state = await watch.progress(signal);
     if (!runShown && state.mlflowRunId) {
       runShown = true;
       const line = await runLine({
@@ -141,12 +189,12 @@ export async function followTraining(
     progress.update(state.done, state.total, cachedLabel(state.cached, running));
   }
   try {
-    const result = await handle.result();
+    const result = await watch.result();
     progress.update(result.nodes, result.nodes, []);
-    return { ...result, workflowId: handle.workflowId, ...(experimentId ? { experimentId } : {}) };
+    return { ...result, workflowId: watch.workflowId, ...(experimentId ? { experimentId } : {}) };
   } catch (error) {
     if (error instanceof temporalClient().WorkflowFailedError) {
-      const state = await handle.progress().catch(() => undefined);
+      const state = await watch.progress().catch(() => undefined);
       const node = state?.failedNode ? `node '${state.failedNode}'` : 'the workflow';
       throw new TrainingFailedError(
         `Training failed at ${node}: ${state?.error ?? error.cause?.message ?? error.message}`,
@@ -213,57 +261,53 @@ export function registerTrainCommand(program: Command): void {
             return compiledOptions;
           });
       compiled?.catch(() => undefined);
-      const startedEarly = compiled && (await startEarly(options, compiled))?.started;
-      await withTemporalClient(options, async (client) => {
-        if (options.sweep) {
-          const { followSweep, printSweepResult } = await import('./sweep.js');
-          const swept = await followSweep(client, { spec: options.sweep, ...run });
-          if (swept) printSweepResult(swept);
-          return;
-        }
-        const result = await followTraining(client, {
-          ...training,
-          ...(compiled ? { compiled } : {}),
-          ...(startedEarly ? { startedEarly } : {}),
-          ...(options.cache ? {} : { noCache: true }),
-        });
-        if (result) {
-          const cached = result.cachedNodes ? ` (${result.cachedNodes} from the node cache)` : '';
-          console.log(
-            `Training completed: ${result.nodes} nodes${cached} in ${(result.durationMs / 1000).toFixed(1)} s.`,
-          );
-          console.log(`\n${await trainingSummary(result.workflowId, result)}`);
-        }
-      });
+      const early = compiled && (await startOverHttp(options, compiled));
+      const result = early
+        ? await followOverHttp(options, early, (await compiled)!, training)
+        : await withTemporalClient(options, async (client) => {
+            if (options.sweep) {
+              const { followSweep, printSweepResult } = await import('./sweep.js');
+              const swept = await followSweep(client, { spec: options.sweep, ...run });
+              if (swept) printSweepResult(swept);
+              return undefined;
+            }
+            return followTraining(client, {
+              ...training,
+              ...(compiled ? { compiled } : {}),
+              ...(options.cache ? {} : { noCache: true }),
+            });
+          });
+      if (result) {
+        const cached = result.cachedNodes ? ` (${result.cachedNodes} from the node cache)` : '';
+        console.log(
+          `Training completed: ${result.nodes} nodes${cached} in ${(result.durationMs / 1000).toFixed(1)} s.`,
+        );
+        console.log(`\n${await trainingSummary(result.workflowId, result)}`);
+      }
     });
 }
 
 /**
- * Sends the training's start over Temporal's HTTP API, when one is configured (see
- * `httpEndpointFrom`), and returns once the request is on its way: the gRPC client then loads
- * while the workflow already runs. Resolves to the started run, or to undefined when the HTTP
- * start did not happen (the client starts the run then; a warning says why). A start whose
- * outcome stays unknown after retries fails the command: starting again could only report the
- * run as already started.
+ * Starts the training through Temporal's HTTP API, when one is configured (see
+ * `httpEndpointFrom`): the gRPC client is then loaded only if the run does not complete. Resolves
+ * to the API and the started run, or to undefined when the HTTP start did not happen (the client
+ * starts the run then; a warning says why). A start whose outcome stays unknown after retries fails
+ * the command: starting again could only report the run as already started.
  */
-async function startEarly(
+async function startOverHttp(
   options: TrainOptions,
   compiled: Promise<CompiledTrainingOptions>,
-): Promise<{ started: Promise<{ workflowId: string; runId: string } | undefined> } | undefined> {
+): Promise<{ api: TemporalHttpApi; started: { workflowId: string; runId: string } } | undefined> {
   const http = httpEndpointFrom(options);
   if (!('endpoint' in http)) return undefined;
   const compiledOptions = await compiled.catch(() => undefined);
   // A project that does not load fails where `compiled` is awaited, with its own message.
   if (!compiledOptions) return undefined;
-  let sent!: () => void;
-  const onWay = new Promise<void>((resolve) => (sent = resolve));
-  const started = startCompiledTrainingOverHttp(
-    http.endpoint,
-    options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
-    compiledOptions,
-    { onSent: sent },
-  ).catch(async (error: unknown) => {
-    const { HttpStartError } = await import('../../temporal/http-start.js');
+  const { HttpStartError, TemporalHttpApi } = await import('../../temporal/http-api.js');
+  const api = new TemporalHttpApi(http.endpoint, options.namespace ?? DEFAULT_TEMPORAL_NAMESPACE);
+  try {
+    return { api, started: await startCompiledTrainingOverHttp(api, compiledOptions) };
+  } catch (error) {
     if (!(error instanceof HttpStartError) || error.outcome === 'unknown') {
       throw new TrainingStartError(
         `${error instanceof Error ? error.message : String(error)}. Whether workflow ${compiledOptions.workflowId} started is unknown: look for it in the Temporal UI before training again.`,
@@ -272,10 +316,31 @@ async function startEarly(
     }
     console.error(`warning: ${error.message}; starting the training over gRPC instead.`);
     return undefined;
-  });
-  started.catch(() => undefined); // awaited by followTraining
-  await Promise.race([onWay, started.catch(() => undefined)]);
-  return { started };
+  }
+}
+
+/** Follows a training `startOverHttp` started, connecting the SDK's client only if needed. */
+async function followOverHttp(
+  options: TrainOptions,
+  { api, started }: { api: TemporalHttpApi; started: { workflowId: string; runId: string } },
+  compiled: CompiledTrainingOptions,
+  training: StartTrainingOptions & { wait: boolean },
+): Promise<FollowedTraining | undefined> {
+  const client = lazyTemporalClient(options);
+  try {
+    const viaClient = async (): Promise<TrainingHandle> =>
+      trainingHandle(
+        (await client.get()).workflow.getHandle<typeof trainingWorkflow>(
+          started.workflowId,
+          undefined,
+          { firstExecutionRunId: started.runId },
+        ),
+        compiled.taskQueue,
+      );
+    return await follow(httpWatch(api, started, compiled.taskQueue, viaClient), compiled, training);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The training's start was sent, but whether it started could not be learnt. */

@@ -7,11 +7,11 @@ import {
   startCompiledTrainingOverHttp,
   type CompiledTrainingOptions,
 } from '../../src/temporal/client.js';
-import { HttpStartError, startWorkflowOverHttp } from '../../src/temporal/http-start.js';
-import { pipelineNameKey } from '../../workflows/definitions.js';
+import { HttpStartError, TemporalHttpApi } from '../../src/temporal/http-api.js';
+import { pipelineNameKey, progressQuery } from '../../workflows/definitions.js';
 import { HttpApiProxy } from '../support/http-api-proxy.js';
 import { serviceAddress, services } from '../support/services.js';
-import { temporalTestProject } from '../support/temporal.js';
+import { startHarness, temporalTestProject, type TemporalHarness } from '../support/temporal.js';
 
 /**
  * Temporal's HTTP API as `train` uses it to send its start before the gRPC client loads, against
@@ -36,6 +36,7 @@ afterAll(async () => {
 });
 
 const endpoint = () => ({ url: new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')) });
+const api = (url = endpoint().url) => new TemporalHttpApi({ url }, namespace);
 
 async function compiled(workflowId: string, taskQueue: string): Promise<CompiledTrainingOptions> {
   const options = await compileTrainingOptions({
@@ -86,7 +87,7 @@ describe('starting a training over the HTTP API', () => {
     const viaHttp = await compiled(`http-start-http-${randomUUID()}`, taskQueue);
     viaHttp.input = viaSdk.input; // the same user and command line on both
     await startCompiledTraining(client, viaSdk);
-    const { runId } = await startCompiledTrainingOverHttp(endpoint(), namespace, viaHttp);
+    const { runId } = await startCompiledTrainingOverHttp(api(), viaHttp);
 
     const [sdk, http] = await Promise.all([
       startOf(viaSdk.workflowId),
@@ -111,7 +112,7 @@ describe('starting a training over the HTTP API', () => {
     const url = await proxy.start(endpoint().url);
     try {
       const options = await compiled(`http-start-retry-${randomUUID()}`, `test-${randomUUID()}`);
-      const { runId } = await startCompiledTrainingOverHttp({ url }, namespace, options);
+      const { runId } = await startCompiledTrainingOverHttp(api(url), options);
 
       expect(proxy.bodies).toHaveLength(2);
       const requestIds = proxy.bodies.map(
@@ -134,18 +135,16 @@ describe('starting a training over the HTTP API', () => {
   it('says nothing was started when the API cannot be reached or refuses the start', async () => {
     const closed = new URL('http://127.0.0.1:1');
     const options = await compiled(`http-start-refused-${randomUUID()}`, `test-${randomUUID()}`);
-    const unreachable = await startCompiledTrainingOverHttp(
-      { url: closed },
-      namespace,
-      options,
-    ).catch((error: unknown) => error);
+    const unreachable = await startCompiledTrainingOverHttp(api(closed), options).catch(
+      (error: unknown) => error,
+    );
     expect(unreachable).toBeInstanceOf(HttpStartError);
     expect(unreachable).toMatchObject({ outcome: 'not-started' });
     expect((unreachable as Error).message).toContain('could not be reached (ECONNREFUSED)');
 
     // The workflow id is taken: the server refuses (ALREADY_EXISTS), definitively.
     await startCompiledTraining(client, options);
-    const taken = await startCompiledTrainingOverHttp(endpoint(), namespace, options).catch(
+    const taken = await startCompiledTrainingOverHttp(api(), options).catch(
       (error: unknown) => error,
     );
     expect(taken).toMatchObject({ name: 'HttpStartError', outcome: 'not-started' });
@@ -161,22 +160,65 @@ describe('starting a training over the HTTP API', () => {
     proxy.rule = () => ({ status: 503, body: 'upstream unavailable' });
     const url = await proxy.start(endpoint().url);
     try {
-      const failure = await startWorkflowOverHttp(
-        { url },
-        {
-          namespace,
-          workflowType: 'trainingWorkflow',
-          workflowId: `http-start-unknown-${randomUUID()}`,
-          taskQueue: `test-${randomUUID()}`,
-          args: [{}],
-        },
-        { attempts: 3 },
-      ).catch((error: unknown) => error);
+      const failure = await api(url)
+        .startWorkflow(
+          {
+            workflowType: 'trainingWorkflow',
+            workflowId: `http-start-unknown-${randomUUID()}`,
+            taskQueue: `test-${randomUUID()}`,
+            args: [{}],
+          },
+          { attempts: 3 },
+        )
+        .catch((error: unknown) => error);
       expect(failure).toMatchObject({ name: 'HttpStartError', outcome: 'unknown' });
       expect((failure as Error).message).toContain('HTTP 503');
       expect(proxy.bodies).toHaveLength(3);
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('following a training over the HTTP API', () => {
+  let harness: TemporalHarness;
+  beforeAll(async () => {
+    harness = await startHarness();
+  }, 120_000);
+  afterAll(async () => harness?.close());
+
+  it('sees the workers of a queue, queries the run, and reads its result as the SDK does', async () => {
+    const http = api();
+    const options = await compiled(`http-follow-${randomUUID()}`, harness.taskQueue);
+    const { runId } = await startCompiledTrainingOverHttp(http, options);
+    const closed = await http.awaitClose(options.workflowId, runId);
+    const handle = harness.client.workflow.getHandle(options.workflowId);
+    expect(closed).toEqual({ status: 'completed', result: await handle.result() });
+    expect(closed).toMatchObject({
+      status: 'completed',
+      result: { pipeline: 'diamond', nodes: 4 },
+    });
+    const progress = await http.query(options.workflowId, runId, progressQuery.name);
+    expect(progress).toEqual(await handle.query(progressQuery));
+    expect(progress).toMatchObject({ state: 'completed', done: 4, total: 4 });
+    // The worker that ran it polls its queue (the server has seen it by now); nobody polls another.
+    expect(await http.workflowPollers(harness.taskQueue)).toBeGreaterThan(0);
+    expect(await http.workflowPollers(`nobody-${randomUUID()}`)).toBe(0);
+  });
+
+  it('leaves a run that did not complete to the SDK: its close event is reported as it is', async () => {
+    const http = api();
+    const options = await compileTrainingOptions({
+      projectDir: temporalTestProject,
+      pipeline: 'fatal',
+      taskQueue: harness.taskQueue,
+      workflowId: `http-follow-fatal-${randomUUID()}`,
+    });
+    started.push(options.workflowId);
+    const { runId } = await startCompiledTrainingOverHttp(http, options);
+    expect(await http.awaitClose(options.workflowId, runId)).toEqual({
+      status: 'other',
+      eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED',
+    });
   });
 });
