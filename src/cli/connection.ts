@@ -109,7 +109,8 @@ export const HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
  * Temporal's HTTP API to send a workflow start to before the client loads, or why there is none.
  * From `--http-address`, else TEMPORAL_HTTP_ADDRESS when the gRPC address is the environment's
  * too (an `--address` of another server never pairs with the environment's HTTP address). Not
- * used with a payload codec (the input would go unencrypted) nor with an API key over plain HTTP.
+ * used with a payload codec (the input would go unencrypted), nor over plain HTTP when the gRPC
+ * connection has TLS settings or an API key.
  */
 export function httpEndpointFrom(
   options: ConnectionCommandOptions,
@@ -133,8 +134,13 @@ export function httpEndpointFrom(
       `${options.httpAddress ? '--http-address' : HTTP_ADDRESS_ENV} must be Temporal's HTTP API as http(s)://host:port, got '${given}'.`,
     );
   }
-  if (apiKey && url.protocol === 'http:')
-    return { skipped: 'an API key is never sent over plain HTTP' };
+  // The gRPC connection is secured: the HTTP one must be too (it would carry the same data).
+  if (tls && url.protocol === 'http:')
+    return {
+      skipped: apiKey
+        ? 'an API key is never sent over plain HTTP'
+        : 'TLS settings are given: the HTTP API is used over HTTPS only',
+    };
   return {
     endpoint: {
       url,

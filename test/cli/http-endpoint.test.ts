@@ -35,12 +35,13 @@ describe('httpEndpointFrom', () => {
     expect(url(httpEndpointFrom({ address: 'other:7233' }))).toMatch(/^no HTTP address/);
   });
 
-  it('is not used with a payload codec, nor with an API key over plain HTTP', () => {
+  it('is not used with a payload codec, nor over plain HTTP beside a secured gRPC connection', () => {
     process.env.TEMPORAL_HTTP_ADDRESS = 'http://local:7243';
     process.env.TEMPORAL_MLFLOW_CODEC_KEY = 'a'.repeat(44);
     expect(url(httpEndpointFrom({}))).toMatch(/payload codec/);
     delete process.env.TEMPORAL_MLFLOW_CODEC_KEY;
     expect(url(httpEndpointFrom({ apiKey: 'secret' }))).toMatch(/never sent over plain HTTP/);
+    expect(url(httpEndpointFrom({ tlsCa: '/etc/ca.pem' }))).toMatch(/over HTTPS only/);
     // Without a scheme, an API key (or TLS settings) means HTTPS, where the key is sent.
     const https = httpEndpointFrom({ apiKey: 'secret', httpAddress: 'cloud.example:443' });
     expect(https).toMatchObject({ endpoint: { apiKey: 'secret', tls: {} } });
