@@ -253,7 +253,8 @@ export function registerTrainCommand(program: Command): void {
         ...(options.workflowId ? { workflowId: options.workflowId } : {}),
       };
       const training = { ...run, filters: filtersFrom(options) };
-      // The project loads while the client connects; its errors surface where it is awaited.
+      // Over gRPC, the project loads while the client connects; its errors surface where it is
+      // awaited. Over Temporal's HTTP API, the start waits for it.
       const compiled = options.sweep
         ? undefined
         : compileTrainingOptions(training).then((compiledOptions) => {
