@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFullProgram, commandSummaries } from '../../src/cli/main.js';
-import { repoRoot, services, temporalCli } from '../support/services.js';
+import { repoRoot, serviceAddress, services, temporalCli } from '../support/services.js';
 
 const exec = promisify(execFile);
 const bin = join(repoRoot, 'bin', 'temporal-mlflow.js');
@@ -45,7 +45,15 @@ describe('lazy commands', () => {
     const register = join(scratch, 'register.mjs');
     writeFileSync(
       register,
-      `import { register } from 'node:module'; register(${JSON.stringify(`file://${hook}`)});`,
+      // ES modules through the hook, CommonJS ones (required) through the resolver.
+      `import Module, { register } from 'node:module';
+      register(${JSON.stringify(`file://${hook}`)});
+      const resolveFilename = Module._resolveFilename;
+      Module._resolveFilename = function (...args) {
+        const path = resolveFilename.apply(this, args);
+        if (path.includes('/node_modules/')) process.stderr.write('LOADED ' + path + '\\n');
+        return path;
+      };`,
     );
     const { stdout, stderr } = await exec(process.execPath, ['--import', register, bin, ...args], {
       ...options,
@@ -65,28 +73,46 @@ describe('lazy commands', () => {
       expect(loaded).not.toContain(`/node_modules/${heavy}/`);
   }, 60_000);
 
-  it('starts a training without loading the Temporal worker (its native core) or arrow', async () => {
-    const taskQueue = `no-worker-${randomUUID()}`;
-    const workflowId = `train-${taskQueue}`;
+  it('starts a training without loading the Temporal worker (its native core) or arrow, nor the client over the HTTP API', async () => {
     const env = { ...process.env, ...services() };
+    const workflowIds: string[] = [];
     try {
-      const { stdout, loaded } = await traced(
-        ['train', '--pipeline', 'diamond', '--task-queue', taskQueue, '--workflow-id', workflowId],
-        { cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'), env },
-      );
-      expect(stdout).toContain(`no worker polls queue ${taskQueue}`);
-      expect(loaded).toContain('/node_modules/@temporalio/client/');
-      for (const heavy of ['@temporalio/worker', '@temporalio/core-bridge', 'apache-arrow'])
-        expect(loaded).not.toContain(`/node_modules/${heavy}/`);
+      // Over gRPC (no HTTP API given), and over Temporal's HTTP API.
+      for (const httpAddress of ['', serviceAddress('TEMPORAL_HTTP_ADDRESS')]) {
+        const taskQueue = `no-worker-${randomUUID()}`;
+        const workflowId = `train-${taskQueue}`;
+        workflowIds.push(workflowId);
+        const { stdout, loaded } = await traced(
+          [
+            'train',
+            '--pipeline',
+            'diamond',
+            '--task-queue',
+            taskQueue,
+            '--workflow-id',
+            workflowId,
+          ],
+          {
+            cwd: join(repoRoot, 'test', 'fixtures', 'temporal-project'),
+            env: { ...env, TEMPORAL_HTTP_ADDRESS: httpAddress },
+          },
+        );
+        expect(stdout).toContain(`no worker polls queue ${taskQueue}`);
+        if (httpAddress) expect(loaded).not.toContain('/node_modules/@temporalio/client/');
+        else expect(loaded).toContain('/node_modules/@temporalio/client/');
+        for (const heavy of ['@temporalio/worker', '@temporalio/core-bridge', 'apache-arrow'])
+          expect(loaded).not.toContain(`/node_modules/${heavy}/`);
+      }
     } finally {
-      spawnSync(temporalCli, [
-        'workflow',
-        'terminate',
-        '--address',
-        env.TEMPORAL_ADDRESS,
-        '-w',
-        workflowId,
-      ]);
+      for (const workflowId of workflowIds)
+        spawnSync(temporalCli, [
+          'workflow',
+          'terminate',
+          '--address',
+          env.TEMPORAL_ADDRESS,
+          '-w',
+          workflowId,
+        ]);
     }
   }, 120_000);
 
