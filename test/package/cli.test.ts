@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildFullProgram, commandSummaries } from '../../src/cli/main.js';
 import { repoRoot, serviceAddress, services, temporalCli } from '../support/services.js';
+import { writeLoadTracer } from './load-tracer.js';
 
 const exec = promisify(execFile);
 const bin = join(repoRoot, 'bin', 'temporal-mlflow.js');
@@ -28,39 +29,18 @@ describe('lazy commands', () => {
     expect(commandSummaries).toEqual(real);
   });
 
-  /** The CLI run with a hook printing every package module it resolves; stdout and those URLs. */
+  /** The CLI run printing every package module it resolves; stdout and those modules. */
   async function traced(
     args: string[],
     options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ): Promise<{ stdout: string; loaded: string }> {
-    const hook = join(scratch, 'trace-hook.mjs');
-    writeFileSync(
-      hook,
-      `export async function resolve(s, c, next) {
-        const r = await next(s, c);
-        if (r.url.includes('/node_modules/')) process.stderr.write('LOADED ' + r.url + '\\n');
-        return r;
-      }`,
-    );
-    const register = join(scratch, 'register.mjs');
-    writeFileSync(
-      register,
-      // ES modules through the hook, CommonJS ones (required) through the resolver.
-      `import Module, { register } from 'node:module';
-      register(${JSON.stringify(`file://${hook}`)});
-      const resolveFilename = Module._resolveFilename;
-      Module._resolveFilename = function (...args) {
-        const path = resolveFilename.apply(this, args);
-        if (path.includes('/node_modules/')) process.stderr.write('LOADED ' + path + '\\n');
-        return path;
-      };`,
-    );
+    const register = writeLoadTracer(scratch);
     const { stdout, stderr } = await exec(process.execPath, ['--import', register, bin, ...args], {
       ...options,
     });
     const loaded = stderr
       .split('\n')
-      .filter((line) => line.startsWith('LOADED'))
+      .filter((line) => line.startsWith('ESM ') || line.startsWith('CJS '))
       .join('\n');
     return { stdout, loaded };
   }

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { services } from '../support/services.js';
 import { packPackage } from './pack.js';
 import { freePort } from '../support/ports.js';
+import { writeLoadTracer } from './load-tracer.js';
 
 const exec = promisify(execFile);
 let root: string;
@@ -99,27 +100,7 @@ describe('a project made from the packed package', () => {
 
   /** Runs the installed CLI, printing `ESM <url>` / `CJS <path>` for each package module it loads. */
   async function tracedCli(args: string[]): Promise<string> {
-    const hook = join(root, 'trace-hook.mjs');
-    writeFileSync(
-      hook,
-      `export async function resolve(s, c, next) {
-        const r = await next(s, c);
-        if (r.url.includes('/node_modules/')) process.stderr.write('ESM ' + r.url + '\\n');
-        return r;
-      }`,
-    );
-    const register = join(root, 'register.mjs');
-    writeFileSync(
-      register,
-      `import Module, { register } from 'node:module';
-      register(${JSON.stringify(`file://${hook}`)});
-      const resolveFilename = Module._resolveFilename;
-      Module._resolveFilename = function (...args) {
-        const path = resolveFilename.apply(this, args);
-        if (path.includes('/node_modules/')) process.stderr.write('CJS ' + path + '\\n');
-        return path;
-      };`,
-    );
+    const register = writeLoadTracer(root);
     const bin = join(project, 'node_modules', 'temporal-mlflow', 'bin', 'temporal-mlflow.js');
     return (await exec(process.execPath, ['--import', register, bin, ...args])).stderr;
   }
