@@ -20,7 +20,7 @@ export interface ConnectionCommandOptions {
   tlsCa?: string;
   tlsServerName?: string;
   apiKey?: string;
-  /** Temporal's HTTP API (`--http-address`), where commands that can send their start first. */
+  /** Temporal's HTTP API (`--http-address`): `train` starts and follows a run there. */
   httpAddress?: string;
 }
 
@@ -106,7 +106,7 @@ export function connectionOptionsFrom(
 export const HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
 
 /**
- * Temporal's HTTP API to send a workflow start to before the client loads, or why there is none.
+ * Temporal's HTTP API to start and follow a workflow without the gRPC client, or why there is none.
  * From `--http-address`, else TEMPORAL_HTTP_ADDRESS when the gRPC address is the environment's
  * too (an `--address` of another server never pairs with the environment's HTTP address). Not
  * used with a payload codec (the input would go unencrypted), nor over plain HTTP when the gRPC
