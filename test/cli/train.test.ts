@@ -145,6 +145,25 @@ describe('temporal-mlflow train sending its start over HTTP', () => {
     }
   });
 
+  it('follows the run through the gRPC client when the HTTP API stops answering after the start', async () => {
+    const proxy = new HttpApiProxy();
+    // The start goes through; every later call gets a gateway error.
+    proxy.rule = (n) => (n === 0 ? 'forward' : { status: 502, body: 'bad gateway' });
+    const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
+    try {
+      const result = await train(
+        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
+        { TEMPORAL_HTTP_ADDRESS: url.href },
+      );
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('Training completed: 4 nodes');
+      expect(proxy.bodies).toHaveLength(1);
+      expect(proxy.requests.length).toBeGreaterThan(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('starts over gRPC, with a warning, when the HTTP API cannot be reached', async () => {
     const result = await train(
       ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],

@@ -79,23 +79,56 @@ function clientWatch(client: Client, handle: TrainingHandle, taskQueue: string):
 
 /**
  * A training started over Temporal's HTTP API, followed there: a completed run never loads the
- * SDK's client; anything else is read through it (`viaClient`), as `clientWatch` would.
+ * SDK's client. What the API cannot tell (a run that did not complete, an MLflow run to wait for)
+ * or fails to answer (the API unreachable meanwhile) is asked through `viaClient`, a
+ * `clientWatch` connected on first use.
  */
 function httpWatch(
   api: TemporalHttpApi,
   started: { workflowId: string; runId: string },
   taskQueue: string,
-  viaClient: () => Promise<TrainingHandle>,
+  viaClient: () => Promise<TrainingWatch>,
 ): TrainingWatch {
+  /** `call` over HTTP, else the client's answer (an aborted call stays aborted). */
+  const orClient = async <T>(
+    call: () => Promise<T>,
+    fallback: (watch: TrainingWatch) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return fallback(await viaClient());
+    }
+  };
   return {
     workflowId: started.workflowId,
-    hasWorker: async () => (await api.workflowPollers(taskQueue)) > 0,
+    hasWorker: (signal) =>
+      orClient(
+        async () => (await api.workflowPollers(taskQueue)) > 0,
+        (watch) => watch.hasWorker(signal),
+        signal,
+      ),
     progress: (signal) =>
-      api.query<TrainingProgress>(started.workflowId, started.runId, PROGRESS_QUERY_NAME, signal),
+      orClient(
+        () =>
+          api.query<TrainingProgress>(
+            started.workflowId,
+            started.runId,
+            PROGRESS_QUERY_NAME,
+            signal,
+          ),
+        (watch) => watch.progress(signal),
+        signal,
+      ),
     mlflowRun: async () => (await viaClient()).mlflowRun(),
     async result() {
-      const closed = await api.awaitClose(started.workflowId, started.runId);
-      if (closed.status === 'completed') return closed.result as TrainingResult;
+      const closed = await orClient(
+        () => api.awaitClose(started.workflowId, started.runId),
+        async () => undefined,
+      );
+      if (closed?.status === 'completed') return closed.result as TrainingResult;
       return (await viaClient()).result();
     },
   };
@@ -328,16 +361,21 @@ async function followOverHttp(
   training: StartTrainingOptions & { wait: boolean },
 ): Promise<FollowedTraining | undefined> {
   const client = lazyTemporalClient(options);
-  try {
-    const viaClient = async (): Promise<TrainingHandle> =>
-      trainingHandle(
-        (await client.get()).workflow.getHandle<typeof trainingWorkflow>(
-          started.workflowId,
-          undefined,
-          { firstExecutionRunId: started.runId },
+  let watch: Promise<TrainingWatch> | undefined;
+  const viaClient = (): Promise<TrainingWatch> =>
+    (watch ??= client.get().then((connected) =>
+      clientWatch(
+        connected,
+        trainingHandle(
+          connected.workflow.getHandle<typeof trainingWorkflow>(started.workflowId, undefined, {
+            firstExecutionRunId: started.runId,
+          }),
+          compiled.taskQueue,
         ),
         compiled.taskQueue,
-      );
+      ),
+    ));
+  try {
     return await follow(httpWatch(api, started, compiled.taskQueue, viaClient), compiled, training);
   } finally {
     await client.close();
