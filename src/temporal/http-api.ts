@@ -68,8 +68,12 @@ export class HttpStartError extends Error {
 /** gRPC status codes after which the request may or may not have taken effect: retried. */
 const UNKNOWN_OUTCOME_CODES = new Set([2, 4, 8, 10, 13, 14]);
 
-/** A payload as the SDK's JSON converter writes it, in the HTTP API's JSON form (bytes as base64). */
+/**
+ * A payload as the SDK's default converter writes it (`binary/null` for undefined, else
+ * `json/plain`), in the HTTP API's JSON form (bytes as base64).
+ */
 export function jsonPayload(value: unknown): { metadata: Record<string, string>; data: string } {
+  if (value === undefined) return { metadata: { encoding: base64('binary/null') }, data: '' };
   return {
     metadata: { encoding: base64('json/plain') },
     data: base64(JSON.stringify(value)),

@@ -7,7 +7,8 @@ import {
   startCompiledTrainingOverHttp,
   type CompiledTrainingOptions,
 } from '../../src/temporal/client.js';
-import { HttpStartError, TemporalHttpApi } from '../../src/temporal/http-api.js';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { HttpStartError, jsonPayload, TemporalHttpApi } from '../../src/temporal/http-api.js';
 import { pipelineNameKey, progressQuery } from '../../workflows/definitions.js';
 import { HttpApiProxy } from '../support/http-api-proxy.js';
 import { serviceAddress, services } from '../support/services.js';
@@ -79,6 +80,21 @@ async function startOf(workflowId: string) {
     staticDetails: await description.staticDetails(),
   };
 }
+
+describe('jsonPayload', () => {
+  it("writes what the SDK's default payload converter writes", () => {
+    for (const value of [undefined, null, 0, 'text', { a: [1, 'é'] }, [true]]) {
+      const sdk = defaultPayloadConverter.toPayload(value);
+      const base64 = (bytes?: Uint8Array | null) => Buffer.from(bytes ?? []).toString('base64');
+      expect(jsonPayload(value)).toEqual({
+        metadata: Object.fromEntries(
+          Object.entries(sdk.metadata ?? {}).map(([key, bytes]) => [key, base64(bytes)]),
+        ),
+        data: base64(sdk.data),
+      });
+    }
+  });
+});
 
 describe('starting a training over the HTTP API', () => {
   it('sends what the SDK sends: the same input payload, search attribute, summary and details', async () => {
