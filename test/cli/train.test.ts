@@ -122,46 +122,51 @@ describe('temporal-mlflow train --wait', () => {
 });
 
 describe('temporal-mlflow train sending its start over HTTP', () => {
-  it("starts the run through Temporal's HTTP API (one request) and follows it there to the end", async () => {
+  /** `train args` with a proxy in front of the HTTP API, answering as `rule` says; then the proxy. */
+  async function trainThroughProxy(
+    args: string[],
+    rule?: HttpApiProxy['rule'],
+  ): Promise<{ result: Awaited<ReturnType<typeof train>>; proxy: HttpApiProxy }> {
     const proxy = new HttpApiProxy();
+    if (rule) proxy.rule = rule;
     const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
     try {
-      const result = await train(
-        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
-        { TEMPORAL_HTTP_ADDRESS: url.href },
-      );
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain('Training completed: 4 nodes');
-      expect(result.stderr).not.toContain('warning');
-      expect(proxy.bodies).toHaveLength(1);
-      const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
-      expect(JSON.parse(proxy.bodies[0]!)).toMatchObject({ workflowId });
-      // Followed there too: the queue's workers, then the run's close event (a long poll).
-      const paths = proxy.requests.map((r) => `${r.method} ${r.url.replace(/\?.*/, '')}`);
-      expect(paths).toContain(`GET /api/v1/namespaces/default/task-queues/${harness.taskQueue}`);
-      expect(paths).toContain(`GET /api/v1/namespaces/default/workflows/${workflowId}/history`);
+      return { result: await train(args, { TEMPORAL_HTTP_ADDRESS: url.href }), proxy };
     } finally {
       await proxy.stop();
     }
+  }
+
+  it("starts the run through Temporal's HTTP API (one request) and follows it there to the end", async () => {
+    const { result, proxy } = await trainThroughProxy([
+      '--pipeline',
+      'diamond',
+      '--task-queue',
+      harness.taskQueue,
+      '--wait',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Training completed: 4 nodes');
+    expect(result.stderr).not.toContain('warning');
+    expect(proxy.bodies).toHaveLength(1);
+    const workflowId = /workflows\/(train-diamond-[0-9a-f-]+)/.exec(result.stdout)![1]!;
+    expect(JSON.parse(proxy.bodies[0]!)).toMatchObject({ workflowId });
+    // Followed there too: the queue's workers, then the run's close event (a long poll).
+    const paths = proxy.requests.map((r) => `${r.method} ${r.url.replace(/\?.*/, '')}`);
+    expect(paths).toContain(`GET /api/v1/namespaces/default/task-queues/${harness.taskQueue}`);
+    expect(paths).toContain(`GET /api/v1/namespaces/default/workflows/${workflowId}/history`);
   });
 
   it('follows the run through the gRPC client when the HTTP API stops answering after the start', async () => {
-    const proxy = new HttpApiProxy();
     // The start goes through; every later call gets a gateway error.
-    proxy.rule = (n) => (n === 0 ? 'forward' : { status: 502, body: 'bad gateway' });
-    const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
-    try {
-      const result = await train(
-        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
-        { TEMPORAL_HTTP_ADDRESS: url.href },
-      );
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain('Training completed: 4 nodes');
-      expect(proxy.bodies).toHaveLength(1);
-      expect(proxy.requests.length).toBeGreaterThan(1);
-    } finally {
-      await proxy.stop();
-    }
+    const { result, proxy } = await trainThroughProxy(
+      ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--wait'],
+      (n) => (n === 0 ? 'forward' : { status: 502, body: 'bad gateway' }),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Training completed: 4 nodes');
+    expect(proxy.bodies).toHaveLength(1);
+    expect(proxy.requests.length).toBeGreaterThan(1);
   });
 
   it('starts over gRPC, with a warning, when the HTTP API cannot be reached', async () => {
@@ -177,22 +182,15 @@ describe('temporal-mlflow train sending its start over HTTP', () => {
   });
 
   it('fails, naming the workflow, when whether the run started cannot be learnt', async () => {
-    const proxy = new HttpApiProxy();
-    proxy.rule = () => ({ status: 504, body: 'gateway timeout' });
-    const url = await proxy.start(new URL(serviceAddress('TEMPORAL_HTTP_ADDRESS')));
-    try {
-      const workflowId = `train-unknown-${randomUUID()}`;
-      const result = await train(
-        ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--workflow-id', workflowId],
-        { TEMPORAL_HTTP_ADDRESS: url.href },
-      );
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain('TrainingStartError');
-      expect(result.stderr).toContain(`Whether workflow ${workflowId} started is unknown`);
-      expect(proxy.bodies).toHaveLength(3);
-    } finally {
-      await proxy.stop();
-    }
+    const workflowId = `train-unknown-${randomUUID()}`;
+    const { result, proxy } = await trainThroughProxy(
+      ['--pipeline', 'diamond', '--task-queue', harness.taskQueue, '--workflow-id', workflowId],
+      () => ({ status: 504, body: 'gateway timeout' }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('TrainingStartError');
+    expect(result.stderr).toContain(`Whether workflow ${workflowId} started is unknown`);
+    expect(proxy.bodies).toHaveLength(3);
   });
 });
 
