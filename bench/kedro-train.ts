@@ -14,10 +14,10 @@
  *     full node-cache hit), each a CLI process from start to exit, broken down from the workflow's
  *     history: CLI start + connect + project load (until the workflow starts), plan + MLflow run,
  *     nodes, packaging, closing (end run, clean up), promotion, and the CLI's end after the workflow;
- *   - the CLI sends its start over Temporal's HTTP API (TEMPORAL_HTTP_ADDRESS, which scripts/services
- *     records) and loads its gRPC client while the workflow runs; the published CLI's full-cache
- *     retrain is measured once more per round with the start over gRPC only (a cluster without
- *     an HTTP API);
+ *   - the CLI starts and follows the training over Temporal's HTTP API (TEMPORAL_HTTP_ADDRESS,
+ *     which scripts/services records), without loading its gRPC client; the published CLI's
+ *     full-cache retrain is measured once more per round over gRPC only (a cluster without an
+ *     HTTP API);
  *   - ours twice: the repository's CLI (TypeScript sources through tsx), and the published one (the
  *     package packed and npm-installed into a copy of the example, as bench/cli-startup.ts does;
  *     BENCH_PUBLISHED=0 skips it).
@@ -50,7 +50,7 @@ const TARGETS = { trainToKedroRatio: 0.2, fullCacheRetrainMs: 1_000 };
 
 const trackingUri = serviceAddress('MLFLOW_TRACKING_URI');
 const temporalAddress = serviceAddress('TEMPORAL_ADDRESS');
-/** Where `train` sends its start first (recorded by scripts/services; empty: gRPC only). */
+/** Where `train` starts and follows trainings (recorded by scripts/services; empty: gRPC only). */
 const temporalHttpAddress =
   process.env.TEMPORAL_HTTP_ADDRESS ?? readServicesEnv().TEMPORAL_HTTP_ADDRESS ?? '';
 const venv = join(repoRoot, '.local', 'bench-kedro-train-venv');

@@ -23,6 +23,8 @@ export const WRONG_WORKER_FAILURE_TYPE = 'WrongWorker';
 
 /** Typed search attributes upserted by the training workflow (registered by scripts/services). */
 export const SEARCH_ATTRIBUTE_PIPELINE_NAME = 'PipelineName';
+/** Temporal's HTTP API, where `train` starts and follows trainings (`scripts/services` writes it). */
+export const TEMPORAL_HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
 /** The name of the training, batch and sweep workflows' `progress` query. */
 export const PROGRESS_QUERY_NAME = 'progress';
 export const SEARCH_ATTRIBUTE_MLFLOW_RUN_ID = 'MlflowRunId';

@@ -3,6 +3,7 @@ import {
   DEFAULT_PIPELINE_NAME,
   DEFAULT_TEMPORAL_NAMESPACE,
   DEFAULT_TEMPORAL_UI_URL,
+  TEMPORAL_HTTP_ADDRESS_ENV,
 } from '../constants.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -133,7 +134,7 @@ export function loadServicesEnv(file: string): boolean {
     process.env.TEMPORAL_ADDRESS !== undefined &&
     process.env.TEMPORAL_ADDRESS !== entries.get('TEMPORAL_ADDRESS');
   for (const [key, value] of entries) {
-    if (key === 'TEMPORAL_HTTP_ADDRESS' && otherServer) continue;
+    if (key === TEMPORAL_HTTP_ADDRESS_ENV && otherServer) continue;
     process.env[key] ??= value;
   }
   return true;

@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 import { isIP, connect as connectTcp } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import type { Command } from 'commander';
-import { DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE } from '../constants.js';
+import {
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  TEMPORAL_HTTP_ADDRESS_ENV,
+} from '../constants.js';
 import { CliUsageError } from './errors.js';
 
 /** How to reach Temporal: flags, else TEMPORAL_* environment variables, else localhost. */
@@ -102,9 +106,6 @@ export function connectionOptionsFrom(
   };
 }
 
-/** The environment variable naming Temporal's HTTP API (`scripts/services` writes it). */
-export const HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
-
 /**
  * Temporal's HTTP API to start and follow a workflow without the gRPC client, or why there is none.
  * From `--http-address`, else TEMPORAL_HTTP_ADDRESS when the gRPC address is the environment's
@@ -118,29 +119,33 @@ export function httpEndpointFrom(
   const envAddress = process.env.TEMPORAL_ADDRESS ?? DEFAULT_TEMPORAL_ADDRESS;
   const given =
     options.httpAddress ??
-    ((options.address ?? envAddress) === envAddress ? process.env[HTTP_ADDRESS_ENV] : undefined);
-  if (!given) return { skipped: `no HTTP address (--http-address, ${HTTP_ADDRESS_ENV})` };
+    ((options.address ?? envAddress) === envAddress
+      ? process.env[TEMPORAL_HTTP_ADDRESS_ENV]
+      : undefined);
+  if (!given) return { skipped: `no HTTP address (--http-address, ${TEMPORAL_HTTP_ADDRESS_ENV})` };
   if (process.env[CODEC_KEY_ENV]) return { skipped: `a payload codec is set (${CODEC_KEY_ENV})` };
-  const apiKey = options.apiKey ?? process.env.TEMPORAL_API_KEY;
-  const tls = Boolean(options.tlsCa || options.tlsCert || options.tlsServerName || apiKey);
+  // The same TLS settings and API key as the gRPC connection's.
+  const { tls, apiKey } = connectionOptionsFrom(options);
+  const secured = Boolean(tls || apiKey);
   let url: URL;
   try {
-    url = new URL(/^[a-z]+:\/\//i.test(given) ? given : `${tls ? 'https' : 'http'}://${given}`);
+    url = new URL(/^[a-z]+:\/\//i.test(given) ? given : `${secured ? 'https' : 'http'}://${given}`);
   } catch {
     url = new URL('invalid:');
   }
   if (!['http:', 'https:'].includes(url.protocol) || !url.hostname) {
     throw new CliUsageError(
-      `${options.httpAddress ? '--http-address' : HTTP_ADDRESS_ENV} must be Temporal's HTTP API as http(s)://host:port, got '${given}'.`,
+      `${options.httpAddress ? '--http-address' : TEMPORAL_HTTP_ADDRESS_ENV} must be Temporal's HTTP API as http(s)://host:port, got '${given}'.`,
     );
   }
   // The gRPC connection is secured: the HTTP one must be too (it would carry the same data).
-  if (tls && url.protocol === 'http:')
+  if (secured && url.protocol === 'http:')
     return {
       skipped: apiKey
         ? 'an API key is never sent over plain HTTP'
         : 'TLS settings are given: the HTTP API is used over HTTPS only',
     };
+  const settings = tls && typeof tls === 'object' ? tls : {};
   return {
     endpoint: {
       url,
@@ -148,10 +153,11 @@ export function httpEndpointFrom(
       ...(url.protocol === 'https:'
         ? {
             tls: {
-              ...(options.tlsCa ? { ca: readFileSync(options.tlsCa) } : {}),
-              ...(options.tlsCert ? { cert: readFileSync(options.tlsCert) } : {}),
-              ...(options.tlsKey ? { key: readFileSync(options.tlsKey) } : {}),
-              ...(options.tlsServerName ? { serverName: options.tlsServerName } : {}),
+              ...(settings.serverRootCACertificate ? { ca: settings.serverRootCACertificate } : {}),
+              ...(settings.clientCertPair
+                ? { cert: settings.clientCertPair.crt, key: settings.clientCertPair.key }
+                : {}),
+              ...(settings.serverNameOverride ? { serverName: settings.serverNameOverride } : {}),
             },
           }
         : {}),

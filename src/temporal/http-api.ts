@@ -26,7 +26,8 @@ export interface HttpEndpoint {
   url: URL;
   /** Sent as `Authorization: Bearer <key>`; only over HTTPS. */
   apiKey?: string;
-  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string };
+  /** As the gRPC connection's TLS settings hold them (PEM bytes). */
+  tls?: { ca?: Uint8Array; cert?: Uint8Array; key?: Uint8Array; serverName?: string };
 }
 
 /** What a workflow is started with (a subset of the SDK's `WorkflowStartOptions`). */
@@ -333,9 +334,9 @@ export class TemporalHttpApi {
           },
           ...(https && endpoint.tls
             ? {
-                ...(endpoint.tls.ca ? { ca: endpoint.tls.ca } : {}),
-                ...(endpoint.tls.cert ? { cert: endpoint.tls.cert } : {}),
-                ...(endpoint.tls.key ? { key: endpoint.tls.key } : {}),
+                ...(endpoint.tls.ca ? { ca: asBuffer(endpoint.tls.ca) } : {}),
+                ...(endpoint.tls.cert ? { cert: asBuffer(endpoint.tls.cert) } : {}),
+                ...(endpoint.tls.key ? { key: asBuffer(endpoint.tls.key) } : {}),
                 ...(endpoint.tls.serverName ? { servername: endpoint.tls.serverName } : {}),
               }
             : {}),
@@ -367,6 +368,10 @@ export class TemporalHttpApi {
     });
   }
 }
+
+/** Bytes as a Buffer, without a copy. */
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** The API's canonical JSON: payloads as `{ metadata, data }` with base64 bytes, never shorthand. */
 const CANONICAL_JSON = 'application/json+no-payload-shorthand';

@@ -38,7 +38,7 @@ let client: typeof ClientModule | undefined;
 
 /**
  * `@temporalio/client` (gRPC and the whole Temporal API: ~0.35 s on a 2-core machine): loaded when
- * a command first talks to Temporal, so `train` can send its start over HTTP before.
+ * a command first talks to Temporal over gRPC (`train` over Temporal's HTTP API may never).
  */
 export function temporalClient(): typeof ClientModule {
   client ??= require('@temporalio/client') as typeof ClientModule;

@@ -41,7 +41,10 @@ describe('httpEndpointFrom', () => {
     expect(url(httpEndpointFrom({}))).toMatch(/payload codec/);
     delete process.env.TEMPORAL_MLFLOW_CODEC_KEY;
     expect(url(httpEndpointFrom({ apiKey: 'secret' }))).toMatch(/never sent over plain HTTP/);
-    expect(url(httpEndpointFrom({ tlsCa: '/etc/ca.pem' }))).toMatch(/over HTTPS only/);
+    // The CA file is read as the gRPC connection reads it.
+    const ca = join(mkdtempSync(join(tmpdir(), 'http-endpoint-')), 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
+    expect(url(httpEndpointFrom({ tlsCa: ca }))).toMatch(/over HTTPS only/);
     // Without a scheme, an API key (or TLS settings) means HTTPS, where the key is sent.
     const https = httpEndpointFrom({ apiKey: 'secret', httpAddress: 'cloud.example:443' });
     expect(https).toMatchObject({ endpoint: { apiKey: 'secret', tls: {} } });

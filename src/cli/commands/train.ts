@@ -28,14 +28,17 @@ import {
 } from '../common.js';
 import {
   addConnectionOptions,
-  HTTP_ADDRESS_ENV,
   httpEndpointFrom,
   lazyTemporalClient,
   pollEvery,
   withTemporalClient,
   type ConnectionCommandOptions,
 } from '../connection.js';
-import { DEFAULT_TEMPORAL_NAMESPACE, PROGRESS_QUERY_NAME } from '../../constants.js';
+import {
+  DEFAULT_TEMPORAL_NAMESPACE,
+  PROGRESS_QUERY_NAME,
+  TEMPORAL_HTTP_ADDRESS_ENV,
+} from '../../constants.js';
 import { createNodeProgress } from '../progress.js';
 import { trainingSummary } from '../training-summary.js';
 
@@ -124,10 +127,7 @@ function httpWatch(
       ),
     mlflowRun: async () => (await viaClient()).mlflowRun(),
     async result() {
-      const closed = await orClient(
-        () => api.awaitClose(started.workflowId, started.runId),
-        async () => undefined,
-      );
+      const closed = await api.awaitClose(started.workflowId, started.runId).catch(() => undefined);
       if (closed?.status === 'completed') return closed.result as TrainingResult;
       return (await viaClient()).result();
     },
@@ -271,7 +271,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--sweep <file>', 'run a parameter sweep (grid or random, see docs/lifecycle.md)')
     .option(
       '--http-address <url>',
-      `Temporal's HTTP API, to send the start before the gRPC client loads (env ${HTTP_ADDRESS_ENV})`,
+      `Temporal's HTTP API, to send the start before the gRPC client loads (env ${TEMPORAL_HTTP_ADDRESS_ENV})`,
     )
     .action(async (options: TrainOptions) => {
       // What a training and a sweep are started with, from the same flags.
