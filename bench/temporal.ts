@@ -112,6 +112,52 @@ function phases(events: HistoryEvent[], activityType: string) {
 }
 
 /**
+ * Where the sleepers' time goes beyond the ideal, from history timestamps (medians within the run):
+ * `headMs` start → first node started; `firstWaveMs` first → `slots`-th start; `runMs` started →
+ * completed (the pause plus dispatch: poll response, worker, completion); `handoffMs` a slot's
+ * completion → the start of the node taking it over (k-th completion → (k + slots)-th start);
+ * `tailMs` last completion → workflow closed.
+ */
+function sleeperPhases(events: HistoryEvent[], activityType: string, slots: number) {
+  const scheduled = new Set(
+    events
+      .filter(
+        (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activityType,
+      )
+      .map((event) => Number(event.eventId)),
+  );
+  const starts: number[] = [];
+  const runs: number[] = [];
+  const completions: number[] = [];
+  const startedAt = new Map<number, number>();
+  for (const event of events) {
+    const s = event.activityTaskStartedEventAttributes;
+    if (s && scheduled.has(Number(s.scheduledEventId))) {
+      startedAt.set(Number(s.scheduledEventId), at(event));
+      starts.push(at(event));
+    }
+    const c = event.activityTaskCompletedEventAttributes;
+    if (c && scheduled.has(Number(c.scheduledEventId))) {
+      completions.push(at(event));
+      const started = startedAt.get(Number(c.scheduledEventId));
+      if (started !== undefined) runs.push(at(event) - started);
+    }
+  }
+  starts.sort((a, b) => a - b);
+  completions.sort((a, b) => a - b);
+  const start = events[0] ? at(events[0]) : 0;
+  const closed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
+  const round = (value: number) => Number(value.toFixed(1));
+  return {
+    headMs: round((starts[0] ?? start) - start),
+    firstWaveMs: round((starts[slots - 1] ?? 0) - (starts[0] ?? 0)),
+    runMs: round(median(runs)),
+    handoffMs: round(median(starts.slice(slots).map((s, k) => s - completions[k]!))),
+    tailMs: closed ? round(at(closed) - (completions.at(-1) ?? 0)) : 0,
+  };
+}
+
+/**
  * A run's wall time and the CPU time this process (client and worker: workflow and activity code)
  * spent meanwhile: on a loaded machine wall times swell with others' work, CPU times much less.
  */
@@ -190,14 +236,15 @@ async function baselineWorker() {
       return { ...elapsed(started, cpu), workflowId };
     },
     /** 64 activities pausing 200 ms each, scheduled at once, on 16 slots. */
-    async sleepers(): Promise<number> {
+    async sleepers(): Promise<{ wallMs: number; workflowId: string }> {
       const started = performance.now();
+      const workflowId = `bench-baseline-${randomUUID()}`;
       await client.workflow.execute('baselineSleepers', {
         taskQueue: worker.options.taskQueue,
-        workflowId: `bench-baseline-${randomUUID()}`,
+        workflowId,
         args: [64, 200],
       });
-      return performance.now() - started;
+      return { wallMs: performance.now() - started, workflowId };
     },
     async close(): Promise<void> {
       worker.shutdown();
@@ -242,6 +289,8 @@ const reps: {
   cpu: { bare: number; chain: number; bareLocal: number; local: number; localInline: number };
   baselinePhases: ReturnType<typeof phases>;
   chainPhases: ReturnType<typeof phases>;
+  bareSleeperPhases: ReturnType<typeof sleeperPhases>;
+  sleeperPhases: ReturnType<typeof sleeperPhases>;
 }[] = [];
 const rows = [];
 try {
@@ -259,7 +308,7 @@ try {
     const local = await library.train('chain_200_local');
     const inline = await library.train('chain_200_local_inline');
     const sleepers = await library.train('sleepers_64');
-    const bareSleepersMs = await baseline.sleepers();
+    const bareSleepers = await baseline.sleepers();
     reps.push({
       baselineMsPerActivity: bare.wallMs / 200,
       baselineLocalMsPerActivity: bareLocal.wallMs / 200,
@@ -267,7 +316,7 @@ try {
       localChainMsPerNode: local.wallMs / 200,
       localInlineChainMsPerNode: inline.wallMs / 200,
       sleepersMs: sleepers.wallMs,
-      bareSleepersMs,
+      bareSleepersMs: bareSleepers.wallMs,
       cpu: {
         bare: bare.cpuMs / 200,
         chain: chain.cpuMs / 200,
@@ -277,6 +326,16 @@ try {
       },
       baselinePhases: phases(await runEvents(baseline.client, bare.workflowId), 'noop'),
       chainPhases: phases(await runEvents(library.client, chain.workflowId), 'runNode'),
+      bareSleeperPhases: sleeperPhases(
+        await runEvents(baseline.client, bareSleepers.workflowId),
+        'pause',
+        16,
+      ),
+      sleeperPhases: sleeperPhases(
+        await runEvents(library.client, sleepers.workflowId),
+        'runNode',
+        16,
+      ),
     });
     console.log(`repetition ${rep + 1}/${repeat}, load ${load()}`, reps.at(-1));
   }
@@ -361,6 +420,21 @@ const breakdown = Object.fromEntries(
     Object.fromEntries(perNode.map((key) => [key, fixed(med((rep) => rep[kind][key]))])),
   ]),
 );
+const sleeperKeys = ['headMs', 'firstWaveMs', 'runMs', 'handoffMs', 'tailMs'] as const;
+const sleepersBreakdown = Object.fromEntries(
+  (['bareSleeperPhases', 'sleeperPhases'] as const).map((kind) => [
+    kind === 'bareSleeperPhases' ? 'bareTemporalSleepers' : 'sleepers_64',
+    Object.fromEntries(
+      sleeperKeys.map((key) => [
+        key,
+        fixed(
+          med((rep) => rep[kind][key]),
+          1,
+        ),
+      ]),
+    ),
+  ]),
+);
 const loadAfter = load();
 console.table([
   {
@@ -380,10 +454,11 @@ console.table([
 ]);
 console.table([headline.cpuMsPerNode]);
 console.table(breakdown);
+console.table(sleepersBreakdown);
 if (rows.length > 0) console.table(rows);
 console.log(`load before ${loadBefore}, after ${loadAfter} (1/5/15 min)`);
 writeResults('temporal', {
-  note: 'Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; localChainMsPerNode: the chain of local nodes, which runs as linear groups of at most 100 nodes per local activity (the bare local chain has one local activity per step); sleepers.bare*: the same 64 pauses of 200 ms as plain activities of a bare workflow on 16 slots (the floor Temporal itself sets); breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled).',
+  note: "Medians of interleaved repetitions on warm, long-lived workers. *MsPerNode: whole-workflow wall time (start to result, plan and cleanup included) / nodes; cpuMsPerNode: CPU time of the bench process (client and worker) per node or activity, less sensitive to load than wall time; bareTemporalChainMsPerActivity / bareTemporalLocalChainMsPerActivity: the same for a plain workflow chaining no-op (local) activities on the same server; localChainMsPerNode: the chain of local nodes, which runs as linear groups of at most 100 nodes per local activity (the bare local chain has one local activity per step); sleepers.bare*: the same 64 pauses of 200 ms as plain activities of a bare workflow on 16 slots (the floor Temporal itself sets); breakdown: per-node phases from history timestamps (head: workflow start→first node scheduled, tail: last node completed→workflow closed, queue: scheduled→started, run: started→completed, workflow: completed→next scheduled); sleepersBreakdown: the same 64 pauses, ours and bare (head: start→first node started, firstWave: first→16th start, run: started→completed, the 200 ms pause plus dispatch, handoff: a slot's completion→the start of the node taking it over, tail: last completion→closed).",
   targets: {
     chainToBareRatio: '≤ 1.1',
     localChainMsPerNode:
@@ -393,6 +468,7 @@ writeResults('temporal', {
   load: { before: loadBefore, after: loadAfter },
   ...headline,
   breakdown,
+  sleepersBreakdown,
   repetitionsRaw: reps,
   rows,
 });
