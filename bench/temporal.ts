@@ -372,6 +372,10 @@ try {
 }
 
 const med = (pick: (rep: (typeof reps)[number]) => number): number => median(reps.map(pick));
+const range = (pick: (rep: (typeof reps)[number]) => number): [number, number] => {
+  const values = reps.map(pick);
+  return [fixed(Math.min(...values)), fixed(Math.max(...values))];
+};
 const baselineMs = med((rep) => rep.baselineMsPerActivity);
 const chainMs = med((rep) => rep.chainMsPerNode);
 const baselineLocalMs = med((rep) => rep.baselineLocalMsPerActivity);
@@ -391,6 +395,8 @@ const headline = {
   pairedLocalToBareLocalRatio: fixed(
     med((rep) => rep.localChainMsPerNode / rep.baselineLocalMsPerActivity),
   ),
+  // The spread of those ratios across repetitions: how much one run's figure can be trusted here.
+  pairedChainToBareRange: range((rep) => rep.chainMsPerNode / rep.baselineMsPerActivity),
   cpuChainToBareRatio: fixed(med((rep) => rep.cpu.chain / rep.cpu.bare)),
   cpuLocalToBareLocalRatio: fixed(med((rep) => rep.cpu.local / rep.cpu.bareLocal)),
   localInlineChainMsPerNode: fixed(med((rep) => rep.localInlineChainMsPerNode)),
@@ -411,6 +417,8 @@ const headline = {
     bareWallMs: Math.round(med((rep) => rep.bareSleepersMs)),
     bareRatioToIdeal: fixed(med((rep) => rep.bareSleepersMs) / ideal),
     pairedRatioToBare: fixed(med((rep) => rep.sleepersMs / rep.bareSleepersMs)),
+    ratioToIdealRange: range((rep) => rep.sleepersMs / ideal),
+    bareRatioToIdealRange: range((rep) => rep.bareSleepersMs / ideal),
   },
 };
 const perNode = ['headMs', 'tailMs', 'cycleMs', 'queueMs', 'runMs', 'workflowMs'] as const;
