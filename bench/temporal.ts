@@ -25,6 +25,8 @@ import { createWorker } from '../src/temporal/worker.js';
 import { serviceAddress } from '../test/support/services.js';
 import { median, writeResults } from './support.js';
 
+/** Node slots of both workers (the sleepers run on this many) and the local runner's concurrency. */
+const SLOTS = 16;
 const projectDir = fileURLToPath(new URL('./fixtures/bench-project/', import.meta.url));
 const address = serviceAddress('TEMPORAL_ADDRESS');
 // Benchmarks measure orchestration, not MLflow: no tracking.
@@ -55,6 +57,40 @@ async function runEvents(client: Client, workflowId: string): Promise<HistoryEve
   }
 }
 
+/** One activity of a run: when it was scheduled, started and completed (history timestamps). */
+interface ActivityTimes {
+  scheduled: number;
+  started?: number;
+  completed?: number;
+}
+
+/**
+ * The activities of type `activityType` of a run, in the order they were scheduled, with the run's
+ * start and (if it completed) close.
+ */
+function activityTimes(events: HistoryEvent[], activityType: string) {
+  const byScheduledId = new Map<number, ActivityTimes>();
+  for (const event of events) {
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+      byScheduledId.set(Number(event.eventId), { scheduled: at(event) });
+    const s = event.activityTaskStartedEventAttributes;
+    const startedOne = s && byScheduledId.get(Number(s.scheduledEventId));
+    if (startedOne) startedOne.started = at(event);
+    const c = event.activityTaskCompletedEventAttributes;
+    const completedOne = c && byScheduledId.get(Number(c.scheduledEventId));
+    if (completedOne) completedOne.completed = at(event);
+  }
+  const closed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
+  return {
+    start: events[0] ? at(events[0]) : 0,
+    closed: closed ? at(closed) : undefined,
+    activities: [...byScheduledId.values()],
+  };
+}
+
+const defined = (values: (number | undefined)[]): number[] =>
+  values.filter((value): value is number => value !== undefined);
+
 /**
  * Where a chain's per-node time goes, medians from history timestamps: `queueMs` scheduled →
  * started (server dispatch, worker poll), `runMs` started → completed (the activity on the worker),
@@ -62,48 +98,30 @@ async function runEvents(client: Client, workflowId: string): Promise<HistoryEve
  * next scheduled.
  */
 function phases(events: HistoryEvent[], activityType: string) {
-  const byId = new Map<number, HistoryEvent>();
-  for (const event of events) byId.set(Number(event.eventId), event);
-  const scheduled = events.filter(
-    (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activityType,
-  );
-  const scheduledIds = new Set(scheduled.map((event) => Number(event.eventId)));
-  const started = new Map<number, number>();
-  const completed = new Map<number, number>();
-  for (const event of events) {
-    const s = event.activityTaskStartedEventAttributes;
-    if (s && scheduledIds.has(Number(s.scheduledEventId)))
-      started.set(Number(s.scheduledEventId), at(event));
-    const c = event.activityTaskCompletedEventAttributes;
-    if (c && scheduledIds.has(Number(c.scheduledEventId)))
-      completed.set(Number(c.scheduledEventId), at(event));
-  }
+  const { start, closed, activities } = activityTimes(events, activityType);
   const queue: number[] = [];
   const run: number[] = [];
   const workflow: number[] = [];
   const cycle: number[] = [];
-  scheduled.forEach((event, i) => {
-    const id = Number(event.eventId);
-    const s = started.get(id);
-    const c = completed.get(id);
-    if (s !== undefined) queue.push(s - at(event));
-    if (s !== undefined && c !== undefined) run.push(c - s);
-    const next = scheduled[i + 1];
+  activities.forEach(({ scheduled, started, completed }, i) => {
+    if (started !== undefined) queue.push(started - scheduled);
+    if (started !== undefined && completed !== undefined) run.push(completed - started);
+    const next = activities[i + 1];
     if (next) {
-      cycle.push(at(next) - at(event));
-      if (c !== undefined) workflow.push(at(next) - c);
+      cycle.push(next.scheduled - scheduled);
+      if (completed !== undefined) workflow.push(next.scheduled - completed);
     }
   });
   const round = (values: number[]) => Number(median(values).toFixed(2));
-  const first = scheduled[0];
-  const last = scheduled.at(-1);
-  const lastCompleted = last ? completed.get(Number(last.eventId)) : undefined;
-  const closed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
+  const first = activities[0];
+  const lastCompleted = activities.at(-1)?.completed;
   return {
     // Whole-run overhead outside the chain: start → first node scheduled, last completed → closed.
-    headMs: first && events[0] ? Number((at(first) - at(events[0])).toFixed(1)) : 0,
+    headMs: first ? Number((first.scheduled - start).toFixed(1)) : 0,
     tailMs:
-      closed && lastCompleted !== undefined ? Number((at(closed) - lastCompleted).toFixed(1)) : 0,
+      closed !== undefined && lastCompleted !== undefined
+        ? Number((closed - lastCompleted).toFixed(1))
+        : 0,
     cycleMs: round(cycle),
     queueMs: round(queue),
     runMs: round(run),
@@ -119,41 +137,21 @@ function phases(events: HistoryEvent[], activityType: string) {
  * `tailMs` last completion → workflow closed.
  */
 function sleeperPhases(events: HistoryEvent[], activityType: string, slots: number) {
-  const scheduled = new Set(
-    events
-      .filter(
-        (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activityType,
-      )
-      .map((event) => Number(event.eventId)),
+  const { start, closed, activities } = activityTimes(events, activityType);
+  const starts = defined(activities.map((activity) => activity.started)).sort((a, b) => a - b);
+  const completions = defined(activities.map((activity) => activity.completed)).sort(
+    (a, b) => a - b,
   );
-  const starts: number[] = [];
-  const runs: number[] = [];
-  const completions: number[] = [];
-  const startedAt = new Map<number, number>();
-  for (const event of events) {
-    const s = event.activityTaskStartedEventAttributes;
-    if (s && scheduled.has(Number(s.scheduledEventId))) {
-      startedAt.set(Number(s.scheduledEventId), at(event));
-      starts.push(at(event));
-    }
-    const c = event.activityTaskCompletedEventAttributes;
-    if (c && scheduled.has(Number(c.scheduledEventId))) {
-      completions.push(at(event));
-      const started = startedAt.get(Number(c.scheduledEventId));
-      if (started !== undefined) runs.push(at(event) - started);
-    }
-  }
-  starts.sort((a, b) => a - b);
-  completions.sort((a, b) => a - b);
-  const start = events[0] ? at(events[0]) : 0;
-  const closed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
+  const runs = activities.flatMap(({ started, completed }) =>
+    started !== undefined && completed !== undefined ? [completed - started] : [],
+  );
   const round = (value: number) => Number(value.toFixed(1));
   return {
     headMs: round((starts[0] ?? start) - start),
     firstWaveMs: round((starts[slots - 1] ?? 0) - (starts[0] ?? 0)),
     runMs: round(median(runs)),
     handoffMs: round(median(starts.slice(slots).map((s, k) => s - completions[k]!))),
-    tailMs: closed ? round(at(closed) - (completions.at(-1) ?? 0)) : 0,
+    tailMs: closed !== undefined ? round(closed - (completions.at(-1) ?? 0)) : 0,
   };
 }
 
@@ -217,7 +215,7 @@ async function baselineWorker() {
       pause: (ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(ms), ms)),
     },
     // As many slots as the library worker's node slots, for the sleepers' floor.
-    maxConcurrentActivityTaskExecutions: 16,
+    maxConcurrentActivityTaskExecutions: SLOTS,
   });
   const client = new Client({ connection });
   const running = worker.run();
@@ -275,7 +273,7 @@ const loadBefore = load();
 console.log(`${cpus().length} cores, load ${loadBefore} (1/5/15 min)`);
 
 const repeat = Math.max(1, Number(process.env.REPEAT ?? 3));
-const library = await libraryWorker(16);
+const library = await libraryWorker(SLOTS);
 const baseline = await baselineWorker();
 const reps: {
   baselineMsPerActivity: number;
@@ -329,12 +327,12 @@ try {
       bareSleeperPhases: sleeperPhases(
         await runEvents(baseline.client, bareSleepers.workflowId),
         'pause',
-        16,
+        SLOTS,
       ),
       sleeperPhases: sleeperPhases(
         await runEvents(library.client, sleepers.workflowId),
         'runNode',
-        16,
+        SLOTS,
       ),
     });
     console.log(`repetition ${rep + 1}/${repeat}, load ${load()}`, reps.at(-1));
@@ -348,7 +346,7 @@ try {
       ['chain_1000', 1000],
     ] as const) {
       const temporal = await library.train(pipeline);
-      const localMs = await locally(pipeline, 16);
+      const localMs = await locally(pipeline, SLOTS);
       rows.push({
         pipeline,
         nodes,
@@ -380,7 +378,7 @@ const baselineMs = med((rep) => rep.baselineMsPerActivity);
 const chainMs = med((rep) => rep.chainMsPerNode);
 const baselineLocalMs = med((rep) => rep.baselineLocalMsPerActivity);
 const localMs = med((rep) => rep.localChainMsPerNode);
-const ideal = (64 / 16) * 200;
+const ideal = (64 / SLOTS) * 200;
 const headline = {
   repetitions: repeat,
   bareTemporalChainMsPerActivity: fixed(baselineMs),
@@ -409,7 +407,7 @@ const headline = {
   sleepers: {
     nodes: 64,
     sleepMs: 200,
-    slots: 16,
+    slots: SLOTS,
     wallMs: Math.round(med((rep) => rep.sleepersMs)),
     idealMs: ideal,
     ratioToIdeal: fixed(med((rep) => rep.sleepersMs) / ideal),
@@ -421,28 +419,31 @@ const headline = {
     bareRatioToIdealRange: range((rep) => rep.bareSleepersMs / ideal),
   },
 };
+/** Medians across repetitions of one phase breakdown's fields. */
+const medianPhases = <K extends string>(
+  pick: (rep: (typeof reps)[number]) => Record<K, number>,
+  keys: readonly K[],
+  digits = 2,
+): Record<K, number> =>
+  Object.fromEntries(
+    keys.map((key) => [
+      key,
+      fixed(
+        med((rep) => pick(rep)[key]),
+        digits,
+      ),
+    ]),
+  ) as Record<K, number>;
 const perNode = ['headMs', 'tailMs', 'cycleMs', 'queueMs', 'runMs', 'workflowMs'] as const;
-const breakdown = Object.fromEntries(
-  (['baselinePhases', 'chainPhases'] as const).map((kind) => [
-    kind === 'baselinePhases' ? 'bareTemporalChain' : 'chain_200',
-    Object.fromEntries(perNode.map((key) => [key, fixed(med((rep) => rep[kind][key]))])),
-  ]),
-);
+const breakdown = {
+  bareTemporalChain: medianPhases((rep) => rep.baselinePhases, perNode),
+  chain_200: medianPhases((rep) => rep.chainPhases, perNode),
+};
 const sleeperKeys = ['headMs', 'firstWaveMs', 'runMs', 'handoffMs', 'tailMs'] as const;
-const sleepersBreakdown = Object.fromEntries(
-  (['bareSleeperPhases', 'sleeperPhases'] as const).map((kind) => [
-    kind === 'bareSleeperPhases' ? 'bareTemporalSleepers' : 'sleepers_64',
-    Object.fromEntries(
-      sleeperKeys.map((key) => [
-        key,
-        fixed(
-          med((rep) => rep[kind][key]),
-          1,
-        ),
-      ]),
-    ),
-  ]),
-);
+const sleepersBreakdown = {
+  bareTemporalSleepers: medianPhases((rep) => rep.bareSleeperPhases, sleeperKeys, 1),
+  sleepers_64: medianPhases((rep) => rep.sleeperPhases, sleeperKeys, 1),
+};
 const loadAfter = load();
 console.table([
   {
