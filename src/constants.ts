@@ -23,15 +23,16 @@ export const WRONG_WORKER_FAILURE_TYPE = 'WrongWorker';
 
 /** Typed search attributes upserted by the training workflow (registered by scripts/services). */
 export const SEARCH_ATTRIBUTE_PIPELINE_NAME = 'PipelineName';
-/** Temporal's HTTP API, where `train` starts and follows trainings (`scripts/services` writes it). */
-export const TEMPORAL_HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
-/** The name of the training, batch and sweep workflows' `progress` query. */
-export const PROGRESS_QUERY_NAME = 'progress';
 export const SEARCH_ATTRIBUTE_MLFLOW_RUN_ID = 'MlflowRunId';
 /** Bool: true while a training or sweep waits for a person to approve or reject a promotion. */
 export const SEARCH_ATTRIBUTE_PENDING_APPROVAL = 'PendingApproval';
 /** Set by Temporal on workflows a Schedule starts: the schedule's id (Keyword). */
 export const SEARCH_ATTRIBUTE_SCHEDULED_BY_ID = 'TemporalScheduledById';
+
+/** Temporal's HTTP API, where `train` starts and follows trainings (`scripts/services` writes it). */
+export const TEMPORAL_HTTP_ADDRESS_ENV = 'TEMPORAL_HTTP_ADDRESS';
+/** The name of the training, batch and sweep workflows' `progress` query. */
+export const PROGRESS_QUERY_NAME = 'progress';
 
 /** Pipeline used when none is named, as in Kedro. */
 export const DEFAULT_PIPELINE_NAME = '__default__';
